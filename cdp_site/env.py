@@ -1,0 +1,68 @@
+"""Read configuration from environment variables, failing loudly in production."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_MISSING = object()
+
+
+class ImproperlyConfiguredEnv(RuntimeError):
+    """A required environment variable is missing or malformed."""
+
+
+def is_production() -> bool:
+    """`CDP_ENV=production` switches on strict settings and required variables."""
+    return os.environ.get("CDP_ENV", "local").strip().lower() == "production"
+
+
+def _to_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {raw!r}")
+
+
+def _to_list(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def get_from_env(
+    key: str,
+    default: object = _MISSING,
+    *,
+    cast: Callable[[str], T] | None = None,
+    required_in_production: bool = False,
+) -> T:
+    """Return the variable cast to a type; in production a required one must be set."""
+    raw = os.environ.get(key)
+    if raw is None or raw == "":
+        if required_in_production and is_production():
+            raise ImproperlyConfiguredEnv(f"{key} must be set when CDP_ENV=production")
+        if default is _MISSING:
+            raise ImproperlyConfiguredEnv(f"{key} must be set")
+        return default  # type: ignore[return-value]
+    if cast is None:
+        return raw  # type: ignore[return-value]
+    try:
+        return cast(raw)
+    except ValueError as exc:
+        raise ImproperlyConfiguredEnv(f"{key}: {exc}") from exc
+
+
+def env_bool(key: str, default: bool) -> bool:
+    return get_from_env(key, default, cast=_to_bool)
+
+
+def env_int(key: str, default: int) -> int:
+    return get_from_env(key, default, cast=int)
+
+
+def env_list(key: str, default: list[str], *, required_in_production: bool = False) -> list[str]:
+    return get_from_env(key, default, cast=_to_list, required_in_production=required_in_production)

@@ -1,0 +1,49 @@
+"""Load demo data and a steward login; safe to run again (idempotent)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from cdp_site.roles import ADMIN
+from cdp_site.services import roles_sync, schedule_sync
+
+DEMO_USER = "steward"
+
+
+def _demo_password() -> str:
+    """CDP_DEMO_PASSWORD, else a random one kept in var/ so re-runs print the same."""
+    from_env = os.environ.get("CDP_DEMO_PASSWORD")
+    if from_env:
+        return from_env
+    path = settings.VAR_DIR / "demo_password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Command(BaseCommand):
+    help = "Create the demo steward login and demo data (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = _demo_password()
+        with transaction.atomic():
+            roles_sync()
+            schedule_sync()
+            user, created = get_user_model().objects.get_or_create(
+                username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True}
+            )
+            if created or not user.check_password(password):
+                user.set_password(password)
+                user.is_staff = user.is_superuser = True
+                user.save()
+            user.groups.add(Group.objects.get(name=ADMIN))
+        self.stdout.write(f"Steward login: user {DEMO_USER!r}, password {password!r}")

@@ -1,0 +1,102 @@
+"""Start web, worker and beat together; Ctrl-C (or any one of them dying) stops all three."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+QUEUES = "ingest,segments,journeys,reports,default"
+
+
+def process_commands(*, port: int, bind: str) -> dict[str, list[str]]:
+    """The three processes of an install, as `make run` starts them."""
+    bin_dir = Path(sys.executable).parent
+    return {
+        "web": [
+            str(bin_dir / "gunicorn"),
+            "cdp_site.wsgi:application",
+            "--bind",
+            f"{bind}:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--graceful-timeout",
+            "5",
+        ],
+        "worker": [
+            str(bin_dir / "celery"),
+            "-A",
+            "cdp_site",
+            "worker",
+            "-Q",
+            QUEUES,
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            "worker@%h",
+        ],
+        "beat": [
+            str(bin_dir / "celery"),
+            "-A",
+            "cdp_site",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--pidfile",
+            "",
+        ],
+    }
+
+
+class Command(BaseCommand):
+    help = "Run web (gunicorn), a celery worker and celery beat until Ctrl-C."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--bind", default=os.environ.get("BIND", "127.0.0.1"))
+
+    def handle(self, *args: Any, port: int, bind: str, **options: Any) -> None:
+        children: dict[str, subprocess.Popen[bytes]] = {}
+        stopping = False
+
+        def stop(signum: int, frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        for name, command in process_commands(port=port, bind=bind).items():
+            children[name] = subprocess.Popen(command, cwd=settings.BASE_DIR)
+        self.stdout.write(
+            self.style.SUCCESS(f"CDP running on http://{bind}:{port}/admin/ — Ctrl-C stops it.")
+        )
+        exit_code = 0
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    self.stderr.write(f"{name} exited with {child.returncode}; stopping the rest")
+                    exit_code = child.returncode or 1
+                    stopping = True
+                    break
+            time.sleep(0.5)
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for child in children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        sys.exit(exit_code)

@@ -1,0 +1,30 @@
+"""Steward roles: which permissions each group holds.
+
+The groups are created by a data migration (cdp_site 0002); their permissions are
+re-synced after every `migrate`, because a new model's permissions only exist then.
+"""
+
+from __future__ import annotations
+
+OUR_APPS = ("consent", "profiles", "segments", "campaigns", "reports", "cdp_site")
+
+VIEWER = "viewer"
+STEWARD = "steward"
+ADMIN = "admin"
+
+# (app labels, actions) per role. Apps may narrow this later (e.g. the consent ledger
+# is append-only: nobody gets change/delete on it, see consent.roles).
+ROLE_GRANTS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    VIEWER: [(OUR_APPS, ("view",))],
+    STEWARD: [
+        (OUR_APPS, ("view", "add", "change", "delete")),
+        (("django_celery_beat",), ("view", "change")),
+    ],
+    ADMIN: [
+        (OUR_APPS, ("view", "add", "change", "delete")),
+        (("django_celery_beat", "auth", "authtoken"), ("view", "add", "change", "delete")),
+    ],
+}
+
+# Codenames no role may hold (append-only or audit tables); apps add theirs.
+FORBIDDEN_CODENAMES: set[str] = set()

@@ -1,0 +1,40 @@
+"""URL map: admin, health, the API root and its docs. Apps add their API under /api/."""
+
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from cdp_site import views
+
+admin.site.site_header = "CDP · data stewardship"
+admin.site.site_title = "CDP admin"
+admin.site.index_title = "Profiles, consent, segments, journeys and reports"
+
+
+@extend_schema(exclude=True)
+@api_view(["GET"])
+def api_root(request: Request, format: str | None = None) -> Response:
+    """Entry points of the API."""
+    return Response(
+        {
+            "schema": reverse("api-schema", request=request, format=format),
+            "docs": reverse("api-docs", request=request, format=format),
+        }
+    )
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("health/", views.health, name="health"),
+    path("api/", api_root, name="api-root"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+handler404 = "cdp_site.views.not_found"
+handler500 = "cdp_site.views.server_error"

@@ -1,0 +1,34 @@
+import pytest
+from django.contrib.auth.models import Group
+
+pytestmark = pytest.mark.django_db
+
+
+def _codenames(role: str) -> set[str]:
+    group = Group.objects.get(name=role)
+    return set(group.permissions.values_list("content_type__app_label", "codename"))
+
+
+def test_the_migration_creates_the_three_steward_groups() -> None:
+    assert set(Group.objects.values_list("name", flat=True)) >= {"viewer", "steward", "admin"}
+
+
+def test_a_viewer_can_only_view() -> None:
+    perms = _codenames("viewer")
+
+    assert ("cdp_site", "view_heartbeat") in perms
+    assert all(codename.startswith("view_") for _, codename in perms)
+
+
+def test_a_steward_manages_the_schedule_but_not_users() -> None:
+    perms = _codenames("steward")
+
+    assert ("django_celery_beat", "change_periodictask") in perms
+    assert not any(app == "auth" for app, _ in perms)
+
+
+def test_an_admin_manages_users() -> None:
+    perms = _codenames("admin")
+
+    assert ("auth", "add_user") in perms
+    assert ("auth", "change_group") in perms

@@ -1,0 +1,68 @@
+"""A real celery worker process, on the configured broker and the test database."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdp_site.models import Heartbeat
+from cdp_site.tasks import scheduler_heartbeat_task
+from tests.conftest import current_database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_a_task_and_reports_its_heartbeat(tmp_path: Any) -> None:
+    queue = f"test-{uuid.uuid4().hex[:12]}"  # a queue of our own: no other worker takes it
+    env = {
+        **os.environ,
+        "DATABASE_URL": current_database_url(),
+        "CDP_WORKER_HEARTBEAT_SECONDS": "1",
+    }
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "cdp_site",
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency",
+            "1",
+            "--pool",
+            "solo",
+            "--hostname",
+            f"{queue}@%h",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        result = scheduler_heartbeat_task.apply_async(queue=queue)
+        hostname = result.get(timeout=90)
+        deadline = time.monotonic() + 30
+        while not Heartbeat.objects.filter(kind="worker", name__startswith=queue).exists():
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+    assert result.successful()
+    assert hostname
+    assert Heartbeat.objects.filter(kind="scheduler", name="beat").count() == 1
+    assert Heartbeat.objects.filter(kind="worker", name__startswith=queue).count() == 1

@@ -1,0 +1,54 @@
+"""Shared fixtures: users, API clients, and helpers to talk to real processes."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def staff_user(db: None) -> Any:
+    return get_user_model().objects.create_user(
+        username="ada", password="correct horse battery", is_staff=True
+    )
+
+
+@pytest.fixture
+def api_client(staff_user: Any) -> APIClient:
+    """A client authenticated with the staff user's API token."""
+    client = APIClient()
+    token = Token.objects.create(user=staff_user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+def current_database_url() -> str:
+    """The URL of the database the tests run on, for a child process to share it."""
+    conf = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{conf['NAME']}"
+    auth = ""
+    if conf.get("USER"):
+        auth = quote(conf["USER"], safe="")
+        if conf.get("PASSWORD"):
+            auth += ":" + quote(conf["PASSWORD"], safe="")
+        auth += "@"
+    host = conf.get("HOST") or "localhost"
+    port = f":{conf['PORT']}" if conf.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{conf['NAME']}"
