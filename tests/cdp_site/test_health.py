@@ -54,10 +54,14 @@ def test_health_is_503_when_the_worker_heartbeat_is_stale(client: Any, settings:
     assert response.json()["checks"]["worker"]["last_seen_seconds"] >= 120
 
 
-def test_health_is_503_when_the_broker_is_unreachable(client: Any) -> None:
+def test_health_is_503_when_the_broker_is_unreachable(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     heartbeat_record(kind=Heartbeat.Kind.WORKER, name="worker@a")
-    original = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    unreachable = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    original = celery_app.conf.get("broker_url")
+    monkeypatch.setenv("CELERY_BROKER_URL", unreachable)  # celery prefers the variable
+    celery_app.conf.broker_url = unreachable
     try:
         response = client.get("/health/")
     finally:
