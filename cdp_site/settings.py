@@ -28,6 +28,8 @@ def _local_secret_key() -> str:
 
 SECRET_KEY: str = get_from_env("SECRET_KEY", "", required_in_production=True) or _local_secret_key()
 DEBUG = env_bool("DEBUG", False)
+# Keys the HMAC of source write keys; rotating it revokes every write key.
+CDP_WRITE_KEY_PEPPER: str = get_from_env("WRITE_KEY_PEPPER", "") or SECRET_KEY
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"], required_in_production=True
 )

@@ -52,3 +52,26 @@ def current_database_url() -> str:
     host = conf.get("HOST") or "localhost"
     port = f":{conf['PORT']}" if conf.get("PORT") else ""
     return f"postgres://{auth}{host}{port}/{conf['NAME']}"
+
+
+@pytest.fixture
+def make_source(db: None) -> Any:
+    """make_source(name, kind=..., **options) -> (Source, write_key)."""
+    from profiles.services import source_create
+
+    def make(name: str, *, kind: str = "api", **options: Any) -> Any:
+        return source_create(name=name, kind=kind, **options)
+
+    return make
+
+
+@pytest.fixture
+def web_form(make_source: Any) -> Any:
+    source, _ = make_source("Website sign-up", kind="web_form", default_phone_region="FR")
+    return source
+
+
+@pytest.fixture
+def crm(make_source: Any) -> Any:
+    source, _ = make_source("CRM export", kind="crm", trust_rank=90)
+    return source

@@ -1,0 +1,15 @@
+"""Writes of the profiles app. Import from here: `from profiles.services import ...`."""
+
+from profiles.services.ingest import BatchResult, MessageResult, ingest_messages
+from profiles.services.messages import Message
+from profiles.services.sources import source_authenticate, source_create, source_rotate_key
+
+__all__ = [
+    "BatchResult",
+    "Message",
+    "MessageResult",
+    "ingest_messages",
+    "source_authenticate",
+    "source_create",
+    "source_rotate_key",
+]

@@ -1,0 +1,304 @@
+"""The one message shape every channel is turned into, and its validation + normalisation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from profiles.errors import InvalidMessage
+from profiles.models import Event, Identity, Source
+from profiles.normalise import (
+    clean_text,
+    normalise_country,
+    normalise_date,
+    normalise_email,
+    normalise_name,
+    normalise_phone,
+)
+
+# Identifier kinds, strongest first: the strongest one a message carries decides its profile.
+KIND_PRIORITY = (
+    Identity.Kind.USER_ID,
+    Identity.Kind.EXTERNAL_ID,
+    Identity.Kind.EMAIL,
+    Identity.Kind.PHONE,
+    Identity.Kind.ANONYMOUS_ID,
+)
+PROFILE_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "address_line",
+    "postcode",
+    "city",
+    "country",
+    "date_of_birth",
+    "language",
+    "timezone",
+)
+# Segment's reserved trait names (and common variants) -> our profile fields.
+TRAIT_ALIASES = {
+    "email": "email",
+    "phone": "phone",
+    "firstName": "first_name",
+    "first_name": "first_name",
+    "lastName": "last_name",
+    "last_name": "last_name",
+    "company": "company",
+    "title": "job_title",
+    "job_title": "job_title",
+    "jobTitle": "job_title",
+    "postcode": "postcode",
+    "postalCode": "postcode",
+    "postal_code": "postcode",
+    "zip": "postcode",
+    "city": "city",
+    "country": "country",
+    "birthday": "date_of_birth",
+    "date_of_birth": "date_of_birth",
+    "dateOfBirth": "date_of_birth",
+    "language": "language",
+    "locale": "language",
+    "timezone": "timezone",
+    "address_line": "address_line",
+    "street": "address_line",
+}
+UTM_KEYS = ("source", "medium", "name", "term", "content")
+
+Key = tuple[str, str, str]  # (kind, namespace, value)
+
+
+@dataclass
+class Message:
+    """A message from any channel, before validation."""
+
+    type: str
+    message_id: str = ""
+    user_id: str = ""
+    anonymous_id: str = ""
+    external_id: str = ""
+    previous_id: str = ""
+    name: str = ""
+    traits: Mapping[str, Any] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
+    timestamp: datetime | str | None = None
+
+
+@dataclass
+class Prepared:
+    """A valid, normalised message ready for identity resolution."""
+
+    index: int
+    type: str
+    message_id: str
+    keys: list[Key]
+    fields: dict[str, str]
+    traits: dict[str, Any]
+    name: str
+    properties: dict[str, Any]
+    context: dict[str, Any]
+    utm: dict[str, str]
+    occurred_at: datetime
+    alias_of: Key | None = None
+
+
+def _identifier(raw: object, what: str, errors: dict[str, list[str]]) -> str:
+    if raw is None:
+        return ""
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        errors.setdefault(what, []).append("must be a string or a number")
+        return ""
+    text = clean_text(raw, max_length=300)
+    if len(text) > 255:
+        errors.setdefault(what, []).append("is longer than 255 characters")
+        return ""
+    return text
+
+
+def _split_traits(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Standard fields by our names, and the rest as custom traits."""
+    standard: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for key, value in raw.items():
+        target = TRAIT_ALIASES.get(key)
+        if target:
+            standard.setdefault(target, value)
+        elif key == "name" and isinstance(value, str):
+            first, _, last = value.strip().partition(" ")
+            standard.setdefault("first_name", first)
+            if last:
+                standard.setdefault("last_name", last)
+        elif key == "address" and isinstance(value, Mapping):
+            for sub, target in (
+                ("street", "address_line"),
+                ("city", "city"),
+                ("postalCode", "postcode"),
+                ("postal_code", "postcode"),
+                ("country", "country"),
+            ):
+                if value.get(sub) not in (None, ""):
+                    standard.setdefault(target, value[sub])
+        else:
+            custom[str(key)[:100]] = value
+    company = standard.get("company")
+    if isinstance(company, Mapping):
+        standard["company"] = company.get("name", "")
+    return standard, custom
+
+
+def _normalise_fields(
+    standard: Mapping[str, Any], *, region: str, errors: dict[str, list[str]]
+) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, raw in standard.items():
+        if raw is None or raw == "":
+            continue
+        if isinstance(raw, Mapping | list):
+            errors.setdefault(f"traits.{name}", []).append("must be a single value")
+            continue
+        if name == "email":
+            result = normalise_email(raw)
+        elif name == "phone":
+            result = normalise_phone(raw, region=region)
+        elif name == "country":
+            result = normalise_country(raw)
+        elif name == "date_of_birth":
+            result = normalise_date(raw)
+        else:
+            text = normalise_name(raw) if name in ("first_name", "last_name") else clean_text(raw)
+            if text:
+                out[name] = text
+            continue
+        if result.error:
+            errors.setdefault(f"traits.{name}", []).append(result.error)
+        elif result.value:
+            out[name] = result.value
+    return out
+
+
+def _utm(context: Mapping[str, Any], properties: Mapping[str, Any]) -> dict[str, str]:
+    """UTM attribution from context.campaign, else from the page URL's query."""
+    campaign = context.get("campaign")
+    found: dict[str, str] = {}
+    if isinstance(campaign, Mapping):
+        for key in UTM_KEYS:
+            if campaign.get(key):
+                found[key] = clean_text(campaign[key], max_length=200)
+    if not found:
+        page = context.get("page") if isinstance(context.get("page"), Mapping) else {}
+        url = (page or {}).get("url") or properties.get("url") or ""
+        if isinstance(url, str) and "utm_" in url:
+            query = parse_qs(urlsplit(url).query)
+            for key in UTM_KEYS:
+                values = query.get(f"utm_{'campaign' if key == 'name' else key}")
+                if values:
+                    found[key] = clean_text(values[0], max_length=200)
+    return {
+        "utm_source": found.get("source", "")[:100],
+        "utm_medium": found.get("medium", "")[:100],
+        "utm_campaign": found.get("name", ""),
+        "utm_term": found.get("term", ""),
+        "utm_content": found.get("content", ""),
+    }
+
+
+def _timestamp(raw: object, now: datetime, errors: dict[str, list[str]]) -> datetime:
+    if raw in (None, ""):
+        return now
+    if isinstance(raw, datetime):
+        parsed: datetime | None = raw
+    elif isinstance(raw, str):
+        try:
+            parsed = parse_datetime(raw.strip())
+        except ValueError:
+            parsed = None
+    else:
+        parsed = None
+    if parsed is None:
+        errors.setdefault("timestamp", []).append("is not an ISO 8601 date-time")
+        return now
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.utc)
+    # A clock in the future is a client's mistake: the event happened when we got it.
+    return min(parsed, now)
+
+
+def message_prepare(*, message: Message, index: int, source: Source, now: datetime) -> Prepared:
+    """Validate and normalise one message; raises InvalidMessage with field messages."""
+    errors: dict[str, list[str]] = {}
+    if message.type not in Event.Type.values:
+        errors.setdefault("type", []).append(f"unknown message type {message.type!r}")
+    for what, value in (
+        ("traits", message.traits),
+        ("properties", message.properties),
+        ("context", message.context),
+    ):
+        if not isinstance(value, Mapping):
+            errors.setdefault(what, []).append("must be an object")
+    if errors:
+        raise InvalidMessage("invalid message", fields=errors)
+    user_id = _identifier(message.user_id, "userId", errors)
+    anonymous_id = _identifier(message.anonymous_id, "anonymousId", errors)
+    external_id = _identifier(message.external_id, "externalId", errors)
+    previous_id = _identifier(message.previous_id, "previousId", errors)
+    context = dict(message.context)
+    traits_raw = dict(message.traits)
+    context_traits = context.get("traits")
+    if isinstance(context_traits, Mapping):
+        traits_raw = {**context_traits, **traits_raw}
+    standard, custom = _split_traits(traits_raw)
+    fields = _normalise_fields(standard, region=source.default_phone_region, errors=errors)
+    occurred_at = _timestamp(message.timestamp, now, errors)
+    name = clean_text(message.name, max_length=200)
+    if message.type == Event.Type.TRACK and not name:
+        errors.setdefault("event", []).append("is required for track")
+    keys: list[Key] = []
+    if user_id:
+        keys.append((Identity.Kind.USER_ID, "", user_id))
+    if external_id:
+        keys.append((Identity.Kind.EXTERNAL_ID, source.slug, external_id))
+    if fields.get("email"):
+        keys.append((Identity.Kind.EMAIL, "", fields["email"]))
+    if fields.get("phone"):
+        keys.append((Identity.Kind.PHONE, "", fields["phone"]))
+    if anonymous_id:
+        keys.append((Identity.Kind.ANONYMOUS_ID, "", anonymous_id))
+    if not keys:
+        errors.setdefault("userId", []).append(
+            "a userId, anonymousId, external id, valid email or valid phone is required"
+        )
+    alias_of: Key | None = None
+    if message.type == Event.Type.ALIAS:
+        if not previous_id or not user_id:
+            errors.setdefault("previousId", []).append("alias needs previousId and userId")
+        else:
+            # Segment's previousId is either an earlier user id or an anonymous id.
+            alias_of = (Identity.Kind.ANONYMOUS_ID, "", previous_id)
+    if errors:
+        raise InvalidMessage("invalid message", fields=errors)
+    properties = dict(message.properties)
+    return Prepared(
+        index=index,
+        type=message.type,
+        message_id=clean_text(message.message_id, max_length=200) or f"cdp-{uuid.uuid4()}",
+        keys=keys,
+        fields=fields,
+        traits=custom,
+        name=name,
+        properties=properties,
+        context=context,
+        utm=_utm(context, properties),
+        occurred_at=occurred_at,
+        alias_of=alias_of,
+    )
