@@ -1,7 +1,7 @@
 """URL map: admin, health, the API root and its docs. Apps add their API under /api/."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.decorators import api_view
@@ -31,7 +31,10 @@ def api_root(request: Request, format: str | None = None) -> Response:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", views.health, name="health"),
+    path("v1/", include("profiles.api.urls_v1")),
     path("api/", api_root, name="api-root"),
+    path("api/forms/", include("profiles.api.urls_forms")),
+    path("api/", include("profiles.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,0 +1,1 @@
+"""Admin for sources, profiles (the 360° page), identities and events."""

@@ -1,0 +1,17 @@
+"""Models of the profiles app, one module per concern."""
+
+from profiles.models.core import Event, FieldProvenance, Identity, Profile, ProfileAudit, Source
+from profiles.models.forms import Form
+from profiles.models.imports import ImportJob, ImportMapping
+
+__all__ = [
+    "Event",
+    "FieldProvenance",
+    "Form",
+    "Identity",
+    "ImportJob",
+    "ImportMapping",
+    "Profile",
+    "ProfileAudit",
+    "Source",
+]
