@@ -1,1 +1,250 @@
 """Admin for sources, profiles (the 360° page), identities and events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from profiles.models import Event, Identity, Profile, ProfileAudit, Source
+from profiles.selectors import profile_360, profile_search_condition
+from profiles.services import source_create, source_rotate_key
+
+
+class SourceAddForm(forms.ModelForm):
+    class Meta:
+        model = Source
+        fields = [
+            "name",
+            "slug",
+            "kind",
+            "allowed_origins",
+            "default_phone_region",
+            "trust_rank",
+            "is_active",
+        ]
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "kind", "trust_rank", "is_active", "write_key_prefix")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ("write_key_prefix", "key_rotated_at", "created_at")
+    actions = ["rotate_write_keys"]
+    form = SourceAddForm
+
+    def save_model(self, request: HttpRequest, obj: Source, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        source, key = source_create(
+            name=obj.name,
+            kind=obj.kind,
+            slug=obj.slug,
+            allowed_origins=obj.allowed_origins,
+            default_phone_region=obj.default_phone_region,
+            trust_rank=obj.trust_rank,
+        )
+        obj.pk = source.pk
+        obj.write_key_prefix = source.write_key_prefix
+        messages.warning(request, f"Write key of {source.name} (shown once, store it now): {key}")
+
+    @admin.action(description="Rotate the write key (the old key stops working)")
+    def rotate_write_keys(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
+        for source in queryset.order_by("pk"):
+            key = source_rotate_key(source=source)
+            messages.warning(request, f"New write key of {source.name} (shown once): {key}")
+
+
+class IdentityInline(admin.TabularInline):
+    model = Identity
+    fields = ("kind", "namespace", "value", "source", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    """The 360° page: identities, each field's sources, the cross-channel timeline."""
+
+    list_display = (
+        "id",
+        "name",
+        "email",
+        "phone",
+        "company",
+        "lifecycle_stage",
+        "status",
+        "last_seen_at",
+    )
+    list_filter = ("status", "lifecycle_stage")
+    search_fields = ("email",)  # the real search is index-backed, see get_search_results
+    search_help_text = "Email, phone (+33…) or name prefix (“lovel”, “ada lovelace”)."
+    show_full_result_count = False
+    list_per_page = 50
+    ordering = ("-id",)
+    inlines = [IdentityInline]
+    change_form_template = "admin/profiles/profile/change_form.html"
+    readonly_fields = (
+        "status",
+        "merged_into",
+        "lifecycle_stage",
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "company",
+        "job_title",
+        "job_function",
+        "address_line",
+        "postcode",
+        "city",
+        "country",
+        "date_of_birth",
+        "language",
+        "timezone",
+        "traits",
+        "first_seen_at",
+        "last_seen_at",
+        "quality_score",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (
+            "Person",
+            {
+                "fields": (
+                    ("first_name", "last_name"),
+                    ("email", "phone"),
+                    ("company", "job_title", "job_function"),
+                )
+            },
+        ),
+        ("Address", {"fields": ("address_line", ("postcode", "city", "country"))}),
+        ("More", {"fields": (("date_of_birth", "language", "timezone"), "traits")}),
+        (
+            "Lifecycle",
+            {
+                "fields": (
+                    ("lifecycle_stage", "status", "merged_into"),
+                    ("first_seen_at", "last_seen_at"),
+                    ("created_at", "updated_at"),
+                    "quality_score",
+                )
+            },
+        ),
+    )
+
+    @admin.display(description="name", ordering="last_name")
+    def name(self, obj: Profile) -> str:
+        return f"{obj.first_name} {obj.last_name}".strip()
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Profile], search_term: str
+    ) -> tuple[QuerySet[Profile], bool]:
+        if not search_term.strip():
+            return queryset, False
+        queryset = queryset.annotate(_last=Lower("last_name"), _first=Lower("first_name"))
+        return queryset.filter(profile_search_condition(query=search_term)), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # people arrive through a source: forms, API, imports
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        extra = dict(extra_context or {})
+        if object_id.isdigit() and Profile.objects.filter(pk=object_id).exists():
+            extra["view360"] = profile_360(profile_id=int(object_id))
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+
+@admin.register(Identity)
+class IdentityAdmin(admin.ModelAdmin):
+    list_display = ("kind", "namespace", "value", "profile", "source", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("=value",)
+    list_select_related = ("profile", "source")
+    raw_id_fields = ("profile",)
+    show_full_result_count = False
+    readonly_fields = ("profile", "kind", "namespace", "value", "source", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("occurred_at", "type", "name", "profile_link", "source", "utm_campaign")
+    list_filter = ("type", "source")
+    search_fields = ("=message_id", "name")
+    list_select_related = ("profile", "source")
+    show_full_result_count = False
+    date_hierarchy = None
+    ordering = ("-id",)
+    readonly_fields = (
+        "profile",
+        "source",
+        "type",
+        "name",
+        "properties",
+        "context",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "message_id",
+        "occurred_at",
+        "received_at",
+    )
+
+    @admin.display(description="profile")
+    def profile_link(self, obj: Event) -> str:
+        return format_html(
+            '<a href="../profile/{}/change/">#{}</a>', obj.profile_id, obj.profile_id
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # the timeline is append-only
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ProfileAudit)
+class ProfileAuditAdmin(admin.ModelAdmin):
+    list_display = ("at", "profile", "action", "fields", "source", "actor")
+    list_filter = ("action",)
+    list_select_related = ("profile", "source", "actor")
+    show_full_result_count = False
+    raw_id_fields = ("profile",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

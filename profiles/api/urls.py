@@ -1,5 +1,13 @@
-"""URL patterns (urls)."""
+"""Staff API of the profiles app, under /api/."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, include, path
+from rest_framework.routers import DefaultRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from profiles.api.views import ProfileViewSet, SourceViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("profiles", ProfileViewSet, basename="profile")
+router.register("sources", SourceViewSet, basename="source")
+
+urlpatterns: list[URLPattern | URLResolver] = [path("", include(router.urls))]

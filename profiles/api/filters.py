@@ -1,0 +1,45 @@
+"""FilterSets of the staff API."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from profiles.models import Event, Profile
+from profiles.selectors import profile_search_condition
+
+
+class ProfileFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="search", label="Email, phone or name prefix (index-backed)"
+    )
+    email = django_filters.CharFilter(field_name="email", lookup_expr="exact")
+    country = django_filters.CharFilter(field_name="country", lookup_expr="iexact")
+    last_seen_after = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
+    last_seen_before = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="lt")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    source = django_filters.CharFilter(method="from_source", label="Slug of a source it came from")
+
+    class Meta:
+        model = Profile
+        fields = ["status", "lifecycle_stage", "country", "email"]
+
+    def search(self, queryset: QuerySet[Profile], name: str, value: str) -> QuerySet[Profile]:
+        from django.db.models.functions import Lower
+
+        return queryset.annotate(_last=Lower("last_name"), _first=Lower("first_name")).filter(
+            profile_search_condition(query=value)
+        )
+
+    def from_source(self, queryset: QuerySet[Profile], name: str, value: str) -> QuerySet[Profile]:
+        return queryset.filter(provenance__source__slug=value).distinct()
+
+
+class EventFilter(django_filters.FilterSet):
+    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    source = django_filters.CharFilter(field_name="source__slug")
+
+    class Meta:
+        model = Event
+        fields = ["type", "name", "utm_campaign"]

@@ -1,0 +1,141 @@
+"""Staff API serializers (output shapes, and inputs of the write endpoints)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from profiles.models import Event, Identity, Profile, Source
+
+PROFILE_OUTPUT_FIELDS = [
+    "id",
+    "status",
+    "merged_into",
+    "lifecycle_stage",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "job_function",
+    "address_line",
+    "postcode",
+    "city",
+    "country",
+    "date_of_birth",
+    "language",
+    "timezone",
+    "traits",
+    "first_seen_at",
+    "last_seen_at",
+    "quality_score",
+    "created_at",
+    "updated_at",
+]
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Profile
+        fields = PROFILE_OUTPUT_FIELDS
+        read_only_fields = PROFILE_OUTPUT_FIELDS
+
+
+class IdentitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Identity
+        fields = ["kind", "namespace", "value", "source", "created_at"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "type",
+            "name",
+            "source",
+            "properties",
+            "context",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_term",
+            "utm_content",
+            "message_id",
+            "occurred_at",
+            "received_at",
+        ]
+
+
+class ProvenanceSourceSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    source_id = serializers.IntegerField()
+    trust_rank = serializers.IntegerField()
+    value = serializers.CharField()
+    observed_at = serializers.DateTimeField()
+    wins = serializers.BooleanField()
+
+
+class ProvenanceSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    value = serializers.CharField()
+    sources = ProvenanceSourceSerializer(many=True)
+
+
+class Profile360Serializer(serializers.Serializer):
+    profile = ProfileSerializer()
+    identities = IdentitySerializer(many=True)
+    provenance = ProvenanceSerializer(many=True)
+    events = EventSerializer(many=True)
+    event_counts = serializers.DictField(child=serializers.IntegerField())
+    imports = serializers.SerializerMethodField()
+    absorbed = serializers.ListField(child=serializers.IntegerField())
+
+    def get_imports(self, data: dict) -> list[dict]:
+        return [
+            {"id": job.pk, "file": job.original_name, "created_at": job.created_at}
+            for job in data["imports"]
+        ]
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Source
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "kind",
+            "write_key_prefix",
+            "allowed_origins",
+            "default_phone_region",
+            "trust_rank",
+            "is_active",
+            "created_at",
+            "key_rotated_at",
+        ]
+        read_only_fields = fields
+
+
+class SourceCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    kind = serializers.ChoiceField(choices=Source.Kind.choices)
+    slug = serializers.SlugField(max_length=60, required=False, default="")
+    allowed_origins = serializers.ListField(
+        child=serializers.URLField(max_length=200), required=False, default=list
+    )
+    default_phone_region = serializers.RegexField(
+        r"^[A-Za-z]{2}$", required=False, default="", allow_blank=True
+    )
+    trust_rank = serializers.IntegerField(min_value=0, max_value=100, required=False, default=50)
+
+
+class SourceWithKeySerializer(SourceSerializer):
+    write_key = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
+
+    class Meta(SourceSerializer.Meta):
+        fields = [*SourceSerializer.Meta.fields, "write_key"]
+        read_only_fields = fields

@@ -1,0 +1,91 @@
+"""Staff API: profiles (list, 360° view, timeline) and sources."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from profiles.api.filters import EventFilter, ProfileFilter
+from profiles.api.serializers import (
+    EventSerializer,
+    Profile360Serializer,
+    ProfileSerializer,
+    SourceCreateSerializer,
+    SourceSerializer,
+    SourceWithKeySerializer,
+)
+from profiles.models import Profile, Source
+from profiles.selectors import profile_360, profile_events, profile_list
+from profiles.services import source_create, source_rotate_key
+
+
+class NewestFirst(CursorPagination):
+    """Cursor pages: constant cost on a million rows, no COUNT(*)."""
+
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class TimelinePages(NewestFirst):
+    ordering = ("-occurred_at", "-id")
+
+
+class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
+    """Profiles: list with filters and search (`q`), the 360° view, and the timeline."""
+
+    serializer_class = ProfileSerializer
+    pagination_class = NewestFirst
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ProfileFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return profile_list(include_merged=self.request.query_params.get("status") == "merged")
+
+    @extend_schema(responses=Profile360Serializer)
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        profile = get_object_or_404(Profile, pk=pk)
+        return Response(Profile360Serializer(profile_360(profile_id=profile.pk)).data)
+
+    @extend_schema(responses=EventSerializer(many=True), filters=True)
+    @action(detail=True, methods=["get"], filterset_class=EventFilter)
+    def events(self, request: Request, pk: str | None = None) -> Response:
+        profile = get_object_or_404(Profile, pk=pk)
+        events = self.filter_queryset(profile_events(profile_id=profile.pk))
+        paginator = TimelinePages()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response(EventSerializer(page, many=True).data)
+
+
+class SourceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Sources; creating one or rotating its key answers the write key once."""
+
+    queryset = Source.objects.order_by("name")
+    serializer_class = SourceSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["kind", "is_active"]
+
+    @extend_schema(request=SourceCreateSerializer, responses={201: SourceWithKeySerializer})
+    def create(self, request: Request) -> Response:
+        data = SourceCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        source, key = source_create(**data.validated_data)
+        body = SourceWithKeySerializer(source).data
+        body["write_key"] = key
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=SourceWithKeySerializer)
+    @action(detail=True, methods=["post"], url_path="rotate-key")
+    def rotate_key(self, request: Request, pk: str | None = None) -> Response:
+        source = self.get_object()
+        key = source_rotate_key(source=source)
+        body = SourceWithKeySerializer(source).data
+        body["write_key"] = key
+        return Response(body)

@@ -1,0 +1,130 @@
+"""Reads of the profiles app: search, the 360° view, timelines."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Lower
+
+from profiles.models import Event, FieldProvenance, Identity, ImportJob, Profile
+from profiles.normalise import clean_text, normalise_email, normalise_phone
+from profiles.services.messages import PROFILE_FIELDS
+
+# Sorts after any character a name prefix can continue with, for index-friendly ranges.
+_PREFIX_END = "\U0010ffff"
+
+
+def profile_search_condition(*, query: str, phone_region: str = "") -> Q:
+    """Index-backed search: an email, a phone number, or a name prefix ("last" or "first last")."""
+    text = clean_text(query, max_length=200)
+    if not text:
+        return Q()
+    if "@" in text:
+        email = normalise_email(text)
+        return Q(email=email.value) if email.ok else Q(email__startswith=text.lower())
+    digits = sum(ch.isdigit() for ch in text)
+    if digits >= 6 and digits >= len(text.replace(" ", "")) - 3:
+        phone = normalise_phone(text, region=phone_region)
+        if phone.ok:
+            return Q(phone=phone.value)
+    words = text.lower().split(" ")
+    last = words[-1] if len(words) > 1 else words[0]
+    condition = Q(_last__gte=last, _last__lt=last + _PREFIX_END)
+    if len(words) > 1:
+        first = " ".join(words[:-1])
+        # "Ada Lovelace" or "Lovelace Ada": try both orders.
+        condition = (condition & Q(_first__startswith=first)) | (
+            Q(_last__gte=words[0], _last__lt=words[0] + _PREFIX_END)
+            & Q(_first__startswith=" ".join(words[1:]))
+        )
+    return condition
+
+
+def profile_list(*, query: str = "", include_merged: bool = False) -> QuerySet[Profile]:
+    """Profiles for the staff API and admin, newest first; merged tombstones hidden."""
+    queryset = Profile.objects.all()
+    if not include_merged:
+        queryset = queryset.exclude(status=Profile.Status.MERGED)
+    if query:
+        queryset = queryset.annotate(_last=Lower("last_name"), _first=Lower("first_name")).filter(
+            profile_search_condition(query=query)
+        )
+    return queryset.order_by("-id")
+
+
+def profile_events(*, profile_id: int) -> QuerySet[Event]:
+    """A profile's timeline across channels, newest first."""
+    return (
+        Event.objects.filter(profile_id=profile_id)
+        .select_related("source")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def profile_provenance(*, profile: Profile) -> list[dict[str, Any]]:
+    """Per field: the value shown, and every source's value with its rank and time."""
+    rows = (
+        FieldProvenance.objects.filter(profile=profile)
+        .select_related("source")
+        .order_by("field", "-source__trust_rank", "-observed_at")
+    )
+    by_field: dict[str, list[FieldProvenance]] = defaultdict(list)
+    for row in rows:
+        by_field[row.field].append(row)
+    out = []
+    for name in PROFILE_FIELDS:
+        current = getattr(profile, name)
+        current_text = current.isoformat() if hasattr(current, "isoformat") else str(current or "")
+        candidates = by_field.get(name, [])
+        if not current_text and not candidates:
+            continue
+        out.append(
+            {
+                "field": name,
+                "value": current_text,
+                "sources": [
+                    {
+                        "source": row.source.name,
+                        "source_id": row.source_id,
+                        "trust_rank": row.source.trust_rank,
+                        "value": row.value,
+                        "observed_at": row.observed_at,
+                        "wins": row.value == current_text,
+                    }
+                    for row in candidates
+                ],
+            }
+        )
+    return out
+
+
+def profile_360(*, profile_id: int, event_limit: int = 50) -> dict[str, Any]:
+    """Everything the steward's 360° page shows about one person."""
+    profile = Profile.objects.select_related("merged_into").get(pk=profile_id)
+    identities = list(
+        Identity.objects.filter(profile=profile).select_related("source").order_by("kind", "id")
+    )
+    events = list(profile_events(profile_id=profile.pk)[:event_limit])
+    event_counts = {
+        row["type"]: row["n"]
+        for row in Event.objects.filter(profile=profile)
+        .values("type")
+        .order_by()
+        .annotate(n=Count("id"))
+    }
+    import_ids = {
+        event.context.get("import_job")
+        for event in Event.objects.filter(profile=profile, type=Event.Type.IMPORT).only("context")
+    }
+    imports = list(ImportJob.objects.filter(pk__in=[i for i in import_ids if i]).order_by("-id"))
+    return {
+        "profile": profile,
+        "identities": identities,
+        "provenance": profile_provenance(profile=profile),
+        "events": events,
+        "event_counts": event_counts,
+        "imports": imports,
+        "absorbed": list(Profile.objects.filter(merged_into=profile).values_list("pk", flat=True)),
+    }
