@@ -345,8 +345,14 @@ def _apply_fields(assigned: list[tuple[Prepared, int]], source: Source, created:
     if changed_profiles and update_fields:
         for profile in changed_profiles:
             profile.updated_at = timezone.now()
-        Profile.objects.bulk_update(
-            changed_profiles, sorted(update_fields | {"updated_at"}), batch_size=500
+        # An upsert on the primary key: one multi-row statement, far cheaper than
+        # bulk_update's CASE WHEN per field and row.
+        Profile.objects.bulk_create(
+            changed_profiles,
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=sorted(update_fields | {"updated_at"}),
+            batch_size=500,
         )
     ProfileAudit.objects.bulk_create(audits, batch_size=1000)
     return sum(1 for audit in audits if audit.action == "ingested")

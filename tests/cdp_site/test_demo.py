@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from cdp_site.periodic import PERIODIC_TASKS
+from profiles.models import Event, Profile, Source
 
 pytestmark = pytest.mark.django_db
 
@@ -24,3 +25,19 @@ def test_cdp_demo_is_idempotent_and_prints_a_working_login(
     assert PeriodicTask.objects.filter(name__startswith="cdp: ").count() == len(PERIODIC_TASKS)
     assert client.login(username="steward", password="demo-pass-123")
     assert client.get("/admin/").status_code == 200
+
+
+def test_cdp_demo_loads_overlapping_people_once(capsys: pytest.CaptureFixture[str]) -> None:
+    call_command("cdp_demo")
+    counts = (Profile.objects.count(), Event.objects.count(), Source.objects.count())
+
+    call_command("cdp_demo")
+
+    assert (Profile.objects.count(), Event.objects.count(), Source.objects.count()) == counts
+    assert Source.objects.count() == 4
+    crm_and_salon = Profile.objects.filter(
+        status="active", provenance__source__slug="crm"
+    ).filter(provenance__source__slug="salon-data-2026").distinct()
+    assert crm_and_salon.count() == 20  # n % 20 in (0, 16): known to both
+    assert Profile.objects.filter(status="active", lifecycle_stage="anonymous").count() == 66
+    assert "already there" in capsys.readouterr().out

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from cdp_site.roles import ADMIN
 from cdp_site.services import roles_sync, schedule_sync
+from profiles.demo import profiles_demo_load
 
 DEMO_USER = "steward"
 
@@ -46,4 +47,8 @@ class Command(BaseCommand):
                 user.is_staff = user.is_superuser = True
                 user.save()
             user.groups.add(Group.objects.get(name=ADMIN))
+        totals = profiles_demo_load(log=self.stdout.write)
+        self.stdout.write(
+            f"Demo messages: {totals['accepted']} stored, {totals['duplicates']} already there."
+        )
         self.stdout.write(f"Steward login: user {DEMO_USER!r}, password {password!r}")

@@ -1,0 +1,283 @@
+"""Batch intake: our /v1/batch over HTTP (gunicorn, PostgreSQL) vs raw COPY of the same events.
+
+Also: the ingestion service called in-process (no HTTP), to show where the time goes.
+Usage: python bench/ingest.py [--events 20000] [--users 4000] [--clients 4] [--batch 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import ROOT, emit, percentile, print_table, setup_django, timed
+
+TARGET_HTTP_VS_COPY = 0.15
+
+
+def make_events(count: int, users: int, seed: int = 7) -> list[dict[str, Any]]:
+    """Segment-shaped messages: identifies with traits, tracks and pages, from many users."""
+    rng = random.Random(seed)
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    events = []
+    for n in range(count):
+        user = rng.randrange(users)
+        kind = rng.choices(["identify", "track", "page"], weights=[2, 6, 2])[0]
+        message: dict[str, Any] = {
+            "type": kind,
+            "messageId": f"bench-{n}-{uuid.UUID(int=rng.getrandbits(128))}",
+            "userId": f"user-{user}",
+            "timestamp": (start + timedelta(seconds=n * 7)).isoformat(),
+            "context": {
+                "ip": "203.0.113.0",
+                "userAgent": "bench/1.0",
+                "campaign": {"source": "google", "medium": "cpc", "name": "brand"},
+            },
+        }
+        if kind == "identify":
+            message["traits"] = {
+                "email": f"person{user}@example.org",
+                "firstName": f"First{user}",
+                "lastName": f"Last{user}",
+                "plan": rng.choice(["free", "pro"]),
+            }
+        elif kind == "track":
+            message["event"] = rng.choice(["Product Viewed", "Signed Up", "Order Completed"])
+            message["properties"] = {
+                "price": rng.randint(1, 500),
+                "sku": f"SKU-{rng.randrange(99)}",
+            }
+        else:
+            message["name"] = rng.choice(["Home", "Pricing", "Docs"])
+            message["properties"] = {"url": "https://www.example.org/pricing?utm_source=x"}
+        events.append(message)
+    return events
+
+
+def copy_reference(events: list[dict[str, Any]]) -> float:
+    """Raw COPY of the same events into a plain table: the speed limit of the disk path."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_events_raw")
+        cursor.execute(
+            "CREATE TABLE bench_events_raw (message_id text, user_id text, type text, "
+            "name text, traits jsonb, properties jsonb, context jsonb, occurred_at timestamptz)"
+        )
+    connection.ensure_connection()
+    raw = connection.connection
+    with timed() as t:
+        with raw.cursor() as cursor, cursor.copy("COPY bench_events_raw FROM STDIN") as copy:
+            for e in events:
+                copy.write_row(
+                    (
+                        e["messageId"],
+                        e["userId"],
+                        e["type"],
+                        e.get("event") or e.get("name", ""),
+                        json.dumps(e.get("traits", {})),
+                        json.dumps(e.get("properties", {})),
+                        json.dumps(e["context"]),
+                        e["timestamp"],
+                    )
+                )
+        raw.commit()
+    return len(events) / t["seconds"]
+
+
+def service_in_process(events: list[dict[str, Any]], batch: int) -> float:
+    from profiles.services import Message, ingest_messages, source_create
+
+    source, _ = source_create(name=f"bench in-process {uuid.uuid4().hex[:6]}", kind="api")
+    messages = [
+        Message(
+            type=e["type"],
+            message_id=e["messageId"],
+            user_id=e["userId"],
+            name=e.get("event") or e.get("name", ""),
+            traits=e.get("traits", {}),
+            properties=e.get("properties", {}),
+            context=e["context"],
+            timestamp=e["timestamp"],
+        )
+        for e in events
+    ]
+    with timed() as t:
+        for offset in range(0, len(messages), batch):
+            result = ingest_messages(source=source, messages=messages[offset : offset + batch])
+            assert result.rejected == 0, result.results
+    return len(messages) / t["seconds"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        "DB_CONN_MAX_AGE": "600",
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "cdp_site.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/admin/login/")
+            if conn.getresponse().status == 200:
+                return server, port
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+def http_batches(
+    port: int, write_key: str, events: list[dict[str, Any]], batch: int, clients: int
+) -> tuple[float, list[float], int]:
+    """Concurrent clients posting /v1/batch; returns events/s, request latencies, failures."""
+    chunks = [events[i : i + batch] for i in range(0, len(events), batch)]
+    auth = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+    lock = threading.Lock()
+    latencies: list[float] = []
+    failures = [0]
+    cursor = [0]
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                if cursor[0] >= len(chunks):
+                    return
+                chunk = chunks[cursor[0]]
+                cursor[0] += 1
+            body = json.dumps({"batch": chunk}).encode()
+            start = time.perf_counter()
+            conn.request(
+                "POST",
+                "/v1/batch",
+                body=body,
+                headers={"Authorization": auth, "Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            response.read()
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies.append(elapsed)
+                if response.status != 200:
+                    failures[0] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    with timed() as t:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return len(events) / t["seconds"], latencies, failures[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--users", type=int, default=4_000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    args, _ = parser.parse_known_args()
+
+    url = setup_django()
+    from profiles.models import Event
+    from profiles.services import source_create
+
+    events = make_events(args.events, args.users)
+    copy_eps = copy_reference(events)
+    in_process_eps = service_in_process(make_events(args.events, args.users, seed=8), args.batch)
+
+    source, key = source_create(name="bench http", kind="api")
+    server, port = start_server(url, args.workers)
+    try:
+        http_eps, latencies, failures = http_batches(port, key, events, args.batch, args.clients)
+    finally:
+        stop_server(server)
+    stored = Event.objects.filter(source=source).count()
+    ratio = http_eps / copy_eps
+    print_table(
+        f"Batch intake, {args.events:,} events from {args.users:,} people, "
+        f"{args.batch} a request, {args.clients} clients, {args.workers} gunicorn workers",
+        ["path", "events/s", "vs COPY", "p50 ms", "p99 ms"],
+        [
+            ["raw COPY (reference)", copy_eps, 1.0, "", ""],
+            ["ingest_messages in-process", in_process_eps, in_process_eps / copy_eps, "", ""],
+            [
+                "POST /v1/batch over HTTP",
+                http_eps,
+                ratio,
+                percentile(latencies, 50) * 1000,
+                percentile(latencies, 99) * 1000,
+            ],
+        ],
+    )
+    print(f"  stored {stored:,} of {args.events:,} events; {failures} failed requests")
+    emit(
+        {
+            "bench": "ingest",
+            "events": args.events,
+            "users": args.users,
+            "batch": args.batch,
+            "clients": args.clients,
+            "copy_events_per_s": round(copy_eps),
+            "service_events_per_s": round(in_process_eps),
+            "http_events_per_s": round(http_eps),
+            "http_vs_copy": round(ratio, 4),
+            "http_p50_ms": round(percentile(latencies, 50) * 1000, 1),
+            "http_p99_ms": round(percentile(latencies, 99) * 1000, 1),
+            "failed_requests": failures,
+            "stored_events": stored,
+            "target_http_vs_copy": TARGET_HTTP_VS_COPY,
+            "meets_target": ratio >= TARGET_HTTP_VS_COPY,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
