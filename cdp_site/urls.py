@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -28,6 +29,15 @@ def api_root(request: Request, format: str | None = None) -> Response:
     )
 
 
+@extend_schema(exclude=True)
+@api_view(["GET", "POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def api_ping(request: Request) -> Response:
+    """The API layer answers (no database): for load balancers and as the benchmarks' floor."""
+    return Response({"pong": True})
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", views.health, name="health"),
@@ -35,6 +45,7 @@ urlpatterns = [
     path("api/", api_root, name="api-root"),
     path("api/forms/", include("profiles.api.urls_forms")),
     path("api/", include("profiles.api.urls")),
+    path("api/ping/", api_ping, name="api-ping"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -116,3 +116,11 @@ def test_unknown_api_paths_answer_json_404(api_client: Any) -> None:
     assert response.json() == {
         "error": {"status": 404, "code": "not_found", "message": "Not found."}
     }
+
+
+def test_ping_answers_without_credentials(anon_client: Any, django_assert_num_queries: Any) -> None:
+    with django_assert_num_queries(0):
+        response = anon_client.post("/api/ping/")
+
+    assert response.status_code == 200
+    assert response.json() == {"pong": True}
