@@ -203,6 +203,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cdp_site.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "form": "30/min"},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # How many reverse proxies put themselves in X-Forwarded-For: client IPs for rate
+    # limits and consent proofs are read that many hops from the right. 0: REMOTE_ADDR.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CDP API",

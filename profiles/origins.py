@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
+from django.utils.cache import patch_vary_headers
 
 from profiles.models import Source
 
@@ -25,7 +26,7 @@ def add_cors_headers(response: HttpResponse, *, origin: str | None) -> HttpRespo
     """Let the browser read the answer of an allowed origin."""
     if origin:
         response["Access-Control-Allow-Origin"] = origin
-        response["Vary"] = "Origin"
+        patch_vary_headers(response, ["Origin"])
     return response
 
 

@@ -1,5 +1,9 @@
-"""URL patterns (urls_forms)."""
+"""URL patterns of the public web-form endpoint, mounted under /api/forms/."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from profiles.api.forms import FormSubmitView
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("<slug:slug>/submissions", FormSubmitView.as_view(), name="form-submit"),
+]
