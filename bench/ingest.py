@@ -10,11 +10,7 @@ import argparse
 import base64
 import http.client
 import json
-import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -24,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import ROOT, emit, percentile, print_table, setup_django, timed
+from _harness import (
+    emit,
+    percentile,
+    print_table,
+    setup_django,
+    start_server,
+    stop_server,
+    timed,
+)
 
 TARGET_HTTP_VS_COPY = 0.15
 
@@ -121,55 +125,6 @@ def service_in_process(events: list[dict[str, Any]], batch: int) -> float:
             result = ingest_messages(source=source, messages=messages[offset : offset + batch])
             assert result.rejected == 0, result.results
     return len(messages) / t["seconds"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "LOG_LEVEL": "WARNING",
-        "DB_CONN_MAX_AGE": "600",
-    }
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "cdp_site.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/admin/login/")
-            if conn.getresponse().status == 200:
-                return server, port
-        except OSError:
-            time.sleep(0.3)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
 
 
 def http_batches(

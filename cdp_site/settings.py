@@ -201,7 +201,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cdp_site.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "form": "30/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": "120/min",
+        "form": get_from_env("FORM_RATE_LIMIT", "30/min"),
+    },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # How many reverse proxies put themselves in X-Forwarded-For: client IPs for rate
     # limits and consent proofs are read that many hops from the right. 0: REMOTE_ADDR.

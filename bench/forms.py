@@ -1,0 +1,181 @@
+"""Single form submissions per second vs a no-op DRF endpoint on the same gunicorn server.
+
+Each submission is a new person (validation, identity resolution, profile, provenance,
+event in one transaction); the no-op endpoint (`/api/ping/`) is the floor of DRF itself.
+Usage: python bench/forms.py [--requests 2000] [--clients 4] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import (
+    emit,
+    percentile,
+    print_table,
+    setup_django,
+    start_server,
+    stop_server,
+    timed,
+)
+
+TARGET_FORM_VS_NOOP = 0.5
+
+
+def hammer(
+    port: int, path: str, bodies: list[bytes], clients: int
+) -> tuple[float, list[float], int]:
+    """Post every body once with `clients` keep-alive connections; requests/s and latencies."""
+    lock = threading.Lock()
+    latencies: list[float] = []
+    failures = [0]
+    cursor = [0]
+
+    def client() -> None:
+        import time
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                if cursor[0] >= len(bodies):
+                    return
+                body = bodies[cursor[0]]
+                cursor[0] += 1
+            start = time.perf_counter()
+            conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies.append(elapsed)
+                if response.status >= 300:
+                    failures[0] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    with timed() as t:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return len(bodies) / t["seconds"], latencies, failures[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    args, _ = parser.parse_known_args()
+
+    url = setup_django()
+    from profiles.models import Event, Form
+    from profiles.services import source_create
+    from profiles.services.forms import form_save
+
+    source, _ = source_create(name="Bench site", kind="web_form", default_phone_region="FR")
+    form = form_save(
+        form=Form(
+            name="Newsletter",
+            slug="newsletter",
+            source=source,
+            fields=[
+                {
+                    "name": "email",
+                    "label": "Email",
+                    "target": "email",
+                    "type": "email",
+                    "required": True,
+                },
+                {
+                    "name": "first_name",
+                    "label": "First name",
+                    "target": "first_name",
+                    "type": "text",
+                    "required": False,
+                },
+                {
+                    "name": "company",
+                    "label": "Company",
+                    "target": "company",
+                    "type": "text",
+                    "required": False,
+                },
+            ],
+            consent_purposes=["newsletter"],
+        )
+    )
+    form_bodies = [
+        json.dumps(
+            {
+                "email": f"reader{n}@example.org",
+                "first_name": f"Reader{n}",
+                "company": "Acme",
+                "consent_newsletter": True,
+            }
+        ).encode()
+        for n in range(args.requests)
+    ]
+    ping_bodies = [b"{}"] * args.requests
+    server, port = start_server(url, args.workers, {"FORM_RATE_LIMIT": "100000000/min"})
+    try:
+        hammer(port, "/api/ping/", ping_bodies[:200], args.clients)  # warm-up
+        ping_rps, ping_lat, ping_fail = hammer(port, "/api/ping/", ping_bodies, args.clients)
+        form_rps, form_lat, form_fail = hammer(
+            port, f"/api/forms/{form.slug}/submissions", form_bodies, args.clients
+        )
+    finally:
+        stop_server(server)
+    stored = Event.objects.filter(source=source, type="form").count()
+    ratio = form_rps / ping_rps
+    ms = 1000.0
+    print_table(
+        f"Form submissions, {args.requests:,} requests, {args.clients} clients, "
+        f"{args.workers} gunicorn workers",
+        ["endpoint", "requests/s", "vs no-op", "p50 ms", "p99 ms", "failed"],
+        [
+            [
+                "POST /api/ping/ (no-op DRF, reference)",
+                ping_rps,
+                1.0,
+                percentile(ping_lat, 50) * ms,
+                percentile(ping_lat, 99) * ms,
+                ping_fail,
+            ],
+            [
+                "POST /api/forms/<slug>/submissions",
+                form_rps,
+                ratio,
+                percentile(form_lat, 50) * ms,
+                percentile(form_lat, 99) * ms,
+                form_fail,
+            ],
+        ],
+    )
+    print(f"  stored {stored:,} form events of {args.requests:,} submissions")
+    emit(
+        {
+            "bench": "forms",
+            "requests": args.requests,
+            "clients": args.clients,
+            "noop_rps": round(ping_rps),
+            "form_rps": round(form_rps),
+            "form_vs_noop": round(ratio, 4),
+            "form_p50_ms": round(percentile(form_lat, 50) * ms, 1),
+            "form_p99_ms": round(percentile(form_lat, 99) * ms, 1),
+            "noop_p50_ms": round(percentile(ping_lat, 50) * ms, 1),
+            "failed_requests": form_fail + ping_fail,
+            "stored_events": stored,
+            "target_form_vs_noop": TARGET_FORM_VS_NOOP,
+            "meets_target": ratio >= TARGET_FORM_VS_NOOP and form_fail == 0,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
