@@ -1,0 +1,45 @@
+"""CSV and Excel imports: `from profiles.services.imports import import_start, ...`."""
+
+from profiles.services.imports.jobs import (
+    ImportPreview,
+    PreviewRow,
+    import_job_configure,
+    import_job_create,
+    import_job_fail,
+    import_preview,
+    import_requeue,
+    import_start,
+)
+from profiles.services.imports.mapping import (
+    TARGET_LABELS,
+    columns_errors,
+    columns_propose,
+    import_mapping_save,
+    target_suggest,
+    trait_key_for,
+)
+from profiles.services.imports.reading import DELIMITERS, ENCODINGS, ImportJobFailed, max_bytes
+from profiles.services.imports.run import ImportProgress, import_run_batch
+
+__all__ = [
+    "DELIMITERS",
+    "ENCODINGS",
+    "TARGET_LABELS",
+    "ImportJobFailed",
+    "ImportPreview",
+    "ImportProgress",
+    "PreviewRow",
+    "columns_errors",
+    "columns_propose",
+    "import_job_configure",
+    "import_job_create",
+    "import_job_fail",
+    "import_mapping_save",
+    "import_preview",
+    "import_requeue",
+    "import_run_batch",
+    "import_start",
+    "max_bytes",
+    "target_suggest",
+    "trait_key_for",
+]

@@ -1,0 +1,296 @@
+"""Import jobs: upload, map, preview and start; `run.py` then imports the rows.
+
+A job-level problem (empty or undecodable file, missing columns, file too large) is found
+when the job starts, before any row is written, and fails the job with a message. Row-level
+problems go to the job's error report while the valid rows are kept.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import PurePath
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from profiles.errors import InvalidMessage, ProfilesError
+from profiles.models import ImportJob, ImportMapping, Source
+from profiles.services.imports.mapping import (
+    RowMapper,
+    columns_check,
+    columns_errors,
+    header_problems,
+    import_mapping_save,
+    options_check,
+)
+from profiles.services.imports.reading import (
+    ImportJobFailed,
+    ReadOptions,
+    check_size,
+    open_binary,
+    open_table,
+    resolve_options,
+)
+from profiles.services.messages import message_prepare
+
+ACTIVE = (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING)
+
+
+@dataclass
+class PreviewRow:
+    number: int
+    values: list[str]
+    errors: dict[str, list[str]] = field(default_factory=dict)  # file column ("" = row) -> texts
+    stored: dict[str, Any] = field(default_factory=dict)  # file column -> value once normalised
+
+
+@dataclass
+class ImportPreview:
+    """What a run would do with the first rows; `problems` are job-level and block the start."""
+
+    header: list[str]
+    columns: dict[str, str]
+    rows: list[PreviewRow]
+    problems: list[str]
+    options: dict[str, str]
+
+    @property
+    def error_rows(self) -> int:
+        return sum(1 for row in self.rows if row.errors)
+
+
+# --- Create and configure ------------------------------------------------------------------
+
+
+@transaction.atomic
+def import_job_create(
+    *,
+    source: Source,
+    file: File,
+    original_name: str = "",
+    created_by: AbstractBaseUser | None = None,
+    mapping: ImportMapping | None = None,
+    columns: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> ImportJob:
+    """Store an uploaded file as a job; a file over the size limit fails the job unstored."""
+    if mapping is not None and mapping.source_id != source.pk:
+        raise ProfilesError("the mapping belongs to another source", fields={"mapping": ["wrong"]})
+    if columns is not None:
+        columns = columns_check(columns)
+    elif mapping is not None:
+        columns = dict(mapping.columns)
+    name = original_name or PurePath(file.name or "import.csv").name
+    job = ImportJob(
+        source=source,
+        mapping=mapping,
+        original_name=name[:255],
+        columns=dict(columns or {}),
+        options=options_check(options if options is not None else (mapping and mapping.options)),
+        created_by=created_by,
+    )
+    try:
+        check_size(file.size)
+    except ImportJobFailed as exc:
+        job.status = ImportJob.Status.FAILED
+        job.message = str(exc)
+        job.finished_at = timezone.now()
+        job.save()
+        return job
+    job.file.save(name, file, save=False)
+    job.save()
+    return job
+
+
+@transaction.atomic
+def import_job_configure(
+    *,
+    job_id: int,
+    columns: Mapping[str, Any],
+    options: Mapping[str, Any] | None = None,
+    save_as: str = "",
+) -> ImportJob:
+    """Set the column mapping of an uploaded job, optionally saving it as a named mapping."""
+    job = ImportJob.objects.select_for_update().select_related("source").get(pk=job_id)
+    if job.status != ImportJob.Status.UPLOADED:
+        raise ProfilesError(
+            f"import #{job.pk} is {job.get_status_display().lower()}; its mapping is fixed",
+            fields={"status": [job.status]},
+        )
+    job.columns = columns_check(columns)
+    job.options = options_check(options)
+    if save_as:
+        job.mapping = import_mapping_save(
+            source=job.source, name=save_as, columns=job.columns, options=job.options
+        )
+    job.save(update_fields=["columns", "options", "mapping"])
+    return job
+
+
+# --- Preview ---------------------------------------------------------------------------------
+
+
+def _read_options(job: ImportJob, requested: Mapping[str, Any] | None = None) -> ReadOptions:
+    with open_binary(job.file) as binary:
+        return resolve_options(binary, job.options if requested is None else requested)
+
+
+def import_preview(
+    *,
+    job_id: int,
+    limit: int = 20,
+    columns: Mapping[str, str] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> ImportPreview:
+    """The header and first rows mapped and validated as the run will; writes nothing.
+
+    `columns` and `options` try a mapping or reading options before they are saved.
+    """
+    job = ImportJob.objects.select_related("source").get(pk=job_id)
+    columns = dict(job.columns if columns is None else columns)
+    problems = [
+        f"{column}: {'; '.join(texts)}" for column, texts in columns_errors(columns).items()
+    ]
+    try:
+        if not job.file:
+            raise ImportJobFailed(job.message or "The job has no file.")
+        check_size(job.file.size)
+        read_options = _read_options(job, options)
+        with open_table(job.file, read_options) as table:
+            header = table.header
+            sample = list(itertools.islice(table.rows, limit))
+    except ImportJobFailed as exc:
+        return ImportPreview(header=[], columns=columns, rows=[], problems=[str(exc)], options={})
+    problems += header_problems(columns, header)
+    if not sample:
+        problems.append("The file has a header row but no data rows.")
+    mapper = RowMapper.build(source=job.source, header=header, columns=columns)
+    now = timezone.now()
+    rows = []
+    for index, (number, raw) in enumerate(sample):
+        errors = mapper.shape_errors(raw)
+        values = mapper.values(raw)
+        stored: dict[str, Any] = {}
+        if not errors:
+            message = mapper.message(row=values, job_id=job.pk, number=number)
+            try:
+                prepared = message_prepare(message=message, index=index, source=job.source, now=now)
+            except InvalidMessage as exc:
+                errors = mapper.errors_by_column(exc.fields or {"": [str(exc)]})
+            else:
+                stored = mapper.stored_values(prepared)
+        rows.append(PreviewRow(number=number, values=values, errors=errors, stored=stored))
+    return ImportPreview(
+        header=header,
+        columns=columns,
+        rows=rows,
+        problems=problems,
+        options=read_options.as_dict(),
+    )
+
+
+# --- Start -----------------------------------------------------------------------------------
+
+
+def _count_rows(job: ImportJob, options: ReadOptions) -> tuple[list[str], int]:
+    with open_table(job.file, options) as table:
+        return table.header, sum(1 for _ in table.rows)
+
+
+def _enqueue(job_id: int) -> None:
+    from profiles.tasks import import_run_task  # tasks import services, not the other way
+
+    transaction.on_commit(partial(import_run_task.apply_async, kwargs={"job_id": job_id}))
+
+
+def _fail(job: ImportJob, message: str) -> ImportJob:
+    job.status = ImportJob.Status.FAILED
+    job.message = message
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "message", "finished_at"])
+    return job
+
+
+def _must_be_uploaded(job: ImportJob) -> None:
+    if job.status != ImportJob.Status.UPLOADED:
+        raise ProfilesError(
+            f"import #{job.pk} is {job.get_status_display().lower()}; only an uploaded one starts",
+            fields={"status": [job.status]},
+        )
+
+
+def _inspect(job: ImportJob) -> tuple[ReadOptions, int]:
+    """Reading options and row count of a file the job's mapping can import, or why not."""
+    if not job.source.is_active:
+        raise ImportJobFailed(f"The source {job.source.name!r} is inactive.")
+    errors = columns_errors(job.columns)
+    if errors:
+        raise ImportJobFailed(
+            "The column mapping is invalid: "
+            + " ".join(f"{column}: {'; '.join(texts)}." for column, texts in errors.items())
+        )
+    if not job.file:
+        raise ImportJobFailed("The job has no file.")
+    check_size(job.file.size)
+    options = _read_options(job)
+    header, total = _count_rows(job, options)
+    problems = header_problems(job.columns, header)
+    if problems:
+        raise ImportJobFailed(" ".join(problems))
+    if total == 0:
+        raise ImportJobFailed("The file has a header row but no data rows.")
+    return options, total
+
+
+def import_start(*, job_id: int, run_async: bool = True) -> ImportJob:
+    """Check the whole file and mapping, then queue the job; on a problem fail it, write nothing."""
+    job = ImportJob.objects.select_related("source").get(pk=job_id)
+    _must_be_uploaded(job)
+    # The whole file is read before the row lock is taken: SQLite would block every writer.
+    inspected, failure = None, ""
+    try:
+        inspected = _inspect(job)
+    except ImportJobFailed as exc:
+        failure = str(exc)
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().select_related("source").get(pk=job_id)
+        _must_be_uploaded(locked)
+        if (locked.columns, locked.options) != (job.columns, job.options):
+            raise ProfilesError(
+                f"the mapping of import #{job.pk} changed while it was starting; start it again",
+                fields={"columns": ["changed"]},
+            )
+        if inspected is None:
+            return _fail(locked, failure)
+        options, total = inspected
+        locked.options = options.as_dict()
+        locked.total_rows = total
+        locked.status = ImportJob.Status.QUEUED
+        locked.message = ""
+        locked.save(update_fields=["options", "total_rows", "status", "message"])
+        if run_async:
+            _enqueue(locked.pk)
+    return locked
+
+
+@transaction.atomic
+def import_requeue(*, job_id: int) -> bool:
+    """Queue a queued or running job again (after a lost task); a second runner stops itself."""
+    job = ImportJob.objects.select_for_update().get(pk=job_id)
+    if job.status not in ACTIVE:
+        return False
+    _enqueue(job.pk)
+    return True
+
+
+def import_job_fail(*, job_id: int, message: str) -> None:
+    """Fail a job that is not finished yet, e.g. after its task gave up."""
+    ImportJob.objects.filter(pk=job_id, status__in=[*ACTIVE, ImportJob.Status.UPLOADED]).update(
+        status=ImportJob.Status.FAILED, message=message, finished_at=timezone.now()
+    )

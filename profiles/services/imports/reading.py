@@ -1,0 +1,307 @@
+"""Reading uploaded CSV and XLSX files as a header and numbered rows of text.
+
+A file is read many times (preview, start, each slice of the run), always the same way:
+the reading options decided when the job starts (format, encoding, delimiter) are kept on
+the job, so every pass sees the same rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files import File
+
+from profiles.errors import ProfilesError
+
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+ENCODINGS = ("utf-8", "utf-8-sig", "cp1252")
+DELIMITERS = (",", ";", "\t", "|")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_CHUNK = 1 << 20
+_SAMPLE = 64 * 1024
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+
+
+class ImportJobFailed(ProfilesError):
+    """The file as a whole cannot be imported (empty, undecodable, too large, columns missing)."""
+
+    code = "import_failed"
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a file: "csv" or "xlsx", and for CSV its encoding and delimiter."""
+
+    format: str
+    encoding: str = ""
+    delimiter: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        if self.format == "xlsx":
+            return {"format": "xlsx"}
+        return {"format": "csv", "encoding": self.encoding, "delimiter": self.delimiter}
+
+
+@dataclass
+class Table:
+    """A header and the non-blank rows after it, each with its row number in the file."""
+
+    header: list[str]
+    rows: Iterator[tuple[int, list[str]]]
+
+
+def max_bytes() -> int:
+    return int(getattr(settings, "CDP_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def check_size(size: int) -> None:
+    """A file over the size limit (setting CDP_IMPORT_MAX_BYTES) is refused as a whole."""
+    limit = max_bytes()
+    if size > limit:
+        raise ImportJobFailed(
+            f"The file is {_size(size)}, over the {_size(limit)} limit for imports; "
+            "split it into smaller files."
+        )
+
+
+def _is_blank(values: list[str]) -> bool:
+    return not any(value.strip() for value in values)
+
+
+def _header(values: list[str]) -> list[str]:
+    """Trimmed names; an empty name becomes "Column N" and a repeated one gets " (2)"."""
+    header: list[str] = []
+    for position, raw in enumerate(values, start=1):
+        name = raw.replace("\ufeff", "").strip() or f"Column {position}"
+        base, count = name, 2
+        while name in header:
+            name = f"{base} ({count})"
+            count += 1
+        header.append(name)
+    return header
+
+
+def _numbered(rows: Iterator[list[str]]) -> Table:
+    """Skip blank lines, take the first non-blank row as the header, number the rest."""
+    numbered = enumerate(rows, start=1)
+    for _, values in numbered:
+        if not _is_blank(values):
+            header = _header(values)
+            break
+    else:
+        raise ImportJobFailed("The file is empty: no header row was found.")
+
+    def body() -> Iterator[tuple[int, list[str]]]:
+        for number, row in numbered:
+            if not _is_blank(row):
+                yield number, row
+
+    return Table(header=header, rows=body())
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+
+def _decodes(binary: IO[bytes], encoding: str) -> bool:
+    """Whether the whole file decodes, streamed so a large file is never held in memory."""
+    binary.seek(0)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        for chunk in iter(lambda: binary.read(_CHUNK), b""):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    finally:
+        binary.seek(0)
+    return True
+
+
+def detect_encoding(binary: IO[bytes]) -> str:
+    """UTF-8 with a byte-order mark, else UTF-8, else Windows-1252, checked over the whole file."""
+    head = binary.read(3)
+    binary.seek(0)
+    candidates = ("utf-8-sig",) if head.startswith(codecs.BOM_UTF8) else ("utf-8", "cp1252")
+    for encoding in candidates:
+        if _decodes(binary, encoding):
+            return encoding
+    raise ImportJobFailed(
+        "The file is not readable text in UTF-8 or Windows-1252 (cp1252); in the spreadsheet, "
+        'use "Save as" > "CSV UTF-8" and upload it again.'
+    )
+
+
+def _sample_records(sample: str, delimiter: str) -> list[list[str]]:
+    lines = sample.splitlines(keepends=True)
+    if len(lines) > 1:
+        lines = lines[:-1]  # the last line of a cut sample may be partial
+    try:
+        return [row for row in csv.reader(lines[:50], delimiter=delimiter) if not _is_blank(row)]
+    except csv.Error:
+        return []
+
+
+def detect_delimiter(sample: str) -> str:
+    """The candidate that splits the header into most columns, rows agreeing; comma if none."""
+    best, best_score = ",", (1, 0)
+    for delimiter in DELIMITERS:
+        records = _sample_records(sample, delimiter)
+        if not records:
+            continue
+        width = len(records[0])
+        score = (width, sum(1 for row in records[1:] if len(row) == width))
+        if width > 1 and score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _text(binary: IO[bytes], encoding: str) -> io.TextIOWrapper:
+    binary.seek(0)
+    return io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
+
+
+def _csv_rows(text: IO[str], delimiter: str) -> Iterator[list[str]]:
+    reader = csv.reader(text, delimiter=delimiter)
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise ImportJobFailed(
+            f"The CSV file is malformed near row {reader.line_num}: {exc}."
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ImportJobFailed(f"The file is not valid {text.encoding} text.") from exc  # type: ignore[attr-defined]
+
+
+# --- XLSX --------------------------------------------------------------------------------
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+@contextmanager
+def _workbook(binary: IO[bytes]) -> Iterator[Any]:
+    from openpyxl import load_workbook
+
+    binary.seek(0)
+    try:
+        workbook = load_workbook(binary, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise ImportJobFailed("The file is not a readable Excel workbook (.xlsx).") from exc
+    try:
+        if not workbook.worksheets:
+            raise ImportJobFailed("The workbook has no sheet.")
+        yield workbook
+    finally:
+        workbook.close()
+
+
+def _xlsx_rows(workbook: Any) -> Iterator[list[str]]:
+    """The first sheet's rows as text."""
+    for row in workbook.worksheets[0].iter_rows(values_only=True):
+        yield [_cell_text(value) for value in row]
+
+
+# --- Both --------------------------------------------------------------------------------
+
+
+def _format_of(binary: IO[bytes]) -> str:
+    head = binary.read(4)
+    binary.seek(0)
+    if not head:
+        raise ImportJobFailed("The file is empty.")
+    if head.startswith(_OLE_MAGIC):
+        raise ImportJobFailed(
+            "Excel 97-2003 files (.xls) are not supported; save the sheet as .xlsx or CSV."
+        )
+    return "xlsx" if head.startswith(_ZIP_MAGIC) else "csv"
+
+
+def resolve_options(binary: IO[bytes], requested: Mapping[str, Any]) -> ReadOptions:
+    """Fill in what the steward left to detection: format, encoding (whole file), delimiter."""
+    file_format = _format_of(binary)
+    if file_format == "xlsx":
+        return ReadOptions(format="xlsx")
+    encoding = str(requested.get("encoding") or "")
+    if encoding in ("", "auto"):
+        encoding = detect_encoding(binary)
+    elif encoding not in ENCODINGS:
+        raise ImportJobFailed(
+            f"Unsupported encoding {encoding!r}; use one of {', '.join(ENCODINGS)}."
+        )
+    elif not _decodes(binary, encoding):
+        raise ImportJobFailed(f"The file is not valid {encoding} text; try another encoding.")
+    delimiter = str(requested.get("delimiter") or "")
+    if delimiter in ("", "auto"):
+        text = _text(binary, encoding)
+        try:
+            sample = text.read(_SAMPLE)
+        finally:
+            text.detach()
+        delimiter = detect_delimiter(sample)
+    elif delimiter not in DELIMITERS:
+        raise ImportJobFailed(f"Unsupported delimiter {delimiter!r}; use , ; | or a tab.")
+    binary.seek(0)
+    return ReadOptions(format="csv", encoding=encoding, delimiter=delimiter)
+
+
+@contextmanager
+def open_table(file: File, options: ReadOptions) -> Iterator[Table]:
+    """The file's header and rows, read with the given options; closes the file afterwards."""
+    try:
+        file.open("rb")
+    except (FileNotFoundError, ValueError) as exc:
+        raise ImportJobFailed("The uploaded file is missing from storage.") from exc
+    try:
+        if options.format == "xlsx":
+            with _workbook(file) as workbook:
+                yield _numbered(_xlsx_rows(workbook))
+        else:
+            text = _text(file, options.encoding)
+            try:
+                yield _numbered(_csv_rows(text, options.delimiter))
+            finally:
+                text.detach()
+    finally:
+        file.close()
+
+
+@contextmanager
+def open_binary(file: File) -> Iterator[IO[bytes]]:
+    """The stored file, opened for reading bytes."""
+    try:
+        file.open("rb")
+    except (FileNotFoundError, ValueError) as exc:
+        raise ImportJobFailed("The uploaded file is missing from storage.") from exc
+    try:
+        yield file
+    finally:
+        file.close()

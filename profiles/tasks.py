@@ -1,0 +1,62 @@
+"""Celery tasks of the profiles app: each calls one service and holds only its retry policy."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from celery import Task, shared_task
+from django.db import InterfaceError, OperationalError, transaction
+
+from profiles.services.imports import import_job_fail, import_run_batch
+
+
+class _ImportTask(Task):
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        # Retries exhausted or a bug: the steward sees a failed job, not one running forever.
+        job_id = kwargs.get("job_id", args[0] if args else None)
+        if job_id is not None:
+            import_job_fail(
+                job_id=job_id,
+                message=f"Stopped by an unexpected error ({type(exc).__name__}); "
+                "see the worker log.",
+            )
+
+
+@shared_task(
+    base=_ImportTask,
+    name="profiles.tasks.import_run_task",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+)
+def import_run_task(job_id: int) -> None:
+    """Import the next slice of a job's rows, then queue the rest; a second run does nothing."""
+    progress = import_run_batch(job_id=job_id)
+    if progress.has_more:
+        transaction.on_commit(partial(import_run_task.apply_async, kwargs={"job_id": job_id}))
+
+
+@shared_task(
+    name="profiles.tasks.intake_drain_task",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    max_retries=5,
+    ignore_result=True,
+)
+def intake_drain_task(limit: int = 1000, max_rounds: int = 20) -> int:
+    """Ingest buffered HTTP messages in batches; re-queue if the buffer is still not empty."""
+    from profiles.services.intake import intake_drain
+
+    total = 0
+    for _ in range(max_rounds):
+        counts = intake_drain(limit=limit)
+        total += counts["ingested"]
+        if counts["ingested"] + counts["failed"] < limit:
+            return total
+    intake_drain_task.apply_async(kwargs={"limit": limit, "max_rounds": max_rounds})
+    return total
