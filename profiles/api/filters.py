@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import django_filters
 from django.db.models import QuerySet
 
 from profiles.models import Event, Profile
 from profiles.selectors import profile_search_condition
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """ISO 8601 with any offset Python accepts, compared in UTC (PostgreSQL caps offsets)."""
+
+    def filter(self, qs: QuerySet[Any], value: datetime | None) -> QuerySet[Any]:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return super().filter(qs, value)
 
 
 class ProfileFilter(django_filters.FilterSet):
@@ -15,9 +27,9 @@ class ProfileFilter(django_filters.FilterSet):
     )
     email = django_filters.CharFilter(field_name="email", lookup_expr="exact")
     country = django_filters.CharFilter(field_name="country", lookup_expr="iexact")
-    last_seen_after = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
-    last_seen_before = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="lt")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    last_seen_after = UtcDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
+    last_seen_before = UtcDateTimeFilter(field_name="last_seen_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     source = django_filters.CharFilter(method="from_source", label="Slug of a source it came from")
 
     class Meta:
@@ -36,8 +48,8 @@ class ProfileFilter(django_filters.FilterSet):
 
 
 class EventFilter(django_filters.FilterSet):
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     source = django_filters.CharFilter(field_name="source__slug")
 
     class Meta:

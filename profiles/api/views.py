@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -43,6 +43,7 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = ProfileSerializer
     pagination_class = NewestFirst
+    lookup_value_regex = r"[0-9]+"
     filter_backends = [DjangoFilterBackend]
     filterset_class = ProfileFilter
 
@@ -75,6 +76,7 @@ class SourceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     queryset = Source.objects.order_by("name")
     serializer_class = SourceSerializer
+    lookup_value_regex = r"[0-9]+"
     filter_backends = [DjangoFilterBackend]
     filterset_fields = ["kind", "is_active"]
 

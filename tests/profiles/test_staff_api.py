@@ -172,3 +172,16 @@ def test_rotating_a_key_revokes_the_old_one(api_client: Any, make_source: Any) -
 def test_the_staff_api_refuses_anonymous_callers(anon_client: Any) -> None:
     assert anon_client.get("/api/profiles/").status_code == 401
     assert anon_client.post("/api/sources/", {"name": "x", "kind": "api"}).status_code == 401
+
+
+def test_a_non_numeric_profile_id_is_a_404(api_client: Any) -> None:
+    assert api_client.get("/api/profiles/null/").status_code == 404
+
+
+def test_an_extreme_utc_offset_is_compared_in_utc(api_client: Any, web_form: Any) -> None:
+    _people(web_form)
+
+    response = api_client.get("/api/profiles/", {"created_after": "2000-01-01T00:00:00+16:00"})
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 2

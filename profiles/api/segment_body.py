@@ -1,0 +1,144 @@
+"""Reading a /v1 request body: size limits, gzip without bombs, strict JSON, clean strings."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import zlib
+from collections.abc import Mapping
+from typing import IO, Any
+
+from rest_framework import exceptions
+from rest_framework.parsers import BaseParser
+
+from profiles.errors import PayloadTooLarge
+
+KB = 1024
+# Segment's documented limits: 32 KB a call, 500 KB a batch request.
+MESSAGE_MAX_BYTES = 32 * KB
+BATCH_MAX_BYTES = 500 * KB
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The body is larger than {limit // KB} KB.")
+
+
+def _read_limited(stream: IO[bytes], *, limit: int, content_length: str) -> bytes:
+    """At most `limit` bytes; a declared or actual excess is refused before it is kept."""
+    try:
+        declared = int(content_length or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise _too_large(limit)
+    raw = stream.read(limit + 1)
+    if len(raw) > limit:
+        raise _too_large(limit)
+    return raw
+
+
+def _gunzip(raw: bytes, *, limit: int) -> bytes:
+    """Decompress one gzip member, stopping as soon as the output passes `limit`."""
+    inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+    try:
+        out = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise exceptions.ParseError("The body is not valid gzip.") from exc
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise _too_large(limit)
+    if not inflater.eof:
+        raise exceptions.ParseError("The gzip body is truncated.")
+    if inflater.unused_data:
+        raise exceptions.ParseError("The gzip body has trailing data.")
+    return out
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text}")
+    return value
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _check_strings(value: Any) -> None:
+    """No NUL or lone surrogate anywhere: neither can be stored as text or JSON."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or _SURROGATE.search(item):
+                raise exceptions.ParseError(
+                    "The body contains a NUL character or an unpaired surrogate."
+                )
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def body_decode(*, raw: bytes, encoding: str, limit: int) -> dict[str, Any]:
+    """Turn raw request bytes into one JSON object, or raise a 400/413/415 error."""
+    encoding = encoding.strip().lower()
+    if encoding == "gzip":
+        raw = _gunzip(raw, limit=limit)
+    elif encoding not in ("", "identity"):
+        raise exceptions.UnsupportedMediaType(
+            encoding, detail=f"Content-Encoding {encoding!r} is not supported; use gzip."
+        )
+    if len(raw) > limit:
+        raise _too_large(limit)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise exceptions.ParseError("The body is not valid UTF-8.") from exc
+    if not text.strip():
+        raise exceptions.ParseError("The body is empty; send a JSON object.")
+    try:
+        payload = json.loads(text, parse_float=_finite_float, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise exceptions.ParseError(f"The body is not valid JSON: {exc}.") from exc
+    if not isinstance(payload, dict):
+        raise exceptions.ParseError("The body must be a JSON object.")
+    _check_strings(payload)
+    return payload
+
+
+class SegmentJSONParser(BaseParser):
+    """JSON as Segment's libraries send it: gzip or not, limited by the view's `max_body_bytes`."""
+
+    media_type = "application/json"
+
+    def parse(
+        self,
+        stream: IO[bytes],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        context = parser_context or {}
+        request = context["request"]
+        limit = getattr(context.get("view"), "max_body_bytes", MESSAGE_MAX_BYTES)
+        raw = _read_limited(
+            stream, limit=limit, content_length=request.META.get("CONTENT_LENGTH", "")
+        )
+        return body_decode(
+            raw=raw, encoding=request.META.get("HTTP_CONTENT_ENCODING", ""), limit=limit
+        )
+
+
+class SegmentTextParser(SegmentJSONParser):
+    """Analytics.js posts JSON as text/plain, which spares the browser a CORS preflight."""
+
+    media_type = "text/plain"
+
+
+class SegmentAnyParser(SegmentJSONParser):
+    """Whatever else a client declares (or nothing): the body is read as JSON all the same."""
+
+    media_type = "*/*"

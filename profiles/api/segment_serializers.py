@@ -1,0 +1,347 @@
+"""Segment's tracking spec in, our `Message` out; and the answers of the /v1 API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
+from rest_framework import serializers
+
+from profiles.api.segment_body import MESSAGE_MAX_BYTES
+from profiles.services import BatchResult, Message
+
+# Earlier instants are typos, and near year 1 a time-zone shift overflows.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+@extend_schema_field({"oneOf": [{"type": "string", "maxLength": 255}, {"type": "integer"}]})
+class IdentifierField(serializers.Field):
+    """A user, anonymous, group or previous id: Segment allows a string or a number."""
+
+    default_error_messages = {"invalid": "must be a string or a number"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", kwargs["required"] is False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> str:
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid")
+        return str(data)
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
+def _object(help_text: str) -> serializers.DictField:
+    return serializers.DictField(required=False, allow_null=True, help_text=help_text)
+
+
+def _time(help_text: str) -> serializers.DateTimeField:
+    return serializers.DateTimeField(required=False, allow_null=True, help_text=help_text)
+
+
+def _text(help_text: str, *, required: bool = False) -> serializers.CharField:
+    return serializers.CharField(
+        required=required,
+        allow_blank=not required,
+        allow_null=not required,
+        max_length=200,
+        help_text=help_text,
+    )
+
+
+def occurred_at(
+    *,
+    original: datetime | None,
+    sent_at: datetime | None,
+    received_at: datetime,
+    original_field: str = "timestamp",
+) -> datetime | None:
+    """Segment's clock-skew rule: timestamp = receivedAt - (sentAt - originalTimestamp)."""
+    if original is None:
+        return None
+    if original < EARLIEST:
+        raise serializers.ValidationError({original_field: ["must be after 1900-01-01"]})
+    if sent_at is None:
+        return original
+    try:
+        corrected: datetime | None = received_at - (sent_at - original)
+    except OverflowError:
+        corrected = None
+    if corrected is None or corrected < EARLIEST:
+        raise serializers.ValidationError(
+            {"sentAt": ["is too far from the timestamp to correct the device clock"]}
+        )
+    return corrected
+
+
+class SegmentCallSerializer(serializers.Serializer):
+    """Fields every Segment call shares (spec: common fields)."""
+
+    kind: ClassVar[str] = ""
+
+    messageId = _text("Unique per source; a replayed id is stored once.")
+    userId = IdentifierField(help_text="Your id for the person.")
+    anonymousId = IdentifierField(help_text="A device or browser id.")
+    context = _object("Kept whole: campaign (UTM), page, userAgent, ip, consent, traits.")
+    integrations = _object("Accepted for compatibility and ignored.")
+    timestamp = _time("When it happened (ISO 8601); now if left out.")
+    originalTimestamp = _time("The device's clock when it happened; wins over timestamp.")
+    sentAt = _time("The device's clock when sent; corrects its skew.")
+    writeKey = serializers.CharField(
+        required=False, write_only=True, help_text="The source's write key, if not by Basic auth."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        original_field = "originalTimestamp" if attrs.get("originalTimestamp") else "timestamp"
+        attrs["occurred_at"] = occurred_at(
+            original=attrs.get(original_field),
+            sent_at=attrs.get("sentAt") or self.context.get("sent_at"),
+            received_at=self.context["received_at"],
+            original_field=original_field,
+        )
+        return attrs
+
+    def specific(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The Message fields this kind of call fills."""
+        return {}
+
+    def message(self, data: Mapping[str, Any]) -> Message:
+        """A validated call as the ingestion service's Message."""
+        shared = self.context.get("base_context") or {}
+        return Message(
+            type=self.kind,
+            message_id=data.get("messageId") or "",
+            user_id=data.get("userId") or "",
+            anonymous_id=data.get("anonymousId") or "",
+            context={**shared, **(data.get("context") or {})},
+            timestamp=data["occurred_at"],
+            **self.specific(data),
+        )
+
+
+class SegmentIdentifySerializer(SegmentCallSerializer):
+    """Who someone is: traits such as email, phone, firstName, company, address."""
+
+    kind = "identify"
+    traits = _object("email, phone, firstName, lastName, company, title, address, …")
+
+    def specific(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {"traits": data.get("traits") or {}}
+
+
+class SegmentTrackSerializer(SegmentCallSerializer):
+    """Something someone did."""
+
+    kind = "track"
+    event = _text("The action, e.g. 'Demo Requested'.", required=True)
+    properties = _object("Anything about the action.")
+
+    def specific(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {"name": data["event"], "properties": data.get("properties") or {}}
+
+
+class SegmentPageSerializer(SegmentCallSerializer):
+    """A page someone viewed; the category is kept in the properties."""
+
+    kind = "page"
+    name = _text("The page's name.")
+    category = _text("The page's category.")
+    properties = _object("url, path, title, referrer, search, …")
+
+    def specific(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        properties = dict(data.get("properties") or {})
+        if data.get("category"):
+            properties["category"] = data["category"]
+        return {"name": data.get("name") or "", "properties": properties}
+
+
+class SegmentScreenSerializer(SegmentPageSerializer):
+    """A screen someone viewed in an app."""
+
+    kind = "screen"
+
+
+class SegmentGroupSerializer(SegmentCallSerializer):
+    """The organisation someone belongs to; its `name` trait becomes their company."""
+
+    kind = "group"
+    groupId = IdentifierField(required=True, help_text="The organisation's id.")
+    traits = _object("The organisation's traits: name, industry, employees, …")
+
+    def specific(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        traits = data.get("traits") or {}
+        company = traits.get("name")
+        person = {"company": company} if isinstance(company, str) and company.strip() else {}
+        return {"traits": person, "properties": {"groupId": data["groupId"], "traits": traits}}
+
+
+class SegmentAliasSerializer(SegmentCallSerializer):
+    """An earlier id (usually an anonymous one) belongs to this user id."""
+
+    kind = "alias"
+    userId = IdentifierField(required=True, help_text="The id the person has now.")
+    previousId = IdentifierField(required=True, help_text="The id they had before.")
+
+    def specific(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {"previous_id": data["previousId"]}
+
+
+CALL_SERIALIZERS: dict[str, type[SegmentCallSerializer]] = {
+    serializer.kind: serializer
+    for serializer in (
+        SegmentIdentifySerializer,
+        SegmentTrackSerializer,
+        SegmentPageSerializer,
+        SegmentScreenSerializer,
+        SegmentGroupSerializer,
+        SegmentAliasSerializer,
+    )
+}
+
+
+def _batch_item(serializer: type[SegmentCallSerializer]) -> type[SegmentCallSerializer]:
+    """The same call inside a batch: `type` says which, the write key is the batch's."""
+    attrs: dict[str, Any] = {
+        "__doc__": serializer.__doc__,
+        "__module__": __name__,
+        "type": serializers.ChoiceField(choices=[serializer.kind]),
+        "writeKey": None,
+    }
+    name = serializer.__name__.replace("Segment", "SegmentBatch", 1)
+    return type(name, (serializer,), attrs)
+
+
+BATCH_ITEM_SERIALIZERS = {kind: _batch_item(cls) for kind, cls in CALL_SERIALIZERS.items()}
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="SegmentBatchMessage",
+        serializers=BATCH_ITEM_SERIALIZERS,
+        resource_type_field_name="type",
+        many=True,
+    )
+)
+class BatchItemsField(serializers.ListField):
+    """The calls of a batch, each checked on its own so one bad call spoils nothing else."""
+
+
+class SegmentBatchSerializer(serializers.Serializer):
+    """Many calls in one request (Segment's /v1/batch, formerly /v1/import)."""
+
+    batch = BatchItemsField(allow_empty=False, help_text="Up to 500 KB of calls, 32 KB each.")
+    context = _object("Shared by every call; a call's own context keys win.")
+    integrations = _object("Accepted for compatibility and ignored.")
+    sentAt = _time("The device's clock when sent; corrects every call's skew.")
+    writeKey = serializers.CharField(
+        required=False, write_only=True, help_text="The source's write key, if not by Basic auth."
+    )
+
+
+@dataclass
+class PreparedBatch:
+    """The valid calls of a batch as Messages, and what was wrong with the others."""
+
+    messages: list[Message] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)  # request index of each message
+    rejected: dict[int, dict[str, Any]] = field(default_factory=dict)  # index -> result
+
+
+def _encoded_size(item: object) -> int:
+    return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def _rejection(index: int, item: object, errors: Mapping[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {"index": index, "status": "error", "errors": errors}
+    message_id = item.get("messageId") if isinstance(item, Mapping) else None
+    if isinstance(message_id, str) and message_id:
+        result["messageId"] = message_id
+    return result
+
+
+def batch_prepare(
+    *,
+    items: list[Any],
+    received_at: datetime,
+    sent_at: datetime | None,
+    base_context: Mapping[str, Any],
+) -> PreparedBatch:
+    """Check each call of a batch; valid ones become Messages in request order."""
+    prepared = PreparedBatch()
+    context = {"received_at": received_at, "sent_at": sent_at, "base_context": base_context}
+    # One serializer per kind, reused: building one per call would cost more than the call.
+    checkers = {kind: cls(context=context) for kind, cls in BATCH_ITEM_SERIALIZERS.items()}
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            prepared.rejected[index] = _rejection(index, item, {"message": ["must be an object"]})
+            continue
+        if _encoded_size(item) > MESSAGE_MAX_BYTES:
+            errors = {"message": [f"is larger than {MESSAGE_MAX_BYTES // 1024} KB"]}
+            prepared.rejected[index] = _rejection(index, item, errors)
+            continue
+        kind = item.get("type")
+        checker = checkers.get(kind) if isinstance(kind, str) else None
+        if checker is None:
+            errors = {"type": [f"must be one of {', '.join(checkers)}"]}
+            prepared.rejected[index] = _rejection(index, item, errors)
+            continue
+        try:
+            data = checker.run_validation(item)
+        except serializers.ValidationError as exc:
+            prepared.rejected[index] = _rejection(index, item, exc.detail)  # type: ignore[arg-type]
+            continue
+        prepared.messages.append(checker.message(data))
+        prepared.positions.append(index)
+    return prepared
+
+
+def batch_results(*, prepared: PreparedBatch, outcome: BatchResult | None) -> list[dict[str, Any]]:
+    """One result per call of the request, in request order; never a profile id."""
+    results = dict(prepared.rejected)
+    for result in outcome.results if outcome is not None else []:
+        index = prepared.positions[result.index]
+        entry: dict[str, Any] = {"index": index, "status": result.status}
+        if result.message_id:
+            entry["messageId"] = result.message_id
+        if result.status == "error":
+            entry["errors"] = result.errors
+        results[index] = entry
+    return [results[index] for index in sorted(results)]
+
+
+class SegmentSuccessSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+
+
+class SegmentMessageResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the call in the batch.")
+    messageId = serializers.CharField(required=False)
+    status = serializers.ChoiceField(choices=["ok", "duplicate", "error"])
+    errors = serializers.DictField(
+        child=serializers.JSONField(), required=False, help_text="Field -> messages."
+    )
+
+
+class SegmentBatchResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    results = SegmentMessageResultSerializer(many=True)
+
+
+class SegmentErrorDetailSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.JSONField(), required=False)
+
+
+class SegmentErrorSerializer(serializers.Serializer):
+    """The one error format of the API."""
+
+    error = SegmentErrorDetailSerializer()
