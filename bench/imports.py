@@ -1,0 +1,199 @@
+"""CSV import of a lead list: our import (validation, identity resolution, provenance, events)
+vs raw COPY of the same rows, and vs django-import-export into the same Profile model.
+
+Usage: python bench/imports.py [--rows 100000] [--peer-rows 20000]
+django-import-export runs on the first --peer-rows rows of the same file (it is slow
+enough that the whole file would dominate `make bench`); the ratio compares rows/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import emit, print_table, setup_django, timed
+
+TARGET_VS_COPY = 0.2
+TARGET_VS_PEER = 10.0
+HEADER = ["Email", "First name", "Last name", "Company", "Phone", "Country", "City", "Customer ID"]
+
+
+def make_csv(path: Path, rows: int, seed: int = 11) -> None:
+    """A trade-show style list: some shouting, some bad emails, a few repeated people."""
+    rng = random.Random(seed)
+    firsts = ["Ada", "Alan", "Grace", "Linus", "Chloé", "Hugo", "Léa", "Jules", "Emma", "Tim"]
+    lasts = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Petit", "Durand", "Leroy"]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(HEADER)
+        for n in range(rows):
+            person = n if rng.random() > 0.05 else rng.randrange(max(1, n))  # 5% repeats
+            first, last = rng.choice(firsts), rng.choice(lasts)
+            email = f"{first.lower()}.{last.lower()}.{person}@example.org"
+            if rng.random() < 0.02:
+                email = email.replace("@", " at ")  # 2% invalid
+            writer.writerow(
+                [
+                    email.upper() if rng.random() < 0.1 else email,
+                    first,
+                    last,
+                    rng.choice(["Acme", "Globex", "Initech"]),
+                    f"+33612{person % 1_000_000:06d}",
+                    "FR",
+                    "Paris",
+                    f"C-{person}",
+                ]
+            )
+
+
+def copy_reference(path: Path) -> float:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_leads_raw")
+        cursor.execute(
+            "CREATE TABLE bench_leads_raw (email text, first_name text, last_name text, "
+            "company text, phone text, country text, city text, customer_id text)"
+        )
+    connection.ensure_connection()
+    raw = connection.connection
+    with timed() as t:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(
+                "COPY bench_leads_raw FROM STDIN WITH (FORMAT csv, HEADER true, DELIMITER ';')"
+            ) as copy,
+            path.open("rb") as handle,
+        ):
+            while chunk := handle.read(1 << 20):
+                copy.write(chunk)
+        raw.commit()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM bench_leads_raw")
+        count = cursor.fetchone()[0]
+    return count / t["seconds"]
+
+
+def ours(path: Path) -> tuple[float, dict[str, int]]:
+    from django.core.files import File
+
+    from profiles.models import ImportJob
+    from profiles.services import source_create
+    from profiles.services.imports import import_job_create, import_run_batch, import_start
+
+    source, _ = source_create(name="Salon bench", kind="trade_show", default_phone_region="FR")
+    columns = {
+        "Email": "email",
+        "First name": "first_name",
+        "Last name": "last_name",
+        "Company": "company",
+        "Phone": "phone",
+        "Country": "country",
+        "City": "city",
+        "Customer ID": "external_id",
+    }
+    with path.open("rb") as handle:
+        job = import_job_create(source=source, file=File(handle, name=path.name), columns=columns)
+    with timed() as t:
+        import_start(job_id=job.pk, run_async=False)
+        while import_run_batch(job_id=job.pk).has_more:
+            pass
+    job = ImportJob.objects.get(pk=job.pk)
+    assert job.status == ImportJob.Status.DONE, job.message
+    counts = {
+        "rows": job.processed_rows,
+        "errors": job.error_rows,
+        "duplicates": job.duplicate_rows,
+        "profiles_created": job.profiles_created,
+    }
+    return job.processed_rows / t["seconds"], counts
+
+
+def peer(path: Path, rows: int) -> float:
+    """django-import-export's bulk mode, into the same Profile model, keyed on email."""
+    import tablib
+    from import_export import fields, resources
+
+    from profiles.models import Profile
+
+    class ProfileResource(resources.ModelResource):
+        email = fields.Field(attribute="email", column_name="Email")
+        first_name = fields.Field(attribute="first_name", column_name="First name")
+        last_name = fields.Field(attribute="last_name", column_name="Last name")
+        company = fields.Field(attribute="company", column_name="Company")
+        phone = fields.Field(attribute="phone", column_name="Phone")
+        country = fields.Field(attribute="country", column_name="Country")
+        city = fields.Field(attribute="city", column_name="City")
+
+        class Meta:
+            model = Profile
+            import_id_fields = ("email",)
+            fields = ("email", "first_name", "last_name", "company", "phone", "country", "city")
+            use_bulk = True
+            batch_size = 1000
+            skip_diff = True
+
+    text = path.read_text(encoding="utf-8").splitlines()[: rows + 1]
+    dataset = tablib.Dataset().load(
+        io.StringIO("\n".join(text)).read(), format="csv", delimiter=";"
+    )
+    with timed() as t:
+        result = ProfileResource().import_data(
+            dataset, dry_run=False, raise_errors=False, use_transactions=True
+        )
+    assert result.totals, "django-import-export imported nothing"
+    return rows / t["seconds"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--peer-rows", type=int, default=20_000)
+    args, _ = parser.parse_known_args()
+    setup_django()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "leads.csv"
+        make_csv(path, args.rows)
+        copy_rps = copy_reference(path)
+        our_rps, counts = ours(path)
+        peer_rows = min(args.peer_rows, args.rows)
+        peer_rps = peer(path, peer_rows)
+    vs_copy = our_rps / copy_rps
+    vs_peer = our_rps / peer_rps
+    print_table(
+        f"CSV import of {args.rows:,} rows (django-import-export: first {peer_rows:,} rows)",
+        ["path", "rows/s", "ours vs it"],
+        [
+            ["raw COPY (reference)", copy_rps, vs_copy],
+            ["django-import-export, bulk mode (peer)", peer_rps, vs_peer],
+            ["cdp import: validate, resolve, provenance, events", our_rps, 1.0],
+        ],
+    )
+    print(f"  {counts}")
+    emit(
+        {
+            "bench": "imports",
+            "rows": args.rows,
+            "peer_rows": peer_rows,
+            "copy_rows_per_s": round(copy_rps),
+            "ours_rows_per_s": round(our_rps),
+            "peer_rows_per_s": round(peer_rps),
+            "ours_vs_copy": round(vs_copy, 4),
+            "ours_vs_peer": round(vs_peer, 2),
+            **counts,
+            "target_vs_copy": TARGET_VS_COPY,
+            "target_vs_peer": TARGET_VS_PEER,
+            "meets_targets": vs_copy >= TARGET_VS_COPY and vs_peer >= TARGET_VS_PEER,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
