@@ -34,6 +34,13 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         every_seconds=30,
     ),
     PeriodicSpec(
+        name="drain intake buffer",
+        task="profiles.tasks.intake_drain_task",
+        description="Safety net: ingest HTTP messages whose drain task was lost.",
+        every_seconds=30,
+        queue="ingest",
+    ),
+    PeriodicSpec(
         name="prune heartbeats",
         task="cdp_site.tasks.heartbeat_prune_task",
         description="Forget processes not seen for a week.",

@@ -293,6 +293,12 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 assert CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > CELERY_MAX_COUNTDOWN_SECONDS  # type: ignore[operator]
 
+# Intake: "buffered" answers HTTP calls once messages are stored and lets the worker
+# ingest them in batches; "sync" runs the whole pipeline inside the request.
+CDP_INTAKE_MODE = get_from_env("CDP_INTAKE_MODE", "buffered")
+CDP_IMPORT_MAX_BYTES = env_int("CDP_IMPORT_MAX_BYTES", 100 * 1024 * 1024)
+CDP_IMPORT_TASK_ROWS = env_int("CDP_IMPORT_TASK_ROWS", 5_000)
+
 # A worker that has not written a heartbeat for this long counts as gone (/health/).
 CDP_WORKER_HEARTBEAT_SECONDS = env_int("CDP_WORKER_HEARTBEAT_SECONDS", 10)
 CDP_WORKER_STALE_SECONDS = env_int("CDP_WORKER_STALE_SECONDS", 60)

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -22,19 +23,40 @@ class Normalised:
 
 
 _SPACES = re.compile(r"\s+")
+# Normalisers are pure, and a batch (or a busy source) repeats the same addresses and
+# numbers: remembering recent answers skips email-validator and phonenumbers for repeats.
+_CACHE_SIZE = 8192
 
 
 def clean_text(raw: object, *, max_length: int = 200) -> str:
     """Trim, collapse inner whitespace, drop control characters, cut to max_length."""
     if raw is None:
         return ""
-    text = unicodedata.normalize("NFC", str(raw))
+    text = str(raw)
+    # Fast path: a printable string holds no control or format characters and no whitespace
+    # but the plain space, so once it is known to be NFC only the spaces need tidying.
+    if text.isprintable() and (text.isascii() or unicodedata.is_normalized("NFC", text)):
+        if "  " in text:
+            text = _SPACES.sub(" ", text)
+        return text.strip()[:max_length]
+    text = unicodedata.normalize("NFC", text)
     text = "".join(ch for ch in text if ch in "\t\n " or unicodedata.category(ch)[0] != "C")
     return _SPACES.sub(" ", text).strip()[:max_length]
 
 
 def normalise_email(raw: object) -> Normalised:
     """Lower-cased, syntax-checked address (no DNS look-up)."""
+    if type(raw) is str:
+        return _normalise_email_text(raw)
+    return _normalise_email(raw)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _normalise_email_text(raw: str) -> Normalised:
+    return _normalise_email(raw)
+
+
+def _normalise_email(raw: object) -> Normalised:
     text = clean_text(raw, max_length=320)
     if not text:
         return Normalised("")
@@ -52,6 +74,17 @@ def normalise_email(raw: object) -> Normalised:
 
 def normalise_phone(raw: object, *, region: str = "") -> Normalised:
     """E.164 form, using the source's default region for national numbers."""
+    if type(raw) is str and type(region) is str:
+        return _normalise_phone_text(raw, region)
+    return _normalise_phone(raw, region)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _normalise_phone_text(raw: str, region: str) -> Normalised:
+    return _normalise_phone(raw, region)
+
+
+def _normalise_phone(raw: object, region: str) -> Normalised:
     text = clean_text(raw, max_length=64)
     if not text:
         return Normalised("")

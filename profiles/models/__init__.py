@@ -1,6 +1,14 @@
 """Models of the profiles app, one module per concern."""
 
-from profiles.models.core import Event, FieldProvenance, Identity, Profile, ProfileAudit, Source
+from profiles.models.core import (
+    Event,
+    FieldProvenance,
+    Identity,
+    IntakeMessage,
+    Profile,
+    ProfileAudit,
+    Source,
+)
 from profiles.models.forms import Form
 from profiles.models.imports import ImportJob, ImportMapping
 
@@ -11,6 +19,7 @@ __all__ = [
     "Identity",
     "ImportJob",
     "ImportMapping",
+    "IntakeMessage",
     "Profile",
     "ProfileAudit",
     "Source",

@@ -74,8 +74,22 @@ TRAIT_ALIASES = {
     "street": "address_line",
 }
 UTM_KEYS = ("source", "medium", "name", "term", "content")
+# Built once: `Event.Type.values` builds a fresh list on every access.
+_EVENT_TYPES = frozenset(Event.Type.values)
+_ADDRESS_PARTS = (
+    ("street", "address_line"),
+    ("city", "city"),
+    ("postalCode", "postcode"),
+    ("postal_code", "postcode"),
+    ("country", "country"),
+)
 
 Key = tuple[str, str, str]  # (kind, namespace, value)
+
+
+def _is_mapping(value: object) -> bool:
+    # The ABC check is slow and nearly every value is a plain dict: test that first.
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 @dataclass
@@ -114,7 +128,7 @@ class Prepared:
 
 
 def _identifier(raw: object, what: str, errors: dict[str, list[str]]) -> str:
-    if raw is None:
+    if raw is None or (type(raw) is str and not raw):
         return ""
     if not isinstance(raw, str | int) or isinstance(raw, bool):
         errors.setdefault(what, []).append("must be a string or a number")
@@ -139,22 +153,47 @@ def _split_traits(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any
             standard.setdefault("first_name", first)
             if last:
                 standard.setdefault("last_name", last)
-        elif key == "address" and isinstance(value, Mapping):
-            for sub, target in (
-                ("street", "address_line"),
-                ("city", "city"),
-                ("postalCode", "postcode"),
-                ("postal_code", "postcode"),
-                ("country", "country"),
-            ):
+        elif key == "address" and _is_mapping(value):
+            for sub, target in _ADDRESS_PARTS:
                 if value.get(sub) not in (None, ""):
                     standard.setdefault(target, value[sub])
         else:
             custom[str(key)[:100]] = value
     company = standard.get("company")
-    if isinstance(company, Mapping):
+    if _is_mapping(company):
         standard["company"] = company.get("name", "")
     return standard, custom
+
+
+# Text fields and their column lengths: a longer value is refused, never cut silently.
+FIELD_MAX_LENGTH = {
+    "first_name": 100,
+    "last_name": 100,
+    "company": 200,
+    "job_title": 200,
+    "address_line": 300,
+    "postcode": 20,
+    "city": 100,
+    "language": 16,
+    "timezone": 64,
+}
+
+
+def _unstorable(value: Any) -> bool:
+    """PostgreSQL stores no NUL character and no lone surrogate, in text or JSON."""
+    if type(value) is str:
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if type(value) is dict:
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if type(value) is list:
+        return any(_unstorable(item) for item in value)
+    return False
 
 
 def _normalise_fields(
@@ -164,7 +203,7 @@ def _normalise_fields(
     for name, raw in standard.items():
         if raw is None or raw == "":
             continue
-        if isinstance(raw, Mapping | list):
+        if type(raw) is not str and isinstance(raw, Mapping | list):
             errors.setdefault(f"traits.{name}", []).append("must be a single value")
             continue
         if name == "email":
@@ -176,7 +215,13 @@ def _normalise_fields(
         elif name == "date_of_birth":
             result = normalise_date(raw)
         else:
-            text = normalise_name(raw) if name in ("first_name", "last_name") else clean_text(raw)
+            limit = FIELD_MAX_LENGTH.get(name, 200)
+            text = clean_text(raw, max_length=limit + 1)
+            if len(text) > limit:
+                errors.setdefault(f"traits.{name}", []).append(f"is longer than {limit} characters")
+                continue
+            if name in ("first_name", "last_name"):
+                text = normalise_name(text)
             if text:
                 out[name] = text
             continue
@@ -191,12 +236,12 @@ def _utm(context: Mapping[str, Any], properties: Mapping[str, Any]) -> dict[str,
     """UTM attribution from context.campaign, else from the page URL's query."""
     campaign = context.get("campaign")
     found: dict[str, str] = {}
-    if isinstance(campaign, Mapping):
+    if _is_mapping(campaign):
         for key in UTM_KEYS:
             if campaign.get(key):
                 found[key] = clean_text(campaign[key], max_length=200)
     if not found:
-        page = context.get("page") if isinstance(context.get("page"), Mapping) else {}
+        page = context.get("page") if _is_mapping(context.get("page")) else {}
         url = (page or {}).get("url") or properties.get("url") or ""
         if isinstance(url, str) and "utm_" in url:
             query = parse_qs(urlsplit(url).query)
@@ -237,17 +282,26 @@ def _timestamp(raw: object, now: datetime, errors: dict[str, list[str]]) -> date
 def message_prepare(*, message: Message, index: int, source: Source, now: datetime) -> Prepared:
     """Validate and normalise one message; raises InvalidMessage with field messages."""
     errors: dict[str, list[str]] = {}
-    if message.type not in Event.Type.values:
+    if not isinstance(message.type, str) or message.type not in _EVENT_TYPES:
         errors.setdefault("type", []).append(f"unknown message type {message.type!r}")
     for what, value in (
         ("traits", message.traits),
         ("properties", message.properties),
         ("context", message.context),
     ):
-        if not isinstance(value, Mapping):
+        if not _is_mapping(value):
             errors.setdefault(what, []).append("must be an object")
     if errors:
         raise InvalidMessage("invalid message", fields=errors)
+    for what, value in (
+        ("traits", message.traits),
+        ("properties", message.properties),
+        ("context", message.context),
+    ):
+        if _unstorable(dict(value)):
+            errors.setdefault(what, []).append(
+                "contains a NUL character or an invalid Unicode sequence"
+            )
     user_id = _identifier(message.user_id, "userId", errors)
     anonymous_id = _identifier(message.anonymous_id, "anonymousId", errors)
     external_id = _identifier(message.external_id, "externalId", errors)
@@ -255,7 +309,7 @@ def message_prepare(*, message: Message, index: int, source: Source, now: dateti
     context = dict(message.context)
     traits_raw = dict(message.traits)
     context_traits = context.get("traits")
-    if isinstance(context_traits, Mapping):
+    if _is_mapping(context_traits):
         traits_raw = {**context_traits, **traits_raw}
     standard, custom = _split_traits(traits_raw)
     fields = _normalise_fields(standard, region=source.default_phone_region, errors=errors)

@@ -219,3 +219,20 @@ def test_utm_parameters_become_campaign_attribution(web_form: Any) -> None:
         Event.objects.order_by("id").values_list("utm_source", "utm_medium", "utm_campaign")
     )
     assert rows == [("news", "", "spring"), ("google", "cpc", "brand")]
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"])
+def test_an_unstorable_character_refuses_only_its_message(web_form: Any, bad: str) -> None:
+    result = ingest_messages(
+        source=web_form,
+        messages=[
+            Message(type="track", anonymous_id="a", name="Ok", properties={"x": "fine"}),
+            Message(type="track", anonymous_id="b", name="Bad", properties={"x": bad}),
+        ],
+    )
+
+    assert [r.status for r in result.results] == ["ok", "error"]
+    assert result.results[1].errors == {
+        "properties": ["contains a NUL character or an invalid Unicode sequence"]
+    }
+    assert Event.objects.count() == 1

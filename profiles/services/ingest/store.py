@@ -1,0 +1,248 @@
+"""Where the pipeline reads and writes. The ORM store is the reference and runs on SQLite.
+
+Every method is one set-based statement (or a few) for the whole batch. `PostgresStore`
+overrides the hot ones with hand-written SQL; both must leave exactly the same rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from profiles.models import Event, FieldProvenance, Identity, Profile, ProfileAudit
+from profiles.services.ingest.resolve import Known, key_lock_ids
+from profiles.services.messages import PROFILE_FIELDS, Key, Prepared
+
+# The profile columns ingestion reads under lock and may write back.
+STATE_COLUMNS = (*PROFILE_FIELDS, "traits", "first_seen_at", "last_seen_at", "lifecycle_stage")
+
+Assigned = Sequence[tuple[Prepared, int]]  # a prepared message and its (real) profile id
+AuditRow = tuple[int, str, list[str]]  # profile id, action, names of the changed fields
+
+
+@dataclass(slots=True)
+class ProvenanceRow:
+    """One source's latest value of one profile field, with that source's trust rank."""
+
+    profile_id: int
+    field: str
+    source_id: int
+    value: str
+    observed_at: datetime
+    trust_rank: int
+
+
+class OrmStore:
+    """Plain ORM statements: portable, and the reference the PostgreSQL store must match."""
+
+    def flush(self) -> None:
+        """Send writes not sent yet (every ORM statement runs at once)."""
+
+    def lookup(
+        self, source_id: int, message_ids: list[str], keys: Collection[Key]
+    ) -> tuple[set[str], Known]:
+        """Message ids the source already sent, and what is known of the identifiers."""
+        seen = set(
+            Event.objects.filter(source_id=source_id, message_id__in=message_ids).values_list(
+                "message_id", flat=True
+            )
+        )
+        return seen, self.known(keys)
+
+    def lock_and_lookup(self, keys: Collection[Key]) -> Known:
+        """Lock new identifiers, then see who owns them now (a concurrent batch may have)."""
+        self.lock_keys(keys)
+        return self.known(keys)
+
+    def known(self, keys: Collection[Key]) -> Known:
+        """Owners of the identifiers (following merged tombstones), their user ids and stage."""
+        if not keys:
+            return Known()
+        grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for kind, namespace, value in keys:
+            grouped[(kind, namespace)].append(value)
+        condition = Q()
+        for (kind, namespace), values in grouped.items():
+            condition |= Q(kind=kind, namespace=namespace, value__in=values)
+        rows = Identity.objects.filter(condition).values_list(
+            "kind", "namespace", "value", "profile_id", "profile__status", "profile__merged_into_id"
+        )
+        owners = {}
+        for kind, namespace, value, profile_id, status, merged_into in rows:
+            owners[(kind, namespace, value)] = (
+                merged_into if status == Profile.Status.MERGED and merged_into else profile_id
+            )
+        profiles = set(owners.values())
+        user_ids = dict(
+            Identity.objects.filter(
+                profile_id__in=profiles, kind=Identity.Kind.USER_ID
+            ).values_list("profile_id", "value")
+        )
+        anonymous = set(
+            Profile.objects.filter(
+                pk__in=profiles, lifecycle_stage=Profile.Lifecycle.ANONYMOUS
+            ).values_list("pk", flat=True)
+        )
+        return Known(owners=owners, user_ids=user_ids, anonymous=anonymous)
+
+    def lock_keys(self, keys: Collection[Key]) -> None:
+        """Serialise creators of the same new identifiers (PostgreSQL; SQLite has one writer)."""
+        if connection.vendor != "postgresql" or not keys:
+            return
+        with connection.cursor() as cursor:
+            # Sorted, so two batches sharing identifiers always lock in the same order.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k",
+                [key_lock_ids(keys)],
+            )
+
+    def insert_profiles(self, lifecycles: list[str]) -> list[int]:
+        """New, empty profiles; their ids in the order of `lifecycles`."""
+        rows = Profile.objects.bulk_create(
+            [Profile(lifecycle_stage=lifecycle) for lifecycle in lifecycles], batch_size=1000
+        )
+        return [row.pk for row in rows]
+
+    def insert_identities(self, rows: list[tuple[int, Key]], source_id: int) -> None:
+        """Identifiers of new owners; one a concurrent batch already stored is left as it is."""
+        Identity.objects.bulk_create(
+            [
+                Identity(
+                    profile_id=profile_id,
+                    kind=kind,
+                    namespace=namespace,
+                    value=value,
+                    source_id=source_id,
+                )
+                for profile_id, (kind, namespace, value) in rows
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+
+    def stitch(self, absorbed: dict[int, int]) -> None:
+        """Move anonymous profiles' identities and events to the profile they turned out to be.
+
+        Rare (an anonymous visitor identifying themself), so plain ORM on every database.
+        """
+        for anonymous_id, survivor in sorted(absorbed.items()):
+            Identity.objects.filter(profile_id=anonymous_id).update(profile_id=survivor)
+            Event.objects.filter(profile_id=anonymous_id).update(profile_id=survivor)
+            taken = set(
+                FieldProvenance.objects.filter(profile_id=survivor).values_list(
+                    "field", "source_id"
+                )
+            )
+            movable = [
+                pk
+                for pk, name, source_id in FieldProvenance.objects.filter(
+                    profile_id=anonymous_id
+                ).values_list("pk", "field", "source_id")
+                if (name, source_id) not in taken
+            ]
+            FieldProvenance.objects.filter(pk__in=movable).update(profile_id=survivor)
+            FieldProvenance.objects.filter(profile_id=anonymous_id).delete()
+            Profile.objects.filter(pk=anonymous_id).update(
+                status=Profile.Status.MERGED, merged_into_id=survivor, updated_at=timezone.now()
+            )
+            ProfileAudit.objects.create(profile_id=anonymous_id, action="stitched", fields=[])
+
+    def lock_profiles(
+        self, profile_ids: list[int]
+    ) -> tuple[dict[int, dict[str, Any]], list[ProvenanceRow]]:
+        """Lock the profiles in primary-key order, then read their state and provenance.
+
+        The provenance is read after the lock: a batch that held it has committed by then.
+        """
+        rows = (
+            Profile.objects.select_for_update()
+            .filter(pk__in=profile_ids)
+            .order_by("pk")
+            .values("id", *STATE_COLUMNS)
+        )
+        states = {row["id"]: row for row in rows}
+        provenance = (
+            FieldProvenance.objects.filter(profile_id__in=profile_ids)
+            .order_by("pk")
+            .values_list(
+                "profile_id", "field", "source_id", "value", "observed_at", "source__trust_rank"
+            )
+        )
+        return states, [ProvenanceRow(*row) for row in provenance]
+
+    def upsert_provenance(self, rows: list[ProvenanceRow]) -> None:
+        FieldProvenance.objects.bulk_create(
+            [
+                FieldProvenance(
+                    profile_id=row.profile_id,
+                    field=row.field,
+                    source_id=row.source_id,
+                    value=row.value,
+                    observed_at=row.observed_at,
+                )
+                for row in rows
+            ],
+            update_conflicts=True,
+            unique_fields=["profile", "field", "source"],
+            update_fields=["value", "observed_at"],
+            batch_size=1000,
+        )
+
+    def update_profiles(
+        self, states: list[dict[str, Any]], columns: list[str], updated_at: datetime
+    ) -> None:
+        """Write `columns` and updated_at of existing profiles (locked by this transaction)."""
+        # An upsert on the primary key: one multi-row statement, far cheaper than
+        # bulk_update's CASE WHEN per field and row.
+        Profile.objects.bulk_create(
+            [
+                Profile(
+                    id=state["id"], updated_at=updated_at, **{name: state[name] for name in columns}
+                )
+                for state in states
+            ],
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=[*columns, "updated_at"],
+            batch_size=500,
+        )
+
+    def insert_audits(self, rows: list[AuditRow], source_id: int) -> None:
+        ProfileAudit.objects.bulk_create(
+            [
+                ProfileAudit(
+                    profile_id=profile_id, action=action, fields=fields, source_id=source_id
+                )
+                for profile_id, action, fields in rows
+            ],
+            batch_size=1000,
+        )
+
+    def insert_events(self, assigned: Assigned, source_id: int, received_at: datetime) -> None:
+        """Append the events; a replay racing this batch is dropped by the unique constraint."""
+        Event.objects.bulk_create(
+            [
+                Event(
+                    profile_id=profile_id,
+                    source_id=source_id,
+                    type=item.type,
+                    name=item.name,
+                    properties=item.properties,
+                    context=item.context,
+                    message_id=item.message_id,
+                    occurred_at=item.occurred_at,
+                    received_at=received_at,
+                    **item.utm,
+                )
+                for item, profile_id in assigned
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
