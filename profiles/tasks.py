@@ -46,7 +46,6 @@ def import_run_task(job_id: int) -> None:
     autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=2,
     max_retries=5,
-    ignore_result=True,
 )
 def intake_drain_task(limit: int = 1000, max_rounds: int = 20) -> int:
     """Ingest buffered HTTP messages in batches; re-queue if the buffer is still not empty."""

@@ -75,3 +75,12 @@ def web_form(make_source: Any) -> Any:
 def crm(make_source: Any) -> Any:
     source, _ = make_source("CRM export", kind="crm", trust_rank=90)
     return source
+
+
+@pytest.fixture(autouse=True)
+def _intake_sync(settings: Any) -> None:
+    """Most tests read the database right after a request: run intake in the request.
+
+    The buffered path (the production default) has its own tests, which switch back.
+    """
+    settings.CDP_INTAKE_MODE = "sync"

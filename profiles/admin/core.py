@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from profiles.models import Event, Identity, Profile, ProfileAudit, Source
+from profiles.models import Event, Identity, IntakeMessage, Profile, ProfileAudit, Source
 from profiles.selectors import profile_360, profile_search_condition
 from profiles.services import source_create, source_rotate_key
 
@@ -247,4 +247,21 @@ class ProfileAuditAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(IntakeMessage)
+class IntakeMessageAdmin(admin.ModelAdmin):
+    """Accepted messages waiting for the worker; rows with attempts failed and wait a fix."""
+
+    list_display = ("id", "source", "received_at", "attempts", "last_error")
+    list_filter = ("attempts", "source")
+    list_select_related = ("source",)
+    show_full_result_count = False
+    readonly_fields = ("source", "payload", "received_at", "attempts", "last_error")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -48,7 +48,8 @@ from profiles.api.segment_serializers import (
 from profiles.errors import InvalidMessage, InvalidWriteKey
 from profiles.models import Source
 from profiles.origins import add_cors_headers, origin_allowed, preflight_response
-from profiles.services import ingest_messages, source_authenticate
+from profiles.services import source_authenticate
+from profiles.services.intake import intake_accept
 
 TAGS = ["tracking (Segment-compatible)"]
 
@@ -171,7 +172,7 @@ class SegmentCallView(SegmentView):
         call = self.serializer_class(data=request.data, context={"received_at": timezone.now()})
         if not call.is_valid():
             raise InvalidMessage("The message is invalid.", fields=call.errors)
-        outcome = ingest_messages(source=request.auth, messages=[call.message(call.validated_data)])
+        outcome = intake_accept(source=request.auth, messages=[call.message(call.validated_data)])
         result = outcome.results[0]
         if not result.ok:
             raise InvalidMessage("The message is invalid.", fields=result.errors)
@@ -226,7 +227,7 @@ class BatchView(SegmentView):
             base_context=data.get("context") or {},
         )
         outcome = (
-            ingest_messages(source=request.auth, messages=prepared.messages)
+            intake_accept(source=request.auth, messages=prepared.messages)
             if prepared.messages
             else None
         )

@@ -323,7 +323,11 @@ class SegmentSuccessSerializer(serializers.Serializer):
 class SegmentMessageResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the call in the batch.")
     messageId = serializers.CharField(required=False)
-    status = serializers.ChoiceField(choices=["ok", "duplicate", "error"])
+    status = serializers.ChoiceField(
+        choices=["accepted", "ok", "duplicate", "error"],
+        help_text="accepted: stored, ingested shortly by a worker (the default intake mode); "
+        "ok / duplicate: ingested now (CDP_INTAKE_MODE=sync); error: refused.",
+    )
     errors = serializers.DictField(
         child=serializers.JSONField(), required=False, help_text="Field -> messages."
     )

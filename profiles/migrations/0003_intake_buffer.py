@@ -5,24 +5,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('profiles', '0002_forms_and_imports'),
+        ("profiles", "0002_forms_and_imports"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IntakeMessage',
+            name="IntakeMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('payload', models.JSONField(help_text="The message's fields, as accepted.")),
-                ('received_at', models.DateTimeField()),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.CharField(blank=True, max_length=200)),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='profiles.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("payload", models.JSONField(help_text="The message's fields, as accepted.")),
+                ("received_at", models.DateTimeField()),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.CharField(blank=True, max_length=200)),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="profiles.source",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['attempts', 'id'], name='intake_attempts_id_idx')],
+                "indexes": [models.Index(fields=["attempts", "id"], name="intake_attempts_id_idx")],
             },
         ),
     ]

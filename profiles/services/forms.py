@@ -1,6 +1,6 @@
 """Web forms: checking a steward's definition, taking a submission in, and the HTML to paste.
 
-A submission is turned into one `form` message and stored through `ingest_messages`, like
+A submission is turned into one `form` message and stored through `intake_accept`, like
 every other channel. Consent ticks travel raw in the message context (with the proof: a
 truncated IP and the user agent) until the consent app records them itself.
 """
@@ -22,7 +22,7 @@ from profiles.errors import InvalidMessage, OriginNotAllowed, ProfilesError
 from profiles.models import Form
 from profiles.normalise import clean_text, normalise_date, normalise_email, normalise_phone
 from profiles.origins import origin_allowed
-from profiles.services.ingest import ingest_messages
+from profiles.services.intake import intake_accept
 from profiles.services.messages import PROFILE_FIELDS, TRAIT_ALIASES, Message
 
 FIELD_TYPES = ("email", "tel", "text", "date", "checkbox", "select")
@@ -365,7 +365,7 @@ def form_submit(
         properties={"form_id": form.pk, "form_name": form.name},
         context=context,
     )
-    result = ingest_messages(source=form.source, messages=[message]).results[0]
+    result = intake_accept(source=form.source, messages=[message]).results[0]
     if result.status == "error":
         raise InvalidMessage("Some fields are invalid.", fields=_form_errors(form, result.errors))
     return FormSubmission(stored=True, profile_id=result.profile_id, message_id=result.message_id)

@@ -35,9 +35,11 @@ def test_cdp_demo_loads_overlapping_people_once(capsys: pytest.CaptureFixture[st
 
     assert (Profile.objects.count(), Event.objects.count(), Source.objects.count()) == counts
     assert Source.objects.count() == 4
-    crm_and_salon = Profile.objects.filter(
-        status="active", provenance__source__slug="crm"
-    ).filter(provenance__source__slug="salon-data-2026").distinct()
+    crm_and_salon = (
+        Profile.objects.filter(status="active", provenance__source__slug="crm")
+        .filter(provenance__source__slug="salon-data-2026")
+        .distinct()
+    )
     assert crm_and_salon.count() == 20  # n % 20 in (0, 16): known to both
     assert Profile.objects.filter(status="active", lifecycle_stage="anonymous").count() == 66
     assert "already there" in capsys.readouterr().out

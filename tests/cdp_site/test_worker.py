@@ -1,5 +1,7 @@
 """A real celery worker process, on the configured broker and the test database."""
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -9,25 +11,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from cdp_site.models import Heartbeat
 from cdp_site.tasks import scheduler_heartbeat_task
+from profiles.models import IntakeMessage, Profile
+from profiles.tasks import intake_drain_task
 from tests.conftest import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_a_real_worker_runs_a_task_and_reports_its_heartbeat(tmp_path: Any) -> None:
-    queue = f"test-{uuid.uuid4().hex[:12]}"  # a queue of our own: no other worker takes it
+def _start_worker(queue: str, tmp_path: Any) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": current_database_url(),
         "CDP_WORKER_HEARTBEAT_SECONDS": "1",
     }
     log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -51,6 +53,13 @@ def test_a_real_worker_runs_a_task_and_reports_its_heartbeat(tmp_path: Any) -> N
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_a_task_and_reports_its_heartbeat(tmp_path: Any) -> None:
+    queue = f"test-{uuid.uuid4().hex[:12]}"  # a queue of our own: no other worker takes it
+    worker = _start_worker(queue, tmp_path)
     try:
         result = scheduler_heartbeat_task.apply_async(queue=queue)
         hostname = result.get(timeout=90)
@@ -66,3 +75,37 @@ def test_a_real_worker_runs_a_task_and_reports_its_heartbeat(tmp_path: Any) -> N
     assert hostname
     assert Heartbeat.objects.filter(kind="scheduler", name="beat").count() == 1
     assert Heartbeat.objects.filter(kind="worker", name__startswith=queue).count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_drains_what_the_api_accepted(
+    tmp_path: Any, settings: Any, make_source: Any
+) -> None:
+    settings.CDP_INTAKE_MODE = "buffered"
+    _, key = make_source("Website", kind="web_form")
+    auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    response = Client().post(
+        "/v1/batch",
+        json.dumps(
+            {
+                "batch": [
+                    {"type": "identify", "userId": "w-1", "traits": {"email": "worker@example.org"}}
+                ]
+            }
+        ),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=auth,
+    )
+    assert response.json()["results"][0]["status"] == "accepted"
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    worker = _start_worker(queue, tmp_path)
+    try:
+        drained = intake_drain_task.apply_async(queue=queue).get(timeout=90)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+    assert drained == 1
+    assert IntakeMessage.objects.count() == 0
+    assert Profile.objects.get().email == "worker@example.org"
