@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from profiles.models import Event, Identity, IntakeMessage, Profile, ProfileAudit, Source
+from profiles.models import Event, Identity, IntakeBatch, Profile, ProfileAudit, Source
 from profiles.selectors import profile_360, profile_search_condition
 from profiles.services import source_create, source_rotate_key
 
@@ -250,15 +250,15 @@ class ProfileAuditAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(IntakeMessage)
-class IntakeMessageAdmin(admin.ModelAdmin):
-    """Accepted messages waiting for the worker; rows with attempts failed and wait a fix."""
+@admin.register(IntakeBatch)
+class IntakeBatchAdmin(admin.ModelAdmin):
+    """Accepted messages waiting for the worker; rows with attempts failed and await a fix."""
 
-    list_display = ("id", "source", "received_at", "attempts", "last_error")
+    list_display = ("id", "source", "count", "received_at", "attempts", "last_error")
     list_filter = ("attempts", "source")
     list_select_related = ("source",)
     show_full_result_count = False
-    readonly_fields = ("source", "payload", "received_at", "attempts", "last_error")
+    readonly_fields = ("source", "messages", "count", "received_at", "attempts", "last_error")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

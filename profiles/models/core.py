@@ -242,21 +242,24 @@ class ProfileAudit(models.Model):
         return f"{self.action} #{self.profile_id}"
 
 
-class IntakeMessage(models.Model):
-    """A validated message accepted over HTTP, waiting for the ingestion worker.
+class IntakeBatch(models.Model):
+    """Validated messages of one HTTP request, waiting for the ingestion worker.
 
-    The API answers once the message is here (durable), and the worker drains this table
-    in set-based batches; a lost broker message only delays the drain (beat also drains).
+    The API answers once the batch is here (one row, durable), and the worker drains
+    this table in set-based batches; a lost broker message only delays the drain (beat
+    also drains).
     """
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
-    payload = models.JSONField(help_text="The message's fields, as accepted.")
+    messages = models.JSONField(help_text="The accepted messages' fields.")
+    count = models.PositiveIntegerField()
     received_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=200, blank=True)
 
     class Meta:
+        verbose_name_plural = "intake batches"
         indexes = [models.Index(fields=["attempts", "id"], name="intake_attempts_id_idx")]
 
     def __str__(self) -> str:
-        return f"intake #{self.pk}"
+        return f"intake #{self.pk} ({self.count} messages)"

@@ -1,7 +1,7 @@
 """HTTP intake: validate at once, store durably, let the worker ingest in batches.
 
-The tracking API and forms answer as soon as a message is validated and stored in
-`IntakeMessage` (one multi-row INSERT): a request costs a few milliseconds whatever the
+The tracking API and forms answer as soon as a request's messages are validated and
+stored as one `IntakeBatch` row: a request costs a few milliseconds whatever the
 identity work behind it. The worker drains the buffer through `ingest_messages` in
 batches of hundreds — the set-based path where a message costs least. With
 `CDP_INTAKE_MODE=sync` the request runs the whole pipeline itself instead (per-message
@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from profiles.errors import InvalidMessage
-from profiles.models import IntakeMessage, Source
+from profiles.models import IntakeBatch, Source
 from profiles.services.ingest import BatchResult, MessageResult, ingest_messages
 from profiles.services.messages import Message, message_prepare
 
@@ -38,8 +38,11 @@ def intake_buffered() -> bool:
     return getattr(settings, "CDP_INTAKE_MODE", "buffered") != "sync"
 
 
+_FIELDS = tuple(field.name for field in fields(Message))
+
+
 def _payload(message: Message, message_id: str) -> dict[str, Any]:
-    data = asdict(message)
+    data = {name: getattr(message, name) for name in _FIELDS}  # shallow: JSON copies it
     data["message_id"] = message_id  # a generated id is kept, so a retried drain dedups
     if isinstance(data["timestamp"], datetime):
         data["timestamp"] = data["timestamp"].isoformat()
@@ -63,7 +66,7 @@ def intake_accept(*, source: Source, messages: Sequence[Message]) -> BatchResult
         return ingest_messages(source=source, messages=messages)
     now = timezone.now()
     results: list[MessageResult] = []
-    rows: list[IntakeMessage] = []
+    payloads: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         try:
             prepared = message_prepare(message=message, index=index, source=source, now=now)
@@ -77,62 +80,66 @@ def intake_accept(*, source: Source, messages: Sequence[Message]) -> BatchResult
                 )
             )
             continue
-        rows.append(
-            IntakeMessage(
-                source=source, payload=_payload(message, prepared.message_id), received_at=now
-            )
-        )
+        payloads.append(_payload(message, prepared.message_id))
         results.append(
             MessageResult(index=index, status="accepted", message_id=prepared.message_id)
         )
-    if rows:
+    if payloads:
         with transaction.atomic():
-            IntakeMessage.objects.bulk_create(rows, batch_size=1000)
+            IntakeBatch.objects.create(
+                source=source, messages=payloads, count=len(payloads), received_at=now
+            )
             transaction.on_commit(_schedule_drain)
     return BatchResult(results=results)
 
 
-def _message(payload: dict[str, Any]) -> Message:
-    return Message(**payload)
-
-
 def intake_drain(*, limit: int = 1000) -> dict[str, int]:
-    """Ingest up to `limit` buffered messages, oldest first, and remove them.
+    """Ingest buffered messages, oldest first, about `limit` at a time, and remove them.
 
     Rows are claimed with SKIP LOCKED, so several workers drain side by side; a source's
-    batch that fails is retried later (up to MAX_ATTEMPTS) without blocking the others.
+    messages that fail are retried later (up to MAX_ATTEMPTS) without blocking the others.
     """
     done = failed = 0
     with transaction.atomic():
-        rows = list(
-            IntakeMessage.objects.select_for_update(skip_locked=True)
+        claimed: list[IntakeBatch] = []
+        total = 0
+        # Claim rows until about `limit` messages; one request's batch is never split.
+        for row in (
+            IntakeBatch.objects.select_for_update(skip_locked=True)
             .filter(attempts__lt=MAX_ATTEMPTS)
             .order_by("id")
-            .select_related("source")[:limit]
-        )
-        by_source: dict[int, list[IntakeMessage]] = defaultdict(list)
-        for row in rows:
+            .select_related("source")[: max(1, limit // 10)]
+        ):
+            if claimed and total + row.count > limit:
+                break
+            claimed.append(row)
+            total += row.count
+        by_source: dict[int, list[IntakeBatch]] = defaultdict(list)
+        for row in claimed:
             by_source[row.source_id].append(row)
         for group in by_source.values():
             ids = [row.pk for row in group]
+            count = sum(row.count for row in group)
             try:
                 with transaction.atomic():
                     ingest_messages(
                         source=group[0].source,
-                        messages=[_message(row.payload) for row in group],
+                        messages=[Message(**payload) for row in group for payload in row.messages],
                         received_at=min(row.received_at for row in group),
                     )
-                    IntakeMessage.objects.filter(pk__in=ids).delete()
-                done += len(group)
+                    IntakeBatch.objects.filter(pk__in=ids).delete()
+                done += count
             except Exception as exc:  # keep the rows for a later try; log no payload
                 logger.exception("intake drain failed for source %s", group[0].source_id)
-                IntakeMessage.objects.filter(pk__in=ids).update(
+                IntakeBatch.objects.filter(pk__in=ids).update(
                     attempts=F("attempts") + 1, last_error=type(exc).__name__[:200]
                 )
-                failed += len(group)
+                failed += count
     return {"ingested": done, "failed": failed}
 
 
 def intake_pending() -> int:
     """Messages accepted but not yet ingested (stuck ones included)."""
-    return IntakeMessage.objects.count()
+    from django.db.models import Sum
+
+    return IntakeBatch.objects.aggregate(n=Sum("count"))["n"] or 0

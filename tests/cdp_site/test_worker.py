@@ -15,7 +15,7 @@ from django.test import Client
 
 from cdp_site.models import Heartbeat
 from cdp_site.tasks import scheduler_heartbeat_task
-from profiles.models import IntakeMessage, Profile
+from profiles.models import IntakeBatch, Profile
 from profiles.tasks import intake_drain_task
 from tests.conftest import current_database_url
 
@@ -107,5 +107,5 @@ def test_a_real_worker_drains_what_the_api_accepted(
         worker.wait(timeout=30)
 
     assert drained == 1
-    assert IntakeMessage.objects.count() == 0
+    assert IntakeBatch.objects.count() == 0
     assert Profile.objects.get().email == "worker@example.org"

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from cdp_site.celery import app as celery_app
-from profiles.models import Event, Form, IntakeMessage, Profile
+from profiles.models import Event, Form, IntakeBatch, Profile
 from profiles.services.intake import intake_accept, intake_drain
 from profiles.services.messages import Message
 
@@ -64,12 +64,12 @@ def test_a_batch_is_answered_once_stored_and_ingested_by_the_drain(
 
     assert response.status_code == 200
     assert [r["status"] for r in response.json()["results"]] == ["accepted", "accepted", "error"]
-    assert IntakeMessage.objects.count() == 2
+    assert list(IntakeBatch.objects.values_list("count", flat=True)) == [2]
     assert Profile.objects.count() == 0
 
     assert intake_drain() == {"ingested": 2, "failed": 0}
 
-    assert IntakeMessage.objects.count() == 0
+    assert IntakeBatch.objects.count() == 0
     assert Profile.objects.get().email == "ada@example.org"
     assert list(Event.objects.order_by("id").values_list("message_id", flat=True)) == ["m1", "m2"]
 
@@ -90,7 +90,7 @@ def test_the_drain_is_scheduled_after_commit(
         )
 
     assert len(callbacks) == 1
-    assert IntakeMessage.objects.count() == 0
+    assert IntakeBatch.objects.count() == 0
     assert Profile.objects.get().email == "grace@example.org"
 
 
@@ -109,7 +109,7 @@ def test_events_keep_the_time_they_were_received(make_source: Any) -> None:
     source, _ = make_source("API")
     accepted_at = timezone.now()
     intake_accept(source=source, messages=[Message(type="track", anonymous_id="a", name="X")])
-    IntakeMessage.objects.update(received_at=accepted_at - timedelta(minutes=5))
+    IntakeBatch.objects.update(received_at=accepted_at - timedelta(minutes=5))
 
     intake_drain()
 
@@ -120,13 +120,16 @@ def test_a_failing_batch_is_kept_for_later_and_does_not_block_others(make_source
     good, _ = make_source("Good")
     bad, _ = make_source("Bad")
     intake_accept(source=good, messages=[Message(type="track", anonymous_id="a", name="X")])
-    IntakeMessage.objects.create(
-        source=bad, payload={"type": "track", "unexpected": 1}, received_at=timezone.now()
+    IntakeBatch.objects.create(
+        source=bad,
+        messages=[{"type": "track", "unexpected": 1}],
+        count=1,
+        received_at=timezone.now(),
     )
 
     counts = intake_drain()
 
-    stuck = IntakeMessage.objects.get()
+    stuck = IntakeBatch.objects.get()
     assert counts == {"ingested": 1, "failed": 1}
     assert (stuck.source_id, stuck.attempts, stuck.last_error) == (bad.pk, 1, "TypeError")
     assert Event.objects.filter(source=good).count() == 1
@@ -194,4 +197,4 @@ def test_an_invalid_form_post_is_refused_at_once(client: Client, make_source: An
 
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == ["country"]
-    assert IntakeMessage.objects.count() == 0
+    assert IntakeBatch.objects.count() == 0
