@@ -114,11 +114,16 @@ def profile_360(*, profile_id: int, event_limit: int = 50) -> dict[str, Any]:
         .order_by()
         .annotate(n=Count("id"))
     }
-    import_ids = {
-        event.context.get("import_job")
-        for event in Event.objects.filter(profile=profile, type=Event.Type.IMPORT).only("context")
-    }
-    imports = list(ImportJob.objects.filter(pk__in=[i for i in import_ids if i]).order_by("-id"))
+    import_ids = set(
+        Event.objects.filter(profile=profile, type=Event.Type.IMPORT)
+        .values_list("properties__import_job_id", flat=True)
+        .distinct()
+    )
+    imports = list(
+        ImportJob.objects.filter(pk__in=[i for i in import_ids if isinstance(i, int)]).order_by(
+            "-id"
+        )
+    )
     return {
         "profile": profile,
         "identities": identities,

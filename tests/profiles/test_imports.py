@@ -775,3 +775,16 @@ def test_reading_a_file_that_is_not_a_workbook_fails_clearly() -> None:
         open_table(file, ReadOptions(format="xlsx")),
     ):
         pass
+
+
+def test_the_360_view_lists_the_imports_a_profile_came_from(
+    trade_show: Any, tmp_path: Path
+) -> None:
+    from profiles.selectors import profile_360
+
+    path = write_csv(tmp_path, [["Email", "Name"], ["ada@example.org", "Ada"]])
+    job = run_to_end(upload(trade_show, path, {"Email": "email", "Name": "first_name"}))
+
+    view = profile_360(profile_id=Profile.objects.get().pk)
+
+    assert [imported.pk for imported in view["imports"]] == [job.pk]
