@@ -141,6 +141,9 @@ def start_server(
         "DATABASE_URL": database_url,
         "LOG_LEVEL": "WARNING",
         "DB_CONN_MAX_AGE": "600",
+        # As in production: Redis for the cache (rate limits) and the broker.
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
+        "CELERY_BROKER_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
         **(extra_env or {}),
     }
     server = subprocess.Popen(

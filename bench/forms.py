@@ -131,6 +131,10 @@ def main() -> None:
         )
     finally:
         stop_server(server)
+    from profiles.services.intake import intake_drain
+
+    while intake_drain(limit=1000)["ingested"]:
+        pass  # the worker's job in production; here, to count what was stored
     stored = Event.objects.filter(source=source, type="form").count()
     ratio = form_rps / ping_rps
     ms = 1000.0
