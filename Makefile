@@ -23,8 +23,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every bench/*.py (helpers start with "_"), against PostgreSQL: BENCH_DATABASE_URL.
 bench: install
-	@set -e; for script in bench/*.py; do \
+	@set -e; for script in $(filter-out bench/_%,$(wildcard bench/*.py)); do \
 		echo "== $$script"; $(BIN)/python $$script $(BENCH_ARGS); \
 	done
 
