@@ -6,6 +6,8 @@ re-synced after every `migrate`, because a new model's permissions only exist th
 
 from __future__ import annotations
 
+from consent.roles import FORBIDDEN_CODENAMES as CONSENT_FORBIDDEN_CODENAMES
+
 OUR_APPS = ("consent", "profiles", "segments", "campaigns", "reports", "cdp_site")
 
 VIEWER = "viewer"
@@ -27,4 +29,4 @@ ROLE_GRANTS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
 }
 
 # Codenames no role may hold (append-only or audit tables); apps add theirs.
-FORBIDDEN_CODENAMES: set[str] = set()
+FORBIDDEN_CODENAMES: set[str] = set(CONSENT_FORBIDDEN_CODENAMES)

@@ -293,6 +293,12 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 assert CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > CELERY_MAX_COUNTDOWN_SECONDS  # type: ignore[operator]
 
+# Links in emails (double opt-in confirmation, unsubscribe, preferences) start with this.
+CDP_PUBLIC_URL: str = get_from_env(
+    "CDP_PUBLIC_URL", "http://localhost:8000", required_in_production=True
+)
+CONSENT_CONFIRM_MAX_AGE_DAYS = env_int("CONSENT_CONFIRM_MAX_AGE_DAYS", 7)
+
 # Intake: "buffered" answers HTTP calls once messages are stored and lets the worker
 # ingest them in batches; "sync" runs the whole pipeline inside the request.
 CDP_INTAKE_MODE = get_from_env("CDP_INTAKE_MODE", "buffered")

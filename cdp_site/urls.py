@@ -44,6 +44,8 @@ urlpatterns = [
     path("v1/", include("profiles.api.urls_v1")),
     path("api/", api_root, name="api-root"),
     path("api/forms/", include("profiles.api.urls_forms")),
+    path("api/consent/", include("consent.api.urls")),
+    path("consent/", include("consent.urls")),
     path("api/", include("profiles.api.urls")),
     path("api/ping/", api_ping, name="api-ping"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

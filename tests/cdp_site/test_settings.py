@@ -15,6 +15,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "cdp.example.org",
     "DATABASE_URL": "postgres://cdp:secret@db.example.org:5432/cdp",
     "CELERY_BROKER_URL": "redis://broker.example.org:6379/0",
+    "CDP_PUBLIC_URL": "https://cdp.example.org",
 }
 
 

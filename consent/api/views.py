@@ -1,0 +1,123 @@
+"""Staff API of the consent app: purposes, the ledger, a profile's current consent.
+
+The ledger has no update or delete verb: a new decision is a new record.
+"""
+
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, mixins, permissions, status, viewsets
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from consent.api.filters import ConsentRecordFilter, PurposeFilter
+from consent.api.serializers import (
+    ConsentDecisionSerializer,
+    ConsentRecordSerializer,
+    ProfileConsentSerializer,
+    PurposeSerializer,
+)
+from consent.selectors import (
+    consent_profile_id,
+    consent_records_list,
+    consent_state_for_profile,
+    purpose_list,
+)
+from consent.services import consent_record
+
+RECORD_PERMISSION = "consent.add_consentrecord"
+
+
+class MayRecordConsent(permissions.BasePermission):
+    """Reading the ledger takes staff; recording a decision also the steward's permission."""
+
+    message = "Recording consent needs the permission to add consent records."
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return bool(request.user and request.user.has_perm(RECORD_PERMISSION))
+
+
+class NewestFirst(CursorPagination):
+    """Cursor pages: constant cost on a long ledger, no COUNT(*)."""
+
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class PurposeViewSet(viewsets.ReadOnlyModelViewSet):
+    """Purposes with their current wording."""
+
+    serializer_class = PurposeSerializer
+    lookup_value_regex = r"[0-9]+"
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = PurposeFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return purpose_list()
+
+
+class ConsentRecordViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The consent ledger: list (filter by profile, purpose, status, method), record a decision."""
+
+    serializer_class = ConsentRecordSerializer
+    permission_classes = [permissions.IsAdminUser, MayRecordConsent]
+    pagination_class = NewestFirst
+    lookup_value_regex = r"[0-9]+"
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ConsentRecordFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return consent_records_list()
+
+    @extend_schema(
+        request=ConsentDecisionSerializer,
+        responses={201: ConsentRecordSerializer, 200: ConsentRecordSerializer},
+        description="Record a decision. 201 with the new record; 200 with the current record "
+        "when the decision repeats it. A grant for a double opt-in purpose is recorded as "
+        "pending_confirmation and a confirmation link is mailed to `email`.",
+    )
+    def create(self, request: Request) -> Response:
+        data = ConsentDecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        decision = data.validated_data
+        record, created = consent_record(
+            profile_id=decision["profile"],
+            purpose=decision["purpose"],
+            status=decision["status"],
+            method=decision["method"],
+            proof=decision["proof"],
+            source_id=decision.get("source"),
+            wording=decision["wording"],
+            actor=request.user,
+            expires_at=decision.get("expires_at"),
+            email=decision.get("email") or None,
+        )
+        record = consent_records_list().get(pk=record.pk)
+        return Response(
+            ConsentRecordSerializer(record).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ProfileConsentView(generics.GenericAPIView):
+    """A profile's current consent for every purpose, derived from the ledger."""
+
+    serializer_class = ProfileConsentSerializer
+    pagination_class = None
+    filter_backends: list[type] = []
+
+    def get(self, request: Request, pk: int) -> Response:
+        profile_id = consent_profile_id(profile_id=pk)
+        states = consent_state_for_profile(profile_id=profile_id)
+        return Response(ProfileConsentSerializer({"profile": profile_id, "purposes": states}).data)

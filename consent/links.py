@@ -1,0 +1,105 @@
+"""Signed links: confirm a double opt-in (expiring), unsubscribe, preferences (per person).
+
+Tokens carry ids only and are signed with SECRET_KEY (rotations through
+SECRET_KEY_FALLBACKS keep old links working); each kind has its own salt, so one kind
+of token can never be replayed as another.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from consent.errors import ExpiredLink, InvalidLink
+
+CONFIRM_SALT = "consent.confirm"
+UNSUBSCRIBE_SALT = "consent.unsubscribe"
+PREFERENCES_SALT = "consent.preferences"
+DEFAULT_CONFIRM_MAX_AGE_DAYS = 7
+DEFAULT_PUBLIC_URL = "http://localhost:8000"
+
+
+def confirm_max_age() -> timedelta:
+    return timedelta(
+        days=getattr(settings, "CONSENT_CONFIRM_MAX_AGE_DAYS", DEFAULT_CONFIRM_MAX_AGE_DAYS)
+    )
+
+
+def public_url(path: str) -> str:
+    """An absolute URL on the public site, for links in emails."""
+    return getattr(settings, "CDP_PUBLIC_URL", DEFAULT_PUBLIC_URL).rstrip("/") + path
+
+
+def _int_field(payload: Any, key: str) -> int:
+    value = payload.get(key) if isinstance(payload, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidLink("This link is not valid.")
+    return value
+
+
+def confirm_token_make(*, record_id: int) -> str:
+    return signing.TimestampSigner(salt=CONFIRM_SALT).sign_object({"r": record_id})
+
+
+def confirm_token_read(*, token: str) -> int:
+    """The pending record a confirmation link is about; refused once too old."""
+    try:
+        payload = signing.TimestampSigner(salt=CONFIRM_SALT).unsign_object(
+            token, max_age=confirm_max_age()
+        )
+    except signing.SignatureExpired as error:
+        raise ExpiredLink("This confirmation link has expired.") from error
+    except (signing.BadSignature, ValueError) as error:
+        raise InvalidLink("This link is not valid.") from error
+    return _int_field(payload, "r")
+
+
+def unsubscribe_token_make(*, profile_id: int, purpose_id: int) -> str:
+    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object({"p": profile_id, "u": purpose_id})
+
+
+def unsubscribe_token_read(*, token: str) -> tuple[int, int]:
+    """(profile id, purpose id) of an unsubscribe link; such links never expire."""
+    try:
+        payload = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
+    except (signing.BadSignature, ValueError) as error:
+        raise InvalidLink("This link is not valid.") from error
+    return _int_field(payload, "p"), _int_field(payload, "u")
+
+
+def preferences_token_make(*, profile_id: int) -> str:
+    return signing.Signer(salt=PREFERENCES_SALT).sign_object({"p": profile_id})
+
+
+def preferences_token_read(*, token: str) -> int:
+    """The profile a preference link is about; such links never expire."""
+    try:
+        payload = signing.Signer(salt=PREFERENCES_SALT).unsign_object(token)
+    except (signing.BadSignature, ValueError) as error:
+        raise InvalidLink("This link is not valid.") from error
+    return _int_field(payload, "p")
+
+
+def confirm_url(*, record_id: int) -> str:
+    token = confirm_token_make(record_id=record_id)
+    return public_url(reverse("consent:confirm", kwargs={"token": token}))
+
+
+def unsubscribe_url(*, profile_id: int, purpose_id: int) -> str:
+    token = unsubscribe_token_make(profile_id=profile_id, purpose_id=purpose_id)
+    return public_url(reverse("consent:unsubscribe", kwargs={"token": token}))
+
+
+def preferences_url(*, profile_id: int) -> str:
+    token = preferences_token_make(profile_id=profile_id)
+    return public_url(reverse("consent:preferences", kwargs={"token": token}))
+
+
+def consent_unsubscribe_headers(*, profile_id: int, purpose_id: int) -> dict[str, str]:
+    """The List-Unsubscribe and List-Unsubscribe-Post (RFC 8058 one-click) headers of an email."""
+    url = unsubscribe_url(profile_id=profile_id, purpose_id=purpose_id)
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}

@@ -1,0 +1,49 @@
+"""What a click proves: time, a truncated IP address and the user agent.
+
+Full IP addresses are personal data the proof does not need: IPv4 keeps its /24,
+IPv6 its /48.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework.settings import api_settings
+
+USER_AGENT_MAX_LENGTH = 500
+
+
+def truncate_ip(ip: str) -> str:
+    """IPv4 with its last octet zeroed, IPv6 cut to its /48; "" for anything else."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """REMOTE_ADDR, unless REST_FRAMEWORK["NUM_PROXIES"] says which forwarded address to trust."""
+    num_proxies = api_settings.NUM_PROXIES
+    forwarded = request.headers.get("X-Forwarded-For")
+    if num_proxies and forwarded:
+        addresses = forwarded.split(",")
+        return addresses[-min(num_proxies, len(addresses))].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def click_proof(*, ip: str, user_agent: str, **extra: Any) -> dict[str, Any]:
+    """The proof of a person's click on one of our pages."""
+    cleaned = "".join(ch for ch in user_agent if ch.isprintable())[:USER_AGENT_MAX_LENGTH]
+    return {
+        "time": timezone.now().isoformat(),
+        "ip": truncate_ip(ip),
+        "user_agent": cleaned,
+        **extra,
+    }
