@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from cdp_site.periodic import PERIODIC_TASKS
+from consent.models import Purpose, PurposeVersion
 from profiles.models import Event, Profile, Source
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +36,12 @@ def test_cdp_demo_loads_overlapping_people_once(capsys: pytest.CaptureFixture[st
 
     assert (Profile.objects.count(), Event.objects.count(), Source.objects.count()) == counts
     assert Source.objects.count() == 4
+    assert sorted(Purpose.objects.values_list("code", flat=True)) == [
+        "newsletter",
+        "offers",
+        "sms-reminders",
+    ]
+    assert PurposeVersion.objects.count() == 3
     crm_and_salon = (
         Profile.objects.filter(status="active", provenance__source__slug="crm")
         .filter(provenance__source__slug="salon-data-2026")

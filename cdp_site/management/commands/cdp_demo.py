@@ -14,6 +14,7 @@ from django.db import transaction
 
 from cdp_site.roles import ADMIN
 from cdp_site.services import roles_sync, schedule_sync
+from consent.demo import consent_demo_load
 from profiles.demo import profiles_demo_load
 
 DEMO_USER = "steward"
@@ -47,6 +48,7 @@ class Command(BaseCommand):
                 user.is_staff = user.is_superuser = True
                 user.save()
             user.groups.add(Group.objects.get(name=ADMIN))
+        consent_demo_load()
         totals = profiles_demo_load(log=self.stdout.write)
         self.stdout.write(
             f"Demo messages: {totals['accepted']} stored, {totals['duplicates']} already there."
