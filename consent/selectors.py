@@ -183,3 +183,15 @@ def consent_confirmation_request(*, token: str) -> ConsentRecord:
     if record is None:
         raise InvalidLink("This link is not valid.")
     return record
+
+
+def purpose_wordings(*, codes: list[str]) -> dict[str, PurposeVersion | None]:
+    """For each active purpose among `codes`: its current wording (None if it has none)."""
+    purposes = {
+        purpose.pk: purpose.code
+        for purpose in Purpose.objects.filter(code__in=codes, is_active=True)
+    }
+    found: dict[str, PurposeVersion | None] = dict.fromkeys(purposes.values())
+    for version in PurposeVersion.objects.filter(purpose_id__in=purposes).order_by("version"):
+        found[purposes[version.purpose_id]] = version  # the highest version wins
+    return found

@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from profiles.models import Source
+from profiles.models import Form, Source
 from profiles.services import Message, ingest_messages, source_create
+from profiles.services.forms import form_save
 
 FIRST = [
     "Ada",
@@ -156,6 +157,39 @@ def profiles_demo_load(*, people: int = 200, log: Callable[[str], None] = print)
             )
             log(f"Demo source {slug!r} write key: {key}")
         sources[slug] = source
+    if not Form.objects.filter(slug="newsletter-signup").exists():
+        form_save(
+            form=Form(
+                name="Newsletter sign-up",
+                slug="newsletter-signup",
+                source=sources["website"],
+                fields=[
+                    {
+                        "name": "email",
+                        "label": "Email",
+                        "target": "email",
+                        "type": "email",
+                        "required": True,
+                    },
+                    {
+                        "name": "first_name",
+                        "label": "First name",
+                        "target": "first_name",
+                        "type": "text",
+                        "required": False,
+                    },
+                    {
+                        "name": "company",
+                        "label": "Company",
+                        "target": "company",
+                        "type": "text",
+                        "required": False,
+                    },
+                ],
+                consent_purposes=["newsletter"],
+                thank_you_url="",
+            )
+        )
     rng = random.Random(20261128)  # noqa: S311  (demo data, not security)
     start = timezone.now().replace(microsecond=0) - timedelta(days=120)
     batches: dict[str, list[Message]] = {slug: [] for slug in sources}

@@ -84,3 +84,20 @@ def _intake_sync(settings: Any) -> None:
     The buffered path (the production default) has its own tests, which switch back.
     """
     settings.CDP_INTAKE_MODE = "sync"
+
+
+@pytest.fixture
+def purposes(db: None) -> dict[str, Any]:
+    """The consent purposes forms ask for in tests, each with a first wording."""
+    from consent.models import Purpose
+    from consent.services import purpose_wording_add
+
+    made = {}
+    for code, text in (
+        ("newsletter", "Send me the monthly newsletter."),
+        ("partners", "Send me offers from partners."),
+    ):
+        purpose = Purpose.objects.create(code=code, name=code.title(), channel="email")
+        purpose_wording_add(purpose=purpose, text=text)
+        made[code] = purpose
+    return made

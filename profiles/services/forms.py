@@ -18,6 +18,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
 
+from consent.selectors import purpose_wordings
 from profiles.errors import InvalidMessage, OriginNotAllowed, ProfilesError
 from profiles.models import Form
 from profiles.normalise import clean_text, normalise_date, normalise_email, normalise_phone
@@ -37,6 +38,7 @@ TARGET_TYPES: dict[str, tuple[str, ...]] = {
 TEXT_TARGET_TYPES = ("text", "select")
 TEXT_MAX_LENGTH = 500
 CONSENT_PREFIX = "consent_"
+WORDING_PREFIX = "consent_wording_"
 NON_FIELD_ERRORS = "non_field_errors"
 # Trait keys ingestion reads as profile fields: a custom trait must not use them.
 RESERVED_TRAIT_KEYS = set(TRAIT_ALIASES) | {"name", "address"}
@@ -197,10 +199,24 @@ def form_validate_definition(
         elif code in seen:
             purpose_errors.append(f"{code!r} is listed twice")
         seen.add(str(code))
+    if not purpose_errors:
+        purpose_errors = _purposes_usable(sorted(seen))
     if purpose_errors:
         errors["consent_purposes"] = purpose_errors
     if errors:
         raise ProfilesError("invalid form definition", fields=errors)
+
+
+def _purposes_usable(codes: list[str]) -> list[str]:
+    """A form may only ask for active purposes that have a wording to show people."""
+    wordings = purpose_wordings(codes=codes)
+    problems = []
+    for code in codes:
+        if code not in wordings:
+            problems.append(f"{code!r} is not an active purpose (admin → Purposes)")
+        elif wordings[code] is None:
+            problems.append(f"{code!r} has no wording yet: add one before using it on a form")
+    return problems
 
 
 @transaction.atomic
@@ -310,6 +326,9 @@ def _read_consent(form: Form, data: Mapping[str, Any]) -> tuple[dict[str, Any], 
             errors[f"{CONSENT_PREFIX}{code}"] = [MESSAGES["checkbox"]]
         else:
             consent[code] = {"granted": ticked, "form": form.slug}
+            version = str(data.get(f"{WORDING_PREFIX}{code}") or "")
+            if version.isdigit():
+                consent[code]["wording_version"] = int(version)
     return consent, errors
 
 
@@ -417,17 +436,26 @@ def form_html_snippet(*, form: Form, base_url: str) -> str:
     lines = [f'<form method="post" action="{escape(action)}" accept-charset="utf-8">']
     for field in form.fields:
         lines.extend(_input_html(form, field))
+    wordings = purpose_wordings(codes=list(form.consent_purposes))
     for code in form.consent_purposes:
         element_id = f"cdp-{escape(form.slug)}-{CONSENT_PREFIX}{escape(code)}"
+        wording = wordings.get(code)
+        label = wording.text if wording is not None else code
         lines.extend(
             [
                 "  <p>",
                 f'    <input type="checkbox" id="{element_id}" name="{CONSENT_PREFIX}'
                 f'{escape(code)}">',
-                f'    <label for="{element_id}">{escape(code)}</label>',
-                "  </p>",
+                f'    <label for="{element_id}">{escape(label)}</label>',
             ]
         )
+        if wording is not None:
+            # The proof names the wording this snippet shows, even after a newer one.
+            lines.append(
+                f'    <input type="hidden" name="{WORDING_PREFIX}{escape(code)}" '
+                f'value="{wording.version}">'
+            )
+        lines.append("  </p>")
     honeypot = escape(form.honeypot_field)
     honeypot_id = f"cdp-{escape(form.slug)}-{honeypot}"
     lines.extend(

@@ -41,6 +41,11 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(autouse=True)
+def _purposes(purposes: Any) -> None:
+    """Forms may only ask for purposes that exist with a wording."""
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The organisation's own web site: a second small HTTP server on another port."""
@@ -127,7 +132,7 @@ def test_a_person_submits_the_pasted_snippet_and_lands_on_the_thank_you_page(
     event = Event.objects.get(type="form")
     assert (event.profile_id, event.name) == (profile.pk, "signup")
     assert event.context["consent"] == {
-        "newsletter": {"granted": True, "form": "signup"},
-        "partners": {"granted": False, "form": "signup"},
+        "newsletter": {"granted": True, "form": "signup", "wording_version": 1},
+        "partners": {"granted": False, "form": "signup", "wording_version": 1},
     }
     assert Profile.objects.count() == 1

@@ -53,6 +53,11 @@ def _own_cache(settings: Any) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _purposes(purposes: Any) -> None:
+    """Forms may only ask for purposes that exist with a wording."""
+
+
 @pytest.fixture
 def signup(web_form: Any) -> Form:
     web_form.allowed_origins = [ORIGIN]
@@ -693,7 +698,8 @@ def test_the_snippet_posts_every_field_consent_and_a_hidden_honeypot() -> None:
         "  </p>\n"
         "  <p>\n"
         '    <input type="checkbox" id="cdp-mini-consent_newsletter" name="consent_newsletter">\n'
-        '    <label for="cdp-mini-consent_newsletter">newsletter</label>\n'
+        '    <label for="cdp-mini-consent_newsletter">Send me the monthly newsletter.</label>\n'
+        '    <input type="hidden" name="consent_wording_newsletter" value="1">\n'
         "  </p>\n"
         '  <div aria-hidden="true" style="position:absolute;left:-10000px;width:1px;height:1px;'
         'overflow:hidden">\n'
@@ -784,3 +790,23 @@ def test_the_admin_lists_and_searches_forms(admin_client: Any, signup: Form) -> 
 
     assert response.status_code == 200
     assert [form.pk for form in response.context["cl"].result_list] == [signup.pk]
+
+
+def test_a_form_may_only_ask_for_active_purposes_with_a_wording() -> None:
+    from consent.models import Purpose
+
+    Purpose.objects.create(code="sms", name="SMS", channel="sms")
+    Purpose.objects.create(code="old", name="Old", channel="email", is_active=False)
+
+    with pytest.raises(ProfilesError) as refused:
+        form_validate_definition(
+            fields=SIGNUP_FIELDS, consent_purposes=["sms", "old", "nope"], honeypot_field="website"
+        )
+
+    assert refused.value.fields == {
+        "consent_purposes": [
+            "'nope' is not an active purpose (admin → Purposes)",
+            "'old' is not an active purpose (admin → Purposes)",
+            "'sms' has no wording yet: add one before using it on a form",
+        ]
+    }
