@@ -19,6 +19,10 @@ KB = 1024
 MESSAGE_MAX_BYTES = 32 * KB
 BATCH_MAX_BYTES = 500 * KB
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# In parsed JSON a NUL or a lone surrogate can only come from a \u escape: strict JSON
+# refuses raw control characters and UTF-8 cannot carry surrogates. A body without such
+# an escape (nearly all) is not walked value by value.
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -66,6 +70,11 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def may_hold_unstorable(text: str) -> bool:
+    """False only if no string parsed from this JSON text can hold a NUL or lone surrogate."""
+    return _UNSTORABLE_ESCAPE.search(text) is not None
+
+
 def _check_strings(value: Any) -> None:
     """No NUL or lone surrogate anywhere: neither can be stored as text or JSON."""
     stack = [value]
@@ -106,7 +115,8 @@ def body_decode(*, raw: bytes, encoding: str, limit: int) -> dict[str, Any]:
         raise exceptions.ParseError(f"The body is not valid JSON: {exc}.") from exc
     if not isinstance(payload, dict):
         raise exceptions.ParseError("The body must be a JSON object.")
-    _check_strings(payload)
+    if may_hold_unstorable(text):
+        _check_strings(payload)
     return payload
 
 

@@ -1,18 +1,20 @@
-"""Segment's tracking spec in, our `Message` out; and the answers of the /v1 API."""
+"""Segment's tracking spec in, our `Message` out; and the answers of the /v1 API.
+
+These serializers are the documented schema and the judge of every call: the hot path
+(`segment_fast`) is compiled from their fields, and any call it is not sure of is handed
+to them, so their error messages are the ones clients see.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from profiles.api.segment_body import MESSAGE_MAX_BYTES
-from profiles.services import BatchResult, Message
+from profiles.services import Message
 
 # Earlier instants are typos, and near year 1 a time-zone shift overflows.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -81,6 +83,20 @@ def occurred_at(
     return corrected
 
 
+def call_time(
+    attrs: dict[str, Any], *, sent_at: datetime | None, received_at: datetime
+) -> dict[str, Any]:
+    """A call's checked fields plus `occurred_at`; its own sentAt wins over the batch's."""
+    original_field = "originalTimestamp" if attrs.get("originalTimestamp") else "timestamp"
+    attrs["occurred_at"] = occurred_at(
+        original=attrs.get(original_field),
+        sent_at=attrs.get("sentAt") or sent_at,
+        received_at=received_at,
+        original_field=original_field,
+    )
+    return attrs
+
+
 class SegmentCallSerializer(serializers.Serializer):
     """Fields every Segment call shares (spec: common fields)."""
 
@@ -99,14 +115,9 @@ class SegmentCallSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        original_field = "originalTimestamp" if attrs.get("originalTimestamp") else "timestamp"
-        attrs["occurred_at"] = occurred_at(
-            original=attrs.get(original_field),
-            sent_at=attrs.get("sentAt") or self.context.get("sent_at"),
-            received_at=self.context["received_at"],
-            original_field=original_field,
+        return call_time(
+            attrs, sent_at=self.context.get("sent_at"), received_at=self.context["received_at"]
         )
-        return attrs
 
     def specific(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The Message fields this kind of call fills."""
@@ -243,77 +254,6 @@ class SegmentBatchSerializer(serializers.Serializer):
     writeKey = serializers.CharField(
         required=False, write_only=True, help_text="The source's write key, if not by Basic auth."
     )
-
-
-@dataclass
-class PreparedBatch:
-    """The valid calls of a batch as Messages, and what was wrong with the others."""
-
-    messages: list[Message] = field(default_factory=list)
-    positions: list[int] = field(default_factory=list)  # request index of each message
-    rejected: dict[int, dict[str, Any]] = field(default_factory=dict)  # index -> result
-
-
-def _encoded_size(item: object) -> int:
-    return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode())
-
-
-def _rejection(index: int, item: object, errors: Mapping[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = {"index": index, "status": "error", "errors": errors}
-    message_id = item.get("messageId") if isinstance(item, Mapping) else None
-    if isinstance(message_id, str) and message_id:
-        result["messageId"] = message_id
-    return result
-
-
-def batch_prepare(
-    *,
-    items: list[Any],
-    received_at: datetime,
-    sent_at: datetime | None,
-    base_context: Mapping[str, Any],
-) -> PreparedBatch:
-    """Check each call of a batch; valid ones become Messages in request order."""
-    prepared = PreparedBatch()
-    context = {"received_at": received_at, "sent_at": sent_at, "base_context": base_context}
-    # One serializer per kind, reused: building one per call would cost more than the call.
-    checkers = {kind: cls(context=context) for kind, cls in BATCH_ITEM_SERIALIZERS.items()}
-    for index, item in enumerate(items):
-        if not isinstance(item, Mapping):
-            prepared.rejected[index] = _rejection(index, item, {"message": ["must be an object"]})
-            continue
-        if _encoded_size(item) > MESSAGE_MAX_BYTES:
-            errors = {"message": [f"is larger than {MESSAGE_MAX_BYTES // 1024} KB"]}
-            prepared.rejected[index] = _rejection(index, item, errors)
-            continue
-        kind = item.get("type")
-        checker = checkers.get(kind) if isinstance(kind, str) else None
-        if checker is None:
-            errors = {"type": [f"must be one of {', '.join(checkers)}"]}
-            prepared.rejected[index] = _rejection(index, item, errors)
-            continue
-        try:
-            data = checker.run_validation(item)
-        except serializers.ValidationError as exc:
-            prepared.rejected[index] = _rejection(index, item, exc.detail)  # type: ignore[arg-type]
-            continue
-        prepared.messages.append(checker.message(data))
-        prepared.positions.append(index)
-    return prepared
-
-
-def batch_results(*, prepared: PreparedBatch, outcome: BatchResult | None) -> list[dict[str, Any]]:
-    """One result per call of the request, in request order; never a profile id."""
-    results = dict(prepared.rejected)
-    for result in outcome.results if outcome is not None else []:
-        index = prepared.positions[result.index]
-        entry: dict[str, Any] = {"index": index, "status": result.status}
-        if result.message_id:
-            entry["messageId"] = result.message_id
-        if result.status == "error":
-            entry["errors"] = result.errors
-        results[index] = entry
-    return [results[index] for index in sorted(results)]
 
 
 class SegmentSuccessSerializer(serializers.Serializer):
