@@ -47,15 +47,20 @@ def import_run_task(job_id: int) -> None:
     retry_backoff=2,
     max_retries=5,
 )
-def intake_drain_task(limit: int = 1000, max_rounds: int = 20) -> int:
-    """Ingest buffered HTTP messages in batches; re-queue if the buffer is still not empty."""
-    from profiles.services.intake import intake_drain
+def intake_drain_task(limit: int | None = None, max_rounds: int = 20) -> int:
+    """Ingest buffered HTTP messages in batches; re-queue if the buffer is still not empty.
 
+    A round that drained nothing, or saw a batch fail, ends the run: failed rows are retried
+    by a later run (beat's, or the next request's), not at once.
+    """
+    from profiles.services.intake import DRAIN_LIMIT, intake_drain
+
+    limit = limit or DRAIN_LIMIT
     total = 0
     for _ in range(max_rounds):
         counts = intake_drain(limit=limit)
         total += counts["ingested"]
-        if counts["ingested"] + counts["failed"] < limit:
+        if counts["failed"] or not counts["ingested"]:
             return total
     intake_drain_task.apply_async(kwargs={"limit": limit, "max_rounds": max_rounds})
     return total

@@ -12,10 +12,13 @@ from django.utils import timezone
 
 from profiles.errors import InvalidMessage
 from profiles.models import Identity, Profile, Source
+from profiles.services.ingest.collector import cycle_collector_paused
 from profiles.services.ingest.resolve import Resolver
 from profiles.services.ingest.results import BatchResult, MessageResult
 from profiles.services.ingest.store import Assigned, AuditRow, OrmStore, ProvenanceRow
 from profiles.services.messages import PROFILE_FIELDS, Key, Message, Prepared, message_prepare
+
+_PROFILE_FIELDS = frozenset(PROFILE_FIELDS)
 
 
 def default_store() -> OrmStore:
@@ -28,16 +31,25 @@ def default_store() -> OrmStore:
 
 
 def ingest_messages(
-    *, source: Source, messages: Sequence[Message], received_at: datetime | None = None
+    *,
+    source: Source,
+    messages: Sequence[Message],
+    received_at: datetime | None = None,
+    prechecked: bool = False,
 ) -> BatchResult:
     """Store a batch: valid messages land on one profile each, invalid ones are reported.
 
     `received_at` is when the messages reached us (the intake buffer drains later);
-    it defaults to now.
+    it defaults to now. `prechecked`: see `message_prepare`.
     """
-    return ingest_batch(
-        source=source, messages=messages, store=default_store(), received_at=received_at
-    )
+    with cycle_collector_paused():
+        return ingest_batch(
+            source=source,
+            messages=messages,
+            store=default_store(),
+            received_at=received_at,
+            prechecked=prechecked,
+        )
 
 
 @transaction.atomic
@@ -47,10 +59,11 @@ def ingest_batch(
     messages: Sequence[Message],
     store: OrmStore,
     received_at: datetime | None = None,
+    prechecked: bool = False,
 ) -> BatchResult:
     """`ingest_messages` with the store chosen by the caller (tests compare the stores)."""
     now = received_at or timezone.now()
-    prepared, results = _prepare_all(messages, source, now)
+    prepared, results = _prepare_all(messages, source, now, prechecked)
     if not prepared:
         return BatchResult(results=[result for result in results if result is not None])
     # Identifiers of replayed messages are looked up too: that changes no answer, and the
@@ -84,8 +97,12 @@ def ingest_batch(
     if stitches:
         store.stitch(stitches)
     assigned = [(item, final(profile_id)) for item, profile_id in assigned_temp]
-    updated = _apply_fields(assigned, source, set(created), store)
-    store.insert_events(assigned, source.pk, now)
+    # Row locks in primary-key order: concurrent batches on the same people never deadlock.
+    profiles, provenance = store.lock_profiles(sorted({profile_id for _, profile_id in assigned}))
+    with store.sending():
+        # The events first: the database stores them while the fields are worked out.
+        store.insert_events(assigned, source.pk, now)
+        updated = _apply_fields(assigned, source, set(created), profiles, provenance, store)
     store.flush()
     for item, profile_id in assigned:
         results[item.index] = MessageResult(
@@ -100,13 +117,17 @@ def ingest_batch(
 
 
 def _prepare_all(
-    messages: Sequence[Message], source: Source, now: datetime
+    messages: Sequence[Message], source: Source, now: datetime, prechecked: bool
 ) -> tuple[list[Prepared], list[MessageResult | None]]:
     results: list[MessageResult | None] = [None] * len(messages)
     prepared: list[Prepared] = []
     for index, message in enumerate(messages):
         try:
-            prepared.append(message_prepare(message=message, index=index, source=source, now=now))
+            prepared.append(
+                message_prepare(
+                    message=message, index=index, source=source, now=now, prechecked=prechecked
+                )
+            )
         except InvalidMessage as exc:
             results[index] = MessageResult(
                 index=index,
@@ -138,8 +159,11 @@ def _drop_duplicates(
     return fresh
 
 
-def _winners(rows: Iterable[ProvenanceRow]) -> dict[tuple[int, str], str]:
-    """Survivorship: the highest trust rank wins, then the most recent, then non-empty."""
+def _winners(rows: Iterable[ProvenanceRow]) -> dict[int, dict[str, str]]:
+    """Survivorship: the highest trust rank wins, then the most recent, then non-empty.
+
+    By profile, then field: a profile's fields are read together, and only those it has.
+    """
     best: dict[tuple[int, str], ProvenanceRow] = {}
     for row in rows:
         if not row.value:
@@ -150,7 +174,10 @@ def _winners(rows: Iterable[ProvenanceRow]) -> dict[tuple[int, str], str]:
             current.observed_at,
         ):
             best[(row.profile_id, row.field)] = row
-    return {key: row.value for key, row in best.items()}
+    winners: dict[int, dict[str, str]] = defaultdict(dict)
+    for (profile_id, name), row in best.items():
+        winners[profile_id][name] = row.value
+    return winners
 
 
 def _observe(
@@ -183,11 +210,18 @@ def _observe(
     return upserts
 
 
-def _apply_fields(assigned: Assigned, source: Source, created: set[int], store: OrmStore) -> int:
-    """Upsert provenance, recompute survivorship and write changed profile fields."""
-    touched = sorted({profile_id for _, profile_id in assigned})
-    # Row locks in primary-key order: concurrent batches on the same people never deadlock.
-    profiles, provenance = store.lock_profiles(touched)
+def _apply_fields(
+    assigned: Assigned,
+    source: Source,
+    created: set[int],
+    profiles: dict[int, dict[str, Any]],
+    provenance: list[ProvenanceRow],
+    store: OrmStore,
+) -> int:
+    """Upsert provenance, recompute survivorship and write changed profile fields.
+
+    `profiles` and `provenance` are what `store.lock_profiles` read under lock.
+    """
     upserts = _observe(assigned, source, provenance)
     if upserts:
         store.upsert_provenance(upserts)
@@ -200,7 +234,7 @@ def _apply_fields(assigned: Assigned, source: Source, created: set[int], store: 
     update_fields: set[str] = set()
     for profile_id, items in by_profile.items():
         profile = profiles[profile_id]
-        changed = _changes(profile, profile_id, items, winners)
+        changed = _changes(profile, items, winners.get(profile_id, {}))
         last_seen = max(item.occurred_at for item in items)
         first_seen = min(item.occurred_at for item in items)
         if profile["last_seen_at"] is None or last_seen > profile["last_seen_at"]:
@@ -225,31 +259,31 @@ def _apply_fields(assigned: Assigned, source: Source, created: set[int], store: 
     return sum(1 for _, action, _ in audits if action == "ingested")
 
 
-def _changes(
-    profile: dict[str, Any],
-    profile_id: int,
-    items: list[Prepared],
-    winners: dict[tuple[int, str], str],
-) -> list[str]:
-    """Set the surviving values, traits and stage on `profile`; name the fields that changed."""
+def _changes(profile: dict[str, Any], items: list[Prepared], winners: dict[str, str]) -> list[str]:
+    """Set the surviving values, traits and stage on `profile`; name the fields that changed.
+
+    `winners`: the profile's surviving field values (other fields a source told are kept
+    in provenance only).
+    """
     changed = []
-    for name in PROFILE_FIELDS:
-        value: Any = winners.get((profile_id, name))
-        if value is None:
+    for name, winner in winners.items():
+        if name not in _PROFILE_FIELDS:
             continue
-        if name == "date_of_birth":
-            value = datetime.fromisoformat(value).date()
+        value: Any = datetime.fromisoformat(winner).date() if name == "date_of_birth" else winner
         if profile[name] != value:
             profile[name] = value
             changed.append(name)
-    traits = dict(profile["traits"])
-    for item in sorted(items, key=lambda item: item.occurred_at):
-        traits.update(item.traits)
-    if traits != profile["traits"]:
-        profile["traits"] = traits
-        changed.append("traits")
-    known = any(key[0] != Identity.Kind.ANONYMOUS_ID for item in items for key in item.keys)
-    if known and profile["lifecycle_stage"] == Profile.Lifecycle.ANONYMOUS:
+    with_traits = [item for item in items if item.traits]
+    if with_traits:
+        traits = dict(profile["traits"])
+        for item in sorted(with_traits, key=lambda item: item.occurred_at):
+            traits.update(item.traits)
+        if traits != profile["traits"]:
+            profile["traits"] = traits
+            changed.append("traits")
+    if profile["lifecycle_stage"] == Profile.Lifecycle.ANONYMOUS and any(
+        key[0] != Identity.Kind.ANONYMOUS_ID for item in items for key in item.keys
+    ):
         profile["lifecycle_stage"] = Profile.Lifecycle.LEAD
         changed.append("lifecycle_stage")
     return changed

@@ -7,7 +7,8 @@ overrides the hot ones with hand-written SQL; both must leave exactly the same r
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,6 +45,14 @@ class OrmStore:
 
     def flush(self) -> None:
         """Send writes not sent yet (every ORM statement runs at once)."""
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """Writes inside start at once, and the caller may compute while the database works.
+
+        Only writes: every one is done (or has raised) when the block ends.
+        """
+        yield
 
     def lookup(
         self, source_id: int, message_ids: list[str], keys: Collection[Key]
