@@ -115,7 +115,6 @@ class Profile(models.Model):
             models.Index(fields=["email"], name="profile_email_idx"),
             models.Index(fields=["phone"], name="profile_phone_idx"),
             models.Index(Lower("last_name"), Lower("first_name"), name="profile_name_idx"),
-            models.Index(fields=["-last_seen_at"], name="profile_last_seen_idx"),
         ]
 
     def __str__(self) -> str:
@@ -172,8 +171,13 @@ class Event(models.Model):
         FORM = "form", "Form submission"
         IMPORT = "import", "Import row"
 
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
+    # Both are covered by the composite indexes below; single ones would only slow inserts.
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     type = models.CharField(max_length=16, choices=Type.choices)
     name = models.CharField(max_length=200, blank=True)
     properties = models.JSONField(default=dict, blank=True)

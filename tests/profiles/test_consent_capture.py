@@ -137,3 +137,76 @@ def test_double_opt_in_records_pending_and_mails_the_profile(
 
     assert ConsentRecord.objects.get().status == "pending_confirmation"
     assert [mail.to for mail in mailoutbox] == [["ada@example.org"]]
+
+
+def test_a_form_post_records_the_ticked_consent_in_the_ledger(
+    client: Any, web_form: Any, purposes: Any
+) -> None:
+    from profiles.models import Form
+
+    Form.objects.create(
+        name="Sign-up",
+        slug="signup",
+        source=web_form,
+        consent_purposes=["newsletter", "partners"],
+        fields=[
+            {
+                "name": "email",
+                "label": "Email",
+                "target": "email",
+                "type": "email",
+                "required": True,
+            }
+        ],
+    )
+
+    response = client.post(
+        "/api/forms/signup/submissions",
+        {"email": "lea@example.org", "consent_newsletter": "on", "consent_wording_newsletter": "1"},
+        HTTP_USER_AGENT="Firefox",
+        REMOTE_ADDR="203.0.113.77",
+    )
+
+    record = ConsentRecord.objects.get()
+    assert response.status_code == 201
+    assert (record.profile.email, record.purpose.code, record.status, record.method) == (
+        "lea@example.org",
+        "newsletter",
+        "granted",
+        "form",
+    )
+    assert (record.proof["ip"], record.proof["userAgent"], record.proof["form"]) == (
+        "203.0.113.0",
+        "Firefox",
+        "signup",
+    )
+
+
+def test_the_tracking_api_records_consent_from_the_context(
+    client: Any, make_source: Any, purposes: Any
+) -> None:
+    import base64
+    import json
+
+    _, key = make_source("App")
+    auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+    client.post(
+        "/v1/identify",
+        json.dumps(
+            {
+                "userId": "u-1",
+                "traits": {"email": "max@example.org"},
+                "context": {
+                    "consent": {"categoryPreferences": {"newsletter": True, "partners": False}}
+                },
+            }
+        ),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=auth,
+    )
+
+    assert sorted(ConsentRecord.objects.values_list("purpose__code", "status", "method")) == [
+        ("newsletter", "granted", "api"),
+        ("partners", "withdrawn", "api"),
+    ]

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from profiles.errors import InvalidMessage
 from profiles.models import Identity, Profile, Source
+from profiles.services.consent_capture import ConsentCapture, consent_capture
 from profiles.services.ingest.collector import cycle_collector_paused
 from profiles.services.ingest.resolve import Resolver
 from profiles.services.ingest.results import BatchResult, MessageResult
@@ -104,6 +105,20 @@ def ingest_batch(
         store.insert_events(assigned, source.pk, now)
         updated = _apply_fields(assigned, source, set(created), profiles, provenance, store)
     store.flush()
+    captures = [
+        ConsentCapture(
+            profile_id=profile_id,
+            message_type=item.type,
+            message_id=item.message_id,
+            context=item.context,
+            occurred_at=item.occurred_at,
+        )
+        for item, profile_id in assigned
+        if item.context.get("consent")
+    ]
+    if captures:
+        # Decisions sent with the messages go to the ledger, through its own service.
+        consent_capture(source_id=source.pk, captures=captures)
     for item, profile_id in assigned:
         results[item.index] = MessageResult(
             index=item.index, status="ok", message_id=item.message_id, profile_id=profile_id
