@@ -5,24 +5,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('profiles', '0003_intake_buffer'),
+        ("profiles", "0003_intake_buffer"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='profile',
-            name='profile_last_seen_idx',
+            model_name="profile",
+            name="profile_last_seen_idx",
         ),
         migrations.AlterField(
-            model_name='event',
-            name='profile',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='profiles.profile'),
+            model_name="event",
+            name="profile",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="events",
+                to="profiles.profile",
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='source',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='profiles.source'),
+            model_name="event",
+            name="source",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="events",
+                to="profiles.source",
+            ),
         ),
     ]
