@@ -78,6 +78,11 @@ def main() -> None:
     from profiles.services import source_create
     from profiles.services.forms import form_save
 
+    from consent.models import Purpose
+    from consent.services import purpose_wording_add
+
+    newsletter = Purpose.objects.create(code="newsletter", name="Newsletter", channel="email")
+    purpose_wording_add(purpose=newsletter, text="Send me the monthly newsletter.")
     source, _ = source_create(name="Bench site", kind="web_form", default_phone_region="FR")
     form = form_save(
         form=Form(
