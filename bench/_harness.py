@@ -15,6 +15,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -179,3 +180,42 @@ def start_server(
 def stop_server(server: subprocess.Popen[bytes]) -> None:
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=30)
+
+
+def post_all(
+    port: int, path: str, bodies: Sequence[bytes], clients: int, headers: dict[str, str]
+) -> tuple[float, list[float], int]:
+    """POST every body once over `clients` keep-alive connections.
+
+    Returns requests/s, each request's latency in seconds, and how many answered >= 300.
+    """
+    lock = threading.Lock()
+    latencies: list[float] = []
+    failures = [0]
+    cursor = [0]
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                if cursor[0] >= len(bodies):
+                    return
+                body = bodies[cursor[0]]
+                cursor[0] += 1
+            start = time.perf_counter()
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies.append(elapsed)
+                if response.status >= 300:
+                    failures[0] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    with timed() as t:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return len(bodies) / t["seconds"], latencies, failures[0]

@@ -8,62 +8,25 @@ Usage: python bench/forms.py [--requests 2000] [--clients 4] [--workers 2]
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import sys
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import (
     emit,
     percentile,
+    post_all,
     print_table,
     setup_django,
     start_server,
     stop_server,
-    timed,
 )
 
 TARGET_FORM_VS_NOOP = 0.5
 
 
-def hammer(
-    port: int, path: str, bodies: list[bytes], clients: int
-) -> tuple[float, list[float], int]:
-    """Post every body once with `clients` keep-alive connections; requests/s and latencies."""
-    lock = threading.Lock()
-    latencies: list[float] = []
-    failures = [0]
-    cursor = [0]
-
-    def client() -> None:
-        import time
-
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while True:
-            with lock:
-                if cursor[0] >= len(bodies):
-                    return
-                body = bodies[cursor[0]]
-                cursor[0] += 1
-            start = time.perf_counter()
-            conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
-            response = conn.getresponse()
-            response.read()
-            elapsed = time.perf_counter() - start
-            with lock:
-                latencies.append(elapsed)
-                if response.status >= 300:
-                    failures[0] += 1
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    with timed() as t:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    return len(bodies) / t["seconds"], latencies, failures[0]
+JSON = {"Content-Type": "application/json"}
 
 
 def main() -> None:
@@ -74,12 +37,11 @@ def main() -> None:
     args, _ = parser.parse_known_args()
 
     url = setup_django()
+    from consent.models import Purpose
+    from consent.services import purpose_wording_add
     from profiles.models import Event, Form
     from profiles.services import source_create
     from profiles.services.forms import form_save
-
-    from consent.models import Purpose
-    from consent.services import purpose_wording_add
 
     newsletter = Purpose.objects.create(code="newsletter", name="Newsletter", channel="email")
     purpose_wording_add(purpose=newsletter, text="Send me the monthly newsletter.")
@@ -129,10 +91,12 @@ def main() -> None:
     ping_bodies = [b"{}"] * args.requests
     server, port = start_server(url, args.workers, {"FORM_RATE_LIMIT": "100000000/min"})
     try:
-        hammer(port, "/api/ping/", ping_bodies[:200], args.clients)  # warm-up
-        ping_rps, ping_lat, ping_fail = hammer(port, "/api/ping/", ping_bodies, args.clients)
-        form_rps, form_lat, form_fail = hammer(
-            port, f"/api/forms/{form.slug}/submissions", form_bodies, args.clients
+        post_all(port, "/api/ping/", ping_bodies[:200], args.clients, JSON)  # warm-up
+        ping_rps, ping_lat, ping_fail = post_all(
+            port, "/api/ping/", ping_bodies, args.clients, JSON
+        )
+        form_rps, form_lat, form_fail = post_all(
+            port, f"/api/forms/{form.slug}/submissions", form_bodies, args.clients, JSON
         )
     finally:
         stop_server(server)

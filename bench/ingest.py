@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import argparse
 import base64
-import http.client
 import json
 import random
 import sys
-import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import (
     emit,
     percentile,
+    post_all,
     print_table,
     setup_django,
     start_server,
@@ -136,41 +134,9 @@ def http_batches(
         json.dumps({"batch": events[i : i + batch]}).encode() for i in range(0, len(events), batch)
     ]
     auth = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
-    lock = threading.Lock()
-    latencies: list[float] = []
-    failures = [0]
-    cursor = [0]
-
-    def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while True:
-            with lock:
-                if cursor[0] >= len(chunks):
-                    return
-                body = chunks[cursor[0]]
-                cursor[0] += 1
-            start = time.perf_counter()
-            conn.request(
-                "POST",
-                "/v1/batch",
-                body=body,
-                headers={"Authorization": auth, "Content-Type": "application/json"},
-            )
-            response = conn.getresponse()
-            response.read()
-            elapsed = time.perf_counter() - start
-            with lock:
-                latencies.append(elapsed)
-                if response.status != 200:
-                    failures[0] += 1
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    with timed() as t:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    return len(events) / t["seconds"], latencies, failures[0]
+    headers = {"Authorization": auth, "Content-Type": "application/json"}
+    requests_per_s, latencies, failures = post_all(port, "/v1/batch", chunks, clients, headers)
+    return requests_per_s * len(events) / len(chunks), latencies, failures
 
 
 def drain_all() -> float:
