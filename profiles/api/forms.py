@@ -27,6 +27,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
+from consent.proof import client_ip
 from profiles.errors import ProfilesError
 from profiles.models import Form
 from profiles.origins import add_cors_headers, origin_allowed, preflight_response
@@ -38,16 +39,6 @@ from profiles.services.forms import (
 )
 
 HTML_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def client_ip(request: Request) -> str:
-    """REMOTE_ADDR, unless REST_FRAMEWORK["NUM_PROXIES"] says which forwarded address to trust."""
-    num_proxies = api_settings.NUM_PROXIES
-    forwarded = request.headers.get("X-Forwarded-For")
-    if num_proxies and forwarded:
-        addresses = forwarded.split(",")
-        return addresses[-min(num_proxies, len(addresses))].strip()
-    return request.META.get("REMOTE_ADDR", "")
 
 
 class FormRateThrottle(ScopedRateThrottle):

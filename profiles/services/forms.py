@@ -7,7 +7,6 @@ truncated IP and the user agent) until the consent app records them itself.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import uuid
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
 
+from consent.proof import truncate_ip
 from consent.selectors import purpose_wordings
 from profiles.errors import InvalidMessage, OriginNotAllowed, ProfilesError
 from profiles.models import Form
@@ -232,18 +232,6 @@ def form_save(*, form: Form) -> Form:
 
 
 # --- Submission -------------------------------------------------------------------------
-
-
-def truncate_ip(ip: str) -> str:
-    """IPv4 with its last octet zeroed, IPv6 cut to its /48; "" for anything else."""
-    try:
-        address = ipaddress.ip_address(ip.strip())
-    except ValueError:
-        return ""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
 def _is_empty(value: object) -> bool:

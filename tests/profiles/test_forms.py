@@ -10,13 +10,13 @@ from django.urls import include, path, reverse
 from django.utils.html import escape
 from drf_spectacular.generators import SchemaGenerator
 
+from consent.proof import truncate_ip
 from profiles.errors import ProfilesError
 from profiles.models import Event, Form, Identity, Profile
 from profiles.services.forms import (
     form_html_snippet,
     form_save,
     form_validate_definition,
-    truncate_ip,
 )
 
 pytestmark = pytest.mark.django_db

@@ -113,6 +113,7 @@ class Command(BaseCommand):
         if job.error_report:
             try:
                 where = job.error_report.path
-            except NotImplementedError:  # a storage without local paths
+            except NotImplementedError:
+                # Django's remote storages (S3 and the like) have no local path: give its name.
                 where = job.error_report.name
             self.stdout.write(f"Error report: {where}")
