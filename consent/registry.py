@@ -1,0 +1,42 @@
+"""What each app holds about a person: the registry data-subject requests go through.
+
+`consent` is the lowest app, so it owns the registry and knows no other app. Each app
+registers, in its `AppConfig.ready()`, one `PersonData` handler:
+
+    from consent.registry import PersonData, person_data_register
+    person_data_register(PersonData(app="segments", export=..., erase=...))
+
+- `export(profile_ids)` returns a JSON-serialisable mapping of everything the app holds
+  about the person (the given ids are the person's profile and its merged tombstones);
+- `erase(profile_ids)` removes or irreversibly anonymises it, inside the caller's
+  transaction, and returns how many rows it touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+ExportFn = Callable[[Sequence[int]], Mapping[str, Any]]
+EraseFn = Callable[[Sequence[int]], int]
+
+
+@dataclass(frozen=True)
+class PersonData:
+    app: str
+    export: ExportFn
+    erase: EraseFn
+
+
+_HANDLERS: dict[str, PersonData] = {}
+
+
+def person_data_register(handler: PersonData) -> None:
+    """Register (or replace, on a re-run of ready()) one app's export and erase functions."""
+    _HANDLERS[handler.app] = handler
+
+
+def person_data_handlers() -> list[PersonData]:
+    """Every registered handler, in app-name order so exports are stable."""
+    return [_HANDLERS[name] for name in sorted(_HANDLERS)]

@@ -1,0 +1,51 @@
+"""Merge participants: what higher apps move when two profiles merge, and put back on undo.
+
+`profiles` cannot import the apps above it (segments, campaigns), yet a merge must move
+their rows too (segment memberships, journey enrolments). Each such app registers, in its
+`AppConfig.ready()`, one `MergeParticipant`:
+
+    from profiles.hooks import MergeParticipant, merge_participant_register
+    merge_participant_register(MergeParticipant(app="segments", move=..., restore=...))
+
+- `move(survivor_id=, absorbed_id=)` re-points the absorbed profile's rows at the survivor,
+  inside the merge transaction, and returns a JSON-serialisable snapshot (e.g. the ids it
+  moved) that is stored in the merge log;
+- `restore(survivor_id=, absorbed_id=, snapshot=)` undoes exactly that, inside the undo
+  transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class MoveFn(Protocol):
+    def __call__(self, *, survivor_id: int, absorbed_id: int) -> Mapping[str, Any]: ...
+
+
+class RestoreFn(Protocol):
+    def __call__(
+        self, *, survivor_id: int, absorbed_id: int, snapshot: Mapping[str, Any]
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class MergeParticipant:
+    app: str
+    move: MoveFn | Callable[..., Mapping[str, Any]]
+    restore: RestoreFn | Callable[..., None]
+
+
+_PARTICIPANTS: dict[str, MergeParticipant] = {}
+
+
+def merge_participant_register(participant: MergeParticipant) -> None:
+    """Register (or replace, on a re-run of ready()) one app's merge move and restore."""
+    _PARTICIPANTS[participant.app] = participant
+
+
+def merge_participants() -> list[MergeParticipant]:
+    """Every registered participant, in app-name order so merges are deterministic."""
+    return [_PARTICIPANTS[name] for name in sorted(_PARTICIPANTS)]
