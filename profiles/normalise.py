@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+import gettext
+import os
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 
 import phonenumbers
+import pycountry
 from email_validator import EmailNotValidError, validate_email
+from rapidfuzz.distance import DamerauLevenshtein
+
+from profiles.normalise_data import (
+    COMMON_EMAIL_DOMAINS,
+    COUNTRY_ALIASES,
+    COUNTRY_CODE_ALIASES,
+    DEFAULT_JOB_FUNCTION_RULES,
+    POSTCODE_RULES,
+    TLD_TYPOS,
+)
 
 
 @dataclass(frozen=True)
 class Normalised:
+    """A clean value, or "" and the reason; `code` names the data-quality issue found.
+
+    A value can be clean and still carry a `suggestion` (a likely typo, never applied) or a
+    `kind` (a phone number's line type).
+    """
+
     value: str
     error: str = ""
+    code: str = ""
+    suggestion: str = ""
+    kind: str = ""
 
     @property
     def ok(self) -> bool:
@@ -63,20 +86,48 @@ def _normalise_email(raw: object) -> Normalised:
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
-        return Normalised("", f"invalid email: {exc}")
+        # The reason up to any quoted characters: messages never repeat the address.
+        reason = str(exc).split(":")[0].strip() or "not an address"
+        return Normalised("", f"invalid email: {reason}", code="invalid_email")
     except Exception:  # email-validator can trip on exotic unicode; treat as invalid
-        return Normalised("", "invalid email")
+        return Normalised("", "invalid email", code="invalid_email")
     normalised = result.normalized.lower()
     if len(normalised) > 254:
-        return Normalised("", "invalid email: too long")
+        return Normalised("", "invalid email: too long", code="invalid_email")
+    domain = normalised.rpartition("@")[2]
+    suggestion = email_domain_suggestion(domain)
+    if suggestion:
+        local = normalised.rpartition("@")[0]
+        return Normalised(normalised, code="email_domain_typo", suggestion=f"{local}@{suggestion}")
     return Normalised(normalised)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
+def email_domain_suggestion(domain: str) -> str:
+    """The common mail domain `domain` is probably a typo of, or ""."""
+    domain = domain.lower()
+    if domain in COMMON_EMAIL_DOMAINS:
+        return ""
+    best, best_distance = "", 3
+    limit = 2 if len(domain) >= 9 else 1
+    for known in COMMON_EMAIL_DOMAINS:
+        distance = DamerauLevenshtein.distance(domain, known, score_cutoff=limit)
+        if distance <= limit and distance < best_distance:
+            best, best_distance = known, distance
+    if best:
+        return best
+    name, dot, tld = domain.rpartition(".")
+    if dot and tld in TLD_TYPOS:
+        fixed = f"{name}.{TLD_TYPOS[tld]}"
+        return email_domain_suggestion(fixed) or fixed
+    return ""
+
+
 def normalise_phone(raw: object, *, region: str = "") -> Normalised:
-    """E.164 form, using the source's default region for national numbers."""
+    """E.164 form and line type, using the source's default region for national numbers."""
     if type(raw) is str and type(region) is str:
         return _normalise_phone_text(raw, region)
-    return _normalise_phone(raw, region)
+    return _normalise_phone(raw, region if type(region) is str else "")
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -84,17 +135,38 @@ def _normalise_phone_text(raw: str, region: str) -> Normalised:
     return _normalise_phone(raw, region)
 
 
+_LINE_TYPES = {
+    phonenumbers.PhoneNumberType.FIXED_LINE: "fixed_line",
+    phonenumbers.PhoneNumberType.MOBILE: "mobile",
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile",
+    phonenumbers.PhoneNumberType.TOLL_FREE: "toll_free",
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: "premium_rate",
+    phonenumbers.PhoneNumberType.SHARED_COST: "shared_cost",
+    phonenumbers.PhoneNumberType.VOIP: "voip",
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER: "personal",
+    phonenumbers.PhoneNumberType.PAGER: "pager",
+    phonenumbers.PhoneNumberType.UAN: "uan",
+    phonenumbers.PhoneNumberType.VOICEMAIL: "voicemail",
+}
+
+
 def _normalise_phone(raw: object, region: str) -> Normalised:
     text = clean_text(raw, max_length=64)
     if not text:
         return Normalised("")
+    region = region.upper() if len(region) == 2 and region.isascii() else ""
     try:
-        number = phonenumbers.parse(text, region.upper() or None)
+        number = phonenumbers.parse(text, region or None)
     except phonenumbers.NumberParseException as exc:
-        return Normalised("", f"invalid phone: {exc._msg}")
+        return Normalised("", f"invalid phone: {exc._msg}", code="invalid_phone")
+    except Exception:  # phonenumbers on exotic input; treat as invalid
+        return Normalised("", "invalid phone", code="invalid_phone")
     if not phonenumbers.is_valid_number(number):
-        return Normalised("", "invalid phone: not a valid number")
-    return Normalised(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        return Normalised("", "invalid phone: not a valid number", code="invalid_phone")
+    return Normalised(
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        kind=_LINE_TYPES.get(phonenumbers.number_type(number), "unknown"),
+    )
 
 
 def normalise_name(raw: object) -> str:
@@ -105,21 +177,148 @@ def normalise_name(raw: object) -> str:
     return text
 
 
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def name_key(raw: object) -> str:
+    """Accent-, case- and punctuation-free form for matching ("José-María" -> "jose maria")."""
+    text = clean_text(raw, max_length=300)
+    if not text:
+        return ""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.casefold()
+    return _NOT_WORD.sub(" ", text).strip()
+
+
+@lru_cache(maxsize=1)
+def _country_index() -> dict[str, str]:
+    """Every country's codes and names, in every language pycountry ships, by `name_key`.
+
+    Built once per process from files on disk (~0.3 s); a name two countries share in
+    different languages is dropped rather than guessed.
+    """
+    index: dict[str, str] = {}
+    ambiguous: set[str] = set()
+
+    def add(name: str, code: str) -> None:
+        key = name_key(name)
+        if not key or key in ambiguous:
+            return
+        if index.setdefault(key, code) != code:
+            ambiguous.add(key)
+            del index[key]
+
+    english: dict[str, str] = {}
+    for country in pycountry.countries:
+        for attr in ("name", "official_name", "common_name"):
+            name = getattr(country, attr, "")
+            if name:
+                english[name] = country.alpha_2
+                add(name, country.alpha_2)
+    try:
+        languages = sorted(os.listdir(pycountry.LOCALES_DIR))
+    except OSError:
+        languages = []
+    for language in languages:
+        path = os.path.join(pycountry.LOCALES_DIR, language, "LC_MESSAGES", "iso3166-1.mo")
+        try:
+            with open(path, "rb") as handle:
+                catalog = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
+        except Exception:  # noqa: S112 - a missing or damaged catalogue costs its language only
+            continue
+        for original, translated in catalog.items():
+            code = english.get(original) if isinstance(original, str) else None
+            if code and isinstance(translated, str):
+                add(translated, code)
+    for alias, code in COUNTRY_ALIASES.items():
+        index[alias] = code
+        ambiguous.discard(alias)
+    return index
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> dict[str, str]:
+    codes = {country.alpha_2: country.alpha_2 for country in pycountry.countries}
+    codes |= {country.alpha_3: country.alpha_2 for country in pycountry.countries}
+    return codes | COUNTRY_CODE_ALIASES
+
+
 def normalise_country(raw: object) -> Normalised:
-    """Two-letter ISO 3166-1 code (the data-quality work adds names in several languages)."""
-    text = clean_text(raw, max_length=60).upper()
+    """ISO 3166-1 alpha-2 from a code (alpha-2 or -3) or a name in one of ~160 languages."""
+    text = clean_text(raw, max_length=80)
     if not text:
         return Normalised("")
-    if len(text) == 2 and text.isalpha() and text.isascii():
+    return _normalise_country_text(text)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _normalise_country_text(text: str) -> Normalised:
+    upper = text.upper()
+    if len(upper) <= 3 and upper.isascii() and upper.isalpha():
+        code = _country_codes().get(upper)
+        if code:
+            return Normalised(code)
+    code = _country_index().get(name_key(text))
+    if code:
+        return Normalised(code)
+    return Normalised(
+        "", "invalid country: expected an ISO 3166-1 code or a country name", code="invalid_country"
+    )
+
+
+def normalise_postcode(raw: object, *, country: str = "") -> Normalised:
+    """Postcode in its country's written form, checked where a pattern is the whole rule.
+
+    For a country without a rule (or none given) the value is only tidied and upper-cased.
+    """
+    text = clean_text(raw, max_length=21).upper()
+    if not text:
+        return Normalised("")
+    if len(text) > 20:
+        return Normalised("", "invalid postcode: too long", code="invalid_postcode")
+    rule = POSTCODE_RULES.get(country.upper() if type(country) is str else "")
+    if rule is None:
         return Normalised(text)
-    return Normalised("", "invalid country: expected an ISO 3166-1 alpha-2 code")
+    pattern, template = rule
+    compact = text.replace(" ", "").replace("-", "")
+    match = pattern.match(compact)
+    if match is None:
+        return Normalised(
+            "", f"invalid postcode: not a postcode of {country.upper()}", code="invalid_postcode"
+        )
+    if template == "us":
+        zip5, plus4 = match.groups()
+        return Normalised(f"{zip5}-{plus4}" if plus4 else zip5)
+    return Normalised(match.expand(template))
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d", "%m/%d/%Y")
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%m/%d/%Y",
+    "%Y%m%d",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%B %d %Y",
+    "%b %d %Y",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%d/%m/%y",
+    "%d.%m.%y",
+)
 
 
 def normalise_date(raw: object) -> Normalised:
-    """ISO date from common written forms; day-first wins over month-first when ambiguous."""
+    """ISO date from common written forms; day-first wins over month-first when ambiguous.
+
+    Two-digit years follow Python's rule (69-99 -> 19xx, 00-68 -> 20xx).
+    """
     if isinstance(raw, datetime):
         return Normalised(raw.date().isoformat())
     if isinstance(raw, date):
@@ -128,6 +327,7 @@ def normalise_date(raw: object) -> Normalised:
     if not text:
         return Normalised("")
     candidate = text[:10] if re.match(r"^\d{4}-\d{2}-\d{2}T", text) else text
+    candidate = _ORDINAL.sub(r"\1", candidate)
     for fmt in _DATE_FORMATS:
         try:
             parsed = datetime.strptime(candidate, fmt).date()
@@ -135,4 +335,25 @@ def normalise_date(raw: object) -> Normalised:
             continue
         if 1900 <= parsed.year <= 2100:
             return Normalised(parsed.isoformat())
-    return Normalised("", "invalid date")
+    return Normalised("", "invalid date", code="invalid_date")
+
+
+_ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
+
+
+def job_function(
+    title: object, rules: Sequence[tuple[str, str]] = DEFAULT_JOB_FUNCTION_RULES
+) -> str:
+    """The job function of a title: the first rule whose keyword is among its words.
+
+    "" for an empty title; "other" for a title no rule knows.
+    """
+    key = name_key(title)
+    if not key:
+        return ""
+    padded = f" {key} "
+    for keyword, function in rules:
+        word = name_key(keyword)
+        if word and f" {word} " in padded:
+            return function
+    return "other"
