@@ -101,3 +101,13 @@ def purposes(db: None) -> dict[str, Any]:
         purpose_wording_add(purpose=purpose, text=text)
         made[code] = purpose
     return made
+
+
+@pytest.fixture(autouse=True)
+def _fresh_quality_rules() -> Any:
+    """Each test reads the data-quality rules of its own database, not a cached copy."""
+    from profiles.services.quality.config import quality_config_forget
+
+    quality_config_forget()
+    yield
+    quality_config_forget()

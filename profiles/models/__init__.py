@@ -11,8 +11,16 @@ from profiles.models.core import (
 )
 from profiles.models.forms import Form
 from profiles.models.imports import ImportJob, ImportMapping
+from profiles.models.quality import (
+    DataQualityIssue,
+    JobFunctionRule,
+    MaintenanceRun,
+    QualityWeight,
+    SurvivorshipRule,
+)
 
 __all__ = [
+    "DataQualityIssue",
     "Event",
     "FieldProvenance",
     "Form",
@@ -20,7 +28,11 @@ __all__ = [
     "ImportJob",
     "ImportMapping",
     "IntakeBatch",
+    "JobFunctionRule",
+    "MaintenanceRun",
     "Profile",
     "ProfileAudit",
+    "QualityWeight",
     "Source",
+    "SurvivorshipRule",
 ]

@@ -15,12 +15,14 @@ from django.utils.dateparse import parse_datetime
 from profiles.errors import InvalidMessage
 from profiles.models import Event, Identity, Source
 from profiles.normalise import (
+    Normalised,
     clean_text,
     normalise_country,
     normalise_date,
     normalise_email,
     normalise_name,
     normalise_phone,
+    normalise_postcode,
 )
 
 # Identifier kinds, strongest first: the strongest one a message carries decides its profile.
@@ -109,6 +111,18 @@ class Message:
     timestamp: datetime | str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class FieldIssue:
+    """A value kept out of (error) or kept in (warning) the clean fields, for the steward."""
+
+    field: str
+    code: str
+    severity: str  # "error" or "warning"
+    message: str  # never the value itself
+    value: str  # the raw value, as received (cut to 1,000 characters)
+    suggestion: str = ""
+
+
 @dataclass
 class Prepared:
     """A valid, normalised message ready for identity resolution."""
@@ -125,6 +139,7 @@ class Prepared:
     utm: dict[str, str]
     occurred_at: datetime
     alias_of: Key | None = None
+    issues: list[FieldIssue] = field(default_factory=list)
 
 
 def _identifier(raw: object, what: str, errors: dict[str, list[str]]) -> str:
@@ -196,24 +211,41 @@ def _unstorable(value: Any) -> bool:
     return False
 
 
+_CHECKED = {
+    "email": normalise_email,
+    "country": normalise_country,
+    "date_of_birth": normalise_date,
+}
+
+
 def _normalise_fields(
-    standard: Mapping[str, Any], *, region: str, errors: dict[str, list[str]]
+    standard: Mapping[str, Any],
+    *,
+    region: str,
+    errors: dict[str, list[str]],
+    issues: list[FieldIssue],
 ) -> dict[str, str]:
+    """Clean standard fields; an invalid value becomes an issue, a refused value an error.
+
+    Values too long or of the wrong shape refuse the message (the sender must fix it);
+    values a normaliser finds invalid are kept out of the clean fields and reported as
+    data-quality issues, so the rest of the message is still stored.
+    """
     out: dict[str, str] = {}
+    postcode: Any = None
     for name, raw in standard.items():
         if raw is None or raw == "":
             continue
         if type(raw) is not str and isinstance(raw, Mapping | list):
             errors.setdefault(f"traits.{name}", []).append("must be a single value")
             continue
-        if name == "email":
-            result = normalise_email(raw)
-        elif name == "phone":
+        if name == "phone":
             result = normalise_phone(raw, region=region)
-        elif name == "country":
-            result = normalise_country(raw)
-        elif name == "date_of_birth":
-            result = normalise_date(raw)
+        elif name in _CHECKED:
+            result = _CHECKED[name](raw)
+        elif name == "postcode":
+            postcode = raw  # checked against the message's country, below
+            continue
         else:
             limit = FIELD_MAX_LENGTH.get(name, 200)
             text = clean_text(raw, max_length=limit + 1)
@@ -225,11 +257,43 @@ def _normalise_fields(
             if text:
                 out[name] = text
             continue
-        if result.error:
-            errors.setdefault(f"traits.{name}", []).append(result.error)
-        elif result.value:
-            out[name] = result.value
+        _keep(name, raw, result, out, issues)
+    if postcode is not None:
+        limit = FIELD_MAX_LENGTH["postcode"]
+        if len(clean_text(postcode, max_length=limit + 1)) > limit:
+            errors.setdefault("traits.postcode", []).append(f"is longer than {limit} characters")
+        else:
+            _keep(
+                "postcode",
+                postcode,
+                normalise_postcode(postcode, country=out.get("country", "")),
+                out,
+                issues,
+            )
     return out
+
+
+def _keep(
+    name: str, raw: Any, result: Normalised, out: dict[str, str], issues: list[FieldIssue]
+) -> None:
+    if result.error:
+        issues.append(
+            FieldIssue(name, result.code, "error", result.error, clean_text(raw, max_length=1000))
+        )
+        return
+    if result.value:
+        out[name] = result.value
+    if result.suggestion:
+        issues.append(
+            FieldIssue(
+                name,
+                result.code,
+                "warning",
+                "looks like a typo; the value is kept as received",
+                result.value,
+                result.suggestion,
+            )
+        )
 
 
 def _utm(context: Mapping[str, Any], properties: Mapping[str, Any]) -> dict[str, str]:
@@ -321,7 +385,10 @@ def message_prepare(
     if _is_mapping(context_traits):
         traits_raw = {**context_traits, **traits_raw}
     standard, custom = _split_traits(traits_raw)
-    fields = _normalise_fields(standard, region=source.default_phone_region, errors=errors)
+    issues: list[FieldIssue] = []
+    fields = _normalise_fields(
+        standard, region=source.default_phone_region, errors=errors, issues=issues
+    )
     occurred_at = _timestamp(message.timestamp, now, errors)
     name = clean_text(message.name, max_length=200)
     if message.type == Event.Type.TRACK and not name:
@@ -349,7 +416,12 @@ def message_prepare(
             # Segment's previousId is either an earlier user id or an anonymous id.
             alias_of = (Identity.Kind.ANONYMOUS_ID, "", previous_id)
     if errors:
-        raise InvalidMessage("invalid message", fields=errors)
+        # Refused anyway: say what was wrong with the values too, as the sender's field errors.
+        invalid: dict[str, list[str]] = {}
+        for issue in issues:
+            if issue.severity == "error":
+                invalid.setdefault(f"traits.{issue.field}", []).append(issue.message)
+        raise InvalidMessage("invalid message", fields={**invalid, **errors})
     properties = dict(message.properties)
     return Prepared(
         index=index,
@@ -364,4 +436,5 @@ def message_prepare(
         utm=_utm(context, properties),
         occurred_at=occurred_at,
         alias_of=alias_of,
+        issues=issues,
     )

@@ -12,12 +12,15 @@ from django.utils import timezone
 
 from profiles.errors import InvalidMessage
 from profiles.models import Identity, Profile, Source
+from profiles.normalise import job_function
 from profiles.services.consent_capture import ConsentCapture, consent_capture
 from profiles.services.ingest.collector import cycle_collector_paused
 from profiles.services.ingest.resolve import Resolver
 from profiles.services.ingest.results import BatchResult, MessageResult
-from profiles.services.ingest.store import Assigned, AuditRow, OrmStore, ProvenanceRow
+from profiles.services.ingest.store import Assigned, AuditRow, IssueRow, OrmStore, ProvenanceRow
 from profiles.services.messages import PROFILE_FIELDS, Key, Message, Prepared, message_prepare
+from profiles.services.quality.config import QualityConfig, quality_config
+from profiles.services.quality.survivorship import survivorship_winners
 
 _PROFILE_FIELDS = frozenset(PROFILE_FIELDS)
 
@@ -174,25 +177,17 @@ def _drop_duplicates(
     return fresh
 
 
-def _winners(rows: Iterable[ProvenanceRow]) -> dict[int, dict[str, str]]:
-    """Survivorship: the highest trust rank wins, then the most recent, then non-empty.
+def _winners(
+    rows: Iterable[ProvenanceRow], strategies: dict[str, str] | None = None
+) -> dict[int, dict[str, str]]:
+    """Survivorship: per field's rule, trust rank then recency (or the reverse); never empty.
 
     By profile, then field: a profile's fields are read together, and only those it has.
     """
-    best: dict[tuple[int, str], ProvenanceRow] = {}
-    for row in rows:
-        if not row.value:
-            continue
-        current = best.get((row.profile_id, row.field))
-        if current is None or (row.trust_rank, row.observed_at) > (
-            current.trust_rank,
-            current.observed_at,
-        ):
-            best[(row.profile_id, row.field)] = row
-    winners: dict[int, dict[str, str]] = defaultdict(dict)
-    for (profile_id, name), row in best.items():
-        winners[profile_id][name] = row.value
-    return winners
+    return {
+        profile_id: {name: row.value for name, row in fields.items()}
+        for profile_id, fields in survivorship_winners(rows, strategies).items()
+    }
 
 
 def _observe(
@@ -240,7 +235,8 @@ def _apply_fields(
     upserts = _observe(assigned, source, provenance)
     if upserts:
         store.upsert_provenance(upserts)
-    winners = _winners(provenance)
+    config = quality_config()
+    winners = _winners(provenance, config.survivorship)
     by_profile: dict[int, list[Prepared]] = defaultdict(list)
     for item, profile_id in assigned:
         by_profile[profile_id].append(item)
@@ -249,7 +245,7 @@ def _apply_fields(
     update_fields: set[str] = set()
     for profile_id, items in by_profile.items():
         profile = profiles[profile_id]
-        changed = _changes(profile, items, winners.get(profile_id, {}))
+        changed = _changes(profile, items, winners.get(profile_id, {}), config)
         last_seen = max(item.occurred_at for item in items)
         first_seen = min(item.occurred_at for item in items)
         if profile["last_seen_at"] is None or last_seen > profile["last_seen_at"]:
@@ -271,10 +267,44 @@ def _apply_fields(
         )
     if audits:
         store.insert_audits(audits, source.pk)
+    _record_quality(assigned, audits, source, store, config)
     return sum(1 for _, action, _ in audits if action == "ingested")
 
 
-def _changes(profile: dict[str, Any], items: list[Prepared], winners: dict[str, str]) -> list[str]:
+def _record_quality(
+    assigned: Assigned,
+    audits: list[AuditRow],
+    source: Source,
+    store: OrmStore,
+    config: QualityConfig,
+) -> None:
+    """Record the batch's data-quality issues, then score the profiles that changed."""
+    issues = quality_issue_rows(assigned)
+    if issues:
+        store.upsert_issues(issues, source.pk)
+    scored = {profile_id for profile_id, _, _ in audits} | {row[0] for row in issues}
+    if scored:
+        store.score_profiles(sorted(scored), config.weights)
+
+
+def quality_issue_rows(assigned: Assigned) -> list[IssueRow]:
+    """One issue per profile, field and code: the latest message's, as the upsert needs."""
+    latest: dict[tuple[int, str, str], IssueRow] = {}
+    for item, profile_id in assigned:
+        for issue in item.issues:
+            key = (profile_id, issue.field, issue.code)
+            current = latest.get(key)
+            if current is None or item.occurred_at >= current[2]:
+                latest[key] = (profile_id, issue, item.occurred_at)
+    return [latest[key] for key in sorted(latest)]
+
+
+def _changes(
+    profile: dict[str, Any],
+    items: list[Prepared],
+    winners: dict[str, str],
+    config: QualityConfig | None = None,
+) -> list[str]:
     """Set the surviving values, traits and stage on `profile`; name the fields that changed.
 
     `winners`: the profile's surviving field values (other fields a source told are kept
@@ -288,6 +318,12 @@ def _changes(profile: dict[str, Any], items: list[Prepared], winners: dict[str, 
         if profile[name] != value:
             profile[name] = value
             changed.append(name)
+    if "job_title" in changed or (profile["job_title"] and not profile["job_function"]):
+        rules = config.job_rules if config is not None else QualityConfig().job_rules
+        function = job_function(profile["job_title"], rules)
+        if function != profile["job_function"]:
+            profile["job_function"] = function
+            changed.append("job_function")
     with_traits = [item for item in items if item.traits]
     if with_traits:
         traits = dict(profile["traits"])

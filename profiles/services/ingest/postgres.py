@@ -30,7 +30,15 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from profiles.models import Event, FieldProvenance, Identity, Profile, ProfileAudit, Source
+from profiles.models import (
+    DataQualityIssue,
+    Event,
+    FieldProvenance,
+    Identity,
+    Profile,
+    ProfileAudit,
+    Source,
+)
 from profiles.services.ingest import statements
 from profiles.services.ingest.resolve import Known, key_lock_ids
 from profiles.services.ingest.statements import Column, Statement
@@ -38,10 +46,12 @@ from profiles.services.ingest.store import (
     STATE_COLUMNS,
     Assigned,
     AuditRow,
+    IssueRow,
     OrmStore,
     ProvenanceRow,
 )
 from profiles.services.messages import Key
+from profiles.services.quality.score import score_update_statement
 
 # How each profile column ingestion writes is sent (see `statements.values`).
 _PROFILE_TYPES = {name: "text" for name in STATE_COLUMNS} | {
@@ -71,6 +81,16 @@ _PROVENANCE_COLUMNS: tuple[Column, ...] = (
     ("source_id", "bigint"),
     ("value", "text"),
     ("observed_at", "timestamptz"),
+)
+_ISSUE_COLUMNS: tuple[Column, ...] = (
+    ("profile_id", "bigint"),
+    ("field", "text"),
+    ("code", "text"),
+    ("severity", "text"),
+    ("message", "text"),
+    ("suggestion", "text"),
+    ("value", "text"),
+    ("detected_at", "timestamptz"),
 )
 
 # The SQL below is composed only from table and column names of our models and from
@@ -313,6 +333,37 @@ class PostgresStore(OrmStore):
                 now=timezone.now(),
             )
         )
+
+    def upsert_issues(self, rows: list[IssueRow], source_id: int) -> None:
+        if not rows:
+            return
+        now = timezone.now()
+        self._write(
+            statements.insert(
+                DataQualityIssue,
+                _ISSUE_COLUMNS,
+                [
+                    [profile_id for profile_id, _, _ in rows],
+                    [issue.field for _, issue, _ in rows],
+                    [issue.code for _, issue, _ in rows],
+                    [issue.severity for _, issue, _ in rows],
+                    [issue.message[:200] for _, issue, _ in rows],
+                    [issue.suggestion[:320] for _, issue, _ in rows],
+                    [issue.value for _, issue, _ in rows],
+                    [observed_at for _, _, observed_at in rows],
+                ],
+                constants=[("source_id", "bigint", source_id)],
+                suffix="ON CONFLICT (profile_id, field, code, source_id) DO UPDATE "
+                "SET severity = EXCLUDED.severity, message = EXCLUDED.message, "
+                "suggestion = EXCLUDED.suggestion, value = EXCLUDED.value, "
+                "detected_at = EXCLUDED.detected_at, resolved_at = NULL",
+                now=now,
+            )
+        )
+
+    def score_profiles(self, profile_ids: list[int], weights: dict[str, int]) -> None:
+        if profile_ids:
+            self._write(score_update_statement(profile_ids, weights))
 
     def insert_events(self, assigned: Assigned, source_id: int, received_at: datetime) -> None:
         """Append the events; a replay racing this batch is dropped by the unique constraint."""

@@ -17,15 +17,31 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from profiles.models import Event, FieldProvenance, Identity, Profile, ProfileAudit
+from profiles.models import (
+    DataQualityIssue,
+    Event,
+    FieldProvenance,
+    Identity,
+    Profile,
+    ProfileAudit,
+)
 from profiles.services.ingest.resolve import Known, key_lock_ids
-from profiles.services.messages import PROFILE_FIELDS, Key, Prepared
+from profiles.services.messages import PROFILE_FIELDS, FieldIssue, Key, Prepared
+from profiles.services.quality.score import profiles_score
 
 # The profile columns ingestion reads under lock and may write back.
-STATE_COLUMNS = (*PROFILE_FIELDS, "traits", "first_seen_at", "last_seen_at", "lifecycle_stage")
+STATE_COLUMNS = (
+    *PROFILE_FIELDS,
+    "job_function",
+    "traits",
+    "first_seen_at",
+    "last_seen_at",
+    "lifecycle_stage",
+)
 
 Assigned = Sequence[tuple[Prepared, int]]  # a prepared message and its (real) profile id
 AuditRow = tuple[int, str, list[str]]  # profile id, action, names of the changed fields
+IssueRow = tuple[int, FieldIssue, datetime]  # profile id, the issue, when it was observed
 
 
 @dataclass(slots=True)
@@ -233,6 +249,44 @@ class OrmStore:
             ],
             batch_size=1000,
         )
+
+    def upsert_issues(self, rows: list[IssueRow], source_id: int) -> None:
+        """Record data-quality issues; one the source reported before is refreshed and reopened.
+
+        `rows` hold one issue per profile, field and code (see `quality_issue_rows`).
+        """
+        DataQualityIssue.objects.bulk_create(
+            [
+                DataQualityIssue(
+                    profile_id=profile_id,
+                    field=issue.field,
+                    code=issue.code,
+                    severity=issue.severity,
+                    message=issue.message[:200],
+                    suggestion=issue.suggestion[:320],
+                    value=issue.value,
+                    source_id=source_id,
+                    detected_at=observed_at,
+                    resolved_at=None,
+                )
+                for profile_id, issue, observed_at in rows
+            ],
+            update_conflicts=True,
+            unique_fields=["profile", "field", "code", "source"],
+            update_fields=[
+                "severity",
+                "message",
+                "suggestion",
+                "value",
+                "detected_at",
+                "resolved_at",
+            ],
+            batch_size=1000,
+        )
+
+    def score_profiles(self, profile_ids: list[int], weights: dict[str, int]) -> None:
+        """Recompute the quality score of the profiles (after their fields and issues)."""
+        profiles_score(profile_ids=profile_ids, weights=weights)
 
     def insert_events(self, assigned: Assigned, source_id: int, received_at: datetime) -> None:
         """Append the events; a replay racing this batch is dropped by the unique constraint."""
