@@ -41,6 +41,29 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         queue="ingest",
     ),
     PeriodicSpec(
+        name="data quality: re-apply rules",
+        task="profiles.tasks.quality_maintain_task",
+        description="Re-check open issues and stored values, recompute winners, job "
+        "functions and scores (also started by every rule change).",
+        crontab="40 2 * * *",
+        kwargs={"kind": "renormalise"},
+    ),
+    PeriodicSpec(
+        name="data quality: stale profiles",
+        task="profiles.tasks.quality_maintain_task",
+        description="Flag profiles not seen for CDP_STALE_AFTER_DAYS; clear flags of "
+        "those seen again.",
+        crontab="10 4 * * 0",
+        kwargs={"kind": "stale"},
+    ),
+    PeriodicSpec(
+        name="data quality: refresh scores",
+        task="profiles.tasks.quality_maintain_task",
+        description="Recompute every profile's quality score (weights or issues changed).",
+        crontab="25 3 * * *",
+        kwargs={"kind": "scores"},
+    ),
+    PeriodicSpec(
         name="prune heartbeats",
         task="cdp_site.tasks.heartbeat_prune_task",
         description="Forget processes not seen for a week.",

@@ -308,3 +308,8 @@ CDP_IMPORT_TASK_ROWS = env_int("CDP_IMPORT_TASK_ROWS", 5_000)
 # A worker that has not written a heartbeat for this long counts as gone (/health/).
 CDP_WORKER_HEARTBEAT_SECONDS = env_int("CDP_WORKER_HEARTBEAT_SECONDS", 10)
 CDP_WORKER_STALE_SECONDS = env_int("CDP_WORKER_STALE_SECONDS", 60)
+
+# Data quality: a profile not seen for this many days is flagged stale; maintenance runs
+# work through profiles this many at a time (one transaction, one task each).
+CDP_STALE_AFTER_DAYS = env_int("CDP_STALE_AFTER_DAYS", 730)
+CDP_QUALITY_BATCH = env_int("CDP_QUALITY_BATCH", 1_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Lower
 
 from profiles.models import Event, FieldProvenance, Identity, ImportJob, Profile
@@ -64,26 +64,37 @@ def profile_events(*, profile_id: int) -> QuerySet[Event]:
 
 
 def profile_provenance(*, profile: Profile) -> list[dict[str, Any]]:
-    """Per field: the value shown, and every source's value with its rank and time."""
-    rows = (
-        FieldProvenance.objects.filter(profile=profile)
-        .select_related("source")
-        .order_by("field", "-source__trust_rank", "-observed_at")
-    )
+    """Per field: the value shown, the rule that picked it, and every source's value.
+
+    The sources come best first under the field's survivorship rule; `wins` marks the one
+    the rule picks from provenance (the value shown, unless a steward edited it since).
+    """
+    from profiles.models import SurvivorshipRule
+    from profiles.services.quality.survivorship import TRUST_THEN_RECENCY, candidate_rank
+
+    rows = FieldProvenance.objects.filter(profile=profile).select_related("source").order_by("pk")
+    strategies = dict(SurvivorshipRule.objects.values_list("field", "strategy"))
+    labels = dict(SurvivorshipRule.Strategy.choices)
     by_field: dict[str, list[FieldProvenance]] = defaultdict(list)
     for row in rows:
+        row.trust_rank = row.source.trust_rank  # type: ignore[attr-defined]
         by_field[row.field].append(row)
     out = []
     for name in PROFILE_FIELDS:
         current = getattr(profile, name)
         current_text = current.isoformat() if hasattr(current, "isoformat") else str(current or "")
-        candidates = by_field.get(name, [])
+        strategy = strategies.get(name, TRUST_THEN_RECENCY)
+        candidates = sorted(
+            by_field.get(name, []), key=lambda row: candidate_rank(row, strategy), reverse=True
+        )
         if not current_text and not candidates:
             continue
+        winner = candidates[0] if candidates and candidates[0].value else None
         out.append(
             {
                 "field": name,
                 "value": current_text,
+                "rule": labels[strategy],
                 "sources": [
                     {
                         "source": row.source.name,
@@ -91,7 +102,7 @@ def profile_provenance(*, profile: Profile) -> list[dict[str, Any]]:
                         "trust_rank": row.source.trust_rank,
                         "value": row.value,
                         "observed_at": row.observed_at,
-                        "wins": row.value == current_text,
+                        "wins": row is winner,
                     }
                     for row in candidates
                 ],
@@ -132,4 +143,9 @@ def profile_360(*, profile_id: int, event_limit: int = 50) -> dict[str, Any]:
         "event_counts": event_counts,
         "imports": imports,
         "absorbed": list(Profile.objects.filter(merged_into=profile).values_list("pk", flat=True)),
+        "issues": list(
+            profile.quality_issues.select_related("source").order_by(
+                F("resolved_at").desc(nulls_first=True), "-detected_at", "pk"
+            )[:50]
+        ),
     }

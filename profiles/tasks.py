@@ -64,3 +64,27 @@ def intake_drain_task(limit: int | None = None, max_rounds: int = 20) -> int:
             return total
     intake_drain_task.apply_async(kwargs={"limit": limit, "max_rounds": max_rounds})
     return total
+
+
+@shared_task(
+    name="profiles.tasks.quality_maintain_task",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    max_retries=5,
+)
+def quality_maintain_task(kind: str, run_id: int | None = None, reason: str = "") -> int:
+    """One batch of a data-quality maintenance run, then re-queue until the run is done.
+
+    Without `run_id` (beat) it starts a run of `kind`, or continues the one running.
+    """
+    from profiles.models import MaintenanceRun
+    from profiles.services.quality.maintenance import maintenance_run_batch, maintenance_start
+
+    if run_id is None:
+        run_id = maintenance_start(kind=kind, reason=reason or "scheduled").pk
+    run = maintenance_run_batch(run_id=run_id)
+    if run.status == MaintenanceRun.Status.RUNNING:
+        transaction.on_commit(
+            partial(quality_maintain_task.apply_async, kwargs={"kind": kind, "run_id": run_id})
+        )
+    return run.processed

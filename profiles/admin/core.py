@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from profiles.admin.quality import OpenIssueFilter
 from profiles.models import Event, Identity, IntakeBatch, Profile, ProfileAudit, Source
 from profiles.selectors import profile_360, profile_search_condition
 from profiles.services import source_create, source_rotate_key
@@ -108,9 +109,10 @@ class ProfileAdmin(admin.ModelAdmin):
         "company",
         "lifecycle_stage",
         "status",
+        "quality_score",
         "last_seen_at",
     )
-    list_filter = ("status", "lifecycle_stage")
+    list_filter = ("status", "lifecycle_stage", OpenIssueFilter)
     search_fields = ("email",)  # the real search is index-backed, see get_search_results
     search_help_text = "Email, phone (+33…) or name prefix (“lovel”, “ada lovelace”)."
     show_full_result_count = False
