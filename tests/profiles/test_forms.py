@@ -290,13 +290,24 @@ def test_a_text_longer_than_500_characters_is_refused(client: Any, signup: Form)
 
 
 def test_an_error_found_by_ingestion_is_keyed_by_the_form_field(client: Any, signup: Form) -> None:
-    response = post_json(client, {"email": "ada@example.org", "country": "France"})
+    response = post_json(client, {"email": "ada@example.org", "first_name": "a" * 101})
 
     assert response.status_code == 400
-    assert response.json() == invalid(
-        {"country": ["invalid country: expected an ISO 3166-1 alpha-2 code"]}
-    )
+    assert response.json() == invalid({"first_name": ["is longer than 100 characters"]})
     assert_nothing_written()
+
+
+def test_an_unknown_country_is_kept_as_an_issue_and_the_sign_up_stored(
+    client: Any, signup: Form
+) -> None:
+    response = post_json(client, {"email": "ada@example.org", "country": "Atlantis"})
+
+    assert response.status_code == 201
+    profile = Profile.objects.get()
+    assert (profile.email, profile.country) == ("ada@example.org", "")
+    assert list(profile.quality_issues.values_list("field", "code", "value")) == [
+        ("country", "invalid_country", "Atlantis")
+    ]
 
 
 def test_a_form_with_email_or_phone_asks_for_one_of_them(client: Any, web_form: Any) -> None:

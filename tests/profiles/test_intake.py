@@ -58,7 +58,7 @@ def test_a_batch_is_answered_once_stored_and_ingested_by_the_drain(
                 "traits": {"email": "ada@example.org"},
             },
             {"type": "track", "userId": "u1", "messageId": "m2", "event": "Signed Up"},
-            {"type": "identify", "userId": "u2", "traits": {"email": "nope"}},
+            {"type": "identify", "userId": "u2", "traits": {"firstName": "a" * 101}},
         ],
     )
 
@@ -180,9 +180,9 @@ def test_an_invalid_form_post_is_refused_at_once(client: Client, make_source: An
                 "required": True,
             },
             {
-                "name": "country",
-                "label": "Country",
-                "target": "country",
+                "name": "name",
+                "label": "Name",
+                "target": "first_name",
                 "type": "text",
                 "required": False,
             },
@@ -191,10 +191,10 @@ def test_an_invalid_form_post_is_refused_at_once(client: Client, make_source: An
 
     response = client.post(
         "/api/forms/contact/submissions",
-        json.dumps({"email": "a@example.org", "country": "Frankreich"}),
+        json.dumps({"email": "a@example.org", "name": "a" * 101}),
         content_type="application/json",
     )
 
     assert response.status_code == 400
-    assert list(response.json()["error"]["fields"]) == ["country"]
+    assert list(response.json()["error"]["fields"]) == ["name"]
     assert IntakeBatch.objects.count() == 0

@@ -264,7 +264,7 @@ def test_a_message_refused_by_a_rule_changed_since_it_was_accepted_is_left_out(
         source=source,
         messages=[
             {"type": "identify", "user_id": "u-1", "traits": {"email": "ada@example.org"}},
-            {"type": "identify", "user_id": "u-2", "traits": {"email": "no longer valid"}},
+            {"type": "identify", "traits": {"email": "no longer valid"}},
         ],
         count=2,
         received_at=timezone.now(),
@@ -347,7 +347,7 @@ def test_a_collector_switched_off_before_stays_off(collector_enabled: None) -> N
 def test_a_prechecked_message_skips_only_the_storability_scan(web_form: Any) -> None:
     now = timezone.now()
     unstorable = Message(type="track", user_id="u-1", name="X", properties={"note": "a\x00b"})
-    invalid = Message(type="identify", user_id="u-1", traits={"email": "nope"})
+    invalid = Message(type="identify", traits={"email": "nope"})
 
     prepared = message_prepare(
         message=unstorable, index=0, source=web_form, now=now, prechecked=True
