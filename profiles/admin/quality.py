@@ -165,7 +165,10 @@ class DataQualityIssueAdmin(admin.ModelAdmin):
                 kind=kind, reason="started by a steward", actor_id=request.user.pk
             )
             transaction.on_commit(
-                partial(quality_maintain_task.delay, kind=run.kind, run_id=run.pk)
+                partial(
+                    quality_maintain_task.apply_async,
+                    kwargs={"kind": run.kind, "run_id": run.pk},
+                )
             )
         messages.success(request, f"Maintenance run #{run.pk} ({run.get_kind_display()}) started.")
         return HttpResponseRedirect(reverse("admin:profiles_quality_overview"))

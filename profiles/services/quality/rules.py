@@ -22,7 +22,9 @@ def quality_rules_changed(*, reason: str, actor_id: int | None = None) -> Mainte
     run = maintenance_start(
         kind=MaintenanceRun.Kind.RENORMALISE, reason=reason, actor_id=actor_id, restart=True
     )
-    transaction.on_commit(partial(quality_maintain_task.delay, kind=run.kind, run_id=run.pk))
+    transaction.on_commit(
+        partial(quality_maintain_task.apply_async, kwargs={"kind": run.kind, "run_id": run.pk})
+    )
     transaction.on_commit(quality_config_forget)
     return run
 
