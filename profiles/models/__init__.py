@@ -11,16 +11,26 @@ from profiles.models.core import (
 )
 from profiles.models.forms import Form
 from profiles.models.imports import ImportJob, ImportMapping
+from profiles.models.merge import (
+    BlockedIdentifier,
+    IdentityConflict,
+    IdentityRule,
+    ProfileMerge,
+)
 
 __all__ = [
+    "BlockedIdentifier",
     "Event",
     "FieldProvenance",
     "Form",
     "Identity",
+    "IdentityConflict",
+    "IdentityRule",
     "ImportJob",
     "ImportMapping",
     "IntakeBatch",
     "Profile",
     "ProfileAudit",
+    "ProfileMerge",
     "Source",
 ]
