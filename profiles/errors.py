@@ -31,3 +31,41 @@ class PayloadTooLarge(ProfilesError):
 
 class InvalidMessage(ProfilesError):
     """One message of a batch is invalid; carries field-level messages."""
+
+
+class ProfileNotFound(ProfilesError):
+    http_status = 404
+    code = "profile_not_found"
+
+
+class MergeNotFound(ProfilesError):
+    http_status = 404
+    code = "merge_not_found"
+
+
+class MergeRefused(ProfilesError):
+    """A merge or an undo that would break a rule; nothing was changed."""
+
+    http_status = 409
+    code = "merge_refused"
+
+
+class SelfMerge(MergeRefused):
+    http_status = 400
+    code = "self_merge"
+
+
+class MergeIntoTombstone(MergeRefused):
+    code = "merged_profile"
+
+
+class MergeIdentityLimit(MergeRefused):
+    code = "identity_limit"
+
+
+class MergeAlreadyUndone(MergeRefused):
+    code = "already_undone"
+
+
+class SurvivorMergedSince(MergeRefused):
+    code = "survivor_merged_since"

@@ -11,6 +11,12 @@ from profiles.models.core import (
 )
 from profiles.models.forms import Form
 from profiles.models.imports import ImportJob, ImportMapping
+from profiles.models.merge import (
+    BlockedIdentifier,
+    IdentityConflict,
+    IdentityRule,
+    ProfileMerge,
+)
 from profiles.models.quality import (
     DataQualityIssue,
     JobFunctionRule,
@@ -20,11 +26,14 @@ from profiles.models.quality import (
 )
 
 __all__ = [
+    "BlockedIdentifier",
     "DataQualityIssue",
     "Event",
     "FieldProvenance",
     "Form",
     "Identity",
+    "IdentityConflict",
+    "IdentityRule",
     "ImportJob",
     "ImportMapping",
     "IntakeBatch",
@@ -32,6 +41,7 @@ __all__ = [
     "MaintenanceRun",
     "Profile",
     "ProfileAudit",
+    "ProfileMerge",
     "QualityWeight",
     "Source",
     "SurvivorshipRule",

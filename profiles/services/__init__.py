@@ -1,6 +1,7 @@
 """Writes of the profiles app. Import from here: `from profiles.services import ...`."""
 
 from profiles.services.ingest import BatchResult, MessageResult, ingest_messages
+from profiles.services.merge import profile_merge, profile_merge_undo
 from profiles.services.messages import Message
 from profiles.services.sources import source_authenticate, source_create, source_rotate_key
 
@@ -9,6 +10,8 @@ __all__ = [
     "Message",
     "MessageResult",
     "ingest_messages",
+    "profile_merge",
+    "profile_merge_undo",
     "source_authenticate",
     "source_create",
     "source_rotate_key",

@@ -47,13 +47,27 @@ def ingest_messages(
     it defaults to now. `prechecked`: see `message_prepare`.
     """
     with cycle_collector_paused():
-        return ingest_batch(
-            source=source,
-            messages=messages,
-            store=default_store(),
-            received_at=received_at,
-            prechecked=prechecked,
-        )
+        try:
+            return ingest_batch(
+                source=source,
+                messages=messages,
+                store=default_store(),
+                received_at=received_at,
+                prechecked=prechecked,
+            )
+        except MergedMeanwhile:
+            # The batch rolled back; its identifiers now point at the survivor.
+            return ingest_batch(
+                source=source,
+                messages=messages,
+                store=default_store(),
+                received_at=received_at,
+                prechecked=prechecked,
+            )
+
+
+class MergedMeanwhile(Exception):
+    """A profile of the batch was merged between the look-up and the lock: resolve again."""
 
 
 @transaction.atomic
@@ -103,6 +117,8 @@ def ingest_batch(
     assigned = [(item, final(profile_id)) for item, profile_id in assigned_temp]
     # Row locks in primary-key order: concurrent batches on the same people never deadlock.
     profiles, provenance = store.lock_profiles(sorted({profile_id for _, profile_id in assigned}))
+    if any(state["merged_into_id"] is not None for state in profiles.values()):
+        raise MergedMeanwhile
     with store.sending():
         # The events first: the database stores them while the fields are worked out.
         store.insert_events(assigned, source.pk, now)

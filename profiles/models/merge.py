@@ -1,0 +1,191 @@
+"""Merges (with what undo needs) and the identity rules that keep people apart."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from profiles.models.core import Identity, Profile
+
+
+class ProfileMerge(models.Model):
+    """One merge: who or which rule, why, and a snapshot that undoes it exactly."""
+
+    survivor = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="merges_won")
+    absorbed = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="merges_lost")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The steward who merged; empty when a rule did.",
+    )
+    rule = models.CharField(max_length=100, blank=True, help_text="The rule that merged, if any.")
+    reason = models.CharField(max_length=500, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    snapshot = models.JSONField(
+        default=dict, help_text="Ids of the rows moved and the values replaced: what undo needs."
+    )
+    merged_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(survivor=models.F("absorbed")), name="merge_not_into_itself"
+            ),
+            # A profile is absorbed by at most one merge in force.
+            models.UniqueConstraint(
+                fields=["absorbed"],
+                condition=Q(undone_at__isnull=True),
+                name="merge_absorbed_once_in_force",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["survivor", "-id"], name="merge_survivor_idx"),
+            models.Index(fields=["absorbed", "-id"], name="merge_absorbed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.absorbed_id} into #{self.survivor_id}"
+
+    @property
+    def is_undone(self) -> bool:
+        return self.undone_at is not None
+
+
+class IdentityRule(models.Model):
+    """How one kind of identifier takes part in matching (as Segment Unify's limits)."""
+
+    kind = models.CharField(max_length=16, choices=Identity.Kind.choices, unique=True)
+    priority = models.PositiveSmallIntegerField(
+        help_text="Lower matches first: a message lands on the profile of its best identifier."
+    )
+    max_per_profile = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="At most this many identifiers of the kind on one profile; empty: no limit.",
+    )
+    shared_limit = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="A value claimed by more than this many profiles never matches again; "
+        "empty: no limit.",
+    )
+
+    class Meta:
+        ordering = ["priority"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_per_profile__isnull=True) | Q(max_per_profile__gte=1),
+                name="identity_rule_max_at_least_one",
+            ),
+            models.CheckConstraint(
+                condition=Q(shared_limit__isnull=True) | Q(shared_limit__gte=1),
+                name="identity_rule_shared_at_least_one",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} (priority {self.priority})"
+
+
+class BlockedIdentifier(models.Model):
+    """A value that never matches: a pattern (generic mailbox, test number) or one hashed value."""
+
+    class Reason(models.TextChoices):
+        GENERIC = "generic", "Generic address"
+        TEST = "test", "Test value"
+        SHARED = "shared", "Shared by many profiles"
+        MANUAL = "manual", "Blocked by a steward"
+
+    kind = models.CharField(max_length=16, choices=Identity.Kind.choices)
+    pattern = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="A regular expression searched in the normalised value, e.g. ^(info|noreply)@",
+    )
+    value_hash = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of one value (kind, namespace, value)."
+    )
+    reason = models.CharField(max_length=12, choices=Reason.choices, default=Reason.MANUAL)
+    note = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(pattern="") & ~Q(value_hash="")) | (~Q(pattern="") & Q(value_hash="")),
+                name="blocked_identifier_pattern_xor_hash",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "value_hash"],
+                condition=~Q(value_hash=""),
+                name="blocked_identifier_hash_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.pattern or self.value_hash[:12]}"
+
+
+class IdentityConflict(models.Model):
+    """An identifier that would have fused two profiles: a steward decides (steward queue)."""
+
+    class Reason(models.TextChoices):
+        OWNED_BY_OTHER = "owned_by_other", "Belongs to another profile"
+        LIMIT = "limit", "Profile already has the maximum of this kind"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        MERGED = "merged", "Merged"
+        DISMISSED = "dismissed", "Dismissed"
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
+    other_profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Identity.Kind.choices)
+    value_hash = models.CharField(max_length=64)
+    value_masked = models.CharField(max_length=80, help_text="Enough to recognise, not to read.")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    merge = models.ForeignKey(
+        ProfileMerge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "other_profile", "kind", "value_hash"],
+                name="identity_conflict_unique",
+            ),
+            models.CheckConstraint(
+                condition=~Q(profile=models.F("other_profile")), name="identity_conflict_two"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-id"], name="identity_conflict_status_idx"),
+            models.Index(fields=["value_hash"], name="identity_conflict_hash_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value_masked}: #{self.profile_id} / #{self.other_profile_id}"
