@@ -1,5 +1,6 @@
 """Models of the profiles app, one module per concern."""
 
+from profiles.models.aggregates import EventAggregate
 from profiles.models.core import (
     Event,
     FieldProvenance,
@@ -14,6 +15,7 @@ from profiles.models.imports import ImportJob, ImportMapping
 
 __all__ = [
     "Event",
+    "EventAggregate",
     "FieldProvenance",
     "Form",
     "Identity",
