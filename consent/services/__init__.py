@@ -18,7 +18,6 @@ from consent.services.requests import (
     dsar_verify,
 )
 from consent.services.suppression import (
-    suppressed_digests,
     suppression_add,
     suppression_digest,
     suppression_lift,
@@ -45,7 +44,6 @@ __all__ = [
     "person_erase",
     "person_export",
     "purpose_wording_add",
-    "suppressed_digests",
     "suppression_add",
     "suppression_digest",
     "suppression_lift",

@@ -59,18 +59,6 @@ def suppression_add(
     return len(digests) - len(already)
 
 
-def suppressed_digests(*, digests: Iterable[str]) -> set[str]:
-    """Which of these digests are suppressed now (one query)."""
-    wanted = set(digests)
-    if not wanted:
-        return set()
-    return set(
-        Suppression.objects.filter(digest__in=wanted, lifted_at__isnull=True).values_list(
-            "digest", flat=True
-        )
-    )
-
-
 @transaction.atomic
 def suppression_lift(*, digests: Iterable[str], proof: Mapping[str, Any]) -> int:
     """The person opted in again themself: lift their suppression, keeping the row and proof."""
