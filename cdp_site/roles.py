@@ -20,10 +20,14 @@ ROLE_GRANTS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
     VIEWER: [(OUR_APPS, ("view",))],
     STEWARD: [
         (OUR_APPS, ("view", "add", "change", "delete")),
+        # See personal data unmasked and export it (consent's custom permissions).
+        (("consent",), ("unmask", "export")),
         (("django_celery_beat",), ("view", "change")),
     ],
     ADMIN: [
         (OUR_APPS, ("view", "add", "change", "delete")),
+        # Only admins erase people.
+        (("consent",), ("unmask", "export", "erase")),
         (("django_celery_beat", "auth", "authtoken"), ("view", "add", "change", "delete")),
     ],
 }

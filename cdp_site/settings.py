@@ -303,6 +303,8 @@ CDP_PUBLIC_URL: str = get_from_env(
 CONSENT_CONFIRM_MAX_AGE_DAYS = env_int("CONSENT_CONFIRM_MAX_AGE_DAYS", 7)
 # Data-subject requests and retention.
 CDP_RETENTION_BATCH = env_int("CDP_RETENTION_BATCH", 500)
+# Days a retention policy's dry-run report waits for review before the first real run.
+CDP_RETENTION_REVIEW_DAYS = env_int("CDP_RETENTION_REVIEW_DAYS", 7)
 
 # Intake: "buffered" answers HTTP calls once messages are stored and lets the worker
 # ingest them in batches; "sync" runs the whole pipeline inside the request.

@@ -14,9 +14,11 @@ from consent.services.requests import (
     dsar_object,
     dsar_rectify,
     dsar_reject,
+    dsar_reminders_send,
     dsar_restrict,
     dsar_verify,
 )
+from consent.services.retention import retention_apply, retention_run
 from consent.services.suppression import (
     suppression_add,
     suppression_digest,
@@ -37,6 +39,7 @@ __all__ = [
     "dsar_object",
     "dsar_rectify",
     "dsar_reject",
+    "dsar_reminders_send",
     "dsar_restrict",
     "dsar_verify",
     "mask_value",
@@ -44,6 +47,8 @@ __all__ = [
     "person_erase",
     "person_export",
     "purpose_wording_add",
+    "retention_apply",
+    "retention_run",
     "suppression_add",
     "suppression_digest",
     "suppression_lift",

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.core.mail import mail_admins, send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -313,3 +315,35 @@ def dsar_execute(
     else:
         dsar_rectify(request=request, actor=actor)
     return None
+
+
+def dsar_reminders_send() -> dict[str, int]:
+    """Mail each handler the ids of their open requests overdue or due within 7 days.
+
+    Requests nobody handles go to the site admins. Ids and dates only, no person.
+    """
+    now = timezone.now()
+    soon = (
+        DataSubjectRequest.objects.filter(
+            status__in=(Status.RECEIVED, Status.VERIFIED), due_at__lt=now + relativedelta(days=7)
+        )
+        .select_related("handler")
+        .order_by("due_at")
+    )
+    by_handler: dict[Any, list[DataSubjectRequest]] = {}
+    for request in soon:
+        by_handler.setdefault(request.handler, []).append(request)
+    overdue = sum(1 for request in soon if request.due_at < now)
+    for handler, requests in by_handler.items():
+        lines = [
+            f"#{request.pk} {request.kind}: due {request.due_at:%Y-%m-%d}"
+            + (" (OVERDUE)" if request.due_at < now else "")
+            for request in requests
+        ]
+        subject = f"{len(requests)} data-subject request(s) due soon or overdue"
+        body = "\n".join(lines)
+        if handler is not None and handler.email:
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [handler.email])
+        else:
+            mail_admins(subject, body)
+    return {"due_soon": len(soon) - overdue, "overdue": overdue}
