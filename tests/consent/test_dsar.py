@@ -24,6 +24,7 @@ from consent.services import (
     dsar_create,
     dsar_execute,
     dsar_extend,
+    dsar_reminders_send,
     dsar_verify,
     suppression_digest,
 )
@@ -236,3 +237,22 @@ def test_the_command_refuses_bad_input_with_a_message() -> None:
     with pytest.raises(CommandError, match="email"):
         call_command("cdp_dsar", "erase", stdout=StringIO())
     assert DataSubjectRequest.objects.count() == 0
+
+
+def test_reminders_mail_each_handler_ids_and_dates_only(mailoutbox: Any, staff_user: Any) -> None:
+    staff_user.email = "handler@cdp.test"
+    staff_user.save()
+    overdue = dsar_create(
+        kind="erasure",
+        email="secret@example.org",
+        received_at=datetime(2020, 1, 1, tzinfo=UTC),
+        actor=staff_user,
+    )
+    dsar_create(kind="access", email="later@example.org", actor=staff_user)
+
+    assert dsar_reminders_send() == {"due_soon": 0, "overdue": 1}
+
+    (mail,) = mailoutbox
+    assert mail.to == ["handler@cdp.test"]
+    assert f"#{overdue.pk} erasure: due 2020-02-01 (OVERDUE)" in mail.body
+    assert "secret@example.org" not in mail.body
