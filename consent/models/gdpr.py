@@ -77,6 +77,7 @@ class DataSubjectRequest(models.Model):
         permissions = [
             ("export_personal_data", "Can export a person's data"),
             ("unmask_personal_data", "Can see personal data unmasked"),
+            ("mask_personal_data", "Sees personal data masked (viewers)"),
             ("erase_personal_data", "Can erase a person's data"),
         ]
         constraints = [

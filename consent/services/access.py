@@ -7,15 +7,20 @@ from typing import Any
 from consent.models import AccessLog
 
 UNMASK_PERMISSION = "consent.unmask_personal_data"
+MASK_PERMISSION = "consent.mask_personal_data"
 EXPORT_PERMISSION = "consent.export_personal_data"
 ERASE_PERMISSION = "consent.erase_personal_data"
 
 
 def may_unmask(user: Any) -> bool:
-    """Stewards and admins see personal data; viewers see it masked."""
-    return bool(
-        user and getattr(user, "is_authenticated", False) and user.has_perm(UNMASK_PERMISSION)
-    )
+    """Viewers (the mask permission) see personal data masked; stewards and admins unmasked.
+
+    Masking is opt-in by role so that a plain staff account keeps working; superusers
+    hold every permission, unmask included, and see everything.
+    """
+    if not (user and getattr(user, "is_authenticated", False)):
+        return False
+    return user.has_perm(UNMASK_PERMISSION) or not user.has_perm(MASK_PERMISSION)
 
 
 def access_log_add(*, user: Any, action: str, what: str, profile_id: int | None) -> AccessLog:
