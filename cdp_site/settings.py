@@ -224,6 +224,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SourceKindEnum": "profiles.models.core.Source.Kind",
         "IdentityKindEnum": "profiles.models.core.Identity.Kind",
+        "RequestKindEnum": "consent.models.gdpr.RequestKind",
+        "RequestStatusEnum": "consent.models.gdpr.RequestStatus",
     },
 }
 
