@@ -64,6 +64,18 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         kwargs={"kind": "scores"},
     ),
     PeriodicSpec(
+        name="retention policies",
+        task="consent.tasks.retention_apply_task",
+        description="Anonymise profiles past their retention (dry run first, then real runs).",
+        crontab="40 2 * * *",
+    ),
+    PeriodicSpec(
+        name="data-subject request reminders",
+        task="consent.tasks.dsar_reminders_task",
+        description="Mail handlers the requests overdue or due within 7 days (ids only).",
+        crontab="0 7 * * 1-5",
+    ),
+    PeriodicSpec(
         name="prune heartbeats",
         task="cdp_site.tasks.heartbeat_prune_task",
         description="Forget processes not seen for a week.",

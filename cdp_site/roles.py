@@ -17,13 +17,17 @@ ADMIN = "admin"
 # (app labels, actions) per role. Apps may narrow this later (e.g. the consent ledger
 # is append-only: nobody gets change/delete on it, see consent.roles).
 ROLE_GRANTS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
-    VIEWER: [(OUR_APPS, ("view",))],
+    VIEWER: [(OUR_APPS, ("view",)), (("consent",), ("mask",))],
     STEWARD: [
         (OUR_APPS, ("view", "add", "change", "delete")),
+        # See personal data unmasked and export it (consent's custom permissions).
+        (("consent",), ("unmask", "export")),
         (("django_celery_beat",), ("view", "change")),
     ],
     ADMIN: [
         (OUR_APPS, ("view", "add", "change", "delete")),
+        # Only admins erase people.
+        (("consent",), ("unmask", "export", "erase")),
         (("django_celery_beat", "auth", "authtoken"), ("view", "add", "change", "delete")),
     ],
 }

@@ -30,6 +30,9 @@ SECRET_KEY: str = get_from_env("SECRET_KEY", "", required_in_production=True) or
 DEBUG = env_bool("DEBUG", False)
 # Keys the HMAC of source write keys; rotating it revokes every write key.
 CDP_WRITE_KEY_PEPPER: str = get_from_env("WRITE_KEY_PEPPER", "") or SECRET_KEY
+# Keys the HMAC of suppressed identifiers (erased people). Locally it derives from
+# SECRET_KEY; in production set it once and keep it: changing it forgets every suppression.
+CDP_SUPPRESSION_KEY: str = get_from_env("SUPPRESSION_KEY", "") or f"suppression:{SECRET_KEY}"
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"], required_in_production=True
 )
@@ -221,6 +224,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SourceKindEnum": "profiles.models.core.Source.Kind",
         "IdentityKindEnum": "profiles.models.core.Identity.Kind",
+        "RequestKindEnum": "consent.models.gdpr.RequestKind",
+        "RequestStatusEnum": "consent.models.gdpr.RequestStatus",
     },
 }
 
@@ -298,6 +303,10 @@ CDP_PUBLIC_URL: str = get_from_env(
     "CDP_PUBLIC_URL", "http://localhost:8000", required_in_production=True
 )
 CONSENT_CONFIRM_MAX_AGE_DAYS = env_int("CONSENT_CONFIRM_MAX_AGE_DAYS", 7)
+# Data-subject requests and retention.
+CDP_RETENTION_BATCH = env_int("CDP_RETENTION_BATCH", 500)
+# Days a retention policy's dry-run report waits for review before the first real run.
+CDP_RETENTION_REVIEW_DAYS = env_int("CDP_RETENTION_REVIEW_DAYS", 7)
 
 # Intake: "buffered" answers HTTP calls once messages are stored and lets the worker
 # ingest them in batches; "sync" runs the whole pipeline inside the request.

@@ -55,3 +55,14 @@ class SupersededLink(InvalidLink):
 
     http_status = 409
     code = "superseded_link"
+
+
+class InvalidRequest(ConsentError):
+    """A data-subject request that cannot be recorded or changed as given."""
+
+
+class RequestNotReady(ConsentError):
+    """The step needs an earlier one first (the identity verified), or the request is closed."""
+
+    http_status = 409
+    code = "request_not_ready"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from consent.errors import InvalidLink, ProfileNotFound, ProfileUnavailable
 from consent.links import confirm_token_read
-from consent.models import ConsentRecord, Purpose, PurposeVersion
+from consent.models import ConsentRecord, Purpose, PurposeVersion, Suppression
 
 MAX_MERGE_HOPS = 10
 
@@ -195,3 +196,15 @@ def purpose_wordings(*, codes: list[str]) -> dict[str, PurposeVersion | None]:
     for version in PurposeVersion.objects.filter(purpose_id__in=purposes).order_by("version"):
         found[purposes[version.purpose_id]] = version  # the highest version wins
     return found
+
+
+def suppressed_digests(*, digests: Iterable[str]) -> set[str]:
+    """Which of these identifier digests are suppressed now (one query)."""
+    wanted = set(digests)
+    if not wanted:
+        return set()
+    return set(
+        Suppression.objects.filter(digest__in=wanted, lifted_at__isnull=True).values_list(
+            "digest", flat=True
+        )
+    )

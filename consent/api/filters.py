@@ -7,9 +7,10 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from consent.models import ConsentRecord, Purpose
+from consent.models import ConsentRecord, DataSubjectRequest, Purpose
 
 BIGINT_MAX = 2**63 - 1
 
@@ -51,3 +52,19 @@ class PurposeFilter(django_filters.FilterSet):
     class Meta:
         model = Purpose
         fields = ["channel", "legal_basis", "is_active", "requires_double_opt_in"]
+
+
+class DataSubjectRequestFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=DataSubjectRequest.Status.choices)
+    kind = django_filters.ChoiceFilter(choices=DataSubjectRequest.Kind.choices)
+    overdue = django_filters.BooleanFilter(method="filter_overdue", label="Open and past due")
+
+    class Meta:
+        model = DataSubjectRequest
+        fields = ["status", "kind"]
+
+    def filter_overdue(self, queryset: QuerySet[Any], name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        condition = Q(status__in=["received", "verified"], due_at__lt=timezone.now())
+        return queryset.filter(condition) if value else queryset.exclude(condition)

@@ -14,10 +14,25 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from consent.services import access_log_add, mask_value, may_unmask
 from profiles.admin.quality import OpenIssueFilter
 from profiles.models import Event, Identity, IntakeBatch, Profile, ProfileAudit, Source
 from profiles.selectors import profile_360, profile_search_condition
 from profiles.services import source_create, source_rotate_key
+
+PERSONAL_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "address_line",
+    "postcode",
+    "city",
+    "date_of_birth",
+    "traits",
+)
 
 
 class EstimatedCountPaginator(Paginator):
@@ -187,6 +202,35 @@ class ProfileAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # people arrive through a source: forms, API, imports
 
+    # Viewers see personal data masked (consent's unmask permission), identities hidden.
+    @admin.display(description="name")
+    def masked_name(self, obj: Profile) -> str:
+        return mask_value(self.name(obj))
+
+    @admin.display(description="email")
+    def masked_email(self, obj: Profile) -> str:
+        return mask_value(obj.email)
+
+    @admin.display(description="phone")
+    def masked_phone(self, obj: Profile) -> str:
+        return mask_value(obj.phone)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        if may_unmask(request.user):
+            return self.list_display
+        masked = {"name": "masked_name", "email": "masked_email", "phone": "masked_phone"}
+        return [masked.get(name, name) for name in self.list_display if name != "company"]
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        return self.inlines if may_unmask(request.user) else []
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        profile = super().get_object(request, object_id, from_field)
+        if profile is not None and not may_unmask(request.user):
+            for name in PERSONAL_FIELDS:
+                setattr(profile, name, mask_value(getattr(profile, name)))
+        return profile
+
     def change_view(
         self,
         request: HttpRequest,
@@ -196,7 +240,16 @@ class ProfileAdmin(admin.ModelAdmin):
     ) -> Any:
         extra = dict(extra_context or {})
         if object_id.isdigit() and Profile.objects.filter(pk=object_id).exists():
-            extra["view360"] = profile_360(profile_id=int(object_id))
+            view360 = profile_360(profile_id=int(object_id))
+            if not may_unmask(request.user):
+                for row in view360["provenance"]:
+                    row["value"] = mask_value(row["value"])
+                    for seen in row["sources"]:
+                        seen["value"] = mask_value(seen["value"])
+            extra["view360"] = view360
+            access_log_add(
+                user=request.user, action="view", what="admin:profile", profile_id=int(object_id)
+            )
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
 

@@ -26,6 +26,7 @@ from profiles.services.imports import (
     TARGET_LABELS,
     columns_errors,
     columns_propose,
+    consent_codes,
     import_job_configure,
     import_job_create,
     import_mapping_save,
@@ -133,11 +134,17 @@ class MappingForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.header = header
+        # Consent columns: one target per active purpose (ledger decisions with proof).
+        choices = [
+            *TARGET_CHOICES[:-1],
+            *((f"consent.{code}", f"Consent: {code}") for code in sorted(consent_codes())),
+            TARGET_CHOICES[-1],
+        ]
         for index, column in enumerate(header):
             target = proposal.get(column, "")
             is_trait = target.startswith(f"{TRAIT}.")
             self.fields[f"target_{index}"] = forms.ChoiceField(
-                choices=TARGET_CHOICES, required=False, initial=TRAIT if is_trait else target
+                choices=choices, required=False, initial=TRAIT if is_trait else target
             )
             self.fields[f"trait_{index}"] = forms.CharField(
                 required=False,

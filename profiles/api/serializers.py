@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
+from consent.services import mask_value, may_unmask
 from profiles.models import Event, Identity, Profile, ProfileMerge, Source
 
 PROFILE_OUTPUT_FIELDS = [
@@ -34,20 +37,54 @@ PROFILE_OUTPUT_FIELDS = [
 ]
 
 
-class ProfileSerializer(serializers.ModelSerializer):
+class MaskedForViewers:
+    """Masks `masked_fields` unless the request's user may see personal data (not viewers)."""
+
+    masked_fields: tuple[str, ...] = ()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)  # type: ignore[misc]
+        request = self.context.get("request")  # type: ignore[attr-defined]
+        if request is not None and not may_unmask(request.user):
+            for name in self.masked_fields:
+                data[name] = mask_value(data.get(name))
+        return data
+
+
+PERSONAL_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "address_line",
+    "postcode",
+    "city",
+    "date_of_birth",
+    "traits",
+)
+
+
+class ProfileSerializer(MaskedForViewers, serializers.ModelSerializer):
+    masked_fields = PERSONAL_FIELDS
+
     class Meta:
         model = Profile
         fields = PROFILE_OUTPUT_FIELDS
         read_only_fields = PROFILE_OUTPUT_FIELDS
 
 
-class IdentitySerializer(serializers.ModelSerializer):
+class IdentitySerializer(MaskedForViewers, serializers.ModelSerializer):
+    masked_fields = ("value",)
+
     class Meta:
         model = Identity
         fields = ["kind", "namespace", "value", "source", "created_at"]
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(MaskedForViewers, serializers.ModelSerializer):
+    masked_fields = ("properties", "context")
     source = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
@@ -70,7 +107,9 @@ class EventSerializer(serializers.ModelSerializer):
         ]
 
 
-class ProvenanceSourceSerializer(serializers.Serializer):
+class ProvenanceSourceSerializer(MaskedForViewers, serializers.Serializer):
+    masked_fields = ("value",)
+
     source = serializers.CharField()
     source_id = serializers.IntegerField()
     trust_rank = serializers.IntegerField()
@@ -79,7 +118,9 @@ class ProvenanceSourceSerializer(serializers.Serializer):
     wins = serializers.BooleanField()
 
 
-class ProvenanceSerializer(serializers.Serializer):
+class ProvenanceSerializer(MaskedForViewers, serializers.Serializer):
+    masked_fields = ("value",)
+
     field = serializers.CharField()
     value = serializers.CharField()
     sources = ProvenanceSourceSerializer(many=True)

@@ -11,6 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from consent.services import access_log_add
 from profiles.api.filters import EventFilter, MergeFilter, ProfileFilter
 from profiles.api.serializers import (
     EventSerializer,
@@ -60,7 +61,9 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses=Profile360Serializer)
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         profile = get_object_or_404(Profile, pk=pk)
-        return Response(Profile360Serializer(profile_360(profile_id=profile.pk)).data)
+        access_log_add(user=request.user, action="view", what="api:profile", profile_id=profile.pk)
+        view = profile_360(profile_id=profile.pk)
+        return Response(Profile360Serializer(view, context={"request": request}).data)
 
     @extend_schema(request=MergeCreateSerializer, responses={201: MergeSerializer})
     @action(detail=True, methods=["post"])
@@ -90,6 +93,9 @@ class ProfileEventsView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Event.objects.none()
         profile = get_object_or_404(Profile, pk=self.kwargs["pk"])
+        access_log_add(
+            user=self.request.user, action="view", what="api:events", profile_id=profile.pk
+        )
         return profile_events(profile_id=profile.pk)
 
 

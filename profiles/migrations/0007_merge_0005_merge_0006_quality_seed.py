@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('profiles', '0005_merge'),
-        ('profiles', '0006_quality_seed'),
+        ("profiles", "0005_merge"),
+        ("profiles", "0006_quality_seed"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -1,5 +1,6 @@
 """Models of the profiles app, one module per concern."""
 
+from profiles.models.aggregates import EventAggregate
 from profiles.models.core import (
     Event,
     FieldProvenance,
@@ -29,6 +30,7 @@ __all__ = [
     "BlockedIdentifier",
     "DataQualityIssue",
     "Event",
+    "EventAggregate",
     "FieldProvenance",
     "Form",
     "Identity",

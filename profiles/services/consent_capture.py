@@ -111,6 +111,14 @@ def consent_capture(*, source_id: int, captures: Sequence[ConsentCapture]) -> in
                 continue
             form = (capture.context.get("consent") or {}).get(code)
             item_proof = dict(proof)
+            imported = capture.context.get("import")
+            if isinstance(imported, Mapping):
+                # Which file and row said so: the import's proof.
+                item_proof.update(
+                    import_job=imported.get("job"),
+                    file=str(imported.get("file", ""))[:255],
+                    row=imported.get("row"),
+                )
             if isinstance(form, Mapping) and form.get("form"):
                 item_proof["form"] = str(form["form"])[:100]
             try:

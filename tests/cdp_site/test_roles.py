@@ -17,7 +17,10 @@ def test_a_viewer_can_only_view() -> None:
     perms = _codenames("viewer")
 
     assert ("cdp_site", "view_heartbeat") in perms
-    assert all(codename.startswith("view_") for _, codename in perms)
+    # Besides viewing, only the marker that masks personal data for them.
+    assert {(app, codename) for app, codename in perms if not codename.startswith("view_")} == {
+        ("consent", "mask_personal_data")
+    }
 
 
 def test_a_steward_manages_the_schedule_but_not_users() -> None:
@@ -32,3 +35,12 @@ def test_an_admin_manages_users() -> None:
 
     assert ("auth", "add_user") in perms
     assert ("auth", "change_group") in perms
+
+
+def test_stewards_export_and_only_admins_erase() -> None:
+    steward, admin = _codenames("steward"), _codenames("admin")
+
+    assert {("consent", "export_personal_data"), ("consent", "unmask_personal_data")} <= steward
+    assert ("consent", "erase_personal_data") not in steward
+    assert ("consent", "erase_personal_data") in admin
+    assert ("consent", "delete_accesslog") not in admin

@@ -2,7 +2,10 @@
 
 A mapping is `{"File column": target}` where a target is one of our profile fields, "name"
 (a full name split into first and last), "external_id" (the source's own id for the
-person), "traits.<key>" for a custom trait, or "" to skip the column.
+person), "traits.<key>" for a custom trait, "consent.<purpose code>" for a consent
+decision (yes/no, 1/0, true/false: granted/withdrawn; empty: no decision), or "" to skip
+the column. Consent goes to the ledger through the consent service, with the import job,
+file name and row number as proof.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.text import slugify
 
+from consent.models import Purpose
 from profiles.errors import ProfilesError
 from profiles.models import Event, ImportMapping, Source
 from profiles.normalise import clean_text
@@ -24,6 +28,19 @@ from profiles.services.imports.reading import DELIMITERS, ENCODINGS
 from profiles.services.messages import PROFILE_FIELDS, TRAIT_ALIASES, Message, Prepared
 
 TRAIT_PREFIX = "traits."
+CONSENT_PREFIX = "consent."
+CONSENT_VALUES = {
+    "yes": True,
+    "y": True,
+    "oui": True,
+    "1": True,
+    "true": True,
+    "no": False,
+    "n": False,
+    "non": False,
+    "0": False,
+    "false": False,
+}
 IDENTIFIER_TARGETS = ("email", "phone", "external_id")
 TARGET_LABELS: dict[str, str] = {
     "email": "Email",
@@ -138,6 +155,13 @@ def columns_errors(columns: Mapping[str, Any]) -> dict[str, list[str]]:
                     "choose that field or another trait key"
                 )
                 continue
+        elif target.startswith(CONSENT_PREFIX):
+            code = target[len(CONSENT_PREFIX) :]
+            if code not in consent_codes():
+                errors.setdefault(str(column), []).append(
+                    f"{target!r}: no active consent purpose with the code {code!r}"
+                )
+                continue
         elif target not in TARGET_LABELS:
             errors.setdefault(str(column), []).append(f"unknown target {target!r}")
             continue
@@ -149,6 +173,16 @@ def columns_errors(columns: Mapping[str, Any]) -> dict[str, list[str]]:
     if not errors and not any(target in used for target in IDENTIFIER_TARGETS):
         errors["columns"] = ["map at least one column to email, phone or external_id"]
     return errors
+
+
+def consent_codes() -> set[str]:
+    """Codes of the purposes an import may record decisions for (active ones)."""
+    return set(Purpose.objects.filter(is_active=True).values_list("code", flat=True))
+
+
+def consent_decision(value: str) -> bool | None:
+    """yes/no, 1/0, true/false (any case) -> granted (True) / withdrawn (False); else None."""
+    return CONSENT_VALUES.get(value.strip().lower())
 
 
 def columns_check(columns: Mapping[str, Any]) -> dict[str, str]:
@@ -196,26 +230,34 @@ class RowMapper:
     source: Source
     header: list[str]
     targets: list[tuple[int, str]]  # (position in the row, target)
+    file_name: str = ""
 
     @classmethod
-    def build(cls, *, source: Source, header: list[str], columns: Mapping[str, str]) -> RowMapper:
+    def build(
+        cls, *, source: Source, header: list[str], columns: Mapping[str, str], file_name: str = ""
+    ) -> RowMapper:
         position = {name: index for index, name in enumerate(header)}
         targets = [
             (position[column], target)
             for column, target in columns.items()
             if target and column in position
         ]
-        return cls(source=source, header=header, targets=sorted(targets))
+        return cls(source=source, header=header, targets=sorted(targets), file_name=file_name)
 
     def values(self, row: Sequence[str]) -> list[str]:
         """The row cut or padded to the header's width."""
         return list(row[: len(self.header)]) + [""] * (len(self.header) - len(row))
 
     def shape_errors(self, row: Sequence[str]) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
         extra = [value for value in row[len(self.header) :] if value.strip()]
-        if not extra:
-            return {}
-        return {"": [f"has {len(row)} values but the header has {len(self.header)} columns"]}
+        if extra:
+            errors[""] = [f"has {len(row)} values but the header has {len(self.header)} columns"]
+        for index, target in self.targets:
+            value = row[index].strip() if index < len(row) else ""
+            if target.startswith(CONSENT_PREFIX) and value and consent_decision(value) is None:
+                errors[self.header[index]] = ["consent: yes/no, 1/0 or true/false (or empty)"]
+        return errors
 
     def mapped(self, row: Sequence[str]) -> dict[str, str]:
         """Target -> cleaned value, empty values left out."""
@@ -236,7 +278,13 @@ class RowMapper:
     def message(self, *, row: Sequence[str], job_id: int | None, number: int) -> Message:
         mapped = self.mapped(row)
         traits: dict[str, Any] = {}
+        consent: dict[str, bool] = {}
         for target, value in mapped.items():
+            if target.startswith(CONSENT_PREFIX):
+                decision = consent_decision(value)
+                if decision is not None:
+                    consent[target[len(CONSENT_PREFIX) :]] = decision
+                continue
             if target == "external_id":
                 continue
             key = target[len(TRAIT_PREFIX) :] if target.startswith(TRAIT_PREFIX) else target
@@ -247,6 +295,14 @@ class RowMapper:
             external_id=mapped.get("external_id", ""),
             traits=traits,
             properties={"import_job_id": job_id, "row": number},
+            context=(
+                {
+                    "consent": consent,
+                    "import": {"job": job_id, "file": self.file_name, "row": number},
+                }
+                if consent
+                else {}
+            ),
         )
 
     def stored_values(self, prepared: Prepared) -> dict[str, Any]:
@@ -254,8 +310,11 @@ class RowMapper:
         external = next((key[2] for key in prepared.keys if key[0] == "external_id"), "")
         out: dict[str, Any] = {}
         for index, target in self.targets:
-            if target == "external_id":
-                value: Any = external
+            if target.startswith(CONSENT_PREFIX):
+                decision = prepared.context.get("consent", {}).get(target[len(CONSENT_PREFIX) :])
+                value: Any = "" if decision is None else ("granted" if decision else "withdrawn")
+            elif target == "external_id":
+                value = external
             elif target.startswith(TRAIT_PREFIX):
                 value = prepared.traits.get(target[len(TRAIT_PREFIX) :], "")
             else:

@@ -208,7 +208,12 @@ def import_run_batch(
     position = start
     try:
         with open_table(job.file, options) as table:
-            mapper = RowMapper.build(source=job.source, header=table.header, columns=job.columns)
+            mapper = RowMapper.build(
+                source=job.source,
+                header=table.header,
+                columns=job.columns,
+                file_name=job.original_name,
+            )
             for batch in _batches(table, start, max_rows):
                 if not _ingest_batch(
                     job_id=job.pk, expected_row=position, mapper=mapper, batch=batch

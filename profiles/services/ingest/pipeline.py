@@ -18,6 +18,7 @@ from profiles.services.ingest.collector import cycle_collector_paused
 from profiles.services.ingest.resolve import Resolver
 from profiles.services.ingest.results import BatchResult, MessageResult
 from profiles.services.ingest.store import Assigned, AuditRow, IssueRow, OrmStore, ProvenanceRow
+from profiles.services.ingest.suppression import batch_digests, suppression_filter
 from profiles.services.messages import PROFILE_FIELDS, Key, Message, Prepared, message_prepare
 from profiles.services.quality.config import QualityConfig, quality_config
 from profiles.services.quality.survivorship import survivorship_winners
@@ -82,6 +83,11 @@ def ingest_batch(
     """`ingest_messages` with the store chosen by the caller (tests compare the stores)."""
     now = received_at or timezone.now()
     prepared, results = _prepare_all(messages, source, now, prechecked)
+    digests = batch_digests(prepared)
+    if digests:
+        suppressed = store.suppressed(digests)
+        if suppressed:
+            prepared = suppression_filter(prepared, source, results, suppressed)
     if not prepared:
         return BatchResult(results=[result for result in results if result is not None])
     # Identifiers of replayed messages are looked up too: that changes no answer, and the

@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from consent.selectors import suppressed_digests
 from profiles.models import (
     DataQualityIssue,
     Event,
@@ -80,6 +81,10 @@ class OrmStore:
             )
         )
         return seen, self.known(keys)
+
+    def suppressed(self, digests: Collection[str]) -> set[str]:
+        """Which identifier digests are on the suppression list (one query for the batch)."""
+        return suppressed_digests(digests=digests)
 
     def lock_and_lookup(self, keys: Collection[Key]) -> Known:
         """Lock new identifiers, then see who owns them now (a concurrent batch may have)."""

@@ -1,0 +1,402 @@
+"""Admin of GDPR work: data-subject requests, the suppression list, the access log, retention.
+
+Requests move only through the services: verify, extend, export, carry out, erase — each
+an action with a confirmation page. Exports need the steward's permission, erasure the
+admin's; viewers see subjects masked.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from consent.errors import ConsentError
+from consent.models import (
+    AccessLog,
+    DataSubjectRequest,
+    DataSubjectRequestEvent,
+    RetentionPolicy,
+    RetentionRun,
+    Suppression,
+)
+from consent.services import (
+    dsar_create,
+    dsar_erase,
+    dsar_execute,
+    dsar_export,
+    dsar_extend,
+    dsar_verify,
+    mask_value,
+    may_unmask,
+)
+from consent.services.access import ERASE_PERMISSION, EXPORT_PERMISSION
+from consent.services.retention import retention_run
+
+Kind = DataSubjectRequest.Kind
+Status = DataSubjectRequest.Status
+OPEN = (Status.RECEIVED, Status.VERIFIED)
+
+
+class DueFilter(admin.SimpleListFilter):
+    title = "due"
+    parameter_name = "due"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("overdue", "Overdue"), ("week", "Due within 7 days"), ("open", "Open")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        now = timezone.now()
+        open_requests = queryset.filter(status__in=OPEN)
+        if self.value() == "overdue":
+            return open_requests.filter(due_at__lt=now)
+        if self.value() == "week":
+            return open_requests.filter(due_at__gte=now, due_at__lt=now + timedelta(days=7))
+        if self.value() == "open":
+            return open_requests
+        return queryset
+
+
+class RequestStepInline(admin.TabularInline):
+    model = DataSubjectRequestEvent
+    fields = ("at", "action", "actor", "note")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "audit trail"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RequestAddForm(forms.ModelForm):
+    changes = forms.JSONField(
+        required=False, help_text='Rectification only: {"last_name": "King"}.'
+    )
+
+    class Meta:
+        model = DataSubjectRequest
+        fields = ["kind", "subject_email", "subject_phone", "changes", "received_at"]
+
+    def clean_changes(self) -> Any:
+        return self.cleaned_data.get("changes") or {}
+
+
+@admin.register(DataSubjectRequest)
+class DataSubjectRequestAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "status",
+        "subject",
+        "received_at",
+        "due_at",
+        "overdue",
+        "extended",
+        "handler",
+    )
+    list_filter = (DueFilter, "status", "kind", "extended")
+    list_select_related = ("handler",)
+    date_hierarchy = "received_at"
+    inlines = [RequestStepInline]
+    actions = ["verify", "extend", "export", "carry_out", "erase"]
+    readonly_fields = (
+        "kind",
+        "status",
+        "subject",
+        "subject_digest",
+        "changes",
+        "received_at",
+        "due_at",
+        "extended",
+        "extension_reason",
+        "verification",
+        "verified_at",
+        "completed_at",
+        "answer",
+    )
+    fields = (*readonly_fields[:1], "handler", *readonly_fields[1:])
+
+    @admin.display(description="subject")
+    def subject(self, obj: DataSubjectRequest) -> str:
+        shown = " / ".join(value for value in (obj.subject_email, obj.subject_phone) if value)
+        if not shown:
+            return "(erased)" if obj.subject_digest else ""
+        return shown if getattr(self, "_unmasked", False) else str(mask_value(shown))
+
+    @admin.display(boolean=True)
+    def overdue(self, obj: DataSubjectRequest) -> bool:
+        return obj.status in OPEN and obj.due_at < timezone.now()
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = RequestAddForm
+            kwargs["fields"] = RequestAddForm.Meta.fields
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return RequestAddForm.Meta.fields if obj is None else self.fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return () if obj is None else self.readonly_fields
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
+        return self.inlines if obj is not None else []
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        self._unmasked = may_unmask(request.user)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        self._unmasked = may_unmask(request.user)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["handler"])
+            return
+        created = dsar_create(
+            kind=obj.kind,
+            email=obj.subject_email,
+            phone=obj.subject_phone,
+            changes=obj.changes,
+            received_at=obj.received_at,
+            actor=request.user,
+        )
+        obj.pk = created.pk
+
+    # --- actions: each asks for confirmation (and a note) before calling a service ---
+
+    def _confirm(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        *,
+        action: str,
+        title: str,
+        warning: str,
+        button: str,
+        note_label: str = "",
+    ) -> TemplateResponse | None:
+        """The confirmation page, or None once confirmed (with a note if one is asked)."""
+        if request.POST.get("confirm") == "yes" and (
+            not note_label or request.POST.get("note", "").strip()
+        ):
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "warning": warning,
+            "button": button,
+            "note_label": note_label,
+            "action": action,
+            "requests": list(queryset),
+        }
+        return TemplateResponse(request, "admin/consent/datasubjectrequest/confirm.html", context)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet, step: Any, done: str) -> None:
+        ok = 0
+        for dsar in queryset.order_by("pk"):
+            try:
+                step(dsar)
+            except ConsentError as exc:
+                messages.error(request, f"{dsar}: {exc}")
+            else:
+                ok += 1
+        if ok:
+            messages.success(request, f"{ok} request(s) {done}.")
+
+    @admin.action(description="Verify the requester's identity", permissions=["change"])
+    def verify(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        page = self._confirm(
+            request,
+            queryset,
+            action="verify",
+            title="Verify identity",
+            warning="Say how the requester's identity was checked (keep no copy of documents).",
+            button="Verified",
+            note_label="How it was verified",
+        )
+        if page is not None:
+            return page
+        note = request.POST["note"]
+        self._each(
+            request,
+            queryset,
+            lambda dsar: dsar_verify(request=dsar, method=note, actor=request.user),
+            "verified",
+        )
+        return None
+
+    @admin.action(description="Extend the deadline by two months", permissions=["change"])
+    def extend(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        page = self._confirm(
+            request,
+            queryset,
+            action="extend",
+            title="Extend the deadline",
+            warning="Once per request, for complex or numerous requests; tell the person why.",
+            button="Extend",
+            note_label="Reason",
+        )
+        if page is not None:
+            return page
+        reason = request.POST["note"]
+        self._each(
+            request,
+            queryset,
+            lambda dsar: dsar_extend(request=dsar, reason=reason, actor=request.user),
+            "extended",
+        )
+        return None
+
+    @admin.action(description="Export the person's data (access, portability)")
+    def export(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        if not request.user.has_perm(EXPORT_PERMISSION):
+            raise PermissionDenied
+        if queryset.count() != 1:
+            messages.error(request, "Export one request at a time.")
+            return None
+        page = self._confirm(
+            request,
+            queryset,
+            action="export",
+            title="Export personal data",
+            warning="The file holds everything we hold about the person: send it to them only.",
+            button="Download",
+        )
+        if page is not None:
+            return page
+        dsar = queryset.get()
+        try:
+            data = dsar_export(request=dsar, actor=request.user, via="admin")
+        except ConsentError as exc:
+            messages.error(request, f"{dsar}: {exc}")
+            return None
+        response = HttpResponse(
+            json.dumps(data, indent=2, cls=DjangoJSONEncoder), content_type="application/json"
+        )
+        response["Content-Disposition"] = f'attachment; filename="request-{dsar.pk}.json"'
+        return response
+
+    @admin.action(
+        description="Carry out (rectification, restriction, objection)", permissions=["change"]
+    )
+    def carry_out(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        kinds = (Kind.RECTIFICATION, Kind.RESTRICTION, Kind.OBJECTION)
+        queryset = queryset.filter(kind__in=kinds)
+        page = self._confirm(
+            request,
+            queryset,
+            action="carry_out",
+            title="Carry out requests",
+            warning="Rectifications correct fields; restrictions and objections take the "
+            "people out of segments and sending.",
+            button="Carry out",
+        )
+        if page is not None:
+            return page
+        self._each(
+            request,
+            queryset,
+            lambda dsar: dsar_execute(request=dsar, actor=request.user),
+            "carried out",
+        )
+        return None
+
+    @admin.action(description="Erase the person (cannot be undone)")
+    def erase(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        if not request.user.has_perm(ERASE_PERMISSION):
+            raise PermissionDenied
+        queryset = queryset.filter(kind=Kind.ERASURE)
+        page = self._confirm(
+            request,
+            queryset,
+            action="erase",
+            title="Erase people",
+            warning="Every app's data about these people is removed or anonymised for good; "
+            "their email and phone go on the suppression list.",
+            button="Erase for good",
+        )
+        if page is not None:
+            return page
+        self._each(
+            request,
+            queryset,
+            lambda dsar: dsar_erase(request=dsar, actor=request.user, via="admin"),
+            "erased",
+        )
+        return None
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "short_digest", "reason", "request", "created_at", "lifted_at")
+    list_filter = ("kind", "reason", ("lifted_at", admin.EmptyFieldListFilter))
+    show_full_result_count = False
+
+    @admin.display(description="digest")
+    def short_digest(self, obj: Suppression) -> str:
+        return f"{obj.digest[:16]}…"
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ReadOnlyAdmin):
+    list_display = ("at", "user", "action", "what", "profile_id", "request", "masked")
+    list_filter = ("action", "what", "masked")
+    list_select_related = ("user",)
+    search_fields = ("=profile_id", "user__username")
+    show_full_result_count = False
+    date_hierarchy = "at"
+
+
+class RetentionRunInline(admin.TabularInline):
+    model = RetentionRun
+    fields = ("started_at", "dry_run", "cutoff", "matched", "anonymised", "finished_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(admin.ModelAdmin):
+    list_display = ("name", "lifecycle_stage", "days_without_contact", "is_active", "dry_run_at")
+    readonly_fields = ("dry_run_at", "created_at")
+    inlines = [RetentionRunInline]
+    actions = ["dry_run"]
+
+    @admin.action(description="Dry run: count who would be anonymised")
+    def dry_run(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for policy in queryset:
+            run = retention_run(policy=policy, dry_run=True)
+            messages.info(request, f"{policy}: {run.matched} profile(s) would be anonymised.")

@@ -1,0 +1,83 @@
+"""Suppressed people (erased at their request) cannot be recreated by a batch.
+
+One look-up per batch: the HMAC of every email and phone the batch carries is checked
+against the consent app's suppression list. A suppressed message is rejected with the
+error "suppressed" and writes nothing, unless it is the person's own fresh opt-in: a
+form submission (from a web-form source) that grants a consent purpose. That lifts the
+suppression, with the submission as proof, and the message is stored like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from consent.services import suppression_digest, suppression_lift
+from profiles.models import Event, Identity, Source
+from profiles.services.ingest.results import MessageResult
+from profiles.services.messages import Prepared
+
+SUPPRESSED_KINDS = frozenset({Identity.Kind.EMAIL, Identity.Kind.PHONE})
+SUPPRESSED_ERROR = {
+    "suppressed": [
+        "suppressed: this person asked to be erased; only their own opt-in on a form "
+        "can bring them back."
+    ]
+}
+
+
+def _digests(item: Prepared) -> set[str]:
+    return {
+        suppression_digest(kind=kind, value=value)
+        for kind, _, value in item.keys
+        if kind in SUPPRESSED_KINDS
+    }
+
+
+def _fresh_opt_in(item: Prepared, source: Source) -> bool:
+    """The person's own form submission that ticks at least one consent box."""
+    if source.kind != Source.Kind.WEB_FORM or item.type != Event.Type.FORM:
+        return False
+    consent = item.context.get("consent")
+    if not isinstance(consent, Mapping):
+        return False
+    return any(
+        value is True or (isinstance(value, Mapping) and value.get("granted") is True)
+        for value in consent.values()
+    )
+
+
+def suppression_filter(
+    prepared: list[Prepared],
+    source: Source,
+    results: list[MessageResult | None],
+    suppressed: set[str],
+) -> list[Prepared]:
+    """Drop suppressed messages (reported in `results`), lifting for fresh opt-ins."""
+    kept = []
+    for item in prepared:
+        hits = _digests(item) & suppressed
+        if not hits:
+            kept.append(item)
+        elif _fresh_opt_in(item, source):
+            proof = {
+                "source": source.slug,
+                "message_id": item.message_id,
+                "occurred_at": item.occurred_at.isoformat(),
+                "ip": str(item.context.get("ip", ""))[:64],
+                "purposes": sorted(str(code) for code in item.context["consent"]),
+            }
+            suppression_lift(digests=hits, proof=proof)
+            kept.append(item)
+        else:
+            results[item.index] = MessageResult(
+                index=item.index,
+                status="error",
+                message_id=item.message_id,
+                errors=SUPPRESSED_ERROR,
+            )
+    return kept
+
+
+def batch_digests(prepared: list[Prepared]) -> set[str]:
+    """Every suppressible identifier's digest in the batch."""
+    return {digest for item in prepared for digest in _digests(item)}

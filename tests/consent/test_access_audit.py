@@ -1,0 +1,88 @@
+"""Access audit and roles: views and exports are logged; viewers see personal data masked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from consent.models import AccessLog
+from tests.consent.gdpr_helpers import ADA, ingest_person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def profile(web_form: Any) -> Any:
+    return ingest_person(web_form, message_id="m1")
+
+
+def logged_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def log_rows() -> list[tuple[str, str, str, int | None, bool]]:
+    return list(
+        AccessLog.objects.order_by("id").values_list(
+            "user__username", "action", "what", "profile_id", "masked"
+        )
+    )
+
+
+def test_a_steward_viewing_the_360_page_is_logged_and_sees_the_person(
+    role_user: Any, profile: Any
+) -> None:
+    page = logged_in(role_user("steward")).get(f"/admin/profiles/profile/{profile.pk}/change/")
+    assert page.status_code == 200
+    assert ADA["email"] in page.content.decode()
+    assert log_rows() == [("steward-user", "view", "admin:profile", profile.pk, False)]
+
+
+def test_a_viewer_sees_the_360_page_and_the_list_masked(role_user: Any, profile: Any) -> None:
+    client = logged_in(role_user("viewer"))
+    detail = client.get(f"/admin/profiles/profile/{profile.pk}/change/").content.decode()
+    listing = client.get("/admin/profiles/profile/").content.decode()
+    for page in (detail, listing):
+        assert ADA["email"] not in page
+        assert ADA["lastName"] not in page
+        assert ADA["phone"] not in page
+    assert "a***@e***" in listing
+    assert log_rows() == [("viewer-user", "view", "admin:profile", profile.pk, True)]
+
+
+def test_the_api_detail_and_timeline_are_logged_and_masked_for_viewers(
+    role_client: Any, profile: Any
+) -> None:
+    viewer = role_client("viewer")
+    detail = viewer.get(f"/api/profiles/{profile.pk}/").json()
+    events = viewer.get(f"/api/profiles/{profile.pk}/events/").json()
+
+    assert (detail["profile"]["email"], detail["profile"]["last_name"]) == ("a***@e***", "L***")
+    assert {identity["value"] for identity in detail["identities"]} == {
+        "a***@e***",
+        "+33***",
+        "u***",
+    }
+    assert ADA["email"] not in str(detail) + str(events)
+    assert log_rows() == [
+        ("viewer-user", "view", "api:profile", profile.pk, True),
+        ("viewer-user", "view", "api:events", profile.pk, True),
+    ]
+
+
+def test_stewards_see_the_api_unmasked(role_client: Any, profile: Any) -> None:
+    detail = role_client("steward").get(f"/api/profiles/{profile.pk}/").json()
+    assert detail["profile"]["email"] == ADA["email"]
+    assert log_rows() == [("steward-user", "view", "api:profile", profile.pk, False)]
+
+
+def test_nobody_edits_or_deletes_the_access_log(role_user: Any, profile: Any) -> None:
+    client = logged_in(role_user("admin"))
+    client.get(f"/admin/profiles/profile/{profile.pk}/change/")
+    entry = AccessLog.objects.get()
+    assert client.get(f"/admin/consent/accesslog/{entry.pk}/delete/").status_code == 403
+    assert client.post(f"/admin/consent/accesslog/{entry.pk}/change/", {}).status_code == 403
+    assert AccessLog.objects.count() == 1
