@@ -434,8 +434,8 @@ def _scalar(value: Any, path: str, type: str, field: str) -> Any:
             raise RuleError(path, f"must be one of {', '.join(CHOICES[field])}")
         return value
     if type == NUMBER:
-        if not _is_number(value):
-            raise RuleError(path, "must be a number")
+        if not _is_int(value):
+            raise RuleError(path, "must be a whole number")
         return value
     if type in (DATE, DATETIME):
         return _date(value, path)
@@ -449,7 +449,11 @@ def _scalar(value: Any, path: str, type: str, field: str) -> Any:
 
 
 def _ordered(value: Any, path: str, type: str) -> Any:
-    if type in (NUMBER, TRAIT):
+    if type == NUMBER:
+        if not _is_int(value):
+            raise RuleError(path, "must be a whole number")
+        return value
+    if type == TRAIT:
         if not _is_number(value):
             raise RuleError(path, "must be a number")
         return value
