@@ -65,7 +65,7 @@ def segments_catch_up(*, overlap_seconds: int = 600, max_events: int = 200_000) 
     Safe to run twice: the cursor row is locked while it is read and moved.
     """
     cursor, created = EventCursor.objects.select_for_update().get_or_create(name=CURSOR)
-    if created or (cursor.position == 0 and not cursor.gaps):
+    if created:
         cursor.position = Event.objects.aggregate(top=Max("id"))["top"] or 0
         cursor.save(update_fields=["position", "updated_at"])
         return CatchUp(0, 0, cursor.position, 0)
