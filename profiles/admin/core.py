@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from consent.services import access_log_add, mask_value, may_unmask
 from profiles.admin.quality import OpenIssueFilter
+from profiles.hooks import profile_panels
 from profiles.models import Event, Identity, IntakeBatch, Profile, ProfileAudit, Source
 from profiles.selectors import profile_360, profile_search_condition
 from profiles.services import source_create, source_rotate_key
@@ -250,6 +251,7 @@ class ProfileAdmin(admin.ModelAdmin):
             access_log_add(
                 user=request.user, action="view", what="admin:profile", profile_id=int(object_id)
             )
+            extra["panels360"] = profile_panels(profile_id=int(object_id))
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
 
