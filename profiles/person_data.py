@@ -35,6 +35,20 @@ from profiles.normalise import normalise_email, normalise_name, normalise_phone
 from profiles.services.messages import PROFILE_FIELDS
 
 MAX_MERGE_DEPTH = 10
+# Fields that name or locate the person: masked for viewers (admin and API).
+PERSONAL_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "address_line",
+    "postcode",
+    "city",
+    "date_of_birth",
+    "traits",
+)
 # What an erased profile keeps: its id, status, stage and dates (no person in them).
 BLANK_FIELDS: dict[str, Any] = {
     **{name: "" for name in PROFILE_FIELDS if name != "date_of_birth"},

@@ -16,22 +16,9 @@ from django.utils.html import format_html
 
 from consent.services import access_log_add, mask_value, may_unmask
 from profiles.models import Event, Identity, IntakeBatch, Profile, ProfileAudit, Source
+from profiles.person_data import PERSONAL_FIELDS
 from profiles.selectors import profile_360, profile_search_condition
 from profiles.services import source_create, source_rotate_key
-
-PERSONAL_FIELDS = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "address_line",
-    "postcode",
-    "city",
-    "date_of_birth",
-    "traits",
-)
 
 
 class EstimatedCountPaginator(Paginator):
