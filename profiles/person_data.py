@@ -181,6 +181,9 @@ def _fold_events(ids: list[int]) -> int:
 
 def profiles_erase(profile_ids: Sequence[int]) -> int:
     ids = person_profile_ids(profile_ids)
+    # The lock ingestion takes, in the same order: a batch writing to these people
+    # finishes first (and its rows are erased below) or waits for the erasure.
+    list(Profile.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
     folded = _fold_events(ids)
     Event.objects.filter(profile_id__in=ids).delete()
     identities, _ = Identity.objects.filter(profile_id__in=ids).delete()
