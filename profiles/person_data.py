@@ -35,6 +35,20 @@ from profiles.normalise import normalise_email, normalise_name, normalise_phone
 from profiles.services.messages import PROFILE_FIELDS
 
 MAX_MERGE_DEPTH = 10
+# Fields that name or locate the person: masked for viewers (admin and API).
+PERSONAL_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "address_line",
+    "postcode",
+    "city",
+    "date_of_birth",
+    "traits",
+)
 # What an erased profile keeps: its id, status, stage and dates (no person in them).
 BLANK_FIELDS: dict[str, Any] = {
     **{name: "" for name in PROFILE_FIELDS if name != "date_of_birth"},
@@ -167,6 +181,9 @@ def _fold_events(ids: list[int]) -> int:
 
 def profiles_erase(profile_ids: Sequence[int]) -> int:
     ids = person_profile_ids(profile_ids)
+    # The lock ingestion takes, in the same order: a batch writing to these people
+    # finishes first (and its rows are erased below) or waits for the erasure.
+    list(Profile.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
     folded = _fold_events(ids)
     Event.objects.filter(profile_id__in=ids).delete()
     identities, _ = Identity.objects.filter(profile_id__in=ids).delete()

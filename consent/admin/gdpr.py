@@ -140,6 +140,9 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
     def overdue(self, obj: DataSubjectRequest) -> bool:
         return obj.status in OPEN and obj.due_at < timezone.now()
 
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"received_at": timezone.now(), **super().get_changeform_initial_data(request)}
+
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         if obj is None:
             kwargs["form"] = RequestAddForm

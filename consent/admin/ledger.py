@@ -20,6 +20,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 
 from consent.errors import ConsentError
+from consent.masking import MaskedForViewersAdmin
 from consent.models import ConsentRecord, Purpose, PurposeVersion
 from consent.selectors import purpose_list
 from consent.services import consent_record, purpose_wording_add
@@ -119,8 +120,11 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(admin.ModelAdmin):
+class ConsentRecordAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     """The ledger, read-only for everyone; new decisions through "Record a decision"."""
+
+    mask_columns = {"profile": "profile_id"}
+    mask_fields = ("proof",)
 
     list_display = (
         "id",

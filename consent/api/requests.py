@@ -13,11 +13,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from consent.api.filters import DataSubjectRequestFilter
+from consent.api.views import NewestFirst
 from consent.models import DataSubjectRequest
 from consent.services import (
     dsar_create,
@@ -101,13 +101,6 @@ class MayHandleRequests(permissions.BasePermission):
         return bool(request.user and request.user.has_perm(WRITE_PERMISSION))
 
 
-class Pages(CursorPagination):
-    ordering = "-id"
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
 class DataSubjectRequestViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -118,7 +111,7 @@ class DataSubjectRequestViewSet(
 
     serializer_class = DataSubjectRequestSerializer
     permission_classes = [permissions.IsAdminUser, MayHandleRequests]
-    pagination_class = Pages
+    pagination_class = NewestFirst
     lookup_value_regex = r"[0-9]+"
     filter_backends = [DjangoFilterBackend]
     filterset_class = DataSubjectRequestFilter

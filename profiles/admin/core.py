@@ -14,26 +14,14 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from consent.masking import MaskedForViewersAdmin
 from consent.services import access_log_add, mask_value, may_unmask
 from profiles.admin.quality import OpenIssueFilter
 from profiles.hooks import profile_panels
 from profiles.models import Event, Identity, IntakeBatch, Profile, ProfileAudit, Source
+from profiles.person_data import PERSONAL_FIELDS
 from profiles.selectors import profile_360, profile_search_condition
 from profiles.services import source_create, source_rotate_key
-
-PERSONAL_FIELDS = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "address_line",
-    "postcode",
-    "city",
-    "date_of_birth",
-    "traits",
-)
 
 
 class EstimatedCountPaginator(Paginator):
@@ -256,7 +244,9 @@ class ProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Identity)
-class IdentityAdmin(admin.ModelAdmin):
+class IdentityAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
+    mask_columns = {"profile": "profile_id"}
+    mask_fields = ("value",)
     list_display = ("kind", "namespace", "value", "profile", "source", "created_at")
     list_filter = ("kind",)
     search_fields = ("=value",)
@@ -271,7 +261,9 @@ class IdentityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
+    mask_columns = {"profile": "profile_id"}
+    mask_fields = ("properties", "context")
     list_display = ("occurred_at", "type", "name", "profile_link", "source", "utm_campaign")
     list_filter = ("type", "source")
     search_fields = ("=message_id", "name")

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from consent.services import mask_value, may_unmask
 from profiles.models import Event, Identity, Profile, ProfileMerge, Source
+from profiles.person_data import PERSONAL_FIELDS
 
 PROFILE_OUTPUT_FIELDS = [
     "id",
@@ -49,21 +50,6 @@ class MaskedForViewers:
             for name in self.masked_fields:
                 data[name] = mask_value(data.get(name))
         return data
-
-
-PERSONAL_FIELDS = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "address_line",
-    "postcode",
-    "city",
-    "date_of_birth",
-    "traits",
-)
 
 
 class ProfileSerializer(MaskedForViewers, serializers.ModelSerializer):

@@ -86,3 +86,31 @@ def test_nobody_edits_or_deletes_the_access_log(role_user: Any, profile: Any) ->
     assert client.get(f"/admin/consent/accesslog/{entry.pk}/delete/").status_code == 403
     assert client.post(f"/admin/consent/accesslog/{entry.pk}/change/", {}).status_code == 403
     assert AccessLog.objects.count() == 1
+
+
+def test_viewers_see_identities_events_and_the_ledger_masked(
+    role_user: Any, profile: Any, newsletter: Any
+) -> None:
+    from consent.models import ConsentRecord
+    from profiles.models import Event, Identity
+    from tests.consent.helpers import decide
+
+    record, _ = decide(profile, newsletter, proof={"email": ADA["email"], "note": "call"})
+    identity = Identity.objects.get(kind="email")
+    event = Event.objects.get(type="track")
+    viewer, steward = logged_in(role_user("viewer")), logged_in(role_user("steward"))
+    pages = [
+        "/admin/profiles/identity/",
+        f"/admin/profiles/identity/{identity.pk}/change/",
+        f"/admin/profiles/event/{event.pk}/change/",
+        "/admin/consent/consentrecord/",
+        f"/admin/consent/consentrecord/{record.pk}/change/",
+    ]
+    for url in pages:
+        response = viewer.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        assert ADA["email"] not in page, url
+        assert ADA["lastName"] not in page, url
+    assert ADA["email"] in steward.get(pages[1]).content.decode()
+    assert ConsentRecord.objects.get().proof["email"] == ADA["email"]  # masked on screen only

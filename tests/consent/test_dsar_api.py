@@ -115,3 +115,20 @@ def test_the_overdue_filter_lists_open_requests_past_due(role_client: Any) -> No
     ids = [row["id"] for row in client.get(URL, {"overdue": "true"}).json()["results"]]
     assert ids == [old["id"]]
     assert closed.pk not in ids
+
+
+def test_a_request_can_be_rejected_once_with_a_reason(role_client: Any) -> None:
+    client = role_client("steward")
+    request = create(client, kind="erasure", email="ada@example.org")
+    missing = client.post(f"{URL}{request['id']}/reject/", {}, format="json")
+    rejected = client.post(f"{URL}{request['id']}/reject/", {"note": "identity not proven"})
+    again = client.post(f"{URL}{request['id']}/verify/", {"note": "late"})
+
+    assert missing.status_code == 400
+    assert missing.json()["error"]["fields"] == {"note": ["This field is required."]}
+    assert (rejected.json()["status"], rejected.json()["answer"]) == (
+        "rejected",
+        "identity not proven",
+    )
+    assert again.status_code == 409
+    assert Profile.objects.count() == 0

@@ -1,0 +1,56 @@
+"""Masking personal data for viewers in admin pages (any app's admin may use the mixin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from consent.services.access import mask_value, may_unmask
+
+
+class MaskedForViewersAdmin:
+    """ModelAdmin mixin: viewers get list columns swapped and detail values masked.
+
+    `mask_columns` maps a list column to what viewers see instead (e.g. a foreign key whose
+    label names the person -> its id); `mask_fields` are attributes masked on detail pages.
+    """
+
+    mask_columns: dict[str, str] = {}
+    mask_fields: tuple[str, ...] = ()
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        names = super().get_list_display(request)  # type: ignore[misc]
+        if may_unmask(request.user):
+            return names
+        return [
+            _masked_column(name) if name in self.mask_fields else self.mask_columns.get(name, name)
+            for name in names
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        names = super().get_readonly_fields(request, obj)  # type: ignore[misc]
+        if may_unmask(request.user):
+            return names
+        return [self.mask_columns.get(name, name) for name in names]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        names = super().get_fields(request, obj)  # type: ignore[misc]
+        if may_unmask(request.user):
+            return names
+        return [self.mask_columns.get(name, name) for name in names]
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        if obj is not None and not may_unmask(request.user):
+            for name in self.mask_fields:
+                setattr(obj, name, mask_value(getattr(obj, name)))
+        return obj
+
+
+def _masked_column(name: str) -> Any:
+    def column(obj: Any) -> Any:
+        return mask_value(getattr(obj, name))
+
+    column.short_description = name.replace("_", " ")  # type: ignore[attr-defined]
+    return column
