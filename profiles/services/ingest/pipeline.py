@@ -13,6 +13,7 @@ from django.utils import timezone
 from profiles.errors import InvalidMessage
 from profiles.models import Identity, Profile, Source
 from profiles.services.consent_capture import ConsentCapture, consent_capture
+from profiles.services.identity_rules import identity_conflicts_record, identity_rules_current
 from profiles.services.ingest.collector import cycle_collector_paused
 from profiles.services.ingest.resolve import Resolver
 from profiles.services.ingest.results import BatchResult, MessageResult
@@ -91,7 +92,12 @@ def ingest_batch(
     if missing:
         # A concurrent batch may create them meanwhile: wait for it, then look again.
         known.update(store.lock_and_lookup(missing))
-    resolver = Resolver(known)
+    rules = identity_rules_current()
+    limited = sorted(kind for kind in rules.max_per_profile if kind != Identity.Kind.USER_ID)
+    if limited and known.owners:
+        # Only when a steward limited a kind other than user id (none by default).
+        known.counts = store.identity_counts(set(known.owners.values()), limited)
+    resolver = Resolver(known, rules)
     assigned_temp = [(item, resolver.resolve(item)) for item in prepared]
 
     new = list(resolver.new_profiles.values())
@@ -121,6 +127,13 @@ def ingest_batch(
         store.insert_events(assigned, source.pk, now)
         updated = _apply_fields(assigned, source, set(created), profiles, provenance, store)
     store.flush()
+    if resolver.conflicts:
+        identity_conflicts_record(
+            conflicts=[
+                (final(profile_id), final(other), key, reason)
+                for profile_id, other, key, reason in resolver.conflicts
+            ]
+        )
     captures = [
         ConsentCapture(
             profile_id=profile_id,
