@@ -253,7 +253,7 @@ class Migration(migrations.Migration):
                     models.CharField(
                         choices=[
                             ("owned_by_other", "Belongs to another profile"),
-                            ("limit", "Profile already has the maximum of this kind"),
+                            ("different", "Holds another identifier of a higher-priority kind"),
                         ],
                         max_length=16,
                     ),

@@ -13,9 +13,13 @@ from django.utils import timezone
 from profiles.errors import InvalidMessage
 from profiles.models import Identity, Profile, Source
 from profiles.services.consent_capture import ConsentCapture, consent_capture
-from profiles.services.identity_rules import identity_conflicts_record, identity_rules_current
+from profiles.services.identity_rules import (
+    IdentityRules,
+    identity_conflicts_record,
+    identity_rules_current,
+)
 from profiles.services.ingest.collector import cycle_collector_paused
-from profiles.services.ingest.resolve import Resolver
+from profiles.services.ingest.resolve import Known, Resolver
 from profiles.services.ingest.results import BatchResult, MessageResult
 from profiles.services.ingest.store import Assigned, AuditRow, OrmStore, ProvenanceRow
 from profiles.services.messages import PROFILE_FIELDS, Key, Message, Prepared, message_prepare
@@ -93,10 +97,9 @@ def ingest_batch(
         # A concurrent batch may create them meanwhile: wait for it, then look again.
         known.update(store.lock_and_lookup(missing))
     rules = identity_rules_current()
-    limited = sorted(kind for kind in rules.max_per_profile if kind != Identity.Kind.USER_ID)
-    if limited and known.owners:
-        # Only when a steward limited a kind other than user id (none by default).
-        known.counts = store.identity_counts(set(known.owners.values()), limited)
+    kinds = _kinds_to_count(prepared, known, rules)
+    if kinds:
+        known.counts = store.identity_counts(set(known.owners.values()), kinds)
     resolver = Resolver(known, rules)
     assigned_temp = [(item, resolver.resolve(item)) for item in prepared]
 
@@ -185,6 +188,26 @@ def _prepare_all(
 def _keys(prepared: list[Prepared]) -> set[Key]:
     keys = {key for item in prepared for key in item.keys}
     return keys | {item.alias_of for item in prepared if item.alias_of is not None}
+
+
+def _kinds_to_count(prepared: list[Prepared], known: Known, rules: IdentityRules) -> list[str]:
+    """Kinds whose counts per known profile the resolver needs; usually none (no query).
+
+    Counts serve per-kind maximums (other than one user id) and messages whose lower
+    identifier has an owner that a higher one does not share (see `Resolver._holds_other`).
+    """
+    if not known.owners:
+        return []
+    kinds = {kind for kind in rules.max_per_profile if kind != Identity.Kind.USER_ID}
+    for item in prepared:
+        owners = [known.owners.get(key) for key in item.keys]
+        if any(owner is not None for owner in owners) and len(set(owners)) > 1:
+            kinds.update(
+                key[0]
+                for key in item.keys
+                if key[0] not in (Identity.Kind.USER_ID, Identity.Kind.ANONYMOUS_ID)
+            )
+    return sorted(kinds)
 
 
 def _drop_duplicates(

@@ -18,7 +18,7 @@ from profiles.services.identity_rules import Conflict, IdentityRules
 from profiles.services.messages import Key, Prepared
 
 _OWNED_BY_OTHER = IdentityConflict.Reason.OWNED_BY_OTHER
-_LIMIT = IdentityConflict.Reason.LIMIT
+_DIFFERENT = IdentityConflict.Reason.DIFFERENT_IDENTIFIER
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Known:
     owners: dict[Key, int] = field(default_factory=dict)  # identifier -> active profile
     user_ids: dict[int, str] = field(default_factory=dict)  # profile id -> its user id
     anonymous: set[int] = field(default_factory=set)  # profiles known only by anonymous ids
-    # (profile, kind) -> identifiers held; read only for kinds with a maximum besides user id
+    # (profile, kind) -> identifiers held: read only when a rule needs it (see the pipeline)
     counts: dict[tuple[int, str], int] = field(default_factory=dict)
 
     def update(self, other: Known) -> None:
@@ -86,19 +86,39 @@ class Resolver:
             return False  # user ids: see `one_user_id`
         return self.counts.get((profile_id, kind), 0) >= limit
 
+    def _holds_other(self, owner: int, matched: Key, keys: list[Key]) -> bool:
+        """Does the owner hold another value of a kind the message ranks above `matched`?
+
+        Then the lower identifier (a switchboard number, a shared device) does not pull the
+        message onto that profile: two colleagues, one with each email, stay two people.
+        """
+        rank = self.rules.rank(matched)
+        for key in keys:
+            if self.rules.rank(key) >= rank:
+                return False
+            kind = key[0]
+            if kind in (Identity.Kind.USER_ID, Identity.Kind.ANONYMOUS_ID):
+                continue  # user ids: `one_user_id`
+            if self._owner(key) != owner and self.counts.get((owner, kind), 0) > 0:
+                return True
+        return False
+
     def resolve(self, item: Prepared) -> int:
         rules = self.rules
         keys = sorted((key for key in item.keys if not rules.blocked(key)), key=rules.rank)
         user_id = next((key[2] for key in keys if key[0] == Identity.Kind.USER_ID), "")
         profile_id: int | None = None
-        other_user: set[int] = set()  # owners passed over: they have another user id
+        passed: set[int] = set()  # owners passed over: they hold another identifier
         for key in keys:
             owner = self._owner(key)
             if owner is None:
                 continue
             # Two different user ids never fuse into one profile.
             if self.one_user_id and user_id and self.user_ids.get(owner, user_id) != user_id:
-                other_user.add(owner)
+                passed.add(owner)
+                continue
+            if self._holds_other(owner, key, keys):
+                passed.add(owner)
                 continue
             profile_id = owner
             break
@@ -138,6 +158,6 @@ class Resolver:
             elif owner != profile_id and key[0] != Identity.Kind.ANONYMOUS_ID:
                 # Two people behind one identifier (a switchboard, a shared mailbox): the
                 # identifier stays with its owner and a steward decides.
-                reason = _LIMIT if owner in other_user else _OWNED_BY_OTHER
+                reason = _DIFFERENT if owner in passed else _OWNED_BY_OTHER
                 self.conflicts.append((profile_id, owner, key, reason))
         return profile_id
