@@ -101,7 +101,7 @@ def test_conflicts_are_merged_or_dismissed_from_the_queue(admin_client: Any, web
     assert b"+33140205050" not in listing.content
     assert b"+331******50" in listing.content
     assert "1 conflict(s) dismissed" in texts(dismissed)
-    assert "already dismissed" in texts(refused)
+    assert "is dismissed already" in texts(refused)
     assert Profile.objects.filter(pk__in=[ada, grace], status="active").count() == 2
 
 
