@@ -182,6 +182,26 @@ def _survivor_fields(survivor: Profile, absorbed: Profile) -> dict[str, list[Any
     return changes
 
 
+def _audit(
+    survivor: Profile,
+    absorbed: Profile,
+    actions: tuple[str, str],
+    fields: list[str],
+    actor: Any,
+    now: datetime,
+) -> None:
+    """Write both profiles' rows, then both audit rows (the survivor's names its fields)."""
+    survivor.updated_at = absorbed.updated_at = now
+    survivor.save(update_fields=[*fields, "updated_at"])
+    absorbed.save(update_fields=["status", "merged_into", "updated_at"])
+    ProfileAudit.objects.bulk_create(
+        [
+            ProfileAudit(profile_id=survivor.pk, action=actions[0], fields=fields, actor=actor),
+            ProfileAudit(profile_id=absorbed.pk, action=actions[1], fields=[], actor=actor),
+        ]
+    )
+
+
 @transaction.atomic
 def profile_merge(
     *,
@@ -220,21 +240,9 @@ def profile_merge(
     }
 
     changes = _survivor_fields(survivor, absorbed)
-    now = timezone.now()
-    survivor.updated_at = now
-    survivor.save(update_fields=[*changes, "updated_at"])
     absorbed.status = Profile.Status.MERGED
     absorbed.merged_into_id = survivor_id
-    absorbed.updated_at = now
-    absorbed.save(update_fields=["status", "merged_into", "updated_at"])
-    ProfileAudit.objects.bulk_create(
-        [
-            ProfileAudit(
-                profile_id=survivor_id, action="merged", fields=sorted(changes), actor=actor
-            ),
-            ProfileAudit(profile_id=absorbed_id, action="merged_into", fields=[], actor=actor),
-        ]
-    )
+    _audit(survivor, absorbed, ("merged", "merged_into"), sorted(changes), actor, timezone.now())
     return ProfileMerge.objects.create(
         survivor_id=survivor_id,
         absorbed_id=absorbed_id,
@@ -323,21 +331,10 @@ def profile_merge_undo(*, merge_id: int, actor: Any = None) -> ProfileMerge:
         profile_id=absorbed_id
     )
     restored = _restore_survivor_fields(survivor, snapshot["survivor_fields"])
-    now = timezone.now()
-    survivor.updated_at = now
-    survivor.save(update_fields=[*restored, "updated_at"])
     absorbed.status = Profile.Status.ACTIVE
     absorbed.merged_into_id = None
-    absorbed.updated_at = now
-    absorbed.save(update_fields=["status", "merged_into", "updated_at"])
-    ProfileAudit.objects.bulk_create(
-        [
-            ProfileAudit(
-                profile_id=survivor_id, action="merge_undone", fields=restored, actor=actor
-            ),
-            ProfileAudit(profile_id=absorbed_id, action="unmerged", fields=[], actor=actor),
-        ]
-    )
+    now = timezone.now()
+    _audit(survivor, absorbed, ("merge_undone", "unmerged"), restored, actor, now)
     merge.undone_at = now
     merge.undone_by = actor
     merge.save(update_fields=["undone_at", "undone_by"])

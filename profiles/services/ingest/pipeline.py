@@ -49,23 +49,20 @@ def ingest_messages(
     it defaults to now. `prechecked`: see `message_prepare`.
     """
     with cycle_collector_paused():
-        try:
-            return ingest_batch(
-                source=source,
-                messages=messages,
-                store=default_store(),
-                received_at=received_at,
-                prechecked=prechecked,
-            )
-        except MergedMeanwhile:
-            # The batch rolled back; its identifiers now point at the survivor.
-            return ingest_batch(
-                source=source,
-                messages=messages,
-                store=default_store(),
-                received_at=received_at,
-                prechecked=prechecked,
-            )
+        for attempt in range(3):
+            try:
+                return ingest_batch(
+                    source=source,
+                    messages=messages,
+                    store=default_store(),
+                    received_at=received_at,
+                    prechecked=prechecked,
+                )
+            except MergedMeanwhile:
+                # The batch rolled back; its identifiers point at the survivor now.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
 
 class MergedMeanwhile(Exception):
