@@ -41,11 +41,11 @@ from profiles.models import (
     Event,
     FieldProvenance,
     Identity,
-    IdentityRule,
     Profile,
     ProfileAudit,
     ProfileMerge,
 )
+from profiles.services.identity_rules import identity_rules_current
 from profiles.services.ingest.pipeline import _changes, _winners
 from profiles.services.ingest.store import ProvenanceRow
 from profiles.services.messages import PROFILE_FIELDS
@@ -96,11 +96,7 @@ def _check_mergeable(profile: Profile, role: str) -> None:
 
 
 def _check_identity_limits(survivor_id: int, absorbed_id: int) -> None:
-    limits = dict(
-        IdentityRule.objects.filter(max_per_profile__isnull=False).values_list(
-            "kind", "max_per_profile"
-        )
-    )
+    limits = identity_rules_current().max_per_profile
     if not limits:
         return
     counts: dict[tuple[int, str], int] = {}
