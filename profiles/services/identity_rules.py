@@ -57,14 +57,18 @@ class IdentityRules:
     max_per_profile: dict[str, int]
     shared_limit: dict[str, int]
     patterns: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
-    blocked_hashes: set[str] = field(default_factory=set)
+    blocked_hashes: dict[str, set[str]] = field(default_factory=dict)  # by kind
 
     def blocked(self, key: Key) -> bool:
         """True if the identifier never matches (nor is attached to a profile)."""
-        patterns = self.patterns.get(key[0])
-        if patterns and any(pattern.search(key[2]) for pattern in patterns):
-            return True
-        return bool(self.blocked_hashes) and identifier_hash(key) in self.blocked_hashes
+        kind = key[0]
+        patterns = self.patterns.get(kind)
+        if patterns is not None:
+            for pattern in patterns:
+                if pattern.search(key[2]):
+                    return True
+        hashes = self.blocked_hashes.get(kind)
+        return hashes is not None and identifier_hash(key) in hashes
 
     def rank(self, key: Key) -> int:
         return self.priority.get(key[0], len(KIND_PRIORITY))
@@ -88,7 +92,7 @@ def identity_rules_load() -> IdentityRules:
         "kind", "pattern", "value_hash"
     ):
         if value_hash:
-            rules.blocked_hashes.add(value_hash)
+            rules.blocked_hashes.setdefault(kind, set()).add(value_hash)
             continue
         try:
             rules.patterns.setdefault(kind, []).append(re.compile(pattern))

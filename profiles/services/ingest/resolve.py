@@ -65,6 +65,7 @@ class Resolver:
         self.counts = known.counts
         self.rules = rules
         self.one_user_id = rules.max_per_profile.get(Identity.Kind.USER_ID) == 1
+        self.limited = {kind for kind in rules.max_per_profile if kind != Identity.Kind.USER_ID}
         self.conflicts: list[Conflict] = []  # profile, other profile, identifier, reason
         self.new_profiles: dict[int, NewProfile] = {}
         self.new_identities: dict[Key, int] = {}
@@ -81,10 +82,8 @@ class Resolver:
         return None if owner is None else self.survivor(owner)
 
     def _at_limit(self, profile_id: int, kind: str) -> bool:
-        limit = self.rules.max_per_profile.get(kind)
-        if limit is None or kind == Identity.Kind.USER_ID:
-            return False  # user ids: see `one_user_id`
-        return self.counts.get((profile_id, kind), 0) >= limit
+        """Does the profile hold its kind's maximum (kinds in `limited`; user ids apart)?"""
+        return self.counts.get((profile_id, kind), 0) >= self.rules.max_per_profile[kind]
 
     def _holds_other(self, owner: int, matched: Key, keys: list[Key]) -> bool:
         """Does the owner hold another value of a kind the message ranks above `matched`?
@@ -105,7 +104,9 @@ class Resolver:
 
     def resolve(self, item: Prepared) -> int:
         rules = self.rules
-        keys = sorted((key for key in item.keys if not rules.blocked(key)), key=rules.rank)
+        keys = [key for key in item.keys if not rules.blocked(key)]
+        if len(keys) > 1:
+            keys.sort(key=rules.rank)
         user_id = next((key[2] for key in keys if key[0] == Identity.Kind.USER_ID), "")
         profile_id: int | None = None
         passed: set[int] = set()  # owners passed over: they hold another identifier
@@ -146,7 +147,7 @@ class Resolver:
             if owner is None:
                 if key is item.alias_of:
                     continue
-                if self._at_limit(profile_id, key[0]):
+                if key[0] in self.limited and self._at_limit(profile_id, key[0]):
                     continue  # the profile holds its kind's maximum: not attached
                 self.owners[key] = profile_id
                 self.new_identities[key] = profile_id
