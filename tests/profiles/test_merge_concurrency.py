@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
+from django.db import transaction
 
 from consent.models import ConsentRecord
 from consent.services import consent_record
@@ -117,3 +120,31 @@ def test_messages_for_a_profile_being_merged_land_on_a_live_profile(
     assert errors == []
     assert Event.objects.filter(type="track", profile_id=survivor).count() == 5
     _assert_nothing_lost(identities=4, events=7, consents=2)
+
+
+def test_a_batch_that_waited_for_a_merge_resolves_again_onto_the_survivor(
+    web_form: Any, purposes: dict[str, Any]
+) -> None:
+    survivor, absorbed = _people(web_form, 2, purposes["newsletter"])
+    merging = threading.Event()
+
+    def work(n: int) -> None:
+        if n == 0:
+            with transaction.atomic():
+                profile_merge(survivor_id=survivor, absorbed_id=absorbed)
+                merging.set()
+                # The batch looks its identifiers up now (the absorbed still owns them),
+                # then waits for the absorbed's row lock until this commits.
+                time.sleep(1.0)
+            return
+        assert merging.wait(timeout=30)
+        ingest_messages(
+            source=web_form,
+            messages=[Message(type="track", message_id="late", anonymous_id="anon-1", name="X")],
+        )
+
+    errors = in_parallel(2, work)
+
+    assert errors == []
+    assert Event.objects.get(message_id="late").profile_id == survivor
+    _assert_nothing_lost(identities=4, events=3, consents=2)
