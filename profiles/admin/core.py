@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from consent.masking import MaskedForViewersAdmin
 from consent.services import access_log_add, mask_value, may_unmask
+from profiles.admin.merges import merge_selected_profiles
 from profiles.admin.quality import OpenIssueFilter
 from profiles.hooks import profile_panels
 from profiles.models import Event, Identity, IntakeBatch, Profile, ProfileAudit, Source
@@ -124,6 +125,7 @@ class ProfileAdmin(admin.ModelAdmin):
     list_per_page = 50
     ordering = ("-id",)
     inlines = [IdentityInline]
+    actions = ["merge_selected"]
     change_form_template = "admin/profiles/profile/change_form.html"
     readonly_fields = (
         "status",
@@ -219,6 +221,10 @@ class ProfileAdmin(admin.ModelAdmin):
             for name in PERSONAL_FIELDS:
                 setattr(profile, name, mask_value(getattr(profile, name)))
         return profile
+
+    @admin.action(description="Merge the two selected profiles…", permissions=["change"])
+    def merge_selected(self, request: HttpRequest, queryset: QuerySet[Profile]) -> Any:
+        return merge_selected_profiles(self, request, queryset)
 
     def change_view(
         self,

@@ -41,12 +41,13 @@ from profiles.models import (
     Event,
     FieldProvenance,
     Identity,
-    IdentityRule,
     Profile,
     ProfileAudit,
     ProfileMerge,
 )
+from profiles.services.identity_rules import identity_rules_current
 from profiles.services.ingest.pipeline import _changes, _winners
+from profiles.services.quality.config import quality_config
 from profiles.services.ingest.store import ProvenanceRow
 from profiles.services.messages import PROFILE_FIELDS
 
@@ -96,11 +97,7 @@ def _check_mergeable(profile: Profile, role: str) -> None:
 
 
 def _check_identity_limits(survivor_id: int, absorbed_id: int) -> None:
-    limits = dict(
-        IdentityRule.objects.filter(max_per_profile__isnull=False).values_list(
-            "kind", "max_per_profile"
-        )
-    )
+    limits = identity_rules_current().max_per_profile
     if not limits:
         return
     counts: dict[tuple[int, str], int] = {}
@@ -161,7 +158,8 @@ def _survivor_fields(survivor: Profile, absorbed: Profile) -> dict[str, list[Any
         )
     ]
     state = {name: getattr(survivor, name) for name in _MERGED_FIELDS}
-    _changes(state, [], _winners(provenance).get(survivor.pk, {}))
+    strategies = quality_config().survivorship
+    _changes(state, [], _winners(provenance, strategies).get(survivor.pk, {}))
     for name in PROFILE_FIELDS:
         # Values no source stated (a steward's edit) fill only what the survivor lacks.
         if state[name] in ("", None) and getattr(absorbed, name) not in ("", None):
@@ -180,6 +178,26 @@ def _survivor_fields(survivor: Profile, absorbed: Profile) -> dict[str, list[Any
             changes[name] = [_json(before), _json(state[name])]
             setattr(survivor, name, state[name])
     return changes
+
+
+def _audit(
+    survivor: Profile,
+    absorbed: Profile,
+    actions: tuple[str, str],
+    fields: list[str],
+    actor: Any,
+    now: datetime,
+) -> None:
+    """Write both profiles' rows, then both audit rows (the survivor's names its fields)."""
+    survivor.updated_at = absorbed.updated_at = now
+    survivor.save(update_fields=[*fields, "updated_at"])
+    absorbed.save(update_fields=["status", "merged_into", "updated_at"])
+    ProfileAudit.objects.bulk_create(
+        [
+            ProfileAudit(profile_id=survivor.pk, action=actions[0], fields=fields, actor=actor),
+            ProfileAudit(profile_id=absorbed.pk, action=actions[1], fields=[], actor=actor),
+        ]
+    )
 
 
 @transaction.atomic
@@ -220,21 +238,9 @@ def profile_merge(
     }
 
     changes = _survivor_fields(survivor, absorbed)
-    now = timezone.now()
-    survivor.updated_at = now
-    survivor.save(update_fields=[*changes, "updated_at"])
     absorbed.status = Profile.Status.MERGED
     absorbed.merged_into_id = survivor_id
-    absorbed.updated_at = now
-    absorbed.save(update_fields=["status", "merged_into", "updated_at"])
-    ProfileAudit.objects.bulk_create(
-        [
-            ProfileAudit(
-                profile_id=survivor_id, action="merged", fields=sorted(changes), actor=actor
-            ),
-            ProfileAudit(profile_id=absorbed_id, action="merged_into", fields=[], actor=actor),
-        ]
-    )
+    _audit(survivor, absorbed, ("merged", "merged_into"), sorted(changes), actor, timezone.now())
     return ProfileMerge.objects.create(
         survivor_id=survivor_id,
         absorbed_id=absorbed_id,
@@ -323,21 +329,10 @@ def profile_merge_undo(*, merge_id: int, actor: Any = None) -> ProfileMerge:
         profile_id=absorbed_id
     )
     restored = _restore_survivor_fields(survivor, snapshot["survivor_fields"])
-    now = timezone.now()
-    survivor.updated_at = now
-    survivor.save(update_fields=[*restored, "updated_at"])
     absorbed.status = Profile.Status.ACTIVE
     absorbed.merged_into_id = None
-    absorbed.updated_at = now
-    absorbed.save(update_fields=["status", "merged_into", "updated_at"])
-    ProfileAudit.objects.bulk_create(
-        [
-            ProfileAudit(
-                profile_id=survivor_id, action="merge_undone", fields=restored, actor=actor
-            ),
-            ProfileAudit(profile_id=absorbed_id, action="unmerged", fields=[], actor=actor),
-        ]
-    )
+    now = timezone.now()
+    _audit(survivor, absorbed, ("merge_undone", "unmerged"), restored, actor, now)
     merge.undone_at = now
     merge.undone_by = actor
     merge.save(update_fields=["undone_at", "undone_by"])

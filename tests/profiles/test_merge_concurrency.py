@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import transaction
 
 from consent.models import ConsentRecord
 from consent.services import consent_record
 from profiles.errors import MergeRefused
 from profiles.models import Event, Identity, Profile, ProfileMerge
 from profiles.services import Message, ingest_messages, profile_merge, profile_merge_undo
-from tests.helpers import postgres_only
+from tests.helpers import in_parallel, postgres_only
 
 pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
-
-
-def _in_parallel(count: int, work: Any) -> list[BaseException]:
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def run(n: int) -> None:
-        try:
-            barrier.wait()
-            work(n)
-        except BaseException as exc:  # collected and asserted on below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 def _people(source: Any, count: int, purpose: Any) -> list[int]:
@@ -88,7 +68,7 @@ def test_a_cycle_of_merges_at_once_loses_nothing(web_form: Any, purposes: dict[s
         survivor, absorbed = pairs[n]
         profile_merge(survivor_id=survivor, absorbed_id=absorbed, rule="test")
 
-    errors = _in_parallel(3, work)
+    errors = in_parallel(3, work)
 
     # Whoever commits first wins; the others meet a tombstone and are refused.
     assert all(isinstance(error, MergeRefused) for error in errors), errors
@@ -113,7 +93,7 @@ def test_many_parallel_merges_and_undos_lose_nothing(
         survivor, absorbed = pairs[n]
         profile_merge(survivor_id=survivor, absorbed_id=absorbed)
 
-    errors = _in_parallel(len(pairs) + 1, work)
+    errors = in_parallel(len(pairs) + 1, work)
 
     assert all(isinstance(error, MergeRefused) for error in errors), errors
     _assert_nothing_lost(identities=16, events=8, consents=8)
@@ -135,8 +115,36 @@ def test_messages_for_a_profile_being_merged_land_on_a_live_profile(
             ],
         )
 
-    errors = _in_parallel(6, work)
+    errors = in_parallel(6, work)
 
     assert errors == []
     assert Event.objects.filter(type="track", profile_id=survivor).count() == 5
     _assert_nothing_lost(identities=4, events=7, consents=2)
+
+
+def test_a_batch_that_waited_for_a_merge_resolves_again_onto_the_survivor(
+    web_form: Any, purposes: dict[str, Any]
+) -> None:
+    survivor, absorbed = _people(web_form, 2, purposes["newsletter"])
+    merging = threading.Event()
+
+    def work(n: int) -> None:
+        if n == 0:
+            with transaction.atomic():
+                profile_merge(survivor_id=survivor, absorbed_id=absorbed)
+                merging.set()
+                # The batch looks its identifiers up now (the absorbed still owns them),
+                # then waits for the absorbed's row lock until this commits.
+                time.sleep(1.0)
+            return
+        assert merging.wait(timeout=30)
+        ingest_messages(
+            source=web_form,
+            messages=[Message(type="track", message_id="late", anonymous_id="anon-1", name="X")],
+        )
+
+    errors = in_parallel(2, work)
+
+    assert errors == []
+    assert Event.objects.get(message_id="late").profile_id == survivor
+    _assert_nothing_lost(identities=4, events=3, consents=2)

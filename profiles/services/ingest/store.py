@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from consent.selectors import suppressed_digests
@@ -121,6 +121,18 @@ class OrmStore:
             ).values_list("pk", flat=True)
         )
         return Known(owners=owners, user_ids=user_ids, anonymous=anonymous)
+
+    def identity_counts(
+        self, profile_ids: Collection[int], kinds: Collection[str]
+    ) -> dict[tuple[int, str], int]:
+        """How many identifiers of each kind the profiles hold (for per-kind maximums)."""
+        self.flush()
+        rows = (
+            Identity.objects.filter(profile_id__in=list(profile_ids), kind__in=list(kinds))
+            .values_list("profile_id", "kind")
+            .annotate(n=Count("id"))
+        )
+        return {(profile_id, kind): n for profile_id, kind, n in rows}
 
     def lock_keys(self, keys: Collection[Key]) -> None:
         """Serialise creators of the same new identifiers (PostgreSQL; SQLite has one writer)."""
