@@ -47,9 +47,9 @@ from profiles.models import (
 )
 from profiles.services.identity_rules import identity_rules_current
 from profiles.services.ingest.pipeline import _changes, _winners
-from profiles.services.quality.config import quality_config
 from profiles.services.ingest.store import ProvenanceRow
 from profiles.services.messages import PROFILE_FIELDS
+from profiles.services.quality.config import quality_config
 
 # A merged profile keeps the furthest stage either profile reached.
 _STAGE_RANK = {
