@@ -18,18 +18,21 @@ from typing import Any
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from consent.registry import Located, PersonData
 from profiles.models import (
+    DataQualityIssue,
     Event,
     EventAggregate,
     FieldProvenance,
     Identity,
+    IdentityConflict,
     Profile,
     ProfileAudit,
+    ProfileMerge,
 )
 from profiles.normalise import normalise_email, normalise_name, normalise_phone
 from profiles.services.messages import PROFILE_FIELDS
@@ -188,6 +191,13 @@ def profiles_erase(profile_ids: Sequence[int]) -> int:
     Event.objects.filter(profile_id__in=ids).delete()
     identities, _ = Identity.objects.filter(profile_id__in=ids).delete()
     provenance, _ = FieldProvenance.objects.filter(profile_id__in=ids).delete()
+    # Quality issues may carry a suggested address, conflicts a masked value, and merge
+    # snapshots the field values a merge replaced (undo of an erased person is refused).
+    DataQualityIssue.objects.filter(profile_id__in=ids).delete()
+    IdentityConflict.objects.filter(Q(profile_id__in=ids) | Q(other_profile_id__in=ids)).delete()
+    ProfileMerge.objects.filter(Q(survivor_id__in=ids) | Q(absorbed_id__in=ids)).update(
+        snapshot={"erased": True}
+    )
     profiles = Profile.objects.filter(pk__in=ids).update(
         status=Profile.Status.ERASED,
         merged_into=None,

@@ -75,3 +75,34 @@ def test_after_an_erasure_no_table_holds_the_persons_email_phone_or_names(
     assert {needle: tables_holding(needle) for needle in NEEDLES} == {
         needle: [] for needle in NEEDLES
     }
+
+
+def test_erasure_also_clears_merge_snapshots_quality_issues_and_segment_history(
+    web_form: Any, crm: Any, staff_user: Any
+) -> None:
+    from profiles.services import profile_merge
+    from segments.services import segment_create, segment_refresh
+
+    profile = ingest_person(web_form, message_id="m1")
+    # A second record of her with a mistyped address: a quality issue suggests the fix.
+    other = ingest_person(
+        crm,
+        message_id="m2",
+        traits={"email": "augusta.lovelace@gmial.com", "firstName": "Augusta"},
+        user_id="",
+        anonymous_id="anon-2",
+    )
+    profile_merge(survivor_id=profile.pk, absorbed_id=other.pk, actor=staff_user, reason="same")
+    segment = segment_create(name="Named people", rule={"field": "first_name", "op": "is_set"})
+    segment_refresh(segment_id=segment.pk)
+    assert tables_holding("gmial")  # the scan sees the merged record before
+    request = dsar_verify(
+        request=dsar_create(kind="erasure", email=ADA["email"]), method="email", actor=None
+    )
+
+    dsar_execute(request=request, actor=staff_user)
+
+    needles = (*NEEDLES, "gmial", "augusta.lovelace")
+    assert {needle: tables_holding(needle) for needle in needles} == {
+        needle: [] for needle in needles
+    }
