@@ -103,10 +103,11 @@ def ingest_batch(
     assigned = [(item, final(profile_id)) for item, profile_id in assigned_temp]
     # Row locks in primary-key order: concurrent batches on the same people never deadlock.
     profiles, provenance = store.lock_profiles(sorted({profile_id for _, profile_id in assigned}))
+    config = quality_config()  # before the pipeline below, which takes writes only
     with store.sending():
         # The events first: the database stores them while the fields are worked out.
         store.insert_events(assigned, source.pk, now)
-        updated = _apply_fields(assigned, source, set(created), profiles, provenance, store)
+        updated = _apply_fields(assigned, source, set(created), profiles, provenance, store, config)
     store.flush()
     captures = [
         ConsentCapture(
@@ -227,15 +228,16 @@ def _apply_fields(
     profiles: dict[int, dict[str, Any]],
     provenance: list[ProvenanceRow],
     store: OrmStore,
+    config: QualityConfig,
 ) -> int:
     """Upsert provenance, recompute survivorship and write changed profile fields.
 
-    `profiles` and `provenance` are what `store.lock_profiles` read under lock.
+    `profiles` and `provenance` are what `store.lock_profiles` read under lock; `config`
+    the data-quality rules (survivorship, job functions, score weights).
     """
     upserts = _observe(assigned, source, provenance)
     if upserts:
         store.upsert_provenance(upserts)
-    config = quality_config()
     winners = _winners(provenance, config.survivorship)
     by_profile: dict[int, list[Prepared]] = defaultdict(list)
     for item, profile_id in assigned:
