@@ -338,6 +338,18 @@ def normalise_date(raw: object) -> Normalised:
     return Normalised("", "invalid date", code="invalid_date")
 
 
+def normalise_birth_date(raw: object, *, today: date | None = None) -> Normalised:
+    """`normalise_date` (1900 onwards), refusing a birth date in the future."""
+    result = normalise_date(raw)
+    if not result.value:
+        return result
+    today = today or date.today()
+    born = date.fromisoformat(result.value)
+    if born > today:
+        return Normalised("", "invalid date: not a plausible birth date", code="invalid_date")
+    return result
+
+
 _ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
 
 

@@ -17,8 +17,8 @@ from profiles.models import Event, Identity, Source
 from profiles.normalise import (
     Normalised,
     clean_text,
+    normalise_birth_date,
     normalise_country,
-    normalise_date,
     normalise_email,
     normalise_name,
     normalise_phone,
@@ -214,7 +214,7 @@ def _unstorable(value: Any) -> bool:
 _CHECKED = {
     "email": normalise_email,
     "country": normalise_country,
-    "date_of_birth": normalise_date,
+    "date_of_birth": normalise_birth_date,
 }
 
 

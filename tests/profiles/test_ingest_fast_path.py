@@ -13,7 +13,15 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
-from profiles.models import Event, FieldProvenance, Identity, Profile, ProfileAudit, Source
+from profiles.models import (
+    DataQualityIssue,
+    Event,
+    FieldProvenance,
+    Identity,
+    Profile,
+    ProfileAudit,
+    Source,
+)
 from profiles.normalise import clean_text, normalise_email, normalise_phone
 from profiles.services import Message, ingest_messages
 from profiles.services.ingest.pipeline import ingest_batch
@@ -101,7 +109,13 @@ def _story_batches(web_form: Any, crm: Any) -> list[tuple[Any, list[Message]]]:
                     type="identify",
                     message_id="c3",
                     user_id="u-3",
-                    traits={"email": "family@example.org", "country": "fr"},
+                    traits={
+                        "email": "family@example.org",
+                        "country": "fr",
+                        "phone": "12",
+                        "birthday": "31/31/1990",
+                        "title": "CTO",
+                    },
                 ),
             ],
         ),
@@ -113,7 +127,13 @@ def _story_batches(web_form: Any, crm: Any) -> list[tuple[Any, list[Message]]]:
                     message_id="i2",
                     user_id="u-1",
                     anonymous_id="anon-2",
-                    traits={"lastName": "Byron", "city": "Paris", "plan": "team"},
+                    traits={
+                        "lastName": "Byron",
+                        "city": "Paris",
+                        "plan": "team",
+                        "email": "ada@gmial.com",
+                        "phone": "1",
+                    },
                     timestamp="2026-04-01T10:00:00Z",
                 ),
                 Message(type="alias", message_id="a1", user_id="u-4", previous_id="anon-1"),
@@ -174,6 +194,21 @@ def _snapshot(results: list[Any]) -> dict[str, Any]:
                 "profile_id", "field", "source_id", "value", "observed_at"
             )
         ),
+        "issues": sorted(
+            (label[profile_id], *rest)
+            for profile_id, *rest in DataQualityIssue.objects.values_list(
+                "profile_id",
+                "field",
+                "code",
+                "severity",
+                "message",
+                "suggestion",
+                "value",
+                "source_id",
+                "detected_at",
+                "resolved_at",
+            )
+        ),
         "audits": sorted(
             (label[profile_id], action, tuple(fields), source_id)
             for profile_id, action, fields, source_id in ProfileAudit.objects.values_list(
@@ -214,6 +249,14 @@ def test_the_postgres_store_leaves_exactly_the_rows_of_the_orm_store(
         ["ok", "ok", "ok", "duplicate"],
     ]
     assert [batch[-1] for batch in expected["results"]] == [(3, 0, 4), (2, 1, 3), (1, 1, 3)]
+    assert [issue[:3] for issue in expected["issues"]] == [
+        (1, "email", "email_domain_typo"),
+        (1, "phone", "invalid_phone"),
+        (4, "date_of_birth", "invalid_date"),
+        (4, "phone", "invalid_phone"),
+    ]
+    # Scored when fields change or issues arrive: not the tombstones, nor the alias's profile.
+    assert [p["quality_score"] for p in expected["profiles"]] == [None, 65, None, 60, 30, None]
 
 
 @postgres_only

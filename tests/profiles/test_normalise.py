@@ -14,6 +14,7 @@ from profiles.normalise import (
     email_domain_suggestion,
     job_function,
     name_key,
+    normalise_birth_date,
     normalise_country,
     normalise_date,
     normalise_email,
@@ -283,6 +284,19 @@ def test_dates_in_common_forms(raw: object, expected: str) -> None:
 @pytest.mark.parametrize("raw", ["31/31/1990", "yesterday", "1800-01-01"])
 def test_an_unreadable_date_is_an_issue(raw: str) -> None:
     assert normalise_date(raw) == Normalised("", "invalid date", "invalid_date")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("10/12/1990", Normalised("1990-12-10")),
+        ("2026-06-01", Normalised("2026-06-01")),
+        ("2026-06-02", Normalised("", "invalid date: not a plausible birth date", "invalid_date")),
+        ("soon", Normalised("", "invalid date", "invalid_date")),
+    ],
+)
+def test_birth_dates_are_plausible(raw: str, expected: Normalised) -> None:
+    assert normalise_birth_date(raw, today=date(2026, 6, 1)) == expected
 
 
 @pytest.mark.parametrize(

@@ -227,3 +227,24 @@ def test_no_weights_means_no_score() -> None:
         quality_score({"email": "a@b.c"}, {"email": 0, "validity": 0}, errors=0, warnings=0) is None
     )
     assert quality_score({}, DEFAULT_QUALITY_WEIGHTS, errors=0, warnings=0) == 20
+
+
+def test_issues_of_an_anonymous_visitor_follow_them_when_they_identify(web_form: Any) -> None:
+    ingest_messages(
+        source=web_form,
+        messages=[Message(type="identify", anonymous_id="anon-1", traits={"phone": "1"})],
+    )
+    ingest_messages(
+        source=web_form,
+        messages=[Message(type="identify", user_id="u-1", traits={"country": "Narnia"})],
+    )
+
+    ingest_messages(
+        source=web_form, messages=[Message(type="identify", user_id="u-1", anonymous_id="anon-1")]
+    )
+
+    survivor = Profile.objects.get(status="active")
+    assert [row[:2] for row in issues(survivor)] == [
+        ("country", "invalid_country"),
+        ("phone", "invalid_phone"),
+    ]

@@ -131,10 +131,11 @@ def ingest_batch(
     profiles, provenance = store.lock_profiles(sorted({profile_id for _, profile_id in assigned}))
     if any(state["merged_into_id"] is not None for state in profiles.values()):
         raise MergedMeanwhile
+    config = quality_config()  # before the pipeline below, which takes writes only
     with store.sending():
         # The events first: the database stores them while the fields are worked out.
         store.insert_events(assigned, source.pk, now)
-        updated = _apply_fields(assigned, source, set(created), profiles, provenance, store)
+        updated = _apply_fields(assigned, source, set(created), profiles, provenance, store, config)
     store.flush()
     if resolver.conflicts:
         identity_conflicts_record(
@@ -282,15 +283,16 @@ def _apply_fields(
     profiles: dict[int, dict[str, Any]],
     provenance: list[ProvenanceRow],
     store: OrmStore,
+    config: QualityConfig,
 ) -> int:
     """Upsert provenance, recompute survivorship and write changed profile fields.
 
-    `profiles` and `provenance` are what `store.lock_profiles` read under lock.
+    `profiles` and `provenance` are what `store.lock_profiles` read under lock; `config`
+    the data-quality rules (survivorship, job functions, score weights).
     """
     upserts = _observe(assigned, source, provenance)
     if upserts:
         store.upsert_provenance(upserts)
-    config = quality_config()
     winners = _winners(provenance, config.survivorship)
     by_profile: dict[int, list[Prepared]] = defaultdict(list)
     for item, profile_id in assigned:

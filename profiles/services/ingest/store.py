@@ -57,6 +57,24 @@ class ProvenanceRow:
     trust_rank: int
 
 
+def _move_issues(absorbed: int, survivor: int) -> None:
+    """Data-quality issues follow the person; one the survivor already has stays its own."""
+    taken = set(
+        DataQualityIssue.objects.filter(profile_id=survivor).values_list(
+            "field", "code", "source_id"
+        )
+    )
+    movable = [
+        pk
+        for pk, *key in DataQualityIssue.objects.filter(profile_id=absorbed).values_list(
+            "pk", "field", "code", "source_id"
+        )
+        if tuple(key) not in taken
+    ]
+    DataQualityIssue.objects.filter(pk__in=movable).update(profile_id=survivor)
+    DataQualityIssue.objects.filter(profile_id=absorbed).delete()
+
+
 class OrmStore:
     """Plain ORM statements: portable, and the reference the PostgreSQL store must match."""
 
@@ -191,6 +209,7 @@ class OrmStore:
             ]
             FieldProvenance.objects.filter(pk__in=movable).update(profile_id=survivor)
             FieldProvenance.objects.filter(profile_id=anonymous_id).delete()
+            _move_issues(anonymous_id, survivor)
             Profile.objects.filter(pk=anonymous_id).update(
                 status=Profile.Status.MERGED, merged_into_id=survivor, updated_at=timezone.now()
             )

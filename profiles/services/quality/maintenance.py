@@ -27,8 +27,8 @@ from profiles.models import (
 from profiles.normalise import (
     Normalised,
     job_function,
+    normalise_birth_date,
     normalise_country,
-    normalise_date,
     normalise_email,
     normalise_phone,
     normalise_postcode,
@@ -147,7 +147,7 @@ def _check(name: str, value: str, *, region: str, country: str) -> Normalised:
     if name == "country":
         return normalise_country(value)
     if name == "date_of_birth":
-        return normalise_date(value)
+        return normalise_birth_date(value)
     return normalise_postcode(value, country=country)
 
 

@@ -17,9 +17,22 @@ from django.db.models.expressions import Combinable, Expression
 from django.db.models.sql import UpdateQuery
 
 from profiles.models import DataQualityIssue, Profile
+from profiles.services.messages import PROFILE_FIELDS
 from profiles.services.quality.config import VALIDITY
 
+_SCORED = frozenset({*PROFILE_FIELDS, "job_function"})
 _NULLABLE = {"date_of_birth"}  # the one scored field that is NULL, not "", when empty
+
+
+def _split(weights: Mapping[str, int]) -> tuple[dict[str, int], int, int]:
+    """The weights of scored fields, the validity weight, and their total."""
+    fields = {
+        name: weight
+        for name, weight in weights.items()
+        if weight > 0 and name != VALIDITY and name in _SCORED
+    }
+    validity = max(weights.get(VALIDITY, 0), 0)
+    return fields, validity, sum(fields.values()) + validity
 
 
 def _filled(name: str) -> Q:
@@ -28,13 +41,7 @@ def _filled(name: str) -> Q:
 
 def score_expression(weights: Mapping[str, int]) -> Expression | Value:
     """The score of the row being updated, as one SQL expression (NULL when weights are 0)."""
-    fields = {
-        name: weight
-        for name, weight in weights.items()
-        if weight > 0 and name != VALIDITY and name in _SCORED
-    }
-    validity = max(weights.get(VALIDITY, 0), 0)
-    total = sum(fields.values()) + validity
+    fields, validity, total = _split(weights)
     if total == 0:
         return Value(None)
     # Twice every weight, so the half-validity of warnings stays an integer.
@@ -63,13 +70,7 @@ def quality_score(
     values: Mapping[str, Any], weights: Mapping[str, int], *, errors: int, warnings: int
 ) -> int | None:
     """The same score computed in Python, for one profile's values (the reference)."""
-    fields = {
-        name: weight
-        for name, weight in weights.items()
-        if weight > 0 and name != VALIDITY and name in _SCORED
-    }
-    validity = max(weights.get(VALIDITY, 0), 0)
-    total = sum(fields.values()) + validity
+    fields, validity, total = _split(weights)
     if total == 0:
         return None
     points = sum(
@@ -96,23 +97,3 @@ def profiles_score(*, profile_ids: Sequence[int], weights: Mapping[str, int]) ->
     return Profile.objects.filter(pk__in=list(profile_ids)).update(
         quality_score=score_expression(weights)
     )
-
-
-_SCORED = frozenset(
-    {
-        "email",
-        "phone",
-        "first_name",
-        "last_name",
-        "company",
-        "job_title",
-        "job_function",
-        "address_line",
-        "postcode",
-        "city",
-        "country",
-        "date_of_birth",
-        "language",
-        "timezone",
-    }
-)
