@@ -38,6 +38,7 @@ from profiles.errors import (
 )
 from profiles.hooks import merge_participants
 from profiles.models import (
+    DataQualityIssue,
     Event,
     FieldProvenance,
     Identity,
@@ -114,6 +115,24 @@ def _check_identity_limits(survivor_id: int, absorbed_id: int) -> None:
                 f"a profile may have {limit}.",
                 fields={"absorbed_id": [f"at most {limit} {label} per profile"]},
             )
+
+
+def _move_issues(survivor_id: int, absorbed_id: int) -> list[int]:
+    """Data-quality issues follow the person; one the survivor already has stays behind."""
+    taken = set(
+        DataQualityIssue.objects.filter(profile_id=survivor_id).values_list(
+            "field", "code", "source_id"
+        )
+    )
+    moved = [
+        pk
+        for pk, *key in DataQualityIssue.objects.filter(profile_id=absorbed_id)
+        .order_by("pk")
+        .values_list("pk", "field", "code", "source_id")
+        if tuple(key) not in taken
+    ]
+    DataQualityIssue.objects.filter(pk__in=moved).update(profile_id=survivor_id)
+    return moved
 
 
 def _move_provenance(survivor_id: int, absorbed_id: int) -> dict[str, Any]:
@@ -231,6 +250,7 @@ def profile_merge(
     )
     Event.objects.filter(pk__in=events).update(profile_id=survivor_id)
     provenance = _move_provenance(survivor_id, absorbed_id)
+    issues = _move_issues(survivor_id, absorbed_id)
     consents = consent_records_move(from_profile_id=absorbed_id, to_profile_id=survivor_id)
     participants = {
         participant.app: dict(participant.move(survivor_id=survivor_id, absorbed_id=absorbed_id))
@@ -252,6 +272,7 @@ def profile_merge(
             "identities": identities,
             "events": events,
             "provenance": provenance,
+            "quality_issues": issues,
             "consent_records": consents,
             "survivor_fields": changes,
             "participants": participants,
@@ -322,6 +343,9 @@ def profile_merge_undo(*, merge_id: int, actor: Any = None) -> ProfileMerge:
             )
     consent_records_restore(record_ids=snapshot["consent_records"], to_profile_id=absorbed_id)
     _restore_provenance(snapshot["provenance"], survivor_id, absorbed_id)
+    DataQualityIssue.objects.filter(
+        pk__in=snapshot.get("quality_issues", []), profile_id=survivor_id
+    ).update(profile_id=absorbed_id)
     Event.objects.filter(pk__in=snapshot["events"], profile_id=survivor_id).update(
         profile_id=absorbed_id
     )

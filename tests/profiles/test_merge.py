@@ -20,6 +20,7 @@ from profiles.errors import (
 )
 from profiles.hooks import _PARTICIPANTS, MergeParticipant, merge_participant_register
 from profiles.models import (
+    DataQualityIssue,
     Event,
     FieldProvenance,
     Identity,
@@ -191,6 +192,37 @@ def test_a_newer_value_of_the_same_source_wins_and_undo_puts_the_older_back(
     profile_merge_undo(merge_id=merge.pk)
     assert state()["provenance"] == before["provenance"]
     assert Profile.objects.get(pk=first).city == "Paris"
+
+
+def test_quality_issues_follow_the_merge_and_go_back_on_undo(web_form: Any) -> None:
+    first = person(web_form, "a", "2026-10-01T09:00:00Z", user_id="u1", traits={"country": "ZZ"})
+    second = person(
+        web_form,
+        "b",
+        "2026-10-05T09:00:00Z",
+        traits={"email": "grace@gmial.com", "country": "Atlantis"},
+    )
+    issues = dict(DataQualityIssue.objects.values_list("pk", "profile_id"))
+    codes = {
+        profile_id: sorted(
+            DataQualityIssue.objects.filter(profile_id=profile_id).values_list("field", "code")
+        )
+        for profile_id in (first, second)
+    }
+    assert codes == {
+        first: [("country", "invalid_country")],
+        second: [("country", "invalid_country"), ("email", "email_domain_typo")],
+    }
+
+    merge = profile_merge(survivor_id=first, absorbed_id=second)
+
+    # The survivor already has a country issue of that source: the absorbed one stays behind.
+    assert sorted(
+        DataQualityIssue.objects.filter(profile_id=first).values_list("field", "code")
+    ) == [("country", "invalid_country"), ("email", "email_domain_typo")]
+    assert DataQualityIssue.objects.filter(profile_id=second).count() == 1
+    profile_merge_undo(merge_id=merge.pk)
+    assert dict(DataQualityIssue.objects.values_list("pk", "profile_id")) == issues
 
 
 def test_events_that_arrive_after_the_merge_stay_on_the_survivor_after_undo(
