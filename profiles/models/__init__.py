@@ -9,6 +9,12 @@ from profiles.models.core import (
     ProfileAudit,
     Source,
 )
+from profiles.models.duplicates import (
+    DuplicateCandidate,
+    DuplicateScan,
+    DuplicateSettings,
+    MatchKey,
+)
 from profiles.models.forms import Form
 from profiles.models.imports import ImportJob, ImportMapping
 from profiles.models.merge import (
@@ -20,6 +26,9 @@ from profiles.models.merge import (
 
 __all__ = [
     "BlockedIdentifier",
+    "DuplicateCandidate",
+    "DuplicateScan",
+    "DuplicateSettings",
     "Event",
     "FieldProvenance",
     "Form",
@@ -29,6 +38,7 @@ __all__ = [
     "ImportJob",
     "ImportMapping",
     "IntakeBatch",
+    "MatchKey",
     "Profile",
     "ProfileAudit",
     "ProfileMerge",
