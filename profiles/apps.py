@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class ProfilesConfig(AppConfig):
     name = "profiles"
     verbose_name = "Profiles"
+
+    def ready(self) -> None:
+        from consent.registry import person_data_register
+        from profiles.services.duplicates.person_data import DUPLICATES_PERSON_DATA
+
+        person_data_register(DUPLICATES_PERSON_DATA)

@@ -1,3 +1,3 @@
 """Admin of the profiles app, one module per concern."""
 
-from profiles.admin import core, forms, imports  # noqa: F401  (registers the ModelAdmins)
+from profiles.admin import core, duplicates, forms, imports  # noqa: F401  (registers the ModelAdmins)
