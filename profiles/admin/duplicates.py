@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -108,13 +108,16 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DuplicateCandidate]:
-        # Pairs whose profiles were merged or erased since are no one's business.
+        # An open pair whose profile was merged or erased since waits for no one.
         return (
             super()
             .get_queryset(request)
             .filter(
-                profile_low__status__in=[Profile.Status.ACTIVE, Profile.Status.MERGED],
-                profile_high__status__in=[Profile.Status.ACTIVE, Profile.Status.MERGED],
+                ~Q(status=DuplicateCandidate.Status.OPEN)
+                | Q(
+                    profile_low__status=Profile.Status.ACTIVE,
+                    profile_high__status=Profile.Status.ACTIVE,
+                )
             )
         )
 

@@ -90,7 +90,7 @@ class DuplicateSettings(models.Model):
         default=0.5, help_text="Pairs scoring at least this (0-1) go to the review queue."
     )
     auto_merge_threshold = models.FloatField(
-        default=0.99, help_text="Pairs scoring at least this merge automatically, if enabled."
+        default=0.995, help_text="Pairs scoring at least this merge automatically, if enabled."
     )
     auto_merge_enabled = models.BooleanField(
         default=False, help_text="Merge pairs above the auto-merge threshold without review."

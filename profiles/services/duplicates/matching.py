@@ -37,7 +37,7 @@ MATCH_FIELDS = (
     "date_of_birth",
 )
 # Log-odds of "same person" for a blocked pair before any field is compared.
-PRIOR = -9.0
+PRIOR = -12.0
 _WORD = re.compile(r"[a-z0-9]+")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _COMPANY_NOISE = frozenset(
@@ -183,9 +183,10 @@ def pair_score(a: Record, b: Record) -> tuple[float, dict[str, float]]:
     last = _name_sim(a.last, b.last)
     crossed = max(_name_sim(a.first, b.last), 0.0) + max(_name_sim(a.last, b.first), 0.0)
     if first >= 0 and last >= 0 and crossed / 2 > (first + last) / 2 + 0.1:
-        # First and last name swapped on one side.
-        first = _name_sim(a.first, b.last)
-        last = _name_sim(a.last, b.first)
+        # First and last name swapped on one side. Which of the two crossed similarities
+        # gets the first-name weights must not depend on the order of the pair.
+        crossed_sims = (_name_sim(a.first, b.last), _name_sim(a.last, b.first))
+        first, last = min(crossed_sims), max(crossed_sims)
     features["first_name"] = round(first, 3)
     features["last_name"] = round(last, 3)
     if first >= 0:

@@ -382,7 +382,10 @@ def duplicates_scan_batch(*, limit: int = CURSOR_ROWS) -> ScanCounts:
             )
         )
         holes = _holes_fill(holes, [row[0] for row in late], now)
-    holes, position = _holes_after(holes, cursor.position, [row[0] for row in rows], now)
+    start = cursor.position
+    if start == 0 and rows:
+        start = rows[0][0] - 1  # the first read: ids below the oldest row are history
+    holes, position = _holes_after(holes, start, [row[0] for row in rows], now)
     ids = sorted(
         {profile for _, profile, action, fields in [*rows, *late] if _relevant(action, fields)}
     )
