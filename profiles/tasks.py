@@ -72,15 +72,14 @@ def intake_drain_task(limit: int | None = None, max_rounds: int = 20) -> int:
     retry_backoff=5,
     max_retries=5,
 )
-def duplicates_scan_task(max_batches: int = 20) -> int:
+def duplicates_scan_task(max_batches: int = 20, batch_rows: int = 2_000) -> int:
     """Compare profiles created or changed since the last scan; re-queue while more are due."""
     from profiles.services.duplicates import duplicates_scan
 
-    counts = duplicates_scan(max_batches=max_batches)
+    counts = duplicates_scan(max_batches=max_batches, batch_rows=batch_rows)
     if counts.has_more:
-        transaction.on_commit(
-            partial(duplicates_scan_task.apply_async, kwargs={"max_batches": max_batches})
-        )
+        kwargs = {"max_batches": max_batches, "batch_rows": batch_rows}
+        transaction.on_commit(partial(duplicates_scan_task.apply_async, kwargs=kwargs))
     return counts.profiles_scanned
 
 

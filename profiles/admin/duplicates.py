@@ -233,6 +233,13 @@ class DuplicateSettingsAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> DuplicateSettings | None:
+        if object_id != str(DuplicateSettings.SINGLETON):
+            return None
+        return duplicate_settings_get()
+
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:

@@ -405,14 +405,17 @@ def duplicates_scan_batch(*, limit: int = CURSOR_ROWS) -> ScanCounts:
 
 
 def duplicates_scan(
-    *, profile_ids: Sequence[int] | None = None, max_batches: int = 50
+    *,
+    profile_ids: Sequence[int] | None = None,
+    max_batches: int = 50,
+    batch_rows: int = CURSOR_ROWS,
 ) -> ScanCounts:
     """Compare new and changed profiles: the given ones, else those the audit log names."""
     if profile_ids is not None:
         return duplicates_scan_profiles(profile_ids=profile_ids)
     total = ScanCounts()
     for _ in range(max_batches):
-        counts = duplicates_scan_batch()
+        counts = duplicates_scan_batch(limit=batch_rows)
         total.add(counts)
         total.has_more = counts.has_more
         if not counts.has_more:
