@@ -222,9 +222,13 @@ def pair_score(a: Record, b: Record) -> tuple[float, dict[str, float]]:
     if a.email and b.email:
         if a.email == b.email:
             sim, weight = 1.0, 12.0
+        elif a.email_local == b.email_local:
+            sim, weight = 0.8, 4.0  # the same mailbox name at another provider
         else:
-            sim = JaroWinkler.normalized_similarity(a.email_local, b.email_local)
-            weight = 3.0 if sim >= 0.95 else -1.0  # people have several addresses
+            # People have several addresses, so a different one is weak evidence against;
+            # look-alike addresses are not evidence for: they are mostly built from the
+            # names, which are already counted.
+            sim, weight = 0.0, -1.0
         features["email"] = round(sim, 3)
         total += weight
     else:
