@@ -128,11 +128,12 @@ def keys_for(record: Record) -> set[tuple[str, str]]:
         if sf:
             keys.add(("first_pc", f"{sf}|{record.postcode}"))
     if record.dob is not None:
-        keys.add(("dob", record.dob.isoformat()))
+        # A date of birth alone makes big blocks in a big base: with either initial (so
+        # swapped or missing names still meet), and with the name code for a mistyped year.
+        for initial in {name[0] for name in (first, last) if name}:
+            keys.add(("dob", f"{record.dob.isoformat()}|{initial}"))
         if sl or sf:
-            # Birth month and day with a name initial: catches a mistyped year.
-            initial = (last or first)[0]
-            keys.add(("dob_md", f"{record.dob:%m%d}|{initial}"))
+            keys.add(("dob_md", f"{record.dob:%m%d}|{sl or sf}"))
     if record.address and record.postcode:
         keys.add(("addr_pc", f"{_squash(record.address)[:6]}|{record.postcode}"))
     if record.address and (first or last):

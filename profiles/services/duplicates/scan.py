@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from profiles.errors import MergeRefused
+from profiles.errors import ProfilesError
 from profiles.models import (
     DuplicateCandidate,
     DuplicateScan,
@@ -214,7 +214,7 @@ def _auto_merge(candidates: list[DuplicateCandidate], now: datetime) -> int:
                 DuplicateCandidate.objects.filter(pk=candidate.pk).update(
                     status=DuplicateCandidate.Status.AUTO_MERGED, decided_at=now
                 )
-        except MergeRefused as exc:
+        except ProfilesError as exc:  # refused (e.g. two user ids): left for review
             log.info("auto-merge of candidate %s refused: %s", candidate.pk, exc.code)
             continue
         gone.add(high)
