@@ -7,23 +7,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from profiles.errors import ProfilesError
+from profiles.errors import CandidateDecided, CandidateNotFound, ProfilesError
 from profiles.models import DuplicateCandidate, DuplicateSettings
 from profiles.services.duplicates.scan import duplicate_settings_get
 
 MERGE = "merge"
 NOT_SAME_PERSON = "not_same_person"
 DECISIONS = (MERGE, NOT_SAME_PERSON)
-
-
-class CandidateNotFound(ProfilesError):
-    http_status = 404
-    code = "not_found"
-
-
-class CandidateDecided(ProfilesError):
-    http_status = 409
-    code = "already_decided"
 
 
 @transaction.atomic
