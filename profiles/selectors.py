@@ -8,7 +8,14 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
-from profiles.models import Event, FieldProvenance, Identity, ImportJob, Profile
+from profiles.models import (
+    Event,
+    FieldProvenance,
+    Identity,
+    ImportJob,
+    Profile,
+    ProfileMerge,
+)
 from profiles.normalise import clean_text, normalise_email, normalise_phone
 from profiles.services.messages import PROFILE_FIELDS
 
@@ -133,3 +140,8 @@ def profile_360(*, profile_id: int, event_limit: int = 50) -> dict[str, Any]:
         "imports": imports,
         "absorbed": list(Profile.objects.filter(merged_into=profile).values_list("pk", flat=True)),
     }
+
+
+def merge_list() -> QuerySet[ProfileMerge]:
+    """The merge log, newest first, with the stewards who merged and undid."""
+    return ProfileMerge.objects.select_related("actor", "undone_by").order_by("-id")

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from profiles.admin.merges import merge_selected_profiles
 from profiles.models import Event, Identity, IntakeBatch, Profile, ProfileAudit, Source
 from profiles.selectors import profile_360, profile_search_condition
 from profiles.services import source_create, source_rotate_key
@@ -118,6 +119,7 @@ class ProfileAdmin(admin.ModelAdmin):
     list_per_page = 50
     ordering = ("-id",)
     inlines = [IdentityInline]
+    actions = ["merge_selected"]
     change_form_template = "admin/profiles/profile/change_form.html"
     readonly_fields = (
         "status",
@@ -184,6 +186,10 @@ class ProfileAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # people arrive through a source: forms, API, imports
+
+    @admin.action(description="Merge the two selected profiles…", permissions=["change"])
+    def merge_selected(self, request: HttpRequest, queryset: QuerySet[Profile]) -> Any:
+        return merge_selected_profiles(self, request, queryset)
 
     def change_view(
         self,

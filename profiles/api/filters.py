@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from profiles.models import Event, Profile
+from profiles.models import Event, Profile, ProfileMerge
 from profiles.selectors import profile_search_condition
 
 
@@ -55,3 +55,22 @@ class EventFilter(django_filters.FilterSet):
     class Meta:
         model = Event
         fields = ["type", "name", "utm_campaign"]
+
+
+class MergeFilter(django_filters.FilterSet):
+    profile = django_filters.NumberFilter(
+        method="with_profile", label="Merges a profile took part in (survivor or absorbed)"
+    )
+    undone = django_filters.BooleanFilter(
+        field_name="undone_at", lookup_expr="isnull", exclude=True
+    )
+    merged_after = UtcDateTimeFilter(field_name="merged_at", lookup_expr="gte")
+    merged_before = UtcDateTimeFilter(field_name="merged_at", lookup_expr="lt")
+    actor = django_filters.CharFilter(field_name="actor__username")
+
+    class Meta:
+        model = ProfileMerge
+        fields = ["survivor", "absorbed", "rule"]
+
+    def with_profile(self, queryset: QuerySet[Any], name: str, value: int) -> QuerySet[Any]:
+        return queryset.filter(Q(survivor_id=value) | Q(absorbed_id=value))

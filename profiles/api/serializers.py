@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from profiles.models import Event, Identity, Profile, Source
+from profiles.models import Event, Identity, Profile, ProfileMerge, Source
 
 PROFILE_OUTPUT_FIELDS = [
     "id",
@@ -139,3 +139,43 @@ class SourceWithKeySerializer(SourceSerializer):
     class Meta(SourceSerializer.Meta):
         fields = [*SourceSerializer.Meta.fields, "write_key"]
         read_only_fields = fields
+
+
+class MergeCreateSerializer(serializers.Serializer):
+    absorbed_id = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    score = serializers.FloatField(required=False, allow_null=True, default=None)
+
+
+class MergeSerializer(serializers.ModelSerializer):
+    """A merge log entry; `moved` counts what the merge moved (read from its snapshot)."""
+
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    undone_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    moved = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProfileMerge
+        fields = [
+            "id",
+            "survivor",
+            "absorbed",
+            "actor",
+            "rule",
+            "reason",
+            "score",
+            "merged_at",
+            "undone_at",
+            "undone_by",
+            "moved",
+        ]
+        read_only_fields = fields
+
+    def get_moved(self, merge: ProfileMerge) -> dict[str, int]:
+        snapshot = merge.snapshot
+        return {
+            "identities": len(snapshot.get("identities", [])),
+            "events": len(snapshot.get("events", [])),
+            "consent_records": len(snapshot.get("consent_records", [])),
+            "provenance": len(snapshot.get("provenance", {}).get("moved", [])),
+        }

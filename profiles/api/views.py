@@ -11,18 +11,25 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from profiles.api.filters import EventFilter, ProfileFilter
+from profiles.api.filters import EventFilter, MergeFilter, ProfileFilter
 from profiles.api.serializers import (
     EventSerializer,
+    MergeCreateSerializer,
+    MergeSerializer,
     Profile360Serializer,
     ProfileSerializer,
     SourceCreateSerializer,
     SourceSerializer,
     SourceWithKeySerializer,
 )
-from profiles.models import Event, Profile, Source
-from profiles.selectors import profile_360, profile_events, profile_list
-from profiles.services import source_create, source_rotate_key
+from profiles.models import Event, Profile, ProfileMerge, Source
+from profiles.selectors import merge_list, profile_360, profile_events, profile_list
+from profiles.services import (
+    profile_merge,
+    profile_merge_undo,
+    source_create,
+    source_rotate_key,
+)
 
 
 class NewestFirst(CursorPagination):
@@ -54,6 +61,21 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         profile = get_object_or_404(Profile, pk=pk)
         return Response(Profile360Serializer(profile_360(profile_id=profile.pk)).data)
+
+    @extend_schema(request=MergeCreateSerializer, responses={201: MergeSerializer})
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, pk: str | None = None) -> Response:
+        """Merge another profile into this one (the survivor); answers the merge log entry."""
+        data = MergeCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        merge = profile_merge(
+            survivor_id=int(pk or 0),
+            absorbed_id=data.validated_data["absorbed_id"],
+            actor=request.user,
+            reason=data.validated_data["reason"],
+            score=data.validated_data["score"],
+        )
+        return Response(MergeSerializer(merge).data, status=status.HTTP_201_CREATED)
 
 
 class ProfileEventsView(generics.ListAPIView):
@@ -97,3 +119,23 @@ class SourceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         body = SourceWithKeySerializer(source).data
         body["write_key"] = key
         return Response(body)
+
+
+class MergeViewSet(viewsets.ReadOnlyModelViewSet):
+    """The merge log (filter by profile, survivor, absorbed, rule, actor, undone, time); undo."""
+
+    serializer_class = MergeSerializer
+    pagination_class = NewestFirst
+    lookup_value_regex = r"[0-9]+"
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = MergeFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return merge_list()
+
+    @extend_schema(request=None, responses=MergeSerializer)
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str | None = None) -> Response:
+        """Undo the merge exactly; 409 if it was undone already or its survivor merged since."""
+        merge = profile_merge_undo(merge_id=int(pk or 0), actor=request.user)
+        return Response(MergeSerializer(ProfileMerge.objects.get(pk=merge.pk)).data)

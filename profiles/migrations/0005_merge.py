@@ -253,7 +253,7 @@ class Migration(migrations.Migration):
                     models.CharField(
                         choices=[
                             ("owned_by_other", "Belongs to another profile"),
-                            ("limit", "Profile already has the maximum of this kind"),
+                            ("different", "Holds another identifier of a higher-priority kind"),
                         ],
                         max_length=16,
                     ),
@@ -372,7 +372,6 @@ DEFAULT_RULES = [
 ]
 DEFAULT_BLOCKS = [
     ("email", GENERIC_MAILBOXES, "generic", "Shared mailboxes, never one person"),
-    ("email", r"@(example\.(com|org|net)|test\.com)$", "test", "Reserved test domains"),
     ("phone", r"^\+1\d{3}55501\d{2}$", "test", "North American fictional numbers 555-01xx"),
     ("phone", r"^\+\d*(\d)\1{6,}$", "test", "Seven or more repeated digits"),
     ("phone", r"^\+\d{0,3}0?123456789$", "test", "123456789"),

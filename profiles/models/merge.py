@@ -145,7 +145,7 @@ class IdentityConflict(models.Model):
 
     class Reason(models.TextChoices):
         OWNED_BY_OTHER = "owned_by_other", "Belongs to another profile"
-        LIMIT = "limit", "Profile already has the maximum of this kind"
+        DIFFERENT_IDENTIFIER = "different", "Holds another identifier of a higher-priority kind"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

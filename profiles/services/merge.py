@@ -12,7 +12,9 @@ which identifier matched it, so guessing its origin would repeat the risk of a w
 they stay on the survivor, and the undo's audit row counts them.
 
 Locks: both profile rows, in primary-key order, before anything is read or written (as
-ingestion does), so concurrent merges and batches queue instead of deadlocking.
+ingestion does), and no other profile row: concurrent merges and batches queue instead of
+deadlocking. So an older tombstone of the absorbed keeps pointing at it (a chain); its
+identities moved with it, so ingestion never needs to follow more than one hop.
 """
 
 from __future__ import annotations
@@ -39,13 +41,13 @@ from profiles.models import (
     Event,
     FieldProvenance,
     Identity,
-    IdentityRule,
     Profile,
     ProfileAudit,
     ProfileMerge,
 )
+from profiles.services.identity_rules import identity_rules_current
 from profiles.services.ingest.pipeline import _changes, _winners
-from profiles.services.ingest.store import OrmStore
+from profiles.services.ingest.store import ProvenanceRow
 from profiles.services.messages import PROFILE_FIELDS
 
 # A merged profile keeps the furthest stage either profile reached.
@@ -64,7 +66,13 @@ def _json(value: Any) -> Any:
 
 
 def _lock(profile_ids: list[int]) -> dict[int, Profile]:
-    locked = Profile.objects.select_for_update().filter(pk__in=profile_ids).order_by("pk")
+    # FOR NO KEY UPDATE: as exclusive as ingestion's FOR UPDATE between writers, yet it
+    # lets other transactions insert rows pointing at these profiles (their foreign-key
+    # checks take KEY SHARE), so such an insert never waits on a merge while holding a lock
+    # the merge needs.
+    locked = (
+        Profile.objects.select_for_update(no_key=True).filter(pk__in=profile_ids).order_by("pk")
+    )
     profiles = {profile.pk: profile for profile in locked}
     missing = [pk for pk in profile_ids if pk not in profiles]
     if missing:
@@ -88,11 +96,7 @@ def _check_mergeable(profile: Profile, role: str) -> None:
 
 
 def _check_identity_limits(survivor_id: int, absorbed_id: int) -> None:
-    limits = dict(
-        IdentityRule.objects.filter(max_per_profile__isnull=False).values_list(
-            "kind", "max_per_profile"
-        )
-    )
+    limits = identity_rules_current().max_per_profile
     if not limits:
         return
     counts: dict[tuple[int, str], int] = {}
@@ -144,8 +148,15 @@ def _move_provenance(survivor_id: int, absorbed_id: int) -> dict[str, Any]:
 
 def _survivor_fields(survivor: Profile, absorbed: Profile) -> dict[str, list[Any]]:
     """Recompute the survivor's fields from the provenance both now share; before/after."""
-    states, provenance = OrmStore().lock_profiles([survivor.pk])
-    state = states[survivor.pk]
+    provenance = [
+        ProvenanceRow(*row)
+        for row in FieldProvenance.objects.filter(profile_id=survivor.pk)
+        .order_by("pk")
+        .values_list(
+            "profile_id", "field", "source_id", "value", "observed_at", "source__trust_rank"
+        )
+    ]
+    state = {name: getattr(survivor, name) for name in _MERGED_FIELDS}
     _changes(state, [], _winners(provenance).get(survivor.pk, {}))
     for name in PROFILE_FIELDS:
         # Values no source stated (a steward's edit) fill only what the survivor lacks.
@@ -165,6 +176,26 @@ def _survivor_fields(survivor: Profile, absorbed: Profile) -> dict[str, list[Any
             changes[name] = [_json(before), _json(state[name])]
             setattr(survivor, name, state[name])
     return changes
+
+
+def _audit(
+    survivor: Profile,
+    absorbed: Profile,
+    actions: tuple[str, str],
+    fields: list[str],
+    actor: Any,
+    now: datetime,
+) -> None:
+    """Write both profiles' rows, then both audit rows (the survivor's names its fields)."""
+    survivor.updated_at = absorbed.updated_at = now
+    survivor.save(update_fields=[*fields, "updated_at"])
+    absorbed.save(update_fields=["status", "merged_into", "updated_at"])
+    ProfileAudit.objects.bulk_create(
+        [
+            ProfileAudit(profile_id=survivor.pk, action=actions[0], fields=fields, actor=actor),
+            ProfileAudit(profile_id=absorbed.pk, action=actions[1], fields=[], actor=actor),
+        ]
+    )
 
 
 @transaction.atomic
@@ -199,34 +230,15 @@ def profile_merge(
     Event.objects.filter(pk__in=events).update(profile_id=survivor_id)
     provenance = _move_provenance(survivor_id, absorbed_id)
     consents = consent_records_move(from_profile_id=absorbed_id, to_profile_id=survivor_id)
-    # Earlier tombstones of the absorbed now point at the survivor: forwarding is one hop.
-    redirected = list(
-        Profile.objects.filter(merged_into_id=absorbed_id)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    Profile.objects.filter(pk__in=redirected).update(merged_into_id=survivor_id)
     participants = {
         participant.app: dict(participant.move(survivor_id=survivor_id, absorbed_id=absorbed_id))
         for participant in merge_participants()
     }
 
     changes = _survivor_fields(survivor, absorbed)
-    now = timezone.now()
-    survivor.updated_at = now
-    survivor.save(update_fields=[*changes, "updated_at"])
     absorbed.status = Profile.Status.MERGED
     absorbed.merged_into_id = survivor_id
-    absorbed.updated_at = now
-    absorbed.save(update_fields=["status", "merged_into", "updated_at"])
-    ProfileAudit.objects.bulk_create(
-        [
-            ProfileAudit(
-                profile_id=survivor_id, action="merged", fields=sorted(changes), actor=actor
-            ),
-            ProfileAudit(profile_id=absorbed_id, action="merged_into", fields=[], actor=actor),
-        ]
-    )
+    _audit(survivor, absorbed, ("merged", "merged_into"), sorted(changes), actor, timezone.now())
     return ProfileMerge.objects.create(
         survivor_id=survivor_id,
         absorbed_id=absorbed_id,
@@ -239,7 +251,6 @@ def profile_merge(
             "events": events,
             "provenance": provenance,
             "consent_records": consents,
-            "redirected": redirected,
             "survivor_fields": changes,
             "participants": participants,
         },
@@ -307,9 +318,6 @@ def profile_merge_undo(*, merge_id: int, actor: Any = None) -> ProfileMerge:
                 absorbed_id=absorbed_id,
                 snapshot=snapshot["participants"][participant.app],
             )
-    Profile.objects.filter(pk__in=snapshot["redirected"], merged_into_id=survivor_id).update(
-        merged_into_id=absorbed_id
-    )
     consent_records_restore(record_ids=snapshot["consent_records"], to_profile_id=absorbed_id)
     _restore_provenance(snapshot["provenance"], survivor_id, absorbed_id)
     Event.objects.filter(pk__in=snapshot["events"], profile_id=survivor_id).update(
@@ -319,21 +327,10 @@ def profile_merge_undo(*, merge_id: int, actor: Any = None) -> ProfileMerge:
         profile_id=absorbed_id
     )
     restored = _restore_survivor_fields(survivor, snapshot["survivor_fields"])
-    now = timezone.now()
-    survivor.updated_at = now
-    survivor.save(update_fields=[*restored, "updated_at"])
     absorbed.status = Profile.Status.ACTIVE
     absorbed.merged_into_id = None
-    absorbed.updated_at = now
-    absorbed.save(update_fields=["status", "merged_into", "updated_at"])
-    ProfileAudit.objects.bulk_create(
-        [
-            ProfileAudit(
-                profile_id=survivor_id, action="merge_undone", fields=restored, actor=actor
-            ),
-            ProfileAudit(profile_id=absorbed_id, action="unmerged", fields=[], actor=actor),
-        ]
-    )
+    now = timezone.now()
+    _audit(survivor, absorbed, ("merge_undone", "unmerged"), restored, actor, now)
     merge.undone_at = now
     merge.undone_by = actor
     merge.save(update_fields=["undone_at", "undone_by"])

@@ -227,20 +227,6 @@ def test_a_tombstone_forwards_ingestion_to_its_survivor(
     assert landed == survivor_id
 
 
-def test_merging_a_survivor_again_redirects_older_tombstones(
-    pair: tuple[int, int], make_source: Any
-) -> None:
-    survivor_id, absorbed_id = pair
-    source, _ = make_source("Shop")
-    third = person(source, "s1", "2026-10-04T09:00:00Z", traits={"email": "grace@hopper.org"})
-    profile_merge(survivor_id=survivor_id, absorbed_id=absorbed_id)
-
-    second = profile_merge(survivor_id=third, absorbed_id=survivor_id)
-
-    assert Profile.objects.get(pk=absorbed_id).merged_into_id == third
-    assert second.snapshot["redirected"] == [absorbed_id]
-
-
 def test_a_participant_moves_and_restores_its_rows(pair: tuple[int, int]) -> None:
     survivor_id, absorbed_id = pair
     calls: list[tuple[str, int, int, Mapping[str, Any] | None]] = []

@@ -13,8 +13,13 @@ from django.utils import timezone
 from profiles.errors import InvalidMessage
 from profiles.models import Identity, Profile, Source
 from profiles.services.consent_capture import ConsentCapture, consent_capture
+from profiles.services.identity_rules import (
+    IdentityRules,
+    identity_conflicts_record,
+    identity_rules_current,
+)
 from profiles.services.ingest.collector import cycle_collector_paused
-from profiles.services.ingest.resolve import Resolver
+from profiles.services.ingest.resolve import Known, Resolver
 from profiles.services.ingest.results import BatchResult, MessageResult
 from profiles.services.ingest.store import Assigned, AuditRow, OrmStore, ProvenanceRow
 from profiles.services.messages import PROFILE_FIELDS, Key, Message, Prepared, message_prepare
@@ -44,13 +49,24 @@ def ingest_messages(
     it defaults to now. `prechecked`: see `message_prepare`.
     """
     with cycle_collector_paused():
-        return ingest_batch(
-            source=source,
-            messages=messages,
-            store=default_store(),
-            received_at=received_at,
-            prechecked=prechecked,
-        )
+        for attempt in range(3):
+            try:
+                return ingest_batch(
+                    source=source,
+                    messages=messages,
+                    store=default_store(),
+                    received_at=received_at,
+                    prechecked=prechecked,
+                )
+            except MergedMeanwhile:
+                # The batch rolled back; its identifiers point at the survivor now.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+
+class MergedMeanwhile(Exception):
+    """A profile of the batch was merged between the look-up and the lock: resolve again."""
 
 
 @transaction.atomic
@@ -77,7 +93,11 @@ def ingest_batch(
     if missing:
         # A concurrent batch may create them meanwhile: wait for it, then look again.
         known.update(store.lock_and_lookup(missing))
-    resolver = Resolver(known)
+    rules = identity_rules_current()
+    kinds = _kinds_to_count(prepared, known, rules)
+    if kinds:
+        known.counts = store.identity_counts(set(known.owners.values()), kinds)
+    resolver = Resolver(known, rules)
     assigned_temp = [(item, resolver.resolve(item)) for item in prepared]
 
     new = list(resolver.new_profiles.values())
@@ -100,11 +120,20 @@ def ingest_batch(
     assigned = [(item, final(profile_id)) for item, profile_id in assigned_temp]
     # Row locks in primary-key order: concurrent batches on the same people never deadlock.
     profiles, provenance = store.lock_profiles(sorted({profile_id for _, profile_id in assigned}))
+    if any(state["merged_into_id"] is not None for state in profiles.values()):
+        raise MergedMeanwhile
     with store.sending():
         # The events first: the database stores them while the fields are worked out.
         store.insert_events(assigned, source.pk, now)
         updated = _apply_fields(assigned, source, set(created), profiles, provenance, store)
     store.flush()
+    if resolver.conflicts:
+        identity_conflicts_record(
+            conflicts=[
+                (final(profile_id), final(other), key, reason)
+                for profile_id, other, key, reason in resolver.conflicts
+            ]
+        )
     captures = [
         ConsentCapture(
             profile_id=profile_id,
@@ -156,6 +185,26 @@ def _prepare_all(
 def _keys(prepared: list[Prepared]) -> set[Key]:
     keys = {key for item in prepared for key in item.keys}
     return keys | {item.alias_of for item in prepared if item.alias_of is not None}
+
+
+def _kinds_to_count(prepared: list[Prepared], known: Known, rules: IdentityRules) -> list[str]:
+    """Kinds whose counts per known profile the resolver needs; usually none (no query).
+
+    Counts serve per-kind maximums (other than one user id) and messages whose lower
+    identifier has an owner that a higher one does not share (see `Resolver._holds_other`).
+    """
+    if not known.owners:
+        return []
+    kinds = {kind for kind in rules.max_per_profile if kind != Identity.Kind.USER_ID}
+    for item in prepared:
+        owners = [known.owners.get(key) for key in item.keys]
+        if any(owner is not None for owner in owners) and len(set(owners)) > 1:
+            kinds.update(
+                key[0]
+                for key in item.keys
+                if key[0] not in (Identity.Kind.USER_ID, Identity.Kind.ANONYMOUS_ID)
+            )
+    return sorted(kinds)
 
 
 def _drop_duplicates(

@@ -1,4 +1,10 @@
-"""Deterministic identity resolution of one batch, in memory, in batch order."""
+"""Deterministic identity resolution of one batch, in memory, in batch order.
+
+The identity rules (`profiles.services.identity_rules`) shape it: identifiers are tried in
+the rules' priority order, blocked values neither match nor attach, and an identifier that
+belongs to another profile, or would pass its kind's maximum on this one, is not attached:
+it is queued as a conflict for a steward, and the message lands on its best match.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,12 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from profiles.models import Identity, Profile
-from profiles.services.messages import KIND_PRIORITY, Key, Prepared
+from profiles.models import Identity, IdentityConflict, Profile
+from profiles.services.identity_rules import Conflict, IdentityRules
+from profiles.services.messages import Key, Prepared
 
-_RANK = {kind: rank for rank, kind in enumerate(KIND_PRIORITY)}
+_OWNED_BY_OTHER = IdentityConflict.Reason.OWNED_BY_OTHER
+_DIFFERENT = IdentityConflict.Reason.DIFFERENT_IDENTIFIER
 
 
 @dataclass
@@ -20,11 +28,14 @@ class Known:
     owners: dict[Key, int] = field(default_factory=dict)  # identifier -> active profile
     user_ids: dict[int, str] = field(default_factory=dict)  # profile id -> its user id
     anonymous: set[int] = field(default_factory=set)  # profiles known only by anonymous ids
+    # (profile, kind) -> identifiers held: read only when a rule needs it (see the pipeline)
+    counts: dict[tuple[int, str], int] = field(default_factory=dict)
 
     def update(self, other: Known) -> None:
         self.owners.update(other.owners)
         self.user_ids.update(other.user_ids)
         self.anonymous |= other.anonymous
+        self.counts.update(other.counts)
 
 
 @dataclass
@@ -47,10 +58,15 @@ def key_lock_ids(keys: Iterable[Key]) -> list[int]:
 class Resolver:
     """Assigns each prepared message a profile, deterministically, in batch order."""
 
-    def __init__(self, known: Known) -> None:
+    def __init__(self, known: Known, rules: IdentityRules) -> None:
         self.owners = known.owners
         self.user_ids = known.user_ids
         self.anonymous = known.anonymous
+        self.counts = known.counts
+        self.rules = rules
+        self.one_user_id = rules.max_per_profile.get(Identity.Kind.USER_ID) == 1
+        self.limited = {kind for kind in rules.max_per_profile if kind != Identity.Kind.USER_ID}
+        self.conflicts: list[Conflict] = []  # profile, other profile, identifier, reason
         self.new_profiles: dict[int, NewProfile] = {}
         self.new_identities: dict[Key, int] = {}
         self.stitches: dict[int, int] = {}  # absorbed anonymous profile -> survivor
@@ -65,20 +81,50 @@ class Resolver:
         owner = self.owners.get(key)
         return None if owner is None else self.survivor(owner)
 
+    def _at_limit(self, profile_id: int, kind: str) -> bool:
+        """Does the profile hold its kind's maximum (kinds in `limited`; user ids apart)?"""
+        return self.counts.get((profile_id, kind), 0) >= self.rules.max_per_profile[kind]
+
+    def _holds_other(self, owner: int, matched: Key, keys: list[Key]) -> bool:
+        """Does the owner hold another value of a kind the message ranks above `matched`?
+
+        Then the lower identifier (a switchboard number, a shared device) does not pull the
+        message onto that profile: two colleagues, one with each email, stay two people.
+        """
+        rank = self.rules.rank(matched)
+        for key in keys:
+            if self.rules.rank(key) >= rank:
+                return False
+            kind = key[0]
+            if kind in (Identity.Kind.USER_ID, Identity.Kind.ANONYMOUS_ID):
+                continue  # user ids: `one_user_id`
+            if self._owner(key) != owner and self.counts.get((owner, kind), 0) > 0:
+                return True
+        return False
+
     def resolve(self, item: Prepared) -> int:
-        keys = sorted(item.keys, key=lambda key: _RANK[key[0]])
+        rules = self.rules
+        keys = [key for key in item.keys if not rules.blocked(key)]
+        if len(keys) > 1:
+            keys.sort(key=rules.rank)
         user_id = next((key[2] for key in keys if key[0] == Identity.Kind.USER_ID), "")
         profile_id: int | None = None
+        passed: set[int] = set()  # owners passed over: they hold another identifier
         for key in keys:
             owner = self._owner(key)
             if owner is None:
                 continue
             # Two different user ids never fuse into one profile.
-            if user_id and self.user_ids.get(owner, user_id) != user_id:
+            if self.one_user_id and user_id and self.user_ids.get(owner, user_id) != user_id:
+                passed.add(owner)
+                continue
+            if self._holds_other(owner, key, keys):
+                passed.add(owner)
                 continue
             profile_id = owner
             break
-        known = any(key[0] != Identity.Kind.ANONYMOUS_ID for key in keys)
+        # A blocked email still tells us the person is known, not anonymous.
+        known = any(key[0] != Identity.Kind.ANONYMOUS_ID for key in item.keys)
         if profile_id is None:
             profile_id = next(self._temp)
             self.new_profiles[profile_id] = NewProfile(
@@ -94,16 +140,25 @@ class Resolver:
         if user_id:
             self.user_ids.setdefault(profile_id, user_id)
         stitch_keys = list(keys)
-        if item.alias_of is not None:
+        if item.alias_of is not None and not rules.blocked(item.alias_of):
             stitch_keys.append(item.alias_of)
         for key in stitch_keys:
             owner = self._owner(key)
             if owner is None:
-                if key is not item.alias_of:
-                    self.owners[key] = profile_id
-                    self.new_identities[key] = profile_id
+                if key is item.alias_of:
+                    continue
+                if key[0] in self.limited and self._at_limit(profile_id, key[0]):
+                    continue  # the profile holds its kind's maximum: not attached
+                self.owners[key] = profile_id
+                self.new_identities[key] = profile_id
+                self.counts[(profile_id, key[0])] = self.counts.get((profile_id, key[0]), 0) + 1
             elif owner != profile_id and owner in self.anonymous and known:
                 # An anonymous visitor identified themself: their history joins the profile.
                 self.stitches[owner] = profile_id
                 self.anonymous.discard(owner)
+            elif owner != profile_id and key[0] != Identity.Kind.ANONYMOUS_ID:
+                # Two people behind one identifier (a switchboard, a shared mailbox): the
+                # identifier stays with its owner and a steward decides.
+                reason = _DIFFERENT if owner in passed else _OWNED_BY_OTHER
+                self.conflicts.append((profile_id, owner, key, reason))
         return profile_id

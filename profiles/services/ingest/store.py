@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from profiles.models import Event, FieldProvenance, Identity, Profile, ProfileAudit
@@ -101,6 +101,18 @@ class OrmStore:
         )
         return Known(owners=owners, user_ids=user_ids, anonymous=anonymous)
 
+    def identity_counts(
+        self, profile_ids: Collection[int], kinds: Collection[str]
+    ) -> dict[tuple[int, str], int]:
+        """How many identifiers of each kind the profiles hold (for per-kind maximums)."""
+        self.flush()
+        rows = (
+            Identity.objects.filter(profile_id__in=list(profile_ids), kind__in=list(kinds))
+            .values_list("profile_id", "kind")
+            .annotate(n=Count("id"))
+        )
+        return {(profile_id, kind): n for profile_id, kind, n in rows}
+
     def lock_keys(self, keys: Collection[Key]) -> None:
         """Serialise creators of the same new identifiers (PostgreSQL; SQLite has one writer)."""
         if connection.vendor != "postgresql" or not keys:
@@ -169,12 +181,14 @@ class OrmStore:
         """Lock the profiles in primary-key order, then read their state and provenance.
 
         The provenance is read after the lock: a batch that held it has committed by then.
+        The state carries `merged_into_id`: a merge that committed while the batch waited
+        for the lock shows here (the pipeline then resolves again).
         """
         rows = (
             Profile.objects.select_for_update()
             .filter(pk__in=profile_ids)
             .order_by("pk")
-            .values("id", *STATE_COLUMNS)
+            .values("id", *STATE_COLUMNS, "merged_into_id")
         )
         states = {row["id"]: row for row in rows}
         provenance = (

@@ -1,0 +1,115 @@
+"""Admin: merge two selected profiles after choosing the survivor; undo; the steward queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.messages import get_messages
+
+from profiles.models import BlockedIdentifier, IdentityConflict, Profile, ProfileMerge
+from profiles.services import Message, ingest_messages, profile_merge
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client: Any) -> Any:
+    user = get_user_model().objects.create_superuser("root", "root@lovelace.org", "pw-12345678")
+    client.force_login(user)
+    return client
+
+
+def person(source: Any, message_id: str, **traits: Any) -> int:
+    result = ingest_messages(
+        source=source, messages=[Message(type="identify", message_id=message_id, traits=traits)]
+    )
+    return result.results[0].profile_id
+
+
+def texts(response: Any) -> str:
+    return " ".join(str(message) for message in get_messages(response.wsgi_request))
+
+
+def test_merging_two_selected_profiles_asks_for_the_survivor_first(
+    admin_client: Any, web_form: Any
+) -> None:
+    ada = person(web_form, "m1", email="ada@lovelace.org", firstName="Ada")
+    other = person(web_form, "m2", email="ada.l@lovelace.org", lastName="Lovelace")
+    selection = {"action": "merge_selected", "_selected_action": [ada, other]}
+
+    page = admin_client.post("/admin/profiles/profile/", selection)
+    assert page.status_code == 200
+    assert b"Choose the profile to keep" in page.content
+    assert ProfileMerge.objects.count() == 0
+
+    done = admin_client.post(
+        "/admin/profiles/profile/",
+        {**selection, "confirm": "yes", "survivor": other, "reason": "same"},
+    )
+
+    assert done.status_code == 302
+    merge = ProfileMerge.objects.get()
+    assert (merge.survivor_id, merge.absorbed_id, merge.reason) == (other, ada, "same")
+    assert merge.actor.username == "root"
+    assert f"Merged #{ada} into #{other}" in texts(done)
+
+
+def test_merging_needs_exactly_two_profiles(admin_client: Any, web_form: Any) -> None:
+    ada = person(web_form, "m1", email="ada@lovelace.org")
+    response = admin_client.post(
+        "/admin/profiles/profile/", {"action": "merge_selected", "_selected_action": [ada]}
+    )
+    assert "exactly two" in texts(response)
+    assert ProfileMerge.objects.count() == 0
+
+
+def test_the_merge_page_undoes_once_then_explains(admin_client: Any, web_form: Any) -> None:
+    ada = person(web_form, "m1", email="ada@lovelace.org")
+    other = person(web_form, "m2", email="ada.l@lovelace.org")
+    merge = profile_merge(survivor_id=ada, absorbed_id=other)
+
+    page = admin_client.get(f"/admin/profiles/profilemerge/{merge.pk}/change/")
+    first = admin_client.post(f"/admin/profiles/profilemerge/{merge.pk}/undo/")
+    second = admin_client.post(
+        "/admin/profiles/profilemerge/",
+        {"action": "undo_selected", "_selected_action": [merge.pk]},
+    )
+
+    assert b"Undo this merge" in page.content
+    assert first.status_code == 302
+    assert Profile.objects.get(pk=other).status == "active"
+    assert f"Merge #{merge.pk} was undone on" in texts(second)
+
+
+def test_conflicts_are_merged_or_dismissed_from_the_queue(admin_client: Any, web_form: Any) -> None:
+    ada = person(web_form, "m1", email="ada@lovelace.org", phone="+33140205050")
+    grace = person(web_form, "m2", email="grace@lovelace.org", phone="+33140205050")
+    conflict = IdentityConflict.objects.get()
+
+    listing = admin_client.get("/admin/profiles/identityconflict/")
+    dismissed = admin_client.post(
+        "/admin/profiles/identityconflict/",
+        {"action": "dismiss", "_selected_action": [conflict.pk]},
+    )
+    refused = admin_client.post(
+        "/admin/profiles/identityconflict/",
+        {"action": "merge_them", "_selected_action": [conflict.pk]},
+    )
+
+    assert b"+33140205050" not in listing.content
+    assert b"+331******50" in listing.content
+    assert "1 conflict(s) dismissed" in texts(dismissed)
+    assert "is dismissed already" in texts(refused)
+    assert Profile.objects.filter(pk__in=[ada, grace], status="active").count() == 2
+
+
+def test_a_blocked_pattern_must_compile(admin_client: Any) -> None:
+    response = admin_client.post(
+        "/admin/profiles/blockedidentifier/add/",
+        {"kind": "email", "pattern": "^(info@", "reason": "generic", "is_active": "on"},
+    )
+    assert response.status_code == 200
+    assert b"Not a valid regular expression" in response.content
+    assert not BlockedIdentifier.objects.filter(pattern="^(info@").exists()
