@@ -90,6 +90,18 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         queue="segments",
     ),
     PeriodicSpec(
+        name="probable duplicates (new and changed profiles)",
+        task="profiles.tasks.duplicates_scan_task",
+        description="Compare profiles created or changed since the last run (audit log cursor).",
+        every_seconds=60,
+    ),
+    PeriodicSpec(
+        name="probable duplicates (full scan)",
+        task="profiles.tasks.duplicates_full_scan_task",
+        description="Compare every active profile again: keys and scores under today's rules.",
+        crontab="41 2 * * *",
+    ),
+    PeriodicSpec(
         name="prune heartbeats",
         task="cdp_site.tasks.heartbeat_prune_task",
         description="Forget processes not seen for a week.",

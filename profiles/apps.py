@@ -10,3 +10,7 @@ class ProfilesConfig(AppConfig):
         from profiles.person_data import PROFILES_PERSON_DATA
 
         person_data_register(PROFILES_PERSON_DATA)
+
+        from profiles.services.duplicates.person_data import DUPLICATES_PERSON_DATA
+
+        person_data_register(DUPLICATES_PERSON_DATA)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from profiles.models import Form, Source
 from profiles.services import Message, ingest_messages, source_create
+from profiles.services.duplicates import duplicates_scan
 from profiles.services.forms import form_save
 
 FIRST = [
@@ -122,7 +123,8 @@ SOURCES = [
 
 
 def _person(rng: random.Random, n: int) -> dict[str, str]:
-    first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
+    # Every (first, last) pair once: namesakes would crowd the duplicate review queue.
+    first, last = FIRST[n % len(FIRST)], LAST[(n * 7 + n // len(FIRST)) % len(LAST)]
     city, postcode, country = CITIES[n % len(CITIES)]
     return {
         "email": f"{first.lower().replace('é', 'e')}.{last.lower()}{n}@example.org",
@@ -250,6 +252,23 @@ def profiles_demo_load(*, people: int = 200, log: Callable[[str], None] = print)
                     timestamp=(start + timedelta(days=45)).isoformat(),
                 )
             )
+        if n % 40 == 1:  # a few CRM customers left a personal address at the show, and a typo
+            batches["salon-data-2026"].append(
+                Message(
+                    type="import",
+                    message_id=f"demo-badge-again-{n}",
+                    traits={
+                        "email": f"{person['last_name'].lower()}.{n}@gmail.example",
+                        "firstName": person["first_name"],
+                        "lastName": person["last_name"][:-1] + person["last_name"][-1] * 2,
+                        # Some have changed jobs since.
+                        "company": person["company"] if n % 80 == 1 else "Umbrella",
+                        "city": person["city"],
+                        "postalCode": person["postcode"],
+                    },
+                    timestamp=(start + timedelta(days=46)).isoformat(),
+                )
+            )
         if n % 5 in (0, 1):  # the CRM knows the customers, with the most trusted values
             batches["crm"].append(
                 Message(
@@ -299,4 +318,6 @@ def profiles_demo_load(*, people: int = 200, log: Callable[[str], None] = print)
             totals["duplicates"] += sum(1 for r in result.results if r.status == "duplicate")
             totals["accepted"] += sum(1 for r in result.results if r.status == "ok")
             totals["rejected"] += result.rejected
+    # Probable duplicates for the steward's review queue (beat also runs this every minute).
+    totals["duplicate_candidates"] = duplicates_scan(max_batches=1_000).candidates_found
     return totals

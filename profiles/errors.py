@@ -69,3 +69,15 @@ class MergeAlreadyUndone(MergeRefused):
 
 class SurvivorMergedSince(MergeRefused):
     code = "survivor_merged_since"
+
+
+class CandidateNotFound(ProfilesError):
+    http_status = 404
+    code = "not_found"
+
+
+class CandidateDecided(ProfilesError):
+    """A probable-duplicate pair was already merged or marked as two people."""
+
+    http_status = 409
+    code = "already_decided"

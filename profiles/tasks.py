@@ -88,3 +88,46 @@ def quality_maintain_task(kind: str, run_id: int | None = None, reason: str = ""
             partial(quality_maintain_task.apply_async, kwargs={"kind": kind, "run_id": run_id})
         )
     return run.processed
+
+
+@shared_task(
+    name="profiles.tasks.duplicates_scan_task",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    max_retries=5,
+)
+def duplicates_scan_task(max_batches: int = 20, batch_rows: int = 2_000) -> int:
+    """Compare profiles created or changed since the last scan; re-queue while more are due."""
+    from profiles.services.duplicates import duplicates_scan
+
+    counts = duplicates_scan(max_batches=max_batches, batch_rows=batch_rows)
+    if counts.has_more:
+        kwargs = {"max_batches": max_batches, "batch_rows": batch_rows}
+        transaction.on_commit(partial(duplicates_scan_task.apply_async, kwargs=kwargs))
+    return counts.profiles_scanned
+
+
+@shared_task(
+    name="profiles.tasks.duplicates_full_scan_task",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    max_retries=5,
+)
+def duplicates_full_scan_task(scan_id: int | None = None, batches: int = 20) -> int:
+    """Compare every active profile, a few batches a run, re-queued until the scan is done."""
+    from profiles.services.duplicates import duplicates_full_scan_batch, duplicates_full_scan_start
+
+    if scan_id is None:
+        scan_id = duplicates_full_scan_start().pk
+    scanned = 0
+    for _ in range(batches):
+        counts = duplicates_full_scan_batch(scan_id=scan_id)
+        scanned += counts.profiles_scanned
+        if not counts.has_more:
+            return scanned
+    transaction.on_commit(
+        partial(
+            duplicates_full_scan_task.apply_async, kwargs={"scan_id": scan_id, "batches": batches}
+        )
+    )
+    return scanned

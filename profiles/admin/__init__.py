@@ -1,3 +1,10 @@
 """Admin of the profiles app, one module per concern."""
 
-from profiles.admin import core, forms, imports, merges, quality  # noqa: F401  (registers the ModelAdmins)
+from profiles.admin import (  # noqa: F401  (registers the ModelAdmins)
+    core,
+    duplicates,
+    forms,
+    imports,
+    merges,
+    quality,
+)

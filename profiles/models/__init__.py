@@ -10,6 +10,12 @@ from profiles.models.core import (
     ProfileAudit,
     Source,
 )
+from profiles.models.duplicates import (
+    DuplicateCandidate,
+    DuplicateScan,
+    DuplicateSettings,
+    MatchKey,
+)
 from profiles.models.forms import Form
 from profiles.models.imports import ImportJob, ImportMapping
 from profiles.models.merge import (
@@ -29,6 +35,9 @@ from profiles.models.quality import (
 __all__ = [
     "BlockedIdentifier",
     "DataQualityIssue",
+    "DuplicateCandidate",
+    "DuplicateScan",
+    "DuplicateSettings",
     "Event",
     "EventAggregate",
     "FieldProvenance",
@@ -41,6 +50,7 @@ __all__ = [
     "IntakeBatch",
     "JobFunctionRule",
     "MaintenanceRun",
+    "MatchKey",
     "Profile",
     "ProfileAudit",
     "ProfileMerge",

@@ -50,3 +50,16 @@ def test_cdp_demo_loads_overlapping_people_once(capsys: pytest.CaptureFixture[st
     assert crm_and_salon.count() == 20  # n % 20 in (0, 16): known to both
     assert Profile.objects.filter(status="active", lifecycle_stage="anonymous").count() == 66
     assert "already there" in capsys.readouterr().out
+
+
+def test_cdp_demo_leaves_probable_duplicates_for_review(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from profiles.models import DuplicateCandidate
+
+    call_command("cdp_demo")
+    call_command("cdp_demo")
+
+    queue = DuplicateCandidate.objects.filter(status="open").select_related("profile_high")
+    assert queue.count() == 5
+    assert all(candidate.score >= 0.5 for candidate in queue)
