@@ -226,6 +226,7 @@ SPECTACULAR_SETTINGS = {
         "IdentityKindEnum": "profiles.models.core.Identity.Kind",
         "RequestKindEnum": "consent.models.gdpr.RequestKind",
         "RequestStatusEnum": "consent.models.gdpr.RequestStatus",
+        "SegmentKindEnum": "segments.models.Segment.Kind",
     },
 }
 
