@@ -221,6 +221,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SourceKindEnum": "profiles.models.core.Source.Kind",
         "IdentityKindEnum": "profiles.models.core.Identity.Kind",
+        "SegmentKindEnum": "segments.models.Segment.Kind",
     },
 }
 

@@ -98,7 +98,7 @@ class SegmentViewSet(viewsets.ViewSet):
         )
         return Response(PreviewSerializer({"count": found.count, "sample": found.sample}).data)
 
-    @extend_schema(responses={202: None})
+    @extend_schema(request=None, responses={202: None})
     @action(detail=True, methods=["post"])
     def refresh(self, request: Request, pk: str) -> Response:
         """Queue a full refresh of a dynamic segment."""
