@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('profiles', '0006_duplicates'),
-        ('profiles', '0008_merge_20261129_0245'),
+        ("profiles", "0006_duplicates"),
+        ("profiles", "0008_merge_20261129_0245"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -123,6 +125,28 @@ def segment_members_condition(*, segment: Segment, now: datetime | None = None) 
     return compile_rule(segment.rule, now=now, segment_id=segment.pk)
 
 
+@contextmanager
+def _materialised(members: QuerySet[Profile], *, name: str) -> Iterator[QuerySet[Profile]]:
+    """The member set computed once into a temporary table (CREATE TABLE AS may run in
+    parallel on PostgreSQL, INSERT ... SELECT may not); the diff then reads the table."""
+    sql, params = members.values(_member_id=F("pk")).query.sql_with_params()
+    table = connection.ops.quote_name(name)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {table} AS {sql}", params)
+        # Planners misjudge freshly changed membership rows; an index keeps every plan cheap.
+        cursor.execute(
+            f"CREATE INDEX {connection.ops.quote_name(name + '_idx')} ON {table} (_member_id)"
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {table}")  # autovacuum never sees temporary tables
+    try:
+        yield Profile.objects.filter(pk__in=RawSQL(f"SELECT {table}._member_id FROM {table}", ()))  # noqa: S608, S611
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
 @transaction.atomic
 def segment_refresh(*, segment_id: int) -> RefreshResult:
     """Recompute a dynamic segment: entries and exits as sets, events, a size-history row."""
@@ -132,7 +156,8 @@ def segment_refresh(*, segment_id: int) -> RefreshResult:
         raise SegmentKindError("Only a dynamic segment is refreshed from its rule.")
     now = timezone.now()
     members = _active().filter(segment_members_condition(segment=segment, now=now))
-    entered, exited = _apply(segment=segment, members=members, scope=None, now=now)
+    with _materialised(members, name=f"segment_refresh_{segment.pk}") as computed:
+        entered, exited = _apply(segment=segment, members=computed, scope=None, now=now)
     size = _current(segment.pk).count()
     Segment.objects.filter(pk=segment.pk).update(member_count=size, last_refreshed_at=now)
     SegmentSize.objects.create(segment=segment, at=now, size=size, entered=entered, exited=exited)

@@ -60,7 +60,7 @@ def test_a_row_that_commits_late_below_the_cursor_is_still_read(
     grace = make_profile(country="FR")
     segment = segment_create(name="French", rule=FRENCH)
     segments_catch_up()
-    base = (Event.objects.aggregate(top=Max("id"))["top"] or 0) + 100
+    base = (Event.objects.aggregate(top=Max("id"))["top"] or 0) + 1_000_000
     now = timezone.now()
 
     def event(pk: int, profile: Profile) -> None:
@@ -90,7 +90,7 @@ def test_a_row_that_commits_late_below_the_cursor_is_still_read(
 def test_gaps_older_than_the_overlap_window_are_forgotten(make_profile: Any, source: Any) -> None:
     ada = make_profile(country="FR")
     segments_catch_up()
-    base = (Event.objects.aggregate(top=Max("id"))["top"] or 0) + 100
+    base = (Event.objects.aggregate(top=Max("id"))["top"] or 0) + 1_000_000
     EventCursor.objects.filter(name="segments").update(position=base)
     now = timezone.now()
     Event.objects.create(
