@@ -103,8 +103,8 @@ def foreign_key_checks_skipped(*, locked: dict[str, Sequence[int]]) -> Iterator[
             cursor.execute("SELECT set_config('session_replication_role', %s, true)", [previous])
 
 
-class CopyWriter:
-    """Chunks into PostgreSQL with one COPY per table (inside the caller's transaction)."""
+class Writer:
+    """Stores chunks of a population from one source; `purposes`: code -> (id, wording id)."""
 
     def __init__(
         self,
@@ -114,8 +114,24 @@ class CopyWriter:
         purposes: dict[str, tuple[int, int | None]],
         now: datetime,
     ) -> None:
+        self.population = population
         self.source_id = source_id
         self.purposes = purposes
+        self.now = now
+        self.prepare()
+
+    def prepare(self) -> None:
+        """What a writer computes once, before the first chunk."""
+
+    def write(self, chunk: Chunk) -> None:
+        raise NotImplementedError
+
+
+class CopyWriter(Writer):
+    """Chunks into PostgreSQL with one COPY per table (inside the caller's transaction)."""
+
+    def prepare(self) -> None:
+        population, now = self.population, self.now
         # `now` goes into the tails: updated_at, and created_at of identities.
         self.statements = {
             model: _copy_statement(model, columns, now)
@@ -222,23 +238,10 @@ class CopyWriter:
         self._copy(ConsentRecord, lines)
 
 
-class BulkWriter:
+class BulkWriter(Writer):
     """Chunks through the ORM's bulk_create, for databases without COPY (SQLite)."""
 
     BATCH = 500
-
-    def __init__(
-        self,
-        *,
-        population: Population,
-        source_id: int,
-        purposes: dict[str, tuple[int, int | None]],
-        now: datetime,
-    ) -> None:
-        self.population = population
-        self.source_id = source_id
-        self.purposes = purposes
-        self.now = now
 
     @staticmethod
     def _time(seconds: int | None) -> datetime | None:

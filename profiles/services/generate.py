@@ -20,7 +20,7 @@ from consent.selectors import purpose_current_wording
 from profiles.errors import ProfilesError
 from profiles.generate.build import Population
 from profiles.generate.vocab import CONSENT
-from profiles.generate.write import BulkWriter, CopyWriter, foreign_key_checks_skipped
+from profiles.generate.write import BulkWriter, CopyWriter, Writer, foreign_key_checks_skipped
 from profiles.models import Profile, Source
 from profiles.services.sources import source_create
 
@@ -107,7 +107,7 @@ def profiles_generate(
             now=int(moment.timestamp()),
         )
         if connection.vendor == "postgresql":
-            writer: CopyWriter | BulkWriter = CopyWriter(
+            writer: Writer = CopyWriter(
                 population=population, source_id=source.pk, purposes=purposes, now=moment
             )
             referenced = {
