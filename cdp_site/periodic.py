@@ -41,6 +41,20 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         queue="ingest",
     ),
     PeriodicSpec(
+        name="segments: catch up with new events",
+        task="segments.tasks.segments_catch_up_task",
+        description="Re-evaluate segments for the people whose events arrived since last run.",
+        every_seconds=15,
+        queue="segments",
+    ),
+    PeriodicSpec(
+        name="segments: refresh due segments",
+        task="segments.tasks.segments_refresh_due_task",
+        description="Full refresh of each dynamic segment at its chosen interval.",
+        every_seconds=60,
+        queue="segments",
+    ),
+    PeriodicSpec(
         name="prune heartbeats",
         task="cdp_site.tasks.heartbeat_prune_task",
         description="Forget processes not seen for a week.",

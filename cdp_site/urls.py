@@ -45,6 +45,7 @@ urlpatterns = [
     path("api/", api_root, name="api-root"),
     path("api/forms/", include("profiles.api.urls_forms")),
     path("api/consent/", include("consent.api.urls")),
+    path("api/segments/", include("segments.api.urls")),
     path("consent/", include("consent.urls")),
     path("api/", include("profiles.api.urls")),
     path("api/ping/", api_ping, name="api-ping"),

@@ -49,3 +49,34 @@ def merge_participant_register(participant: MergeParticipant) -> None:
 def merge_participants() -> list[MergeParticipant]:
     """Every registered participant, in app-name order so merges are deterministic."""
     return [_PARTICIPANTS[name] for name in sorted(_PARTICIPANTS)]
+
+
+# --- Panels of the 360° page ------------------------------------------------------------
+#
+# Higher apps show what they know about a person on the profiles admin's 360° page
+# (segments, personas, journeys) without profiles importing them: each registers a panel
+# function returning a title and rows; the page renders them in app-name order.
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+PanelFn = Callable[..., list[Panel]]
+_PANELS: dict[str, PanelFn] = {}
+
+
+def profile_panel_register(*, app: str, panels: PanelFn) -> None:
+    """Register (or replace) one app's 360° panels: `panels(profile_id=) -> [Panel]`."""
+    _PANELS[app] = panels
+
+
+def profile_panels(*, profile_id: int) -> list[Panel]:
+    """Every registered app's panels for one profile, in app-name order."""
+    found: list[Panel] = []
+    for app in sorted(_PANELS):
+        found.extend(_PANELS[app](profile_id=profile_id))
+    return found

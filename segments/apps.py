@@ -4,3 +4,28 @@ from django.apps import AppConfig
 class SegmentsConfig(AppConfig):
     name = "segments"
     verbose_name = "Segments and personas"
+
+    def ready(self) -> None:
+        from consent.registry import PersonData, person_data_register
+        from profiles.hooks import (
+            MergeParticipant,
+            merge_participant_register,
+            profile_panel_register,
+        )
+        from segments.services import participants
+
+        merge_participant_register(
+            MergeParticipant(
+                app="segments",
+                move=participants.memberships_move,
+                restore=participants.memberships_restore,
+            )
+        )
+        person_data_register(
+            PersonData(
+                app="segments",
+                export=participants.memberships_export,
+                erase=participants.memberships_erase,
+            )
+        )
+        profile_panel_register(app="segments", panels=participants.profile_panels)

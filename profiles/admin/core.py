@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from profiles.hooks import profile_panels
 from profiles.models import Event, Identity, IntakeBatch, Profile, ProfileAudit, Source
 from profiles.selectors import profile_360, profile_search_condition
 from profiles.services import source_create, source_rotate_key
@@ -195,6 +196,7 @@ class ProfileAdmin(admin.ModelAdmin):
         extra = dict(extra_context or {})
         if object_id.isdigit() and Profile.objects.filter(pk=object_id).exists():
             extra["view360"] = profile_360(profile_id=int(object_id))
+            extra["panels360"] = profile_panels(profile_id=int(object_id))
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
 

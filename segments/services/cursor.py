@@ -1,0 +1,90 @@
+"""Incremental refresh: read the event log by cursor and re-evaluate the people in it.
+
+Ingestion knows nothing of segments; a frequent beat task reads the events appended since
+the last run and re-evaluates just their profiles. A lost task only delays the work.
+PostgreSQL sequence values are not commit-ordered, so an id below the cursor can become
+visible late: the ids missing below the cursor are remembered as gaps and read again on
+each run, until they appear or are older than the overlap window (a transaction that
+stays open longer than the window would be missed; the periodic full refresh still
+catches it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Max, Q
+
+from profiles.models import Event
+from segments.models import EventCursor
+from segments.services.membership import segment_refresh_profiles
+
+CURSOR = "segments"
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    events: int
+    profiles: int
+    position: int
+    gaps: int
+
+
+def _missing(low: int, high: int, seen: list[int]) -> list[tuple[int, int]]:
+    """Ranges of ids in [low, high] that are not in `seen` (sorted)."""
+    ranges: list[tuple[int, int]] = []
+    expected = low
+    for pk in seen:
+        if pk < low or pk > high:
+            continue
+        if pk > expected:
+            ranges.append((expected, pk - 1))
+        expected = max(expected, pk + 1)
+    if expected <= high:
+        ranges.append((expected, high))
+    return ranges
+
+
+def _remaining(gaps: Iterable[list[float]], seen: list[int], now: float, overlap: float) -> list:
+    kept: list[list[float]] = []
+    for low, high, first_seen in gaps:
+        if now - first_seen > overlap:
+            continue
+        kept.extend([a, b, first_seen] for a, b in _missing(int(low), int(high), seen))
+    return kept
+
+
+@transaction.atomic
+def segments_catch_up(*, overlap_seconds: int = 600, max_events: int = 200_000) -> CatchUp:
+    """Re-evaluate every segment for the profiles of events not read yet (and late commits).
+
+    The first run starts at the end of the log (the full refresh covers the past).
+    Safe to run twice: the cursor row is locked while it is read and moved.
+    """
+    cursor, created = EventCursor.objects.select_for_update().get_or_create(name=CURSOR)
+    if created or (cursor.position == 0 and not cursor.gaps):
+        cursor.position = Event.objects.aggregate(top=Max("id"))["top"] or 0
+        cursor.save(update_fields=["position", "updated_at"])
+        return CatchUp(0, 0, cursor.position, 0)
+    now = time.time()
+    upper = cursor.position + max_events
+    where = Q(id__gt=cursor.position, id__lte=upper)
+    for low, high, _ in cursor.gaps:
+        where |= Q(id__gte=int(low), id__lte=int(high))
+    rows = list(Event.objects.filter(where).order_by("id").values_list("id", "profile_id"))
+    seen = [pk for pk, _ in rows]
+    new_position = max([cursor.position, *seen])
+    gaps = _remaining(cursor.gaps, seen, now, overlap_seconds)
+    if new_position > cursor.position:
+        gaps.extend(
+            [low, high, now] for low, high in _missing(cursor.position + 1, new_position, seen)
+        )
+    profile_ids = sorted({profile_id for _, profile_id in rows})
+    segment_refresh_profiles(profile_ids=profile_ids)
+    cursor.position = new_position
+    cursor.gaps = gaps[-1000:]  # bounded: burnt ids (replays, rollbacks) expire anyway
+    cursor.save(update_fields=["position", "gaps", "updated_at"])
+    return CatchUp(len(rows), len(profile_ids), new_position, len(cursor.gaps))

@@ -1,0 +1,297 @@
+"""Membership: set-based refreshes (full and incremental) and static lists.
+
+A refresh computes the new member set in SQL and applies the difference with two
+statements (INSERT ... SELECT for entries, UPDATE ... WHERE for exits), then appends one
+"Segment Entered" / "Segment Exited" event per change, also as INSERT ... SELECT. Each
+segment is refreshed in its own transaction holding a row lock on the segment, so a full
+and an incremental refresh of the same segment never interleave.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import models, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from profiles.models import Profile
+from profiles.services.events import rows_insert_from, system_events_append, system_source_get
+from segments.compiler import compile_rule
+from segments.errors import SegmentKindError, SegmentNotFound
+from segments.models import Membership, Segment, SegmentSize
+from segments.rules import segment_references
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_SOURCE_SLUG = "cdp-segments"
+ENTERED, EXITED = "Segment Entered", "Segment Exited"
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    segment_id: int
+    size: int
+    entered: int
+    exited: int
+    seconds: float
+
+
+def _active() -> QuerySet[Profile]:
+    return Profile.objects.filter(status=Profile.Status.ACTIVE)
+
+
+def _current(segment_id: int) -> QuerySet[Membership]:
+    return Membership.objects.filter(segment_id=segment_id, exited_at__isnull=True)
+
+
+def _events(*, segment: Segment, name: str, rows: QuerySet[Membership]) -> int:
+    prefix = "segment-entered-" if name == ENTERED else "segment-exited-"
+    return system_events_append(
+        source=system_source_get(slug=SYSTEM_SOURCE_SLUG, name="CDP segments"),
+        name=name,
+        properties={"segment_id": segment.pk, "segment_name": segment.name},
+        rows=rows.annotate(
+            _message_id=Concat(Value(prefix), Cast("id", output_field=models.CharField()))
+        ),
+        message_id_field="_message_id",
+    )
+
+
+def _enter(*, segment: Segment, members: QuerySet[Profile], now: datetime) -> int:
+    """Insert a stay for each of `members` not in the segment yet, with its event."""
+    entering = (
+        members.filter(~Exists(_current(segment.pk).filter(profile_id=OuterRef("pk"))))
+        .annotate(
+            _segment=Value(segment.pk, output_field=models.BigIntegerField()),
+            _at=Value(now, output_field=models.DateTimeField()),
+        )
+        .values_list("_segment", "pk", "_at")
+    )
+    entered = rows_insert_from(
+        model=Membership, fields=("segment", "profile", "entered_at"), rows=entering
+    )
+    if entered:
+        # The rows this refresh inserted carry its exact timestamp: the events follow them.
+        _events(segment=segment, name=ENTERED, rows=_current(segment.pk).filter(entered_at=now))
+    return entered
+
+
+def _exit(*, segment: Segment, leaving: QuerySet[Membership], now: datetime) -> int:
+    """End the given current stays, with their events."""
+    exited = leaving.update(exited_at=now)
+    if exited:
+        _events(
+            segment=segment,
+            name=EXITED,
+            rows=Membership.objects.filter(segment_id=segment.pk, exited_at=now),
+        )
+    return exited
+
+
+def _apply(
+    *, segment: Segment, members: QuerySet[Profile], scope: Sequence[int] | None, now: datetime
+) -> tuple[int, int]:
+    """Make current membership equal `members` (within `scope` ids if given); (in, out)."""
+    current = _current(segment.pk)
+    if scope is not None:
+        current = current.filter(profile_id__in=scope)
+        members = members.filter(pk__in=scope)
+    exited = _exit(
+        segment=segment,
+        leaving=current.filter(~Exists(members.filter(pk=OuterRef("profile_id")))),
+        now=now,
+    )
+    return _enter(segment=segment, members=members, now=now), exited
+
+
+def _locked(segment_id: int) -> Segment:
+    segment = Segment.objects.select_for_update().filter(pk=segment_id).first()
+    if segment is None:
+        raise SegmentNotFound("No segment with this id.")
+    return segment
+
+
+def segment_members_condition(*, segment: Segment, now: datetime | None = None) -> Q:
+    """Who should be in a dynamic segment now: its rule over active profiles."""
+    return compile_rule(segment.rule, now=now, segment_id=segment.pk)
+
+
+@transaction.atomic
+def segment_refresh(*, segment_id: int) -> RefreshResult:
+    """Recompute a dynamic segment: entries and exits as sets, events, a size-history row."""
+    started = time.monotonic()
+    segment = _locked(segment_id)
+    if segment.kind != Segment.Kind.DYNAMIC:
+        raise SegmentKindError("Only a dynamic segment is refreshed from its rule.")
+    now = timezone.now()
+    members = _active().filter(segment_members_condition(segment=segment, now=now))
+    entered, exited = _apply(segment=segment, members=members, scope=None, now=now)
+    size = _current(segment.pk).count()
+    Segment.objects.filter(pk=segment.pk).update(member_count=size, last_refreshed_at=now)
+    SegmentSize.objects.create(segment=segment, at=now, size=size, entered=entered, exited=exited)
+    result = RefreshResult(segment.pk, size, entered, exited, time.monotonic() - started)
+    logger.info(
+        "segment %s refreshed: %s members, +%s -%s in %.2fs",
+        segment.pk,
+        size,
+        entered,
+        exited,
+        result.seconds,
+    )
+    return result
+
+
+def refresh_order(segments: Iterable[Segment]) -> list[Segment]:
+    """Segments a rule refers to come before the rule's own segment (cycles are refused)."""
+    by_id = {segment.pk: segment for segment in segments}
+    ordered: list[Segment] = []
+    placed: set[int] = set()
+
+    def place(segment: Segment, trail: frozenset[int]) -> None:
+        if segment.pk in placed or segment.pk in trail:
+            return
+        for ref in sorted(segment_references(segment.rule)):
+            if ref in by_id:
+                place(by_id[ref], trail | {segment.pk})
+        placed.add(segment.pk)
+        ordered.append(segment)
+
+    for segment in sorted(by_id.values(), key=lambda s: s.pk):
+        place(segment, frozenset())
+    return ordered
+
+
+def segment_refresh_profiles(*, profile_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Re-evaluate every active segment for just these profiles; {segment id: (in, out)}.
+
+    Dynamic segments follow their rule; static lists only lose people no longer active.
+    One transaction per segment (and per chunk of ids), each holding the segment's lock.
+    """
+    ids = sorted({int(pk) for pk in profile_ids})
+    changes: dict[int, tuple[int, int]] = {}
+    if not ids:
+        return changes
+    segments = refresh_order(Segment.objects.filter(is_active=True))
+    for segment in segments:
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            with transaction.atomic():
+                locked = _locked(segment.pk)
+                now = timezone.now()
+                if locked.kind == Segment.Kind.DYNAMIC:
+                    members = _active().filter(segment_members_condition(segment=locked, now=now))
+                else:
+                    members = _active().filter(
+                        Exists(_current(locked.pk).filter(profile_id=OuterRef("pk")))
+                    )
+                entered, exited = _apply(segment=locked, members=members, scope=chunk, now=now)
+                if entered or exited:
+                    Segment.objects.filter(pk=locked.pk).update(
+                        member_count=F("member_count") + entered - exited
+                    )
+                    before = changes.get(locked.pk, (0, 0))
+                    changes[locked.pk] = (before[0] + entered, before[1] + exited)
+    return changes
+
+
+def segments_refresh_due(*, now: datetime | None = None) -> list[RefreshResult]:
+    """Full refresh of every active dynamic segment whose interval has passed, in order."""
+    moment = now or timezone.now()
+    due = [
+        segment
+        for segment in Segment.objects.filter(is_active=True, kind=Segment.Kind.DYNAMIC)
+        if segment.last_refreshed_at is None
+        or (moment - segment.last_refreshed_at).total_seconds()
+        >= segment.refresh_every_minutes * 60 - 30  # beat ticks every minute: allow drift
+    ]
+    return [segment_refresh(segment_id=segment.pk) for segment in refresh_order(due)]
+
+
+def _static(segment_id: int) -> Segment:
+    segment = _locked(segment_id)
+    if segment.kind != Segment.Kind.STATIC:
+        raise SegmentKindError(
+            "Members are added by hand only to a static list.",
+            fields={"segment": ["is a dynamic segment; edit its rule instead"]},
+        )
+    return segment
+
+
+@transaction.atomic
+def segment_members_add(*, segment_id: int, profile_ids: Sequence[int]) -> int:
+    """Add active profiles to a static list (already-members and unknown ids are skipped)."""
+    segment = _static(segment_id)
+    now = timezone.now()
+    ids = sorted({int(pk) for pk in profile_ids})
+    entered = 0
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        entered += _enter(segment=segment, members=_active().filter(pk__in=chunk), now=now)
+    size = _current(segment.pk).count()
+    Segment.objects.filter(pk=segment.pk).update(member_count=size, last_refreshed_at=now)
+    SegmentSize.objects.create(segment=segment, at=now, size=size, entered=entered, exited=0)
+    return entered
+
+
+@transaction.atomic
+def segment_members_remove(*, segment_id: int, profile_ids: Sequence[int]) -> int:
+    """Take profiles off a static list (their stay ends; the history is kept)."""
+    segment = _static(segment_id)
+    now = timezone.now()
+    ids = sorted({int(pk) for pk in profile_ids})
+    exited = 0
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        leaving = _current(segment.pk).filter(profile_id__in=chunk)
+        exited += _exit(segment=segment, leaving=leaving, now=now)
+    size = _current(segment.pk).count()
+    Segment.objects.filter(pk=segment.pk).update(member_count=size, last_refreshed_at=now)
+    SegmentSize.objects.create(segment=segment, at=now, size=size, entered=0, exited=exited)
+    return exited
+
+
+def profile_ids_from_identifiers(
+    *, identifiers: Iterable[str | int]
+) -> tuple[list[int], list[str]]:
+    """Profile ids for a list of ids or email addresses (merges followed); and the unknown."""
+    from profiles.models import Identity
+    from profiles.normalise import normalise_email
+
+    ids: set[int] = set()
+    emails: dict[str, str] = {}
+    unknown: list[str] = []
+    for raw in identifiers:
+        text = str(raw).strip()
+        if not text:
+            continue
+        if text.isdigit():
+            ids.add(int(text))
+            continue
+        normalised = normalise_email(text)
+        if normalised.value:
+            emails[normalised.value] = text
+        else:
+            unknown.append(text)
+    found = dict(
+        Identity.objects.filter(kind=Identity.Kind.EMAIL, value__in=list(emails)).values_list(
+            "value", "profile_id"
+        )
+    )
+    unknown.extend(text for value, text in emails.items() if value not in found)
+    known_ids = set(Profile.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    unknown.extend(str(pk) for pk in sorted(ids - known_ids))
+    candidates = known_ids | set(found.values())
+    # A merged tombstone stands for its survivor.
+    survivors = dict(
+        Profile.objects.filter(pk__in=candidates, status=Profile.Status.MERGED).values_list(
+            "pk", "merged_into_id"
+        )
+    )
+    return sorted({survivors.get(pk, pk) for pk in candidates}), unknown

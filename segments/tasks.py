@@ -1,0 +1,51 @@
+"""Celery tasks of the segments app (queue "segments"): each calls one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+RETRY: dict[str, Any] = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(**RETRY)
+def segment_refresh_task(segment_id: int) -> dict[str, int]:
+    """Full refresh of one dynamic segment."""
+    from segments.errors import SegmentsError
+    from segments.services import segment_refresh
+
+    try:
+        result = segment_refresh(segment_id=segment_id)
+    except SegmentsError:
+        return {}  # deleted or turned static meanwhile: nothing to do
+    return {"size": result.size, "entered": result.entered, "exited": result.exited}
+
+
+@shared_task(**RETRY)
+def segments_refresh_due_task() -> int:
+    """Full refresh of the dynamic segments whose interval has passed."""
+    from segments.services import segments_refresh_due
+
+    return len(segments_refresh_due())
+
+
+@shared_task(**RETRY)
+def segment_refresh_profiles_task(profile_ids: list[int]) -> int:
+    """Re-evaluate every segment for these profiles."""
+    from segments.services import segment_refresh_profiles
+
+    return len(segment_refresh_profiles(profile_ids=profile_ids))
+
+
+@shared_task(**RETRY)
+def segments_catch_up_task() -> int:
+    """Re-evaluate segments for the people of events appended since the last run."""
+    from segments.services.cursor import segments_catch_up
+
+    return segments_catch_up().profiles

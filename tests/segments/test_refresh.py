@@ -1,0 +1,103 @@
+"""Full and incremental refreshes: entries, exits, their events, size history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from profiles.models import Event, Profile
+from segments.models import Membership, SegmentSize
+from segments.services import segment_create, segment_refresh, segment_refresh_profiles
+
+FRENCH = {"field": "country", "op": "eq", "value": "FR"}
+
+
+def current(segment: Any) -> set[int]:
+    return set(
+        Membership.objects.filter(segment=segment, exited_at__isnull=True).values_list(
+            "profile_id", flat=True
+        )
+    )
+
+
+def segment_events(name: str) -> list[tuple[int, dict[str, Any]]]:
+    return list(
+        Event.objects.filter(name=name, type="track")
+        .order_by("profile_id")
+        .values_list("profile_id", "properties")
+    )
+
+
+def test_a_refresh_enters_matching_active_profiles_with_events_and_a_size_row(
+    make_profile: Any,
+) -> None:
+    ada = make_profile(country="FR")
+    grace = make_profile(country="FR")
+    make_profile(country="DE")
+    make_profile(country="FR", status="restricted")
+    segment = segment_create(name="French", rule=FRENCH)
+
+    result = segment_refresh(segment_id=segment.pk)
+
+    assert (result.size, result.entered, result.exited) == (2, 2, 0)
+    assert current(segment) == {ada.pk, grace.pk}
+    props = {"segment_id": segment.pk, "segment_name": "French"}
+    assert segment_events("Segment Entered") == [(ada.pk, props), (grace.pk, props)]
+    assert list(SegmentSize.objects.values_list("size", "entered", "exited")) == [(2, 2, 0)]
+    segment.refresh_from_db()
+    assert segment.member_count == 2
+
+
+def test_a_second_refresh_records_exits_and_keeps_the_history(make_profile: Any) -> None:
+    ada = make_profile(country="FR")
+    grace = make_profile(country="FR")
+    segment = segment_create(name="French", rule=FRENCH)
+    segment_refresh(segment_id=segment.pk)
+    Profile.objects.filter(pk=grace.pk).update(country="DE")
+    linus = make_profile(country="FR")
+
+    result = segment_refresh(segment_id=segment.pk)
+    again = segment_refresh(segment_id=segment.pk)
+
+    assert (result.size, result.entered, result.exited) == (2, 1, 1)
+    assert (again.entered, again.exited) == (0, 0)
+    assert current(segment) == {ada.pk, linus.pk}
+    stays = Membership.objects.filter(segment=segment, profile=grace).get()
+    assert stays.exited_at is not None
+    assert [pk for pk, _ in segment_events("Segment Exited")] == [grace.pk]
+    assert [pk for pk, _ in segment_events("Segment Entered")] == [ada.pk, grace.pk, linus.pk]
+    assert list(SegmentSize.objects.order_by("id").values_list("size", "entered", "exited")) == [
+        (2, 2, 0),
+        (2, 1, 1),
+        (2, 0, 0),
+    ]
+
+
+def test_re_entering_opens_a_new_stay(make_profile: Any) -> None:
+    ada = make_profile(country="FR")
+    segment = segment_create(name="French", rule=FRENCH)
+    segment_refresh(segment_id=segment.pk)
+    Profile.objects.filter(pk=ada.pk).update(country="DE")
+    segment_refresh(segment_id=segment.pk)
+    Profile.objects.filter(pk=ada.pk).update(country="FR")
+
+    segment_refresh(segment_id=segment.pk)
+
+    assert Membership.objects.filter(segment=segment, profile=ada).count() == 2
+    assert current(segment) == {ada.pk}
+    assert Event.objects.filter(profile=ada, name="Segment Entered").count() == 2
+
+
+def test_incremental_refresh_touches_only_the_given_profiles(make_profile: Any) -> None:
+    ada = make_profile(country="FR")
+    grace = make_profile(country="FR")
+    segment = segment_create(name="French", rule=FRENCH)
+    segment_refresh(segment_id=segment.pk)
+    Profile.objects.filter(pk__in=[ada.pk, grace.pk]).update(country="DE")
+    linus = make_profile(country="FR")
+
+    changes = segment_refresh_profiles(profile_ids=[ada.pk, linus.pk])
+
+    assert changes == {segment.pk: (1, 1)}
+    assert current(segment) == {grace.pk, linus.pk}
+    segment.refresh_from_db()
+    assert segment.member_count == 2
