@@ -103,6 +103,47 @@ def foreign_key_checks_skipped(*, locked: dict[str, Sequence[int]]) -> Iterator[
             cursor.execute("SELECT set_config('session_replication_role', %s, true)", [previous])
 
 
+@contextmanager
+def indexes_built_after(*, adding: dict[str, int]) -> Iterator[list[str]]:
+    """On PostgreSQL, build the plain indexes of a table that at least doubles afterwards.
+
+    Sorting the rows once to build an index costs much less than millions of single
+    inserts into it (measured: 5.8 s of server CPU to COPY 300k events with every index,
+    3.6 s with the two plain ones built afterwards). Unique and primary-key indexes stay:
+    they are constraints. Dropping an index locks its table until the transaction ends,
+    so this is done only for tables we own that are empty or small next to what is added.
+    Yields the names of the indexes it will rebuild.
+    """
+    rebuild: list[tuple[str, str]] = []
+    with connection.cursor() as cursor:
+        for table, rows in adding.items():
+            cursor.execute(
+                "SELECT greatest(reltuples, 0), pg_has_role(relowner, 'USAGE') FROM pg_class "
+                "WHERE oid = %s::regclass",
+                [table],
+            )
+            existing, owned = cursor.fetchone()
+            if not owned or rows < existing:
+                continue
+            cursor.execute(
+                "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+                "JOIN pg_class i ON i.oid = x.indexrelid "
+                "WHERE x.indrelid = %s::regclass AND NOT x.indisunique AND NOT x.indisprimary "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) "
+                "ORDER BY i.relname",
+                [table],
+            )
+            rebuild.extend(cursor.fetchall())
+        for name, _ in rebuild:
+            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+    yield [name for name, _ in rebuild]
+    # Reached only when every chunk was written; on an error the rollback restores them.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for _, definition in rebuild:
+            cursor.execute(definition)
+
+
 class Writer:
     """Stores chunks of a population from one source; `purposes`: code -> (id, wording id)."""
 

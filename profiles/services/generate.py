@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
@@ -20,7 +21,13 @@ from consent.selectors import purpose_current_wording
 from profiles.errors import ProfilesError
 from profiles.generate.build import Population
 from profiles.generate.vocab import CONSENT
-from profiles.generate.write import BulkWriter, CopyWriter, Writer, foreign_key_checks_skipped
+from profiles.generate.write import (
+    BulkWriter,
+    CopyWriter,
+    Writer,
+    foreign_key_checks_skipped,
+    indexes_built_after,
+)
 from profiles.models import Profile, Source
 from profiles.services.sources import source_create
 
@@ -116,13 +123,21 @@ def profiles_generate(
                 "consent_purposeversion": [pk for _, pk in purposes.values() if pk],
             }
             skipping = foreign_key_checks_skipped(locked=referenced)
+            # Rows each table gets (identities and ledger rows: about one a person).
+            adding = {
+                "profiles_profile": profiles,
+                "profiles_identity": profiles,
+                "profiles_event": events,
+                "consent_consentrecord": profiles,
+            }
+            indexing: AbstractContextManager[Any] = indexes_built_after(adding=adding)
         else:
             writer = BulkWriter(
                 population=population, source_id=source.pk, purposes=purposes, now=moment
             )
-            skipping = nullcontext(False)
+            skipping, indexing = nullcontext(False), nullcontext([])
         done = 0
-        with skipping:
+        with skipping, indexing:
             for chunk in population.chunks():
                 writer.write(chunk)
                 new_events = len(chunk.events["profile_id"])

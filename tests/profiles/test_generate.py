@@ -109,9 +109,14 @@ def test_rows_respect_the_models_rules() -> None:
     connection.vendor != "postgresql",
     reason="the COPY path and its skipped foreign-key triggers exist only on PostgreSQL",
 )
-def test_foreign_key_checks_are_back_on_after_generating() -> None:
+def test_foreign_key_checks_and_indexes_are_back_after_generating() -> None:
+    tables = ["profiles_profile", "profiles_identity", "profiles_event", "consent_consentrecord"]
+    indexes_before = _indexes(tables)
+
     profiles_generate(profiles=20, events=50, seed=1, now=NOW)
 
+    assert _indexes(tables) == indexes_before
+    assert "event_type_name_time_idx" in indexes_before
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('session_replication_role')")
         assert cursor.fetchone()[0] == "origin"
@@ -163,6 +168,14 @@ def test_distributions_look_like_a_marketing_database() -> None:
     contactable = contactable_profile_ids(purpose=newsletter, at=NOW).count()
     with_email = Profile.objects.exclude(email="").count()
     assert 0.45 < contactable / with_email < 0.7
+
+
+def _indexes(tables: list[str]) -> dict[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)", [tables]
+        )
+        return dict(cursor.fetchall())
 
 
 def test_command_prints_what_it_made() -> None:
