@@ -221,6 +221,7 @@ class CopyWriter(Writer):
             copy.write("".join(lines))
 
     def write(self, chunk: Chunk) -> None:
+        # Vocabulary values go in as they are: none needs COPY escaping (a test checks).
         source = self.source_id
         tail = self.statements[Profile][1] + "\n"
         null = copy_text(None)
@@ -241,26 +242,25 @@ class CopyWriter(Writer):
             Identity,
             [f"{pid}\t{kind}\t{value}\t{source}{tail}" for pid, kind, value in chunk.identities],
         )
-        if chunk.events:
-            events = chunk.events
-            tail = self.statements[Event][1] + "\n"
-            # Zero-padded message ids grow with the profile id: the unique index on
-            # (source, message_id) is appended to at its right edge, not all over.
-            self._copy(
-                Event,
-                [
-                    f"{pid}\t{source}\t{variant}\tgen-{pid:012d}-{number:06d}\t{occurred}\t"
-                    f"{received}{tail}"
-                    for pid, variant, number, occurred, received in zip(
-                        events["profile_id"].tolist(),
-                        self.variants[events["variant"]].tolist(),
-                        events["number"].tolist(),
-                        self._times(events["occurred_at"]),
-                        self._times(events["received_at"]),
-                        strict=True,
-                    )
-                ],
-            )
+        events = chunk.events
+        tail = self.statements[Event][1] + "\n"
+        # Zero-padded message ids grow with the profile id: the unique index on
+        # (source, message_id) is appended to at its right edge, not all over.
+        self._copy(
+            Event,
+            [
+                f"{pid}\t{source}\t{variant}\tgen-{pid:012d}-{number:06d}\t{occurred}\t"
+                f"{received}{tail}"
+                for pid, variant, number, occurred, received in zip(
+                    events["profile_id"].tolist(),
+                    self.variants[events["variant"]].tolist(),
+                    events["number"].tolist(),
+                    self._times(events["occurred_at"]),
+                    self._times(events["received_at"]),
+                    strict=True,
+                )
+            ],
+        )
         tail = self.statements[ConsentRecord][1] + "\n"
         consents = chunk.consents
         recorded = self._times(np.fromiter((row[6] for row in consents), np.int64, len(consents)))

@@ -14,6 +14,8 @@ from django.db.models import Count, F, Max, Min, Q
 from consent.models import ConsentRecord, Purpose
 from consent.selectors import contactable_profile_ids
 from profiles.errors import ProfilesError
+from profiles.generate import vocab
+from profiles.generate.write import copy_text
 from profiles.models import Event, Identity, Profile, Source
 from profiles.services.generate import profiles_generate
 
@@ -207,6 +209,18 @@ def test_command_refuses_bad_input_and_writes_nothing(arguments: list[str], mess
 
     assert not Profile.objects.exists()
     assert not Source.objects.exists()
+
+
+def test_vocabulary_needs_no_copy_escaping() -> None:
+    texts = [name for names in vocab.NAMES.values() for part in names for name in part]
+    texts += [text for country in vocab.COUNTRIES for city in country[2] for text in city]
+    texts += vocab.COMPANIES + vocab.FREE_MAIL_DOMAINS
+    texts += [text for title in vocab.JOB_TITLES for text in title[:2]]
+    texts += [text for streets in vocab.STREETS.values() for text in streets]
+    texts += [name for table in (vocab.INDUSTRIES, vocab.PLANS, vocab.COMPANY_SIZES)
+              for name, _ in table]  # fmt: skip
+
+    assert [text for text in texts if copy_text(text) != text or '"' in text] == []
 
 
 def test_service_names_the_bad_fields() -> None:
