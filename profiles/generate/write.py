@@ -164,7 +164,11 @@ class Writer:
     def prepare(self) -> None:
         """What a writer computes once, before the first chunk."""
 
-    def write(self, chunk: Chunk) -> None:
+    def render(self, chunk: Chunk) -> Any:
+        """What `store` needs, computed without the database (may run in another thread)."""
+        return chunk
+
+    def store(self, rendered: Any) -> None:
         raise NotImplementedError
 
 
@@ -213,20 +217,26 @@ class CopyWriter(Writer):
         offsets = np.asarray(seconds, dtype=np.int64) - self.base
         return (self.days[offsets // DAY] + self.seconds[offsets % DAY]).tolist()
 
-    def _copy(self, model: type[models.Model], lines: list[str]) -> None:
-        if not lines:
-            return
-        statement, _ = self.statements[model]
-        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-            copy.write("".join(lines))
+    def store(self, rendered: list[tuple[str, str]]) -> None:
+        """One COPY per table of the chunk."""
+        for statement, text in rendered:
+            with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+                copy.write(text)
 
-    def write(self, chunk: Chunk) -> None:
+    def render(self, chunk: Chunk) -> list[tuple[str, str]]:
+        """(COPY statement, its rows as text) per table."""
+        rendered: list[tuple[str, str]] = []
+
+        def add(model: type[models.Model], lines: list[str]) -> None:
+            if lines:
+                rendered.append((self.statements[model][0], "".join(lines)))
+
         # Vocabulary values go in as they are: none needs COPY escaping (a test checks).
         source = self.source_id
         tail = self.statements[Profile][1] + "\n"
         null = copy_text(None)
         first_seen, last_seen = self._times(chunk.first_seen), self._times(chunk.last_seen)
-        self._copy(
+        add(
             Profile,
             [
                 f"{p[0]}\t{p[1]}\t{null if p[2] is None else p[2]}\t{p[3]}\t{p[4]}\t{p[5]}\t"
@@ -238,7 +248,7 @@ class CopyWriter(Writer):
             ],
         )
         tail = self.statements[Identity][1] + "\n"
-        self._copy(
+        add(
             Identity,
             [f"{pid}\t{kind}\t{value}\t{source}{tail}" for pid, kind, value in chunk.identities],
         )
@@ -246,7 +256,7 @@ class CopyWriter(Writer):
         tail = self.statements[Event][1] + "\n"
         # Zero-padded message ids grow with the profile id: the unique index on
         # (source, message_id) is appended to at its right edge, not all over.
-        self._copy(
+        add(
             Event,
             [
                 f"{pid}\t{source}\t{variant}\tgen-{pid:012d}-{number:06d}\t{occurred}\t"
@@ -276,7 +286,8 @@ class CopyWriter(Writer):
                 f"{pid}\t{purpose}\t{status}\t{method}\t{wording if with_wording else null}\t"
                 f"{self.proofs[proof]}\t{at}\t{ends if until else null}\t{source}{tail}"
             )
-        self._copy(ConsentRecord, lines)
+        add(ConsentRecord, lines)
+        return rendered
 
 
 class BulkWriter(Writer):
@@ -288,8 +299,8 @@ class BulkWriter(Writer):
     def _time(seconds: int | None) -> datetime | None:
         return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
 
-    def write(self, chunk: Chunk) -> None:
-        t = self._time
+    def store(self, rendered: Chunk) -> None:
+        chunk, t = rendered, self._time
         profiles = [
             Profile(
                 id=p[0], status=p[1], merged_into_id=p[2], lifecycle_stage=p[3], email=p[4],

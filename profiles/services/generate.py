@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from consent.demo import consent_demo_load
 from consent.models import Purpose
 from consent.selectors import purpose_current_wording
 from profiles.errors import ProfilesError
-from profiles.generate.build import Population
+from profiles.generate.build import Chunk, Population
 from profiles.generate.vocab import CONSENT
 from profiles.generate.write import (
     BulkWriter,
@@ -137,9 +138,20 @@ def profiles_generate(
             )
             skipping, indexing = nullcontext(False), nullcontext([])
         done = 0
-        with skipping, indexing:
-            for chunk in population.chunks():
-                writer.write(chunk)
+        chunks = population.chunks()
+
+        def next_chunk() -> tuple[Chunk, Any] | None:
+            chunk = next(chunks, None)
+            return None if chunk is None else (chunk, writer.render(chunk))
+
+        # One thread draws and renders the next chunk while this one waits on the database
+        # (which releases the GIL): Python and PostgreSQL work at the same time.
+        with skipping, indexing, ThreadPoolExecutor(max_workers=1) as drawer:
+            upcoming = drawer.submit(next_chunk)
+            while (item := upcoming.result()) is not None:
+                upcoming = drawer.submit(next_chunk)
+                chunk, rendered = item
+                writer.store(rendered)
                 new_events = len(chunk.events["profile_id"])
                 done += len(chunk.profiles)
                 counts["identities"] += len(chunk.identities)
