@@ -17,8 +17,9 @@ class Command(BaseCommand):
         "Append N synthetic profiles (names, job titles, countries, traits, lifecycle "
         "stages, email or anonymous identities), exactly M events over the last year "
         "(a power law per person) and their consent decisions, in one transaction. "
-        "PostgreSQL: COPY, ~1M profiles + 5M events in about a minute; SQLite: "
-        "bulk_create, fine for a few thousand. The same --seed gives the same people."
+        "PostgreSQL: COPY (1M profiles + 5M events: ~111 s of server CPU, ~35 s of Python in "
+        "parallel); SQLite: bulk_create, for a few thousand. The same --seed gives the same "
+        "people."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
