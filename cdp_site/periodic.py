@@ -70,6 +70,13 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         crontab="40 2 * * *",
     ),
     PeriodicSpec(
+        name="import files retention",
+        task="profiles.tasks.import_files_expire_task",
+        description="Delete uploaded import files and error reports "
+        "CDP_IMPORT_FILE_RETENTION_DAYS after their job finished (the job row stays).",
+        crontab="50 2 * * *",
+    ),
+    PeriodicSpec(
         name="data-subject request reminders",
         task="consent.tasks.dsar_reminders_task",
         description="Mail handlers the requests overdue or due within 7 days (ids only).",

@@ -314,6 +314,8 @@ CDP_RETENTION_REVIEW_DAYS = env_int("CDP_RETENTION_REVIEW_DAYS", 7)
 CDP_INTAKE_MODE = get_from_env("CDP_INTAKE_MODE", "buffered")
 CDP_IMPORT_MAX_BYTES = env_int("CDP_IMPORT_MAX_BYTES", 100 * 1024 * 1024)
 CDP_IMPORT_TASK_ROWS = env_int("CDP_IMPORT_TASK_ROWS", 5_000)
+# Days an import's uploaded file and error report are kept after the job finished.
+CDP_IMPORT_FILE_RETENTION_DAYS = env_int("CDP_IMPORT_FILE_RETENTION_DAYS", 30)
 
 # A worker that has not written a heartbeat for this long counts as gone (/health/).
 CDP_WORKER_HEARTBEAT_SECONDS = env_int("CDP_WORKER_HEARTBEAT_SECONDS", 10)

@@ -35,6 +35,8 @@ from profiles.models import (
     ProfileMerge,
 )
 from profiles.normalise import normalise_email, normalise_name, normalise_phone
+from profiles.services.imports.files import import_files_delete, import_job_ids_of
+from profiles.services.intake import intake_scrub
 from profiles.services.messages import PROFILE_FIELDS
 
 MAX_MERGE_DEPTH = 10
@@ -187,6 +189,14 @@ def profiles_erase(profile_ids: Sequence[int]) -> int:
     # The lock ingestion takes, in the same order: a batch writing to these people
     # finishes first (and its rows are erased below) or waits for the erasure.
     list(Profile.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    # The files of the imports whose rows landed on the person hold those rows (read
+    # before their import events are folded away); files go once the erasure commits.
+    files = import_files_delete(job_ids=import_job_ids_of(profile_ids=ids))
+    # Messages of the person still waiting in the intake buffer go too.
+    keys = set(
+        Identity.objects.filter(profile_id__in=ids).values_list("kind", "namespace", "value")
+    )
+    scrubbed = intake_scrub(keys=keys)
     folded = _fold_events(ids)
     Event.objects.filter(profile_id__in=ids).delete()
     identities, _ = Identity.objects.filter(profile_id__in=ids).delete()
@@ -211,7 +221,7 @@ def profiles_erase(profile_ids: Sequence[int]) -> int:
         content_type=ContentType.objects.get_for_model(Profile),
         object_id__in=[str(pk) for pk in ids],
     ).update(object_repr="(erased)", change_message="")
-    return folded + identities + provenance + profiles
+    return folded + identities + provenance + profiles + files + scrubbed
 
 
 def profiles_restrict(profile_ids: Sequence[int], restricted: bool) -> int:

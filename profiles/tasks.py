@@ -42,6 +42,19 @@ def import_run_task(job_id: int) -> None:
 
 
 @shared_task(
+    name="profiles.tasks.import_files_expire_task",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    max_retries=5,
+)
+def import_files_expire_task() -> int:
+    """Delete the import files and error reports past CDP_IMPORT_FILE_RETENTION_DAYS."""
+    from profiles.services.imports import import_files_expire
+
+    return import_files_expire()
+
+
+@shared_task(
     name="profiles.tasks.intake_drain_task",
     autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=2,

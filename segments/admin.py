@@ -24,6 +24,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from consent.services import access_log_add, mask_value, may_unmask
 from segments.describe import Line, rule_describe
 from segments.errors import RuleError, SegmentsError
 from segments.models import Persona, Segment
@@ -254,13 +255,14 @@ class SegmentAdmin(admin.ModelAdmin):
             return JsonResponse(
                 {"error": {"path": error.path, "message": error.detail}}, status=400
             )
+        unmasked = may_unmask(request.user)
         return JsonResponse(
             {
                 "count": found.count,
                 "sample": [
                     {
                         "id": p.pk,
-                        "name": p.display_name,
+                        "name": p.display_name if unmasked else str(p),
                         "url": reverse("admin:profiles_profile_change", args=[p.pk]),
                     }
                     for p in found.sample
@@ -298,6 +300,17 @@ class SegmentAdmin(admin.ModelAdmin):
         if after.isdigit():
             rows = rows.filter(profile_id__gt=int(after))
         page = list(rows[: MEMBERS_PAGE + 1])
+        unmasked = may_unmask(request.user)
+        for stay in page:
+            # Names and addresses for those who may see them; ids and masks for viewers.
+            stay.label = stay.profile.display_name if unmasked else str(stay.profile)
+            stay.email = stay.profile.email if unmasked else mask_value(stay.profile.email)
+        access_log_add(
+            user=request.user,
+            action="view",
+            what=f"admin:segment-members:{segment.pk}",
+            profile_id=None,
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -315,6 +328,13 @@ class SegmentAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request, segment):
             raise PermissionDenied
         columns = ["profile_id", "email", "first_name", "last_name", "company", "country"]
+        unmasked = may_unmask(request.user)
+        access_log_add(
+            user=request.user,
+            action="export",
+            what=f"admin:segment-export:{segment.pk}",
+            profile_id=None,
+        )
 
         def rows() -> Iterator[str]:
             buffer = _Echo()
@@ -330,7 +350,8 @@ class SegmentAdmin(admin.ModelAdmin):
                 "profile__country",
                 "entered_at",
             ).iterator(chunk_size=2000):
-                yield writer.writerow([*row[:-1], row[-1].isoformat()])
+                values = row[:-1] if unmasked else [row[0], *map(mask_value, row[1:-1])]
+                yield writer.writerow([*values, row[-1].isoformat()])
 
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}.csv"'

@@ -118,8 +118,9 @@ class Profile(models.Model):
         ]
 
     def __str__(self) -> str:
-        name = f"{self.first_name} {self.last_name}".strip()
-        return f"#{self.pk} {name}" if name else f"#{self.pk}"
+        # Ids only: this label shows in foreign keys, raw-id widgets and admin history of
+        # every app, where viewers' masking does not reach. Names appear only where it does.
+        return f"#{self.pk}"
 
     @property
     def display_name(self) -> str:

@@ -27,7 +27,7 @@ from profiles.errors import InvalidMessage
 from profiles.models import IntakeBatch, Source
 from profiles.services.ingest import BatchResult, MessageResult, ingest_messages
 from profiles.services.ingest.collector import cycle_collector_paused
-from profiles.services.messages import Message, message_prepare
+from profiles.services.messages import Key, Message, message_prepare
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +187,41 @@ def _claim(limit: int) -> list[int]:
                 biggest = max(biggest, count)
             size = max(1, (limit - total) // max(biggest, 1))
     return claimed
+
+
+def _matches(payload: dict[str, Any], source: Source, keys: set[Key], now: datetime) -> bool:
+    try:
+        prepared = message_prepare(
+            message=Message(**payload), index=0, source=source, now=now, prechecked=True
+        )
+    except InvalidMessage:  # refused by the drain anyway, and deleted with its row
+        return False
+    found = {*prepared.keys, prepared.alias_of} if prepared.alias_of else set(prepared.keys)
+    return not found.isdisjoint(keys)
+
+
+def intake_scrub(*, keys: set[Key]) -> int:
+    """Remove the buffered messages carrying any of these normalised identifiers; how many.
+
+    For an erasure: the buffer must not keep the person's messages. Rows a drain holds
+    right now are skipped (SKIP LOCKED, no deadlock with the drain): their messages are
+    being ingested, and land before the erasure or are resolved again after it.
+    """
+    if not keys:
+        return 0
+    now = timezone.now()
+    removed = 0
+    rows = IntakeBatch.objects.select_for_update(skip_locked=True).select_related("source")
+    for row in rows.order_by("id"):
+        kept = [payload for payload in row.messages if not _matches(payload, row.source, keys, now)]
+        if len(kept) == len(row.messages):
+            continue
+        removed += len(row.messages) - len(kept)
+        if kept:
+            IntakeBatch.objects.filter(pk=row.pk).update(messages=kept, count=len(kept))
+        else:
+            IntakeBatch.objects.filter(pk=row.pk).delete()
+    return removed
 
 
 def intake_pending() -> int:

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from consent.services import access_log_add
 from profiles.models import Profile
 from segments.api.serializers import (
     MemberSerializer,
@@ -128,6 +129,13 @@ class SegmentMembersView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return segment_members(segment_id=0)
         segment = get_object_or_404(Segment, pk=self.kwargs["pk"])
+        if self.request.method == "GET":
+            access_log_add(
+                user=self.request.user,
+                action="view",
+                what=f"api:segment-members:{segment.pk}",
+                profile_id=None,
+            )
         return segment_members(segment_id=segment.pk)
 
     def _change(self, request: Request, pk: int, *, add: bool) -> Response:

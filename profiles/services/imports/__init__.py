@@ -1,5 +1,10 @@
 """CSV and Excel imports: `from profiles.services.imports import import_start, ...`."""
 
+from profiles.services.imports.files import (
+    import_files_delete,
+    import_files_expire,
+    import_job_ids_of,
+)
 from profiles.services.imports.jobs import (
     ImportPreview,
     PreviewRow,
@@ -35,9 +40,12 @@ __all__ = [
     "columns_propose",
     "consent_codes",
     "consent_decision",
+    "import_files_delete",
+    "import_files_expire",
     "import_job_configure",
     "import_job_create",
     "import_job_fail",
+    "import_job_ids_of",
     "import_mapping_save",
     "import_preview",
     "import_requeue",

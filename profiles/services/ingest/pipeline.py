@@ -63,14 +63,15 @@ def ingest_messages(
                     prechecked=prechecked,
                 )
             except MergedMeanwhile:
-                # The batch rolled back; its identifiers point at the survivor now.
+                # The batch rolled back; its identifiers point at the survivor now (or,
+                # for an erased person, at nobody: the suppression check runs again).
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
 
 class MergedMeanwhile(Exception):
-    """A profile of the batch was merged between the look-up and the lock: resolve again."""
+    """A profile of the batch was merged or erased after the look-up, before the lock."""
 
 
 @transaction.atomic
@@ -129,7 +130,10 @@ def ingest_batch(
     assigned = [(item, final(profile_id)) for item, profile_id in assigned_temp]
     # Row locks in primary-key order: concurrent batches on the same people never deadlock.
     profiles, provenance = store.lock_profiles(sorted({profile_id for _, profile_id in assigned}))
-    if any(state["merged_into_id"] is not None for state in profiles.values()):
+    if any(
+        state["merged_into_id"] is not None or state["status"] == Profile.Status.ERASED
+        for state in profiles.values()
+    ):
         raise MergedMeanwhile
     config = quality_config()  # before the pipeline below, which takes writes only
     with store.sending():

@@ -135,9 +135,9 @@ _KNOWN_SQL = f"""
            ) AS o
 """  # noqa: S608
 _LOCK_KEYS_SQL = "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS k ORDER BY k"
-_STATE = ("id", *STATE_COLUMNS, "merged_into_id")
+_STATE = ("id", *STATE_COLUMNS, "merged_into_id", "status")
 _LOCK_PROFILES_SQL = (
-    f"SELECT id, {', '.join(STATE_COLUMNS)}, merged_into_id FROM {_PROFILE} "  # noqa: S608
+    f"SELECT id, {', '.join(STATE_COLUMNS)}, merged_into_id, status FROM {_PROFILE} "  # noqa: S608
     "WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE"
 )
 _PROVENANCE_SQL = f"""

@@ -221,14 +221,14 @@ class OrmStore:
         """Lock the profiles in primary-key order, then read their state and provenance.
 
         The provenance is read after the lock: a batch that held it has committed by then.
-        The state carries `merged_into_id`: a merge that committed while the batch waited
-        for the lock shows here (the pipeline then resolves again).
+        The state carries `merged_into_id` and `status`: a merge or an erasure that committed
+        while the batch waited for the lock shows here (the pipeline then resolves again).
         """
         rows = (
             Profile.objects.select_for_update()
             .filter(pk__in=profile_ids)
             .order_by("pk")
-            .values("id", *STATE_COLUMNS, "merged_into_id")
+            .values("id", *STATE_COLUMNS, "merged_into_id", "status")
         )
         states = {row["id"]: row for row in rows}
         provenance = (
