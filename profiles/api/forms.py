@@ -35,6 +35,7 @@ from profiles.services.forms import (
     CONSENT_PREFIX,
     NON_FIELD_ERRORS,
     FormUnavailable,
+    form_lookup,
     form_submit,
 )
 
@@ -134,7 +135,7 @@ class FormSubmitView(APIView):
     def _form(self) -> Form | None:
         if not hasattr(self, "_cached_form"):
             slug = self.kwargs.get("slug", "")
-            self._cached_form = Form.objects.select_related("source").filter(slug=slug).first()
+            self._cached_form = form_lookup(slug=slug)
         return self._cached_form
 
     def get_throttles(self) -> list[BaseThrottle]:

@@ -2,7 +2,12 @@
 
 from profiles.services.ingest import BatchResult, MessageResult, ingest_messages
 from profiles.services.messages import Message
-from profiles.services.sources import source_authenticate, source_create, source_rotate_key
+from profiles.services.sources import (
+    source_authenticate,
+    source_cache_clear,
+    source_create,
+    source_rotate_key,
+)
 
 __all__ = [
     "BatchResult",
@@ -10,6 +15,7 @@ __all__ = [
     "MessageResult",
     "ingest_messages",
     "source_authenticate",
+    "source_cache_clear",
     "source_create",
     "source_rotate_key",
 ]
