@@ -242,20 +242,22 @@ FORM_CACHE_SECONDS = 60  # a bound for changes made outside form_save and the so
 _MISSING_FORM = "missing"
 
 
-def _form_cache_key(slug: str) -> str:
+def form_cache_key(slug: str) -> str:
     return f"cdp:form:{slug}"
 
 
-def form_lookup(*, slug: str) -> Form | None:
+def form_lookup(*, slug: str, cached: object = None) -> Form | None:
     """The form posted to, with its source, from the shared cache (one query on a miss).
 
+    `cached`: what the caller already read under form_cache_key(slug) (None: not read).
     Cleared when form_save or the source admin changes it; "no such form" is cached too,
     so probing unknown slugs costs no query either.
     """
-    key = _form_cache_key(slug)
-    cached = cache.get(key)
+    key = form_cache_key(slug)
+    if cached is None:
+        cached = cache.get(key)
     if cached is not None:
-        return None if cached == _MISSING_FORM else cached
+        return None if cached == _MISSING_FORM else cached  # type: ignore[return-value]
     form = Form.objects.select_related("source").filter(slug=slug).first()
     cache.set(key, form if form is not None else _MISSING_FORM, FORM_CACHE_SECONDS)
     return form
@@ -263,7 +265,7 @@ def form_lookup(*, slug: str) -> Form | None:
 
 def form_cache_clear(*, slugs: Sequence[str]) -> None:
     """Forget the cached definitions of these forms once the change is committed."""
-    keys = [_form_cache_key(slug) for slug in set(slugs)]
+    keys = [form_cache_key(slug) for slug in set(slugs)]
     cache.delete_many(keys)  # now, for this transaction's own reads
     transaction.on_commit(lambda: cache.delete_many(keys))  # and after, against races
 
