@@ -51,6 +51,9 @@ class FormRateThrottle(ScopedRateThrottle):
     request costs the same small read and write whatever the rate.
     """
 
+    # Not DRF's key: during a deploy its lists of times are still in the cache.
+    cache_format = "throttle_gcra_%(scope)s_%(ident)s"
+
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
@@ -71,7 +74,8 @@ class FormRateThrottle(ScopedRateThrottle):
         prefetch = getattr(view, "cache_keys", list)()
         values = self.cache.get_many([self.key, *prefetch])
         view.cached = {key: values.get(key) for key in prefetch}  # type: ignore[attr-defined]
-        allowed_at = max(values.get(self.key, self.now), self.now)
+        stored = values.get(self.key)
+        allowed_at = max(stored, self.now) if isinstance(stored, float) else self.now
         self.over_by = allowed_at + interval - self.now - self.duration
         if self.over_by > 0:
             return False

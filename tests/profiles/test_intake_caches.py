@@ -302,3 +302,15 @@ def test_an_imported_cell_with_a_nul_is_stored_without_it(
 def trade_show_source(make_source: Any) -> Source:
     source, _ = make_source("Salon", kind="trade_show", default_phone_region="FR")
     return source
+
+
+def test_an_allowance_left_in_another_format_by_an_older_release_is_ignored(
+    client: Client, signup: Form
+) -> None:
+    from django.core.cache import cache
+
+    # DRF's sliding window stored the request times as a list under its own key.
+    cache.set("throttle_form_127.0.0.1", [1.0, 2.0], 60)
+    cache.set("throttle_gcra_form_127.0.0.1", [1.0, 2.0], 60)
+
+    assert _submit(client).status_code == 201
