@@ -145,7 +145,9 @@ def intake_accept(*, source: Source, messages: Sequence[Message]) -> BatchResult
     text = _encode(payloads) if payloads else ""
     if payloads and _maybe_unstorable(text):
         results, payloads = _accept(source, messages, now, prechecked=False)
-        text = _encode(payloads) if payloads else ""
+        # What may be left (a NUL in an identifier, which ingestion drops) is stored
+        # escaped: ASCII JSON holds neither a NUL nor a lone surrogate.
+        text = json.dumps(payloads, separators=(",", ":")) if payloads else ""
     if payloads:
         IntakeBatch.objects.create(
             source=source, messages=text, count=len(payloads), received_at=now

@@ -314,3 +314,18 @@ def test_an_allowance_left_in_another_format_by_an_older_release_is_ignored(
     cache.set("throttle_gcra_form_127.0.0.1", [1.0, 2.0], 60)
 
     assert _submit(client).status_code == 201
+
+
+@pytest.mark.parametrize("odd", ["\x00", "\ud800"])
+def test_an_identifier_with_a_nul_or_lone_surrogate_is_stored_and_ingested_clean(
+    make_source: Any, odd: str
+) -> None:
+    source, _ = make_source("API")
+
+    result = intake_accept(
+        source=source, messages=[Message(type="track", user_id=f"u{odd}-1", name="Clicked")]
+    )
+
+    assert [r.status for r in result.results] == ["accepted"]
+    assert intake_drain() == {"ingested": 1, "failed": 0}
+    assert Event.objects.get().name == "Clicked"
