@@ -133,7 +133,7 @@ def _free_port() -> int:
 
 
 def start_server(
-    database_url: str, workers: int, extra_env: dict[str, str] | None = None
+    database_url: str, workers: int, extra_env: dict[str, str] | None = None, threads: int = 2
 ) -> tuple[subprocess.Popen[bytes], int]:
     """gunicorn on a free local port against the bench database; waits until it answers."""
     port = _free_port()
@@ -156,7 +156,7 @@ def start_server(
             "--workers",
             str(workers),
             "--threads",
-            "2",
+            str(threads),
             "--log-level",
             "warning",
         ],

@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads a worker")
     args, _ = parser.parse_known_args()
 
     url = setup_django()
@@ -89,7 +90,9 @@ def main() -> None:
         for n in range(args.requests)
     ]
     ping_bodies = [b"{}"] * args.requests
-    server, port = start_server(url, args.workers, {"FORM_RATE_LIMIT": "100000000/min"})
+    server, port = start_server(
+        url, args.workers, {"FORM_RATE_LIMIT": "100000000/min"}, threads=args.threads
+    )
     try:
         post_all(port, "/api/ping/", ping_bodies[:200], args.clients, JSON)  # warm-up
         ping_rps, ping_lat, ping_fail = post_all(
@@ -109,7 +112,7 @@ def main() -> None:
     ms = 1000.0
     print_table(
         f"Form submissions, {args.requests:,} requests, {args.clients} clients, "
-        f"{args.workers} gunicorn workers",
+        f"{args.workers} gunicorn workers x {args.threads} threads",
         ["endpoint", "requests/s", "vs no-op", "p50 ms", "p99 ms", "failed"],
         [
             [
@@ -136,6 +139,8 @@ def main() -> None:
             "bench": "forms",
             "requests": args.requests,
             "clients": args.clients,
+            "workers": args.workers,
+            "threads": args.threads,
             "noop_rps": round(ping_rps),
             "form_rps": round(form_rps),
             "form_vs_noop": round(ratio, 4),

@@ -22,7 +22,7 @@ from profiles.hooks import profile_panels
 from profiles.models import Event, Identity, IntakeBatch, Profile, ProfileAudit, Source
 from profiles.person_data import PERSONAL_FIELDS
 from profiles.selectors import profile_360, profile_search_condition
-from profiles.services import source_create, source_rotate_key
+from profiles.services import source_cache_clear, source_create, source_rotate_key
 
 
 class EstimatedCountPaginator(Paginator):
@@ -70,6 +70,7 @@ class SourceAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Source, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            source_cache_clear(source=obj)
             return
         source, key = source_create(
             name=obj.name,
@@ -82,6 +83,15 @@ class SourceAdmin(admin.ModelAdmin):
         obj.pk = source.pk
         obj.write_key_prefix = source.write_key_prefix
         messages.warning(request, f"Write key of {source.name} (shown once, store it now): {key}")
+
+    def delete_model(self, request: HttpRequest, obj: Source) -> None:
+        source_cache_clear(source=obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
+        for source in queryset:
+            source_cache_clear(source=source)
+        super().delete_queryset(request, queryset)
 
     @admin.action(description="Rotate the write key (the old key stops working)")
     def rotate_write_keys(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:

@@ -6,11 +6,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from profiles.errors import ProfilesError
 from profiles.models import Form
-from profiles.services.forms import form_html_snippet, form_save, form_validate_definition
+from profiles.services.forms import (
+    form_cache_clear,
+    form_html_snippet,
+    form_save,
+    form_validate_definition,
+)
 
 
 class HttpsURLField(forms.URLField):
@@ -69,6 +75,15 @@ class FormAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Form, form: Any, change: bool) -> None:
         form_save(form=obj)
+
+    def delete_model(self, request: HttpRequest, obj: Form) -> None:
+        super().delete_model(request, obj)
+        form_cache_clear(slugs=[obj.slug])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Form]) -> None:
+        slugs = list(queryset.values_list("slug", flat=True))
+        super().delete_queryset(request, queryset)
+        form_cache_clear(slugs=slugs)
 
     def render_change_form(
         self,

@@ -256,7 +256,9 @@ class IntakeBatch(models.Model):
     """
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
-    messages = models.JSONField(help_text="The accepted messages' fields.")
+    # Text, not jsonb: the request serialises the messages once and PostgreSQL stores the
+    # bytes without parsing them; the drain reads them back with one json.loads.
+    messages = models.TextField(help_text="The accepted messages' fields, as a JSON array.")
     count = models.PositiveIntegerField()
     received_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)

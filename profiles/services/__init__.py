@@ -3,7 +3,12 @@
 from profiles.services.ingest import BatchResult, MessageResult, ingest_messages
 from profiles.services.merge import profile_merge, profile_merge_undo
 from profiles.services.messages import Message
-from profiles.services.sources import source_authenticate, source_create, source_rotate_key
+from profiles.services.sources import (
+    source_authenticate,
+    source_cache_clear,
+    source_create,
+    source_rotate_key,
+)
 
 __all__ = [
     "BatchResult",
@@ -13,6 +18,7 @@ __all__ = [
     "profile_merge",
     "profile_merge_undo",
     "source_authenticate",
+    "source_cache_clear",
     "source_create",
     "source_rotate_key",
 ]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
@@ -227,8 +228,46 @@ def form_save(*, form: Form) -> Form:
         consent_purposes=form.consent_purposes,
         honeypot_field=form.honeypot_field,
     )
+    old_slug = (
+        Form.objects.filter(pk=form.pk).values_list("slug", flat=True).first() if form.pk else None
+    )
     form.save()
+    form_cache_clear(slugs=[form.slug, old_slug or form.slug])
     return form
+
+
+# --- Cached definition ------------------------------------------------------------------
+
+FORM_CACHE_SECONDS = 60  # a bound for changes made outside form_save and the source admin
+_MISSING_FORM = "missing"
+
+
+def form_cache_key(slug: str) -> str:
+    return f"cdp:form:{slug}"
+
+
+def form_lookup(*, slug: str, cached: object = None) -> Form | None:
+    """The form posted to, with its source, from the shared cache (one query on a miss).
+
+    `cached`: what the caller already read under form_cache_key(slug) (None: not read).
+    Cleared when form_save or the source admin changes it; "no such form" is cached too,
+    so probing unknown slugs costs no query either.
+    """
+    key = form_cache_key(slug)
+    if cached is None:
+        cached = cache.get(key)
+    if cached is not None:
+        return None if cached == _MISSING_FORM else cached  # type: ignore[return-value]
+    form = Form.objects.select_related("source").filter(slug=slug).first()
+    cache.set(key, form if form is not None else _MISSING_FORM, FORM_CACHE_SECONDS)
+    return form
+
+
+def form_cache_clear(*, slugs: Sequence[str]) -> None:
+    """Forget the cached definitions of these forms once the change is committed."""
+    keys = [form_cache_key(slug) for slug in set(slugs)]
+    cache.delete_many(keys)  # now, for this transaction's own reads
+    transaction.on_commit(lambda: cache.delete_many(keys))  # and after, against races
 
 
 # --- Submission -------------------------------------------------------------------------
@@ -335,7 +374,6 @@ def _form_errors(form: Form, ingest_errors: Mapping[str, Any]) -> dict[str, list
     return errors
 
 
-@transaction.atomic
 def form_submit(
     *,
     form: Form,
@@ -345,7 +383,10 @@ def form_submit(
     user_agent: str,
     page_url: str = "",
 ) -> FormSubmission:
-    """One form event for a valid post from an allowed origin; a filled honeypot stores nothing."""
+    """One form event for a valid post from an allowed origin; a filled honeypot stores nothing.
+
+    The one write is intake_accept's single INSERT: no transaction of its own is needed.
+    """
     if not form.is_active or not form.source.is_active:
         raise FormUnavailable("Not found.")
     if not origin_allowed(source=form.source, origin=origin):

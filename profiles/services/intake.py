@@ -10,7 +10,9 @@ results then include duplicates; handy for small installs and tests).
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import fields
@@ -61,10 +63,21 @@ def _payload(message: Message, message_id: str) -> dict[str, Any]:
     return data
 
 
+_last_scheduled = [float("-inf")]  # this process's last attempt, time.monotonic()
+
+
 def _schedule_drain() -> None:
-    """Ask a worker to drain soon; requests within the same second share one task."""
+    """Ask a worker to drain soon; requests within the same second share one task.
+
+    A process that asked less than a second ago does not ask again (no cache round trip);
+    across processes the cache key settles it.
+    """
     from profiles.tasks import intake_drain_task
 
+    now = time.monotonic()
+    if now - _last_scheduled[0] < 1:
+        return
+    _last_scheduled[0] = now
     if cache.add(DRAIN_SCHEDULED_KEY, 1, timeout=1):
         try:
             intake_drain_task.apply_async(countdown=0.2)
@@ -72,16 +85,34 @@ def _schedule_drain() -> None:
             logger.warning("could not schedule the intake drain; beat will drain")
 
 
-def intake_accept(*, source: Source, messages: Sequence[Message]) -> BatchResult:
-    """Validate each message; keep the valid ones durably for the worker (or ingest now)."""
-    if not intake_buffered():
-        return ingest_messages(source=source, messages=messages)
-    now = timezone.now()
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _maybe_unstorable(text: str) -> bool:
+    """Whether the JSON may hold what PostgreSQL refuses: NUL, or a lone surrogate.
+
+    A cheap scan of the whole request's JSON; a hit (also an escaped backslash before
+    "u0000") sends the request through the exact per-message check.
+    """
+    if "\\u0000" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _accept(
+    source: Source, messages: Sequence[Message], now: datetime, *, prechecked: bool
+) -> tuple[list[MessageResult], list[dict[str, Any]]]:
     results: list[MessageResult] = []
     payloads: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         try:
-            prepared = message_prepare(message=message, index=index, source=source, now=now)
+            prepared = message_prepare(
+                message=message, index=index, source=source, now=now, prechecked=prechecked
+            )
         except InvalidMessage as exc:
             results.append(
                 MessageResult(
@@ -96,12 +127,32 @@ def intake_accept(*, source: Source, messages: Sequence[Message]) -> BatchResult
         results.append(
             MessageResult(index=index, status="accepted", message_id=prepared.message_id)
         )
+    return results, payloads
+
+
+def intake_accept(*, source: Source, messages: Sequence[Message]) -> BatchResult:
+    """Validate each message; keep the valid ones durably for the worker (or ingest now).
+
+    The valid messages are one INSERT, committed before this returns (in autocommit; inside
+    a caller's transaction, with it): a 200 means the messages are in the database.
+    """
+    if not intake_buffered():
+        return ingest_messages(source=source, messages=messages)
+    now = timezone.now()
+    # Every rule but the storability scan per message: the request's JSON is scanned once
+    # below, and only a suspicious request pays for the exact check.
+    results, payloads = _accept(source, messages, now, prechecked=True)
+    text = _encode(payloads) if payloads else ""
+    if payloads and _maybe_unstorable(text):
+        results, payloads = _accept(source, messages, now, prechecked=False)
+        # What may be left (a NUL in an identifier, which ingestion drops) is stored
+        # escaped: ASCII JSON holds neither a NUL nor a lone surrogate.
+        text = json.dumps(payloads, separators=(",", ":")) if payloads else ""
     if payloads:
-        with transaction.atomic():
-            IntakeBatch.objects.create(
-                source=source, messages=payloads, count=len(payloads), received_at=now
-            )
-            transaction.on_commit(_schedule_drain)
+        IntakeBatch.objects.create(
+            source=source, messages=text, count=len(payloads), received_at=now
+        )
+        transaction.on_commit(_schedule_drain)  # at once in autocommit
     return BatchResult(results=results)
 
 
@@ -135,7 +186,9 @@ def _drain(limit: int) -> dict[str, int]:
             with transaction.atomic():
                 ingest_messages(
                     source=group[0].source,
-                    messages=[Message(**payload) for row in group for payload in row.messages],
+                    messages=[
+                        Message(**payload) for row in group for payload in json.loads(row.messages)
+                    ],
                     received_at=min(row.received_at for row in group),
                     prechecked=True,  # by intake_accept, before it stored them
                 )
@@ -213,12 +266,14 @@ def intake_scrub(*, keys: set[Key]) -> int:
     removed = 0
     rows = IntakeBatch.objects.select_for_update(skip_locked=True).select_related("source")
     for row in rows.order_by("id"):
-        kept = [payload for payload in row.messages if not _matches(payload, row.source, keys, now)]
-        if len(kept) == len(row.messages):
+        payloads = json.loads(row.messages)
+        kept = [payload for payload in payloads if not _matches(payload, row.source, keys, now)]
+        if len(kept) == len(payloads):
             continue
-        removed += len(row.messages) - len(kept)
+        removed += len(payloads) - len(kept)
         if kept:
-            IntakeBatch.objects.filter(pk=row.pk).update(messages=kept, count=len(kept))
+            text = json.dumps(kept, separators=(",", ":"), ensure_ascii=True)
+            IntakeBatch.objects.filter(pk=row.pk).update(messages=text, count=len(kept))
         else:
             IntakeBatch.objects.filter(pk=row.pk).delete()
     return removed

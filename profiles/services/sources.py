@@ -7,6 +7,7 @@ import hmac
 import secrets
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -68,6 +69,7 @@ def source_create(
 @transaction.atomic
 def source_rotate_key(*, source: Source) -> str:
     """Give the source a new write key; the old one stops working at once."""
+    source_cache_clear(source=source)
     key = _new_key()
     source.write_key_prefix = key[:KEY_PREFIX_LENGTH]
     source.write_key_hash = _hash_key(key)
@@ -76,11 +78,47 @@ def source_rotate_key(*, source: Source) -> str:
     return key
 
 
+# A bound for changes made outside the services and the source admin (a shell's update()).
+SOURCE_CACHE_SECONDS = 60
+
+
+def _key_cache_key(prefix: str) -> str:
+    return f"cdp:source-key:{prefix}"
+
+
+def source_cache_clear(*, source: Source) -> None:
+    """Forget what the cache holds for this source (its key look-up, its forms' definitions).
+
+    Call on any change to a source: now, and again once committed (a request that read the
+    old row meanwhile may have cached it again).
+    """
+    from profiles.services.forms import form_cache_clear
+
+    stored = Source.objects.filter(pk=source.pk).values_list("write_key_prefix", flat=True)
+    keys = [_key_cache_key(prefix) for prefix in {source.write_key_prefix, *stored}]
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
+    form_cache_clear(slugs=list(source.forms.values_list("slug", flat=True)))
+
+
+def _source_by_prefix(prefix: str) -> Source | None:
+    key = _key_cache_key(prefix)
+    source = cache.get(key)
+    if source is None:
+        source = Source.objects.filter(write_key_prefix=prefix).first()
+        if source is not None:  # an unknown prefix is not cached: nothing to fill it with
+            cache.set(key, source, SOURCE_CACHE_SECONDS)
+    return source
+
+
 def source_authenticate(*, write_key: str) -> Source:
-    """The active source this write key belongs to, or InvalidWriteKey."""
+    """The active source this write key belongs to, or InvalidWriteKey.
+
+    The row is cached by key prefix; the key itself is checked against its hash each time.
+    """
     if not write_key or len(write_key) < KEY_PREFIX_LENGTH or len(write_key) > 200:
         raise InvalidWriteKey("unknown or revoked write key")
-    source = Source.objects.filter(write_key_prefix=write_key[:KEY_PREFIX_LENGTH]).first()
+    source = _source_by_prefix(write_key[:KEY_PREFIX_LENGTH])
     expected = source.write_key_hash if source else _hash_key("not-a-key")
     matches = hmac.compare_digest(expected, _hash_key(write_key))
     if source is None or not matches or not source.is_active:

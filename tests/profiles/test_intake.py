@@ -122,7 +122,7 @@ def test_a_failing_batch_is_kept_for_later_and_does_not_block_others(make_source
     intake_accept(source=good, messages=[Message(type="track", anonymous_id="a", name="X")])
     IntakeBatch.objects.create(
         source=bad,
-        messages=[{"type": "track", "unexpected": 1}],
+        messages=json.dumps([{"type": "track", "unexpected": 1}]),
         count=1,
         received_at=timezone.now(),
     )

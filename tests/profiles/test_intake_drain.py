@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -174,7 +175,7 @@ def test_fields_left_at_their_default_are_not_buffered(make_source: Any) -> None
     )
 
     (message_id,) = [r.message_id for r in result.results]
-    assert IntakeBatch.objects.get().messages == [
+    assert json.loads(IntakeBatch.objects.get().messages) == [
         {"type": "track", "anonymous_id": "a-1", "name": "Clicked", "message_id": message_id}
     ]
     assert intake_drain() == {"ingested": 1, "failed": 0}
@@ -215,7 +216,7 @@ def test_small_requests_fill_a_drain_up_to_the_limit(make_source: Any) -> None:
 def _bad_row(source: Any) -> IntakeBatch:
     return IntakeBatch.objects.create(
         source=source,
-        messages=[{"type": "track", "unexpected": 1}],
+        messages=json.dumps([{"type": "track", "unexpected": 1}]),
         count=1,
         received_at=timezone.now(),
     )
@@ -262,10 +263,12 @@ def test_a_message_refused_by_a_rule_changed_since_it_was_accepted_is_left_out(
     source, _ = make_source("API")
     IntakeBatch.objects.create(
         source=source,
-        messages=[
-            {"type": "identify", "user_id": "u-1", "traits": {"email": "ada@example.org"}},
-            {"type": "identify", "traits": {"email": "no longer valid"}},
-        ],
+        messages=json.dumps(
+            [
+                {"type": "identify", "user_id": "u-1", "traits": {"email": "ada@example.org"}},
+                {"type": "identify", "traits": {"email": "no longer valid"}},
+            ]
+        ),
         count=2,
         received_at=timezone.now(),
     )
