@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import os
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -75,6 +78,19 @@ def web_form(make_source: Any) -> Any:
 def crm(make_source: Any) -> Any:
     source, _ = make_source("CRM export", kind="crm", trust_rank=90)
     return source
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings: Any) -> None:
+    """Each test gets its own cache key space.
+
+    The cache (Redis, or files under var/) is shared by the xdist workers, whose databases
+    number their rows differently, and outlives a test's rolled-back rows: a form or write
+    key cached by one test must never be read by another.
+    """
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = f"test-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = caches
 
 
 @pytest.fixture(autouse=True)

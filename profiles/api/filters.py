@@ -57,10 +57,18 @@ class EventFilter(django_filters.FilterSet):
         fields = ["type", "name", "utm_campaign"]
 
 
+# Profile ids are 64-bit: a larger number is a 400, not an overflow in the database driver.
+_ID_BOUNDS = {"min_value": 1, "max_value": 2**63 - 1}
+
+
 class MergeFilter(django_filters.FilterSet):
     profile = django_filters.NumberFilter(
-        method="with_profile", label="Merges a profile took part in (survivor or absorbed)"
+        method="with_profile",
+        label="Merges a profile took part in (survivor or absorbed)",
+        **_ID_BOUNDS,
     )
+    survivor = django_filters.NumberFilter(field_name="survivor_id", **_ID_BOUNDS)
+    absorbed = django_filters.NumberFilter(field_name="absorbed_id", **_ID_BOUNDS)
     undone = django_filters.BooleanFilter(
         field_name="undone_at", lookup_expr="isnull", exclude=True
     )

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('profiles', '0005_intake_text'),
-        ('profiles', '0009_merge_0006_duplicates_0008_merge_20261129_0245'),
+        ("profiles", "0005_intake_text"),
+        ("profiles", "0009_merge_0006_duplicates_0008_merge_20261129_0245"),
     ]
 
-    operations = [
-    ]
+    operations = []

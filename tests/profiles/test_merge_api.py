@@ -123,3 +123,11 @@ def test_anonymous_callers_cannot_merge(anon_client: Any, two: tuple[int, int]) 
     response = anon_client.post(f"/api/profiles/{two[0]}/merge/", {"absorbed_id": two[1]})
     assert response.status_code in (401, 403)
     assert ProfileMerge.objects.count() == 0
+
+
+@pytest.mark.parametrize("name", ["profile", "survivor", "absorbed"])
+def test_a_profile_id_past_64_bits_is_a_400(api_client: Any, name: str) -> None:
+    response = api_client.get("/api/merges/", {name: str(2**63)})
+
+    assert response.status_code == 400
+    assert name in response.json()["error"]["fields"]
