@@ -10,6 +10,7 @@ a field, a trait, an event-in-window and a consent condition — is computed
   (nothing changed), best of a few;
 and at the last step `segment_refresh_profiles` for one changed profile, ~200 times.
 Usage: python bench/segments.py [--profiles 1000000] [--events 5000000] [--samples 200]
+       python bench/segments.py --reuse   (measure the database as it stands: no generation)
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def measure_step(step: int, *, purpose_id: int) -> dict[str, float]:
             f"the compiled rule found {len(ours)} people, the SQL {len(reference)}: "
             f"{len(ours - reference)} only ours, {len(reference - ours)} only the SQL's"
         )
-    segment = segment_create(name=f"bench {step}", rule=RULE)
+    segment = segment_create(name=f"bench {step} {now:%Y%m%d%H%M%S%f}", rule=RULE)
     cold = segment_refresh(segment_id=segment.pk)
     warm_seconds, warm = best(RUNS, lambda: segment_refresh(segment_id=segment.pk))
     if cold.size != len(reference) or warm.entered or warm.exited:
@@ -172,17 +173,23 @@ def measure_incremental(
         .values_list("pk", flat=True)[: samples * 2]
     )
     latencies, cpu = [], []
+    flipped: dict[int, str] = {}
     for n in range(samples):
         # Half the samples move a member out and back in, half touch someone who stays out.
         pool = members if members and n % 2 == 0 else others
         pid = rng.choice(pool)
         profile = Profile.objects.get(pk=pid)
+        flipped.setdefault(pid, profile.country)
         profile.country = "DE" if profile.country == "FR" else "FR"
         profile.save(update_fields=["country", "updated_at"])
         start, start_cpu = time.perf_counter(), time.process_time()
         segment_refresh_profiles(profile_ids=[pid])
         latencies.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
+    # Put the people back as generated (a later run may --reuse them); memberships follow.
+    for pid, country in flipped.items():
+        Profile.objects.filter(pk=pid).update(country=country)
+    segment_refresh_profiles(profile_ids=list(flipped))
     return latencies, cpu
 
 
@@ -193,29 +200,41 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200, help="incremental refreshes")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the bench database's generated people and measure only its current size",
+    )
     args, _ = parser.parse_known_args()
-    setup_django()
+    setup_django(fresh=not args.reuse)
     from django.utils import timezone
 
     from consent.models import Purpose
+    from profiles.models import Event, Profile
     from profiles.services.generate import profiles_generate
 
     steps = sorted({step for step in STEPS if step < args.profiles} | {args.profiles})
+    if args.reuse:
+        args.profiles, args.events = Profile.objects.count(), Event.objects.count()
+        if not args.profiles:
+            sys.exit("--reuse: the bench database holds no profiles; run once without it")
+        steps = [args.profiles]
     rows, figures, made, generate_seconds = [], {}, 0, 0.0
     for number, step in enumerate(steps):
         events = round(args.events * step / args.profiles)
-        with timed() as t:
-            result = profiles_generate(
-                profiles=step - made,
-                events=events - round(args.events * made / args.profiles),
-                seed=args.seed + number,
+        if not args.reuse:
+            with timed() as t:
+                result = profiles_generate(
+                    profiles=step - made,
+                    events=events - round(args.events * made / args.profiles),
+                    seed=args.seed + number,
+                )
+            generate_seconds += t["seconds"]
+            print(
+                f"  generated {result.profiles:,} profiles and {result.events:,} events "
+                f"in {t['seconds']:.1f} s (total {step:,})",
+                flush=True,
             )
-        generate_seconds += t["seconds"]
-        print(
-            f"  generated {result.profiles:,} profiles and {result.events:,} events "
-            f"in {t['seconds']:.1f} s (total {step:,})",
-            flush=True,
-        )
         made = step
         purpose_id = Purpose.objects.get(code="newsletter").pk
         figures = measure_step(step, purpose_id=purpose_id)

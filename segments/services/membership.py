@@ -9,6 +9,7 @@ and an incremental refresh of the same segment never interleave.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,17 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, models, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from profiles.models import Profile
 from profiles.services.events import rows_insert_from, system_events_append, system_source_get
-from segments.compiler import compile_rule
+from segments.compiler import compile_node, compile_rule
 from segments.errors import SegmentKindError, SegmentNotFound
 from segments.models import Membership, Segment, SegmentSize
-from segments.rules import segment_references
+from segments.rules import Node, rule_parse, segment_references
 
 logger = logging.getLogger(__name__)
 
@@ -193,37 +194,103 @@ def refresh_order(segments: Iterable[Segment]) -> list[Segment]:
     return ordered
 
 
+_PARSED: dict[tuple[int, str], Node] = {}
+_PARSED_MAX = 1000
+
+
+def _rule_node(segment: Segment) -> Node:
+    """A dynamic segment's validated rule, parsed once per process and rule version."""
+    key = (segment.pk, json.dumps(segment.rule, sort_keys=True))
+    node = _PARSED.get(key)
+    if node is None:
+        node = rule_parse(segment.rule, segment_id=segment.pk)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = node
+    return node
+
+
+def _should_and_current(
+    *, segments: Sequence[Segment], ids: Sequence[int], now: datetime
+) -> dict[int, tuple[list[int], list[int]]]:
+    """For every segment at once (one SELECT): {segment id: (ids entering, ids leaving)}.
+
+    A dynamic segment keeps active profiles matching its rule; a static list keeps its
+    active members.
+    """
+    columns: dict[str, Case | Exists] = {}
+    for segment in segments:
+        current = Exists(_current(segment.pk).filter(profile_id=OuterRef("pk")))
+        if segment.kind == Segment.Kind.DYNAMIC:
+            should = compile_node(_rule_node(segment), now=now)
+        else:
+            should = Q(current)
+        columns[f"in_{segment.pk}"] = current
+        columns[f"should_{segment.pk}"] = Case(
+            When(Q(status=Profile.Status.ACTIVE) & should, then=Value(True)),
+            default=Value(False),
+            output_field=models.BooleanField(),
+        )
+    decided: dict[int, tuple[list[int], list[int]]] = {s.pk: ([], []) for s in segments}
+    rows = Profile.objects.filter(pk__in=ids).annotate(**columns).values("pk", *columns)
+    for row in rows:
+        for segment in segments:
+            member, should = row[f"in_{segment.pk}"], row[f"should_{segment.pk}"]
+            if should and not member:
+                decided[segment.pk][0].append(row["pk"])
+            elif member and not should:
+                decided[segment.pk][1].append(row["pk"])
+    return decided
+
+
 def segment_refresh_profiles(*, profile_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     """Re-evaluate every active segment for just these profiles; {segment id: (in, out)}.
 
     Dynamic segments follow their rule; static lists only lose people no longer active.
-    One transaction per segment (and per chunk of ids), each holding the segment's lock.
+    One transaction per chunk of ids holding every active segment's lock (taken in id
+    order). Segments whose rule refers to no other segment are decided together in one
+    SELECT and written to only when someone enters or leaves; the others follow one by one,
+    after the segments they refer to.
     """
     ids = sorted({int(pk) for pk in profile_ids})
     changes: dict[int, tuple[int, int]] = {}
-    if not ids:
-        return changes
-    segments = refresh_order(Segment.objects.filter(is_active=True))
-    for segment in segments:
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            with transaction.atomic():
-                locked = _locked(segment.pk)
-                now = timezone.now()
-                if locked.kind == Segment.Kind.DYNAMIC:
-                    members = _active().filter(segment_members_condition(segment=locked, now=now))
-                else:
-                    members = _active().filter(
-                        Exists(_current(locked.pk).filter(profile_id=OuterRef("pk")))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        with transaction.atomic():
+            active = list(Segment.objects.select_for_update().filter(is_active=True).order_by("pk"))
+            if not active:
+                return changes
+            now = timezone.now()
+            ordered = refresh_order(active)
+            together = [s for s in ordered if s.kind == Segment.Kind.STATIC or not _references(s)]
+            decided = _should_and_current(segments=together, ids=chunk, now=now)
+            for segment in ordered:
+                if segment.pk in decided:
+                    entering, leaving = decided[segment.pk]
+                    if not entering and not leaving:
+                        continue
+                    exited = _exit(
+                        segment=segment,
+                        leaving=_current(segment.pk).filter(profile_id__in=leaving),
+                        now=now,
                     )
-                entered, exited = _apply(segment=locked, members=members, scope=chunk, now=now)
+                    entered = _enter(
+                        segment=segment, members=Profile.objects.filter(pk__in=entering), now=now
+                    )
+                else:
+                    members = _active().filter(compile_node(_rule_node(segment), now=now))
+                    entered, exited = _apply(segment=segment, members=members, scope=chunk, now=now)
                 if entered or exited:
-                    Segment.objects.filter(pk=locked.pk).update(
+                    Segment.objects.filter(pk=segment.pk).update(
                         member_count=F("member_count") + entered - exited
                     )
-                    before = changes.get(locked.pk, (0, 0))
-                    changes[locked.pk] = (before[0] + entered, before[1] + exited)
+                    before = changes.get(segment.pk, (0, 0))
+                    changes[segment.pk] = (before[0] + entered, before[1] + exited)
     return changes
+
+
+def _references(segment: Segment) -> bool:
+    return bool(segment.kind == Segment.Kind.DYNAMIC and segment_references(segment.rule))
 
 
 def segments_refresh_due(*, now: datetime | None = None) -> list[RefreshResult]:
