@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
@@ -210,10 +211,8 @@ def _rule_node(segment: Segment) -> Node:
     return node
 
 
-def _should_and_current(
-    *, segments: Sequence[Segment], ids: Sequence[int], now: datetime
-) -> dict[int, tuple[list[int], list[int]]]:
-    """For every segment at once (one SELECT): {segment id: (ids entering, ids leaving)}.
+def _decision_query(*, segments: Sequence[Segment], now: datetime) -> QuerySet[Profile]:
+    """Every profile with, per segment, `in_<id>` (a current member) and `should_<id>`.
 
     A dynamic segment keeps active profiles matching its rule; a static list keeps its
     active members.
@@ -231,15 +230,97 @@ def _should_and_current(
             default=Value(False),
             output_field=models.BooleanField(),
         )
+    return Profile.objects.order_by().annotate(**columns).values("pk", *columns)
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """A decision query's SQL (ids still to be appended) compiled once for a clock `now`;
+    `moving` marks the parameters computed from `now` (shifted with the clock), the others
+    are the rules' own values."""
+
+    sql: str
+    params: tuple[Any, ...]
+    moving: tuple[bool, ...]
+    now: datetime
+
+    def bind(self, now: datetime) -> list[Any]:
+        shift = now - self.now
+        return [p + shift if m else p for p, m in zip(self.params, self.moving, strict=True)]
+
+
+_STATEMENTS: dict[tuple[Any, ...], _Statement | None] = {}
+_STATEMENTS_MAX = 100
+
+
+def _statement(*, segments: Sequence[Segment], now: datetime) -> _Statement | None:
+    """The decision query compiled once per set of rules and calendar day (the ORM builds
+    it in milliseconds; the SELECT itself takes less). None when it cannot be reused."""
+    today = timezone.localdate(now) if timezone.is_aware(now) else now.date()
+    key = (
+        connection.vendor,
+        today,
+        tuple((s.pk, s.kind, json.dumps(s.rule, sort_keys=True)) for s in segments),
+    )
+    if key in _STATEMENTS:
+        return _STATEMENTS[key]
+    # Compiled at two instants of the same day: parameters that differ follow the clock
+    # (`now` minus a number of days), those that agree are constants of the rules.
+    later = now + timedelta(microseconds=1)
+    sql, params = _decision_query(segments=segments, now=now).query.sql_with_params()
+    sql_later, params_later = _decision_query(segments=segments, now=later).query.sql_with_params()
+    table = connection.ops.quote_name(Profile._meta.db_table)
+    moving = tuple(a != b for a, b in zip(params, params_later, strict=True))
+    later_day = timezone.localdate(later) if timezone.is_aware(later) else later.date()
+    if later_day != today:  # a microsecond before midnight: compile again next call
+        return None
+    step = later - now
+    reusable = (
+        sql == sql_later
+        and sql.rstrip().endswith(f"FROM {table}")
+        and all(
+            isinstance(a, datetime) and b - a == step
+            for a, b, m in zip(params, params_later, moving, strict=True)
+            if m
+        )
+    )
+    statement = _Statement(sql, tuple(params), moving, now) if reusable else None
+    if len(_STATEMENTS) >= _STATEMENTS_MAX:
+        _STATEMENTS.clear()
+    _STATEMENTS[key] = statement
+    return statement
+
+
+def _should_and_current(
+    *, segments: Sequence[Segment], ids: Sequence[int], now: datetime
+) -> dict[int, tuple[list[int], list[int]]]:
+    """For every segment at once (one SELECT): {segment id: (ids entering, ids leaving)}."""
+    statement = _statement(segments=segments, now=now)
+    names = ["pk"] + [f"{c}_{s.pk}" for s in segments for c in ("in", "should")]
+    if statement is None:
+        rows = [
+            [row[name] for name in names]
+            for row in _decision_query(segments=segments, now=now).filter(pk__in=ids)
+        ]
+    else:
+        table = connection.ops.quote_name(Profile._meta.db_table)
+        column = connection.ops.quote_name(Profile._meta.pk.column)
+        marks = ", ".join(["%s"] * len(ids))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{statement.sql} WHERE {table}.{column} IN ({marks})",
+                [*statement.bind(now), *ids],
+            )
+            rows = cursor.fetchall()
     decided: dict[int, tuple[list[int], list[int]]] = {s.pk: ([], []) for s in segments}
-    rows = Profile.objects.filter(pk__in=ids).annotate(**columns).values("pk", *columns)
     for row in rows:
+        values = dict(zip(names, row, strict=True))
         for segment in segments:
-            member, should = row[f"in_{segment.pk}"], row[f"should_{segment.pk}"]
+            member, should = values[f"in_{segment.pk}"], values[f"should_{segment.pk}"]
             if should and not member:
-                decided[segment.pk][0].append(row["pk"])
+                decided[segment.pk][0].append(values["pk"])
             elif member and not should:
-                decided[segment.pk][1].append(row["pk"])
+                decided[segment.pk][1].append(values["pk"])
     return decided
 
 
@@ -269,14 +350,13 @@ def segment_refresh_profiles(*, profile_ids: Sequence[int]) -> dict[int, tuple[i
                     entering, leaving = decided[segment.pk]
                     if not entering and not leaving:
                         continue
-                    exited = _exit(
-                        segment=segment,
-                        leaving=_current(segment.pk).filter(profile_id__in=leaving),
-                        now=now,
-                    )
-                    entered = _enter(
-                        segment=segment, members=Profile.objects.filter(pk__in=entering), now=now
-                    )
+                    exited = entered = 0
+                    if leaving:
+                        current = _current(segment.pk).filter(profile_id__in=leaving)
+                        exited = _exit(segment=segment, leaving=current, now=now)
+                    if entering:
+                        members = Profile.objects.filter(pk__in=entering)
+                        entered = _enter(segment=segment, members=members, now=now)
                 else:
                     members = _active().filter(compile_node(_rule_node(segment), now=now))
                     entered, exited = _apply(segment=segment, members=members, scope=chunk, now=now)
