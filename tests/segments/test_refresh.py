@@ -130,14 +130,16 @@ def test_incremental_refresh_of_many_segments_at_once(make_profile: Any, grant: 
         french.pk: (0, 1),
         of_french.pk: (0, 1),
     }
-    assert current(french) == set() and current(of_french) == set()
+    assert current(french) == set()
+    assert current(of_french) == set()
     assert Event.objects.filter(profile=ada, name="Segment Exited").count() == 2
 
     Profile.objects.filter(pk=ada.pk).update(country="FR")
     grant(grace)
     changes = segment_refresh_profiles(profile_ids=[ada.pk, grace.pk])
     assert changes == {french.pk: (1, 0), mailable.pk: (1, 0), of_french.pk: (1, 0)}
-    assert current(of_french) == {ada.pk} and current(mailable) == {ada.pk, grace.pk}
+    assert current(of_french) == {ada.pk}
+    assert current(mailable) == {ada.pk, grace.pk}
 
     Profile.objects.filter(pk=grace.pk).update(status=Profile.Status.ERASED)
     assert segment_refresh_profiles(profile_ids=[grace.pk]) == {
