@@ -261,7 +261,11 @@ _STATEMENTS_MAX = 100
 
 def _statement(*, segments: Sequence[Segment], now: datetime) -> _Statement | None:
     """The decision query compiled once per set of rules and calendar day (the ORM builds
-    it in milliseconds; the SELECT itself takes less). None when it cannot be reused."""
+    it in milliseconds; the SELECT itself takes less). None when it cannot be reused.
+
+    Sound as long as the compiler uses its clock only as `now` ± a duration or through
+    the calendar day (test_property checks a reuse 5 s later against the evaluator).
+    """
     today = timezone.localdate(now) if timezone.is_aware(now) else now.date()
     key = (
         connection.vendor,
