@@ -10,6 +10,7 @@ a field, a trait, an event-in-window and a consent condition — is computed
   (nothing changed), best of a few;
 and at the last step `segment_refresh_profiles` for one changed profile, ~200 times.
 Usage: python bench/segments.py [--profiles 1000000] [--events 5000000] [--samples 200]
+       python bench/segments.py --reuse   (measure the database as it stands: no generation)
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def measure_step(step: int, *, purpose_id: int) -> dict[str, float]:
             f"the compiled rule found {len(ours)} people, the SQL {len(reference)}: "
             f"{len(ours - reference)} only ours, {len(reference - ours)} only the SQL's"
         )
-    segment = segment_create(name=f"bench {step}", rule=RULE)
+    segment = segment_create(name=f"bench {step} {now:%Y%m%d%H%M%S%f}", rule=RULE)
     cold = segment_refresh(segment_id=segment.pk)
     warm_seconds, warm = best(RUNS, lambda: segment_refresh(segment_id=segment.pk))
     if cold.size != len(reference) or warm.entered or warm.exited:
@@ -149,10 +150,11 @@ def measure_step(step: int, *, purpose_id: int) -> dict[str, float]:
 
 def measure_incremental(
     segment_id: int, samples: int, seed: int
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], list[bool]]:
     """Change one profile (in or out of the segment), then refresh just that profile.
 
-    Returns each refresh's wall time and this process's CPU time (Python, the ORM).
+    Returns each refresh's wall time, this process's CPU time (Python, the ORM) and
+    whether the membership changed (someone left or entered: rows and events written).
     """
     from profiles.models import Profile
     from segments.models import Membership, Segment
@@ -171,19 +173,26 @@ def measure_incremental(
         .order_by("?")
         .values_list("pk", flat=True)[: samples * 2]
     )
-    latencies, cpu = [], []
+    latencies, cpu, changed = [], [], []
+    flipped: dict[int, str] = {}
     for n in range(samples):
         # Half the samples move a member out and back in, half touch someone who stays out.
         pool = members if members and n % 2 == 0 else others
         pid = rng.choice(pool)
         profile = Profile.objects.get(pk=pid)
+        flipped.setdefault(pid, profile.country)
         profile.country = "DE" if profile.country == "FR" else "FR"
         profile.save(update_fields=["country", "updated_at"])
         start, start_cpu = time.perf_counter(), time.process_time()
-        segment_refresh_profiles(profile_ids=[pid])
+        changes = segment_refresh_profiles(profile_ids=[pid])
         latencies.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
-    return latencies, cpu
+        changed.append(bool(changes))
+    # Put the people back as generated (a later run may --reuse them); memberships follow.
+    for pid, country in flipped.items():
+        Profile.objects.filter(pk=pid).update(country=country)
+    segment_refresh_profiles(profile_ids=list(flipped))
+    return latencies, cpu, changed
 
 
 def main() -> None:
@@ -193,29 +202,41 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200, help="incremental refreshes")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the bench database's generated people and measure only its current size",
+    )
     args, _ = parser.parse_known_args()
-    setup_django()
+    setup_django(fresh=not args.reuse)
     from django.utils import timezone
 
     from consent.models import Purpose
+    from profiles.models import Event, Profile
     from profiles.services.generate import profiles_generate
 
     steps = sorted({step for step in STEPS if step < args.profiles} | {args.profiles})
+    if args.reuse:
+        args.profiles, args.events = Profile.objects.count(), Event.objects.count()
+        if not args.profiles:
+            sys.exit("--reuse: the bench database holds no profiles; run once without it")
+        steps = [args.profiles]
     rows, figures, made, generate_seconds = [], {}, 0, 0.0
     for number, step in enumerate(steps):
         events = round(args.events * step / args.profiles)
-        with timed() as t:
-            result = profiles_generate(
-                profiles=step - made,
-                events=events - round(args.events * made / args.profiles),
-                seed=args.seed + number,
+        if not args.reuse:
+            with timed() as t:
+                result = profiles_generate(
+                    profiles=step - made,
+                    events=events - round(args.events * made / args.profiles),
+                    seed=args.seed + number,
+                )
+            generate_seconds += t["seconds"]
+            print(
+                f"  generated {result.profiles:,} profiles and {result.events:,} events "
+                f"in {t['seconds']:.1f} s (total {step:,})",
+                flush=True,
             )
-        generate_seconds += t["seconds"]
-        print(
-            f"  generated {result.profiles:,} profiles and {result.events:,} events "
-            f"in {t['seconds']:.1f} s (total {step:,})",
-            flush=True,
-        )
         made = step
         purpose_id = Purpose.objects.get(code="newsletter").pk
         figures = measure_step(step, purpose_id=purpose_id)
@@ -238,10 +259,13 @@ def main() -> None:
         )
     if args.explain:
         print(explain(timezone.now()))
-    latencies, cpu = measure_incremental(figures["segment_id"], args.samples, args.seed)
+    latencies, cpu, changed = measure_incremental(figures["segment_id"], args.samples, args.seed)
     p50 = percentile(latencies, 50) * 1000
     p95 = percentile(latencies, 95) * 1000
     cpu_p50 = percentile(cpu, 50) * 1000
+    moved = [t for t, c in zip(latencies, changed, strict=True) if c]
+    still = [t for t, c in zip(latencies, changed, strict=True) if not c]
+    moved_p95, still_p95 = percentile(moved, 95) * 1000, percentile(still, 95) * 1000
     print_table(
         f"Segment refresh, best of {RUNS} (seconds); the rule: {RULE}",
         [
@@ -258,7 +282,9 @@ def main() -> None:
     )
     print(
         f"\n  incremental refresh of one changed profile, {len(latencies)} samples: "
-        f"p50 {p50:.2f} ms, p95 {p95:.2f} ms (CPU of this process, p50: {cpu_p50:.2f} ms)"
+        f"p50 {p50:.2f} ms, p95 {p95:.2f} ms (CPU of this process, p50: {cpu_p50:.2f} ms);"
+        f"\n  p95 when the membership changed ({len(moved)}): {moved_p95:.2f} ms, "
+        f"when it did not ({len(still)}): {still_p95:.2f} ms"
     )
     ratio = figures["full_seconds"] / figures["sql_seconds"]
     emit(
@@ -277,6 +303,8 @@ def main() -> None:
             "incremental_p50_ms": round(p50, 2),
             "incremental_p95_ms": round(p95, 2),
             "incremental_cpu_p50_ms": round(cpu_p50, 2),
+            "incremental_changed_p95_ms": round(moved_p95, 2),
+            "incremental_unchanged_p95_ms": round(still_p95, 2),
             "scaling": [
                 {"profiles": r[0], "sql_seconds": round(r[3], 4), "full_seconds": round(r[6], 4)}
                 for r in rows

@@ -95,12 +95,11 @@ def consent_state_for_profile(*, profile_id: int, at: datetime | None = None) ->
     ]
 
 
-def contactable_profile_ids(*, purpose: Purpose, at: datetime | None = None) -> QuerySet:
-    """Profile ids whose latest decision is an unexpired grant, and whose profile is active.
+def contactable_records(*, purpose: Purpose, at: datetime | None = None) -> QuerySet:
+    """Ledger rows that are a profile's latest decision for `purpose` and an unexpired grant.
 
-    One SQL statement (a NOT EXISTS anti-join) that composes inside other queries:
-    `Profile.objects.filter(pk__in=contactable_profile_ids(purpose=p))`. With `at`, the
-    ledger as it stood at that moment.
+    The profile's status is not checked: for composing inside a query that already keeps
+    active profiles only, e.g. `Exists(contactable_records(...).filter(profile_id=OuterRef("pk")))`.
     """
     records = ConsentRecord.objects.filter(purpose_id=purpose.pk)
     newer = ConsentRecord.objects.filter(
@@ -111,10 +110,23 @@ def contactable_profile_ids(*, purpose: Purpose, at: datetime | None = None) -> 
         newer = newer.filter(recorded_at__lte=at)
     moment = at or timezone.now()
     return (
-        records.filter(status=ConsentRecord.Status.GRANTED, profile__status="active")
+        records.filter(status=ConsentRecord.Status.GRANTED)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=moment))
         .filter(~Exists(newer))
         .order_by()
+    )
+
+
+def contactable_profile_ids(*, purpose: Purpose, at: datetime | None = None) -> QuerySet:
+    """Profile ids whose latest decision is an unexpired grant, and whose profile is active.
+
+    One SQL statement (a NOT EXISTS anti-join) that composes inside other queries:
+    `Profile.objects.filter(pk__in=contactable_profile_ids(purpose=p))`. With `at`, the
+    ledger as it stood at that moment.
+    """
+    return (
+        contactable_records(purpose=purpose, at=at)
+        .filter(profile__status="active")
         .values_list("profile_id", flat=True)
     )
 

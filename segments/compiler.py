@@ -246,10 +246,12 @@ class _Compiler:
 
     def consent(self, node: rules.Consent) -> Q:
         from consent.models import Purpose
-        from consent.selectors import contactable_profile_ids
+        from consent.selectors import contactable_records
 
+        # Active profiles only, checked on the profile row at hand rather than joined again.
         purpose = Purpose(pk=node.purpose_id, code=node.code)
-        return Q(pk__in=contactable_profile_ids(purpose=purpose, at=self.now))
+        records = contactable_records(purpose=purpose, at=self.now)
+        return Q(status="active") & Q(Exists(records.filter(profile_id=OuterRef("pk"))))
 
     def source(self, where: Q) -> Q:
         from profiles.models import Event, Identity

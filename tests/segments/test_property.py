@@ -16,6 +16,7 @@ from profiles.models import Event, Identity, Profile
 from segments.compiler import compile_rule
 from segments.evaluator import evaluate_rule
 from segments.models import Membership, Segment
+from segments.services.membership import _should_and_current
 
 TEXTS = ["", "FR", "DE", "fr", "Marketing", "marketing manager", "Ana", "ana-lou", "é", "Zoë"]
 NEEDLES = ["a", "Mar", "MAN", "FR", "é", "ana", "lou"]
@@ -294,5 +295,18 @@ def test_compiled_sql_agrees_with_the_reference_evaluator(
             if evaluate_rule(concrete, profile=profile, now=now)
         }
 
+        # The incremental refresh's SELECT, compiled at `now` then reused a moment later.
+        segment = Segment.objects.create(name="Property", kind="dynamic", rule=concrete)
+        ids = list(Profile.objects.values_list("pk", flat=True))
+        later = now + timedelta(seconds=5)
+        _should_and_current(segments=[segment], ids=ids, now=now)
+        entering, leaving = _should_and_current(segments=[segment], ids=ids, now=later)[segment.pk]
+        by_python_later = {
+            profile.pk
+            for profile in Profile.objects.filter(status="active")
+            if evaluate_rule(concrete, profile=profile, now=later)
+        }
+
         transaction.set_rollback(True)
     assert by_sql == by_python, concrete
+    assert (set(entering), leaving) == (by_python_later, []), concrete

@@ -6,7 +6,12 @@ from typing import Any
 
 from profiles.models import Event, Profile
 from segments.models import Membership, SegmentSize
-from segments.services import segment_create, segment_refresh, segment_refresh_profiles
+from segments.services import (
+    segment_create,
+    segment_members_add,
+    segment_refresh,
+    segment_refresh_profiles,
+)
 
 FRENCH = {"field": "country", "op": "eq", "value": "FR"}
 
@@ -101,3 +106,45 @@ def test_incremental_refresh_touches_only_the_given_profiles(make_profile: Any) 
     assert current(segment) == {grace.pk, linus.pk}
     segment.refresh_from_db()
     assert segment.member_count == 2
+
+
+def test_incremental_refresh_of_many_segments_at_once(make_profile: Any, grant: Any) -> None:
+    """Only exits, only entries, a static list, a consent rule and a segment of a segment."""
+    ada = make_profile(country="FR")
+    grace = make_profile(country="DE")
+    french = segment_create(name="French", rule=FRENCH)
+    mailable = segment_create(name="Mailable", rule={"consent": "newsletter"})
+    of_french = segment_create(
+        name="French and mailable",
+        rule={"all": [{"segment": french.pk}, {"segment": mailable.pk}]},
+    )
+    listed = segment_create(name="Listed", kind="static")
+    segment_members_add(segment_id=listed.pk, profile_ids=[ada.pk, grace.pk])
+    grant(ada)
+    for segment in (french, mailable, of_french):
+        segment_refresh(segment_id=segment.pk)
+    assert current(of_french) == {ada.pk}
+
+    Profile.objects.filter(pk=ada.pk).update(country="DE")
+    assert segment_refresh_profiles(profile_ids=[ada.pk]) == {
+        french.pk: (0, 1),
+        of_french.pk: (0, 1),
+    }
+    assert current(french) == set()
+    assert current(of_french) == set()
+    assert Event.objects.filter(profile=ada, name="Segment Exited").count() == 2
+
+    Profile.objects.filter(pk=ada.pk).update(country="FR")
+    grant(grace)
+    changes = segment_refresh_profiles(profile_ids=[ada.pk, grace.pk])
+    assert changes == {french.pk: (1, 0), mailable.pk: (1, 0), of_french.pk: (1, 0)}
+    assert current(of_french) == {ada.pk}
+    assert current(mailable) == {ada.pk, grace.pk}
+
+    Profile.objects.filter(pk=grace.pk).update(status=Profile.Status.ERASED)
+    assert segment_refresh_profiles(profile_ids=[grace.pk]) == {
+        mailable.pk: (0, 1),
+        listed.pk: (0, 1),
+    }
+    assert current(listed) == {ada.pk}
+    assert segment_refresh_profiles(profile_ids=[ada.pk, grace.pk]) == {}
