@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import QuerySet, Value
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from profiles.models import Event, Source
@@ -50,9 +50,82 @@ def system_source_get(*, slug: str, name: str) -> Source:
         return Source.objects.get(slug=slug)
 
 
+_EVENT_COLUMNS = (
+    "profile",
+    "message_id",
+    "source",
+    "type",
+    "name",
+    "properties",
+    "context",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "occurred_at",
+    "received_at",
+)
+
+
+def _system_insert_sql(rows_sql: str) -> str:
+    """INSERT ... SELECT of events from `rows_sql` (profile id, message id), joined to the
+    source by slug so that no look-up precedes it."""
+    opts = Event._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(opts.get_field(f).column) for f in _EVENT_COLUMNS)
+    source = Source._meta
+    return (
+        f"INSERT INTO {quote(opts.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT _sys_rows.*, _sys_source.{quote(source.pk.column)}, %s, %s, %s, %s, "
+        f"'', '', '', '', '', %s, %s FROM ({rows_sql}) _sys_rows, "
+        f"{quote(source.db_table)} _sys_source WHERE _sys_source.{quote('slug')} = %s"
+    )
+
+
+def system_events_append_sql(
+    *,
+    source_slug: str,
+    source_name: str,
+    name: str,
+    properties: Mapping[str, Any],
+    rows_sql: str,
+    rows_params: Sequence[Any],
+    type: str = Event.Type.TRACK,
+) -> int:
+    """Append one event per row of a SELECT of (profile id, message id); count.
+
+    One statement: the source is joined by slug. Only when nothing was inserted is the
+    source made sure of (created once, idempotently) and the statement run again. Message
+    ids must be unique per source (callers build them from the id of the row concerned).
+    """
+    opts = Event._meta
+    now = opts.get_field("occurred_at").get_db_prep_save(timezone.now(), connection)
+    params = [
+        str(type),
+        name,
+        opts.get_field("properties").get_db_prep_save(dict(properties), connection),
+        opts.get_field("context").get_db_prep_save({}, connection),
+        now,
+        now,
+        *rows_params,
+        source_slug,
+    ]
+    sql = _system_insert_sql(rows_sql)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount:
+            return cursor.rowcount
+    system_source_get(slug=source_slug, name=source_name)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
 def system_events_append(
     *,
-    source: Source,
+    source_slug: str,
+    source_name: str,
     name: str,
     properties: Mapping[str, Any],
     rows: QuerySet,
@@ -60,54 +133,14 @@ def system_events_append(
     message_id_field: str = "message_id",
     type: str = Event.Type.TRACK,
 ) -> int:
-    """Append one event per row of `rows` (their profile and message id fields); count.
-
-    Message ids must be unique per source (the constraint settles repeats: callers build
-    them from the id of the row the event is about).
-    """
-    now = timezone.now()
-    constants = {
-        "_sys_source": Value(source.pk, output_field=models.BigIntegerField()),
-        "_sys_type": Value(str(type), output_field=models.CharField()),
-        "_sys_name": Value(name, output_field=models.CharField()),
-        "_sys_properties": Value(dict(properties), output_field=models.JSONField()),
-        "_sys_context": Value({}, output_field=models.JSONField()),
-        "_sys_empty": Value("", output_field=models.CharField()),
-        "_sys_now": Value(now, output_field=models.DateTimeField()),
-    }
-    selected = rows.annotate(**constants).values_list(
-        profile_field,
-        "_sys_source",
-        "_sys_type",
-        "_sys_name",
-        "_sys_properties",
-        "_sys_context",
-        "_sys_empty",
-        "_sys_empty",
-        "_sys_empty",
-        "_sys_empty",
-        "_sys_empty",
-        message_id_field,
-        "_sys_now",
-        "_sys_now",
-    )
-    return rows_insert_from(
-        model=Event,
-        fields=(
-            "profile",
-            "source",
-            "type",
-            "name",
-            "properties",
-            "context",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "utm_term",
-            "utm_content",
-            "message_id",
-            "occurred_at",
-            "received_at",
-        ),
-        rows=selected,
+    """Append one event per row of `rows` (their profile and message id fields); count."""
+    sql, params = rows.values_list(profile_field, message_id_field).query.sql_with_params()
+    return system_events_append_sql(
+        source_slug=source_slug,
+        source_name=source_name,
+        name=name,
+        properties=properties,
+        rows_sql=sql,
+        rows_params=params,
+        type=type,
     )

@@ -25,7 +25,11 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from profiles.models import Profile
-from profiles.services.events import rows_insert_from, system_events_append, system_source_get
+from profiles.services.events import (
+    rows_insert_from,
+    system_events_append,
+    system_events_append_sql,
+)
 from segments.compiler import compile_node, compile_rule
 from segments.errors import SegmentKindError, SegmentNotFound
 from segments.models import Membership, Segment, SegmentSize
@@ -34,6 +38,7 @@ from segments.rules import Node, rule_parse, segment_references
 logger = logging.getLogger(__name__)
 
 SYSTEM_SOURCE_SLUG = "cdp-segments"
+SYSTEM_SOURCE_NAME = "CDP segments"
 ENTERED, EXITED = "Segment Entered", "Segment Exited"
 CHUNK = 5000
 # An incremental refresh's own transaction commits without waiting for its WAL flush
@@ -64,7 +69,8 @@ def _current(segment_id: int) -> QuerySet[Membership]:
 def _events(*, segment: Segment, name: str, rows: QuerySet[Membership]) -> int:
     prefix = "segment-entered-" if name == ENTERED else "segment-exited-"
     return system_events_append(
-        source=system_source_get(slug=SYSTEM_SOURCE_SLUG, name="CDP segments"),
+        source_slug=SYSTEM_SOURCE_SLUG,
+        source_name=SYSTEM_SOURCE_NAME,
         name=name,
         properties={"segment_id": segment.pk, "segment_name": segment.name},
         rows=rows.annotate(
@@ -72,6 +78,74 @@ def _events(*, segment: Segment, name: str, rows: QuerySet[Membership]) -> int:
         ),
         message_id_field="_message_id",
     )
+
+
+def _stays_events(*, segment: Segment, name: str, at: Any) -> int:
+    """The events of the stays this refresh began (ENTERED) or ended (EXITED) at `at` (a
+    database value), as precompiled SQL: the path of a one-profile refresh."""
+    prefix, column, current = (
+        ("segment-entered-", "entered_at", " AND exited_at IS NULL")
+        if name == ENTERED
+        else ("segment-exited-", "exited_at", "")
+    )
+    table = connection.ops.quote_name(Membership._meta.db_table)
+    return system_events_append_sql(
+        source_slug=SYSTEM_SOURCE_SLUG,
+        source_name=SYSTEM_SOURCE_NAME,
+        name=name,
+        properties={"segment_id": segment.pk, "segment_name": segment.name},
+        rows_sql=(
+            f"SELECT profile_id, '{prefix}' || CAST(id AS VARCHAR(20)) FROM {table} "  # noqa: S608
+            f"WHERE segment_id = %s AND {column} = %s{current}"
+        ),
+        rows_params=(segment.pk, at),
+    )
+
+
+def _write_ids(
+    *, segment: Segment, entering: Sequence[int], leaving: Sequence[int], now: datetime
+) -> tuple[int, int]:
+    """End the current stays of `leaving`, begin stays for `entering` (those not in yet),
+    with their events and the member count: raw parameterised SQL, no ORM compilation;
+    the same statements as `_exit` / `_enter` (in, out)."""
+    quote = connection.ops.quote_name
+    table = quote(Membership._meta.db_table)
+    at = Membership._meta.get_field("entered_at").get_db_prep_save(now, connection)
+    exited = entered = 0
+    with connection.cursor() as cursor:
+        if leaving:
+            marks = ", ".join(["%s"] * len(leaving))
+            cursor.execute(
+                f"UPDATE {table} SET exited_at = %s WHERE segment_id = %s "  # noqa: S608
+                f"AND exited_at IS NULL AND profile_id IN ({marks})",
+                [at, segment.pk, *leaving],
+            )
+            exited = cursor.rowcount
+        if entering:
+            marks = ", ".join(["%s"] * len(entering))
+            profiles = quote(Profile._meta.db_table)
+            pk = quote(Profile._meta.pk.column)
+            cursor.execute(
+                f"INSERT INTO {table} (segment_id, profile_id, entered_at) "  # noqa: S608
+                f"SELECT %s, {profiles}.{pk}, %s FROM {profiles} "
+                f"WHERE {profiles}.{pk} IN ({marks}) AND NOT EXISTS (SELECT 1 FROM {table} "
+                f"_cur WHERE _cur.segment_id = %s AND _cur.exited_at IS NULL "
+                f"AND _cur.profile_id = {profiles}.{pk})",
+                [segment.pk, at, *entering, segment.pk],
+            )
+            entered = cursor.rowcount
+    if exited:
+        _stays_events(segment=segment, name=EXITED, at=at)
+    if entered:
+        _stays_events(segment=segment, name=ENTERED, at=at)
+    if entered or exited:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {quote(Segment._meta.db_table)} SET member_count = "  # noqa: S608
+                f"member_count + %s WHERE {quote(Segment._meta.pk.column)} = %s",
+                [entered - exited, segment.pk],
+            )
+    return entered, exited
 
 
 def _enter(*, segment: Segment, members: QuerySet[Profile], now: datetime) -> int:
@@ -364,20 +438,17 @@ def segment_refresh_profiles(*, profile_ids: Sequence[int]) -> dict[int, tuple[i
                     entering, leaving = decided[segment.pk]
                     if not entering and not leaving:
                         continue
-                    exited = entered = 0
-                    if leaving:
-                        current = _current(segment.pk).filter(profile_id__in=leaving)
-                        exited = _exit(segment=segment, leaving=current, now=now)
-                    if entering:
-                        members = Profile.objects.filter(pk__in=entering)
-                        entered = _enter(segment=segment, members=members, now=now)
+                    entered, exited = _write_ids(
+                        segment=segment, entering=entering, leaving=leaving, now=now
+                    )
                 else:
                     members = _active().filter(compile_node(_rule_node(segment), now=now))
                     entered, exited = _apply(segment=segment, members=members, scope=chunk, now=now)
+                    if entered or exited:
+                        Segment.objects.filter(pk=segment.pk).update(
+                            member_count=F("member_count") + entered - exited
+                        )
                 if entered or exited:
-                    Segment.objects.filter(pk=segment.pk).update(
-                        member_count=F("member_count") + entered - exited
-                    )
                     before = changes.get(segment.pk, (0, 0))
                     changes[segment.pk] = (before[0] + entered, before[1] + exited)
     return changes

@@ -148,3 +148,40 @@ def test_incremental_refresh_of_many_segments_at_once(make_profile: Any, grant: 
     }
     assert current(listed) == {ada.pk}
     assert segment_refresh_profiles(profile_ids=[ada.pk, grace.pk]) == {}
+
+
+def test_an_incremental_entry_and_exit_write_the_same_events_as_a_full_refresh(
+    make_profile: Any,
+) -> None:
+    ada = make_profile(country="DE")
+    segment = segment_create(name="French", rule=FRENCH)
+    segment_refresh(segment_id=segment.pk)
+    Profile.objects.filter(pk=ada.pk).update(country="FR")
+
+    assert segment_refresh_profiles(profile_ids=[ada.pk]) == {segment.pk: (1, 0)}
+    Profile.objects.filter(pk=ada.pk).update(country="DE")
+    assert segment_refresh_profiles(profile_ids=[ada.pk]) == {segment.pk: (0, 1)}
+
+    stay = Membership.objects.get(segment=segment, profile=ada)
+    events = {
+        e.name: e
+        for e in Event.objects.select_related("source").filter(name__startswith="Segment ")
+    }
+    assert set(events) == {"Segment Entered", "Segment Exited"}
+    entered, exited = events["Segment Entered"], events["Segment Exited"]
+    props = {"segment_id": segment.pk, "segment_name": "French"}
+    for event, prefix in ((entered, "segment-entered-"), (exited, "segment-exited-")):
+        assert (event.profile_id, event.type, event.properties, event.context) == (
+            ada.pk,
+            "track",
+            props,
+            {},
+        )
+        assert (event.source.slug, event.source.is_active) == ("cdp-segments", False)
+        assert event.message_id == f"{prefix}{stay.pk}"
+        assert event.occurred_at == event.received_at
+        assert (event.utm_source, event.utm_content) == ("", "")
+    assert stay.exited_at is not None
+    assert stay.entered_at < stay.exited_at
+    segment.refresh_from_db()
+    assert segment.member_count == 0
