@@ -301,6 +301,32 @@ def test_a_block_larger_than_the_limit_is_not_compared(crm: Any) -> None:
     assert counts.pairs_compared == 0
 
 
+def test_a_block_at_the_limit_is_compared_in_full(crm: Any) -> None:
+    for n in range(3):
+        person(crm, f"c-{n}", first_name="Ada", last_name="Lovelace", date_of_birth="1915-12-10")
+    duplicate_settings_update(max_block_size=3)
+
+    counts = duplicates_scan()
+
+    assert counts.pairs_compared == 3
+
+
+def test_a_pair_sharing_one_broad_key_only_is_not_scored(crm: Any) -> None:
+    # Same first name and postcode, nothing else in common: one "first_pc" block.
+    person(crm, "c-1", first_name="Ada", last_name="Lovelace", postcode="75011")
+    person(crm, "c-2", first_name="Ada", last_name="Byron", postcode="75011")
+    alone = duplicates_scan()
+    # Two more on the same street as well: only they share a second key.
+    street = {"postcode": "75011", "address_line": "12 rue Oberkampf"}
+    person(crm, "c-3", first_name="Ada", last_name="Stone", **street)
+    person(crm, "c-4", first_name="Ada", last_name="Moore", **street)
+
+    both = duplicates_scan()
+
+    assert alone.pairs_compared == 0
+    assert both.pairs_compared == 1
+
+
 # --- holes: audit ids are not commit-ordered --------------------------------------------
 
 
