@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import models
+from django.db import NotSupportedError, models
 from django.db.models import Count, Exists, F, Func, OuterRef, Q, Value
 from django.db.models.expressions import Expression
 from django.db.models.fields.json import KT
@@ -54,7 +54,10 @@ class JsonKeyType(Func):
         )
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
-        raise NotImplementedError(f"JSON key types on {connection.vendor}")
+        # The project runs on PostgreSQL and SQLite only (README); say so clearly elsewhere.
+        raise NotSupportedError(
+            f"segment rules on traits need PostgreSQL or SQLite, not {connection.vendor}"
+        )
 
 
 def json_type_of(value: Any) -> str:

@@ -8,6 +8,7 @@ model, the value Django would have saved (the field's default, or the time for
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -144,7 +145,7 @@ def indexes_built_after(*, adding: dict[str, int]) -> Iterator[list[str]]:
             cursor.execute(definition)
 
 
-class Writer:
+class Writer(ABC):
     """Stores chunks of a population from one source; `purposes`: code -> (id, wording id)."""
 
     def __init__(
@@ -161,15 +162,16 @@ class Writer:
         self.now = now
         self.prepare()
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027  (optional hook: most writers need nothing)
         """What a writer computes once, before the first chunk."""
 
     def render(self, chunk: Chunk) -> Any:
         """What `store` needs, computed without the database (may run in another thread)."""
         return chunk
 
+    @abstractmethod
     def store(self, rendered: Any) -> None:
-        raise NotImplementedError
+        """Write one rendered chunk (COPY on PostgreSQL, bulk_create elsewhere)."""
 
 
 class CopyWriter(Writer):
