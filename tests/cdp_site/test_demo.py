@@ -35,7 +35,14 @@ def test_cdp_demo_loads_overlapping_people_once(capsys: pytest.CaptureFixture[st
     call_command("cdp_demo")
 
     assert (Profile.objects.count(), Event.objects.count(), Source.objects.count()) == counts
-    assert Source.objects.count() == 4
+    # The four channels, plus the system source of segment entry / exit events.
+    assert sorted(Source.objects.values_list("slug", flat=True)) == [
+        "cdp-segments",
+        "crm",
+        "newsletter",
+        "salon-data-2026",
+        "website",
+    ]
     assert sorted(Purpose.objects.values_list("code", flat=True)) == [
         "newsletter",
         "offers",
@@ -63,3 +70,19 @@ def test_cdp_demo_leaves_probable_duplicates_for_review(
     queue = DuplicateCandidate.objects.filter(status="open").select_related("profile_high")
     assert queue.count() == 5
     assert all(candidate.score >= 0.5 for candidate in queue)
+
+
+def test_cdp_demo_builds_a_segment_with_members_and_a_persona(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from segments.models import Membership, Persona, Segment
+
+    call_command("cdp_demo")
+    call_command("cdp_demo")
+
+    segment = Segment.objects.get(name="Newsletter readers (demo)")
+    members = Membership.objects.filter(segment=segment, exited_at__isnull=True).count()
+    assert members > 0
+    assert segment.member_count == members
+    assert Persona.objects.filter(segment=segment).count() == 1
+    assert f"{members} members" in capsys.readouterr().out

@@ -16,6 +16,7 @@ from cdp_site.roles import ADMIN
 from cdp_site.services import roles_sync, schedule_sync
 from consent.demo import consent_demo_load
 from profiles.demo import profiles_demo_load
+from segments.demo import segments_demo_load
 
 DEMO_USER = "steward"
 
@@ -53,4 +54,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo messages: {totals['accepted']} stored, {totals['duplicates']} already there."
         )
+        segment = segments_demo_load()
+        self.stdout.write(f"Demo segment {segment.name!r}: {segment.member_count} members.")
         self.stdout.write(f"Steward login: user {DEMO_USER!r}, password {password!r}")
