@@ -92,6 +92,74 @@ def machine() -> dict[str, Any]:
     }
 
 
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _group_pids(pgid: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def _backend_pids(database_url: str) -> list[int]:
+    import psycopg
+
+    base, _, name = database_url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def _redis_pids() -> list[int]:
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "redis-server":
+                pids.append(int(comm.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+@contextmanager
+def cpu_meter(server: subprocess.Popen[bytes], database_url: str) -> Iterator[dict[str, float]]:
+    """CPU seconds spent meanwhile by the web server, its PostgreSQL backends, Redis and this
+    process (the clients). CPU time moves far less with the machine's load than wall time.
+    Backends opened meanwhile are counted from zero."""
+    groups = {
+        "web": lambda: _group_pids(server.pid),
+        "db": lambda: _backend_pids(database_url),
+        "cache": _redis_pids,
+    }
+    before = {name: {pid: _cpu_seconds(pid) for pid in find()} for name, find in groups.items()}
+    client = time.process_time()
+    box: dict[str, float] = {}
+    try:
+        yield box
+    finally:
+        box["client"] = time.process_time() - client
+        for name, find in groups.items():
+            box[name] = sum(_cpu_seconds(pid) - before[name].get(pid, 0.0) for pid in find())
+
+
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]

@@ -132,7 +132,9 @@ def main() -> None:
             profile = cProfile.Profile()
             profile.runcall(run, n)
             out = io.StringIO()
-            pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(40)
+            pstats.Stats(profile, stream=out).sort_stats(
+                os.environ.get("PROF_SORT", "tottime")
+            ).print_stats(int(os.environ.get("PROF_N", "40")))
             print(out.getvalue())
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import (
+    cpu_meter,
     emit,
     percentile,
     post_all,
@@ -95,12 +96,14 @@ def main() -> None:
     )
     try:
         post_all(port, "/api/ping/", ping_bodies[:200], args.clients, JSON)  # warm-up
-        ping_rps, ping_lat, ping_fail = post_all(
-            port, "/api/ping/", ping_bodies, args.clients, JSON
-        )
-        form_rps, form_lat, form_fail = post_all(
-            port, f"/api/forms/{form.slug}/submissions", form_bodies, args.clients, JSON
-        )
+        with cpu_meter(server, url) as ping_cpu:
+            ping_rps, ping_lat, ping_fail = post_all(
+                port, "/api/ping/", ping_bodies, args.clients, JSON
+            )
+        with cpu_meter(server, url) as form_cpu:
+            form_rps, form_lat, form_fail = post_all(
+                port, f"/api/forms/{form.slug}/submissions", form_bodies, args.clients, JSON
+            )
     finally:
         stop_server(server)
     from profiles.services.intake import intake_drain
@@ -134,6 +137,21 @@ def main() -> None:
         ],
     )
     print(f"  stored {stored:,} form events of {args.requests:,} submissions")
+    per_request = {
+        name: {part: seconds * ms / args.requests for part, seconds in cpu.items()}
+        for name, cpu in (("ping", ping_cpu), ("form", form_cpu))
+    }
+    print_table(
+        "CPU ms a request (all processes; moves less with the machine's load than requests/s)",
+        ["endpoint", "web (gunicorn)", "PostgreSQL", "Redis", "client", "server total"],
+        [
+            [name, c["web"], c["db"], c["cache"], c["client"], c["web"] + c["db"] + c["cache"]]
+            for name, c in per_request.items()
+        ],
+    )
+    cpu_ratio = sum(per_request["ping"][p] for p in ("web", "db", "cache")) / sum(
+        per_request["form"][p] for p in ("web", "db", "cache")
+    )
     emit(
         {
             "bench": "forms",
@@ -144,6 +162,11 @@ def main() -> None:
             "noop_rps": round(ping_rps),
             "form_rps": round(form_rps),
             "form_vs_noop": round(ratio, 4),
+            "form_vs_noop_server_cpu": round(cpu_ratio, 4),
+            "cpu_ms_per_request": {
+                name: {part: round(v, 3) for part, v in c.items()}
+                for name, c in per_request.items()
+            },
             "form_p50_ms": round(percentile(form_lat, 50) * ms, 1),
             "form_p99_ms": round(percentile(form_lat, 99) * ms, 1),
             "noop_p50_ms": round(percentile(ping_lat, 50) * ms, 1),

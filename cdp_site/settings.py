@@ -100,6 +100,11 @@ _db = dj_database_url.parse(
     conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
     conn_health_checks=True,
 )
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend; a connection that served a request less than this many seconds ago
+    # is not pinged again before the next one (cdp_site/postgresql/base.py).
+    _db["ENGINE"] = "cdp_site.postgresql"
+    _db.setdefault("OPTIONS", {})["health_check_delay"] = env_int("DB_HEALTH_CHECK_DELAY", 2)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets web, worker and beat read while one writes; IMMEDIATE transactions take
     # the write lock up front so two writers wait (busy timeout) instead of deadlocking.
@@ -233,9 +238,7 @@ SPECTACULAR_SETTINGS = {
 # --- Cache (rate limits, throttles) ----------------------------------------------
 REDIS_URL: str = get_from_env("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    CACHES = {"default": {"BACKEND": "cdp_site.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # Shared by web, worker and beat without a server.
     CACHES = {

@@ -1,0 +1,1 @@
+"""PostgreSQL backend: Django's, with the connection health check of pgbouncer's kind."""
