@@ -11,6 +11,7 @@ import base64
 import json
 import random
 import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import (
+    cpu_meter,
     emit,
     percentile,
     post_all,
@@ -139,6 +141,12 @@ def http_batches(
     return requests_per_s * len(events) / len(chunks), latencies, failures
 
 
+def warm_up(port: int, write_key: str, batch: int, clients: int) -> None:
+    """A few batches from people of their own (another source), not timed."""
+    events = make_events(batch * clients * 5, 50, seed=int(time.time()))
+    http_batches(port, write_key, events, batch, clients)
+
+
 def drain_all() -> float:
     """Ingest everything the HTTP phase buffered, in-process, in batches of 1,000."""
     from profiles.services.intake import intake_drain, intake_pending
@@ -169,9 +177,15 @@ def main() -> None:
 
     # The production default: answer once stored, ingest in batches behind.
     source, key = source_create(name="bench http", kind="api")
+    _, warm_key = source_create(name="bench http warm-up", kind="api")
     server, port = start_server(url, args.workers, {"CDP_INTAKE_MODE": "buffered"})
     try:
-        http_eps, latencies, failures = http_batches(port, key, events, args.batch, args.clients)
+        # Every worker thread opens its connections and loads its code before the clock.
+        warm_up(port, warm_key, args.batch, args.clients)
+        with cpu_meter(server, url) as cpu:
+            http_eps, latencies, failures = http_batches(
+                port, key, events, args.batch, args.clients
+            )
     finally:
         stop_server(server)
     drain_eps = drain_all()
@@ -183,6 +197,7 @@ def main() -> None:
     _, sync_key = source_create(name="bench http sync", kind="api")
     server, port = start_server(url, args.workers, {"CDP_INTAKE_MODE": "sync"})
     try:
+        warm_up(port, warm_key, args.batch, args.clients)
         sync_eps, sync_lat, sync_fail = http_batches(
             port, sync_key, sync_events, args.batch, args.clients
         )
@@ -229,6 +244,13 @@ def main() -> None:
         ],
     )
     print(f"  stored {stored:,} of {args.events:,} events; {failures + sync_fail} failed requests")
+    requests = -(-args.events // args.batch)
+    cpu_ms = {part: seconds * ms / requests for part, seconds in cpu.items()}
+    print_table(
+        f"CPU ms a buffered /v1/batch request of {args.batch} events (all processes)",
+        ["web (gunicorn)", "PostgreSQL", "Redis", "client", "all"],
+        [[cpu_ms["web"], cpu_ms["db"], cpu_ms["cache"], cpu_ms["client"], sum(cpu_ms.values())]],
+    )
     emit(
         {
             "bench": "ingest",
@@ -241,6 +263,7 @@ def main() -> None:
             "http_vs_copy": round(ratio, 4),
             "http_p50_ms": round(percentile(latencies, 50) * ms, 1),
             "http_p99_ms": round(percentile(latencies, 99) * ms, 1),
+            "http_cpu_ms_per_request": {part: round(v, 3) for part, v in cpu_ms.items()},
             "drain_events_per_s": round(drain_eps),
             "end_to_end_events_per_s": round(end_to_end_eps),
             "end_to_end_vs_copy": round(end_to_end_eps / copy_eps, 4),

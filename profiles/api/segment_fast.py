@@ -20,6 +20,7 @@ from datetime import datetime, tzinfo
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
+import orjson
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.utils import timezone
@@ -297,21 +298,34 @@ class PreparedBatch:
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def _sizer() -> Callable[[object], int]:
-    """The UTF-8 size of a call as `json.dumps(ensure_ascii=False, separators=(",", ":"))`.
+def _oversize() -> Callable[[object], bool]:
+    """Whether a call's UTF-8 size as `json.dumps(ensure_ascii=False, separators=(",", ":"))`
+    is over MESSAGE_MAX_BYTES.
 
-    json.dumps builds a C encoder on every call; one per batch does the same work for a
-    third less (its own `markers` dict, as json.dumps has, refuses cycles the same way).
+    orjson writes the same text but for some floats ("1e-7" where json.dumps writes "1e-07",
+    "0.00001" for "1e-05"): at worst a quarter shorter (4 characters for 5). A call whose
+    orjson size, widened by 5/3, is within the limit is within it; only one near the limit
+    (or one orjson refuses: a lone surrogate, an integer beyond 64 bits) is measured
+    exactly. json.dumps builds a C encoder on every call; one per batch does the same work
+    for a third less (its own `markers` dict, as json.dumps has, refuses cycles the same way).
     """
     if c_make_encoder is None:  # pragma: no cover - CPython always has it
-        return lambda item: len(_COMPACT.encode(item).encode())
-    chunks = c_make_encoder({}, _COMPACT.default, encode_basestring, None, ":", ",", *FLAGS)
+        exact: Callable[[object], int] = lambda item: len(_COMPACT.encode(item).encode())  # noqa: E731
+    else:
+        chunks = c_make_encoder({}, _COMPACT.default, encode_basestring, None, ":", ",", *FLAGS)
 
-    def size(item: object) -> int:
-        text = "".join(chunks(item, 0))
-        return len(text) if text.isascii() else len(text.encode())
+        def exact(item: object) -> int:
+            text = "".join(chunks(item, 0))
+            return len(text) if text.isascii() else len(text.encode())
 
-    return size
+    def oversize(item: object) -> bool:
+        try:
+            quick = len(orjson.dumps(item))
+        except orjson.JSONEncodeError:
+            return exact(item) > MESSAGE_MAX_BYTES
+        return quick * 5 > MESSAGE_MAX_BYTES * 3 and exact(item) > MESSAGE_MAX_BYTES
+
+    return oversize
 
 
 def _result(
@@ -346,12 +360,12 @@ def batch_prepare(
     # One serializer per kind, made when first needed: it builds Messages and judges the
     # calls the fast check declines (its fields are only built then).
     checkers: dict[str, SegmentCallSerializer] = {}
-    encoded_size = _sizer()
+    oversize = _oversize()
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             prepared.rejected[index] = _rejection(index, item, {"message": ["must be an object"]})
             continue
-        if encoded_size(item) > MESSAGE_MAX_BYTES:
+        if oversize(item):
             errors = {"message": [f"is larger than {MESSAGE_MAX_BYTES // 1024} KB"]}
             prepared.rejected[index] = _rejection(index, item, errors)
             continue

@@ -19,6 +19,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -85,7 +86,16 @@ def _schedule_drain() -> None:
             logger.warning("could not schedule the intake drain; beat will drain")
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode_std = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _encode(payloads: list[dict[str, Any]]) -> str:
+    """Compact JSON text: orjson (twenty times the stdlib's speed), or the stdlib for what
+    orjson refuses (a lone surrogate, an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(payloads).decode()
+    except orjson.JSONEncodeError:
+        return _encode_std(payloads)
 
 
 def _maybe_unstorable(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -136,10 +137,14 @@ class Prepared:
     name: str
     properties: dict[str, Any]
     context: dict[str, Any]
-    utm: dict[str, str]
     occurred_at: datetime
     alias_of: Key | None = None
     issues: list[FieldIssue] = field(default_factory=list)
+
+    @functools.cached_property
+    def utm(self) -> dict[str, str]:
+        """The campaign attribution: worked out when stored, not when only validated."""
+        return _utm(self.context, self.properties)
 
 
 def _identifier(raw: object, what: str, errors: dict[str, list[str]]) -> str:
@@ -433,7 +438,6 @@ def message_prepare(
         name=name,
         properties=properties,
         context=context,
-        utm=_utm(context, properties),
         occurred_at=occurred_at,
         alias_of=alias_of,
         issues=issues,

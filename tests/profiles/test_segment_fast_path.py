@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from unittest import mock
 
+import orjson
 import pytest
 from django.test import override_settings
 from hypothesis import HealthCheck, event, given, settings
@@ -432,3 +433,28 @@ def test_a_call_s_own_sent_at_wins_over_the_batch_s() -> None:
     )
 
     assert [m.timestamp for m in prepared.messages] == [RECEIVED - timedelta(minutes=1)] * 2
+
+
+def _sized(floats: int) -> dict[str, Any]:
+    return {"type": "track", "userId": "u", "event": "A", "properties": {"x": [1e-07] * floats}}
+
+
+def _stdlib_size(item: object) -> int:
+    return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def test_the_32_kb_limit_is_json_dumps_s_size_even_where_orjson_writes_less() -> None:
+    # "1e-07" is 5 bytes with json.dumps, 4 with orjson: find a call over the limit by the
+    # first and under it by the second, and one just under it by the first.
+    n = 1
+    while _stdlib_size(_sized(n)) <= 32 * 1024:
+        n += 500 if _stdlib_size(_sized(n + 500)) <= 32 * 1024 else 1
+    over, under = _sized(n), _sized(n - 1)
+    assert len(orjson.dumps(over)) <= 32 * 1024 < _stdlib_size(over)
+
+    prepared = batch_prepare(
+        items=[over, under], received_at=RECEIVED, sent_at=None, base_context={}
+    )
+
+    assert prepared.rejected[0]["errors"] == {"message": ["is larger than 32 KB"]}
+    assert prepared.positions == [1]
