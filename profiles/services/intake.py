@@ -159,11 +159,26 @@ def intake_accept(*, source: Source, messages: Sequence[Message]) -> BatchResult
         # escaped: ASCII JSON holds neither a NUL nor a lone surrogate.
         text = json.dumps(payloads, separators=(",", ":")) if payloads else ""
     if payloads:
-        IntakeBatch.objects.create(
-            source=source, messages=text, count=len(payloads), received_at=now
-        )
+        _store(source, text, len(payloads), now)
         transaction.on_commit(_schedule_drain)  # at once in autocommit
     return BatchResult(results=results)
+
+
+_INSERT = (
+    f"INSERT INTO {IntakeBatch._meta.db_table} "  # noqa: S608 - the model's own table
+    "(source_id, messages, count, received_at, attempts, last_error) "
+    "VALUES (%s, %s, %s, %s, 0, '')"
+)
+
+
+def _store(source: Source, text: str, count: int, received_at: datetime) -> None:
+    """One IntakeBatch row: the ORM's INSERT without building a model instance (a fifth
+    of a form post's Python work)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT,
+            [source.pk, text, count, connection.ops.adapt_datetimefield_value(received_at)],
+        )
 
 
 def intake_drain(*, limit: int = DRAIN_LIMIT) -> dict[str, int]:
