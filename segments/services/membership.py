@@ -4,7 +4,8 @@ A refresh computes the new member set in SQL and applies the difference with two
 statements (INSERT ... SELECT for entries, UPDATE ... WHERE for exits), then appends one
 "Segment Entered" / "Segment Exited" event per change, also as INSERT ... SELECT. Each
 segment is refreshed in its own transaction holding a row lock on the segment, so a full
-and an incremental refresh of the same segment never interleave.
+and an incremental refresh of the same segment never interleave. The incremental refresh
+of a few profiles does all of it in one message on PostgreSQL (`incremental.py`).
 """
 
 from __future__ import annotations
@@ -423,7 +424,10 @@ def segment_refresh_profiles(*, profile_ids: Sequence[int]) -> dict[int, tuple[i
     One transaction per chunk of ids holding every active segment's lock (taken in id
     order). Segments whose rule refers to no other segment are decided together in one
     SELECT and written to only when someone enters or leaves; the others follow one by one,
-    after the segments they refer to.
+    after the segments they refer to. On PostgreSQL, when no active segment refers to
+    another, a chunk is one round trip: the lock and one prepared statement that decides
+    and writes (`segments.services.incremental`), built for the segments the last locked
+    pass saw and checked against them.
     """
     global _ASSUMED
     ids = sorted({int(pk) for pk in profile_ids})
