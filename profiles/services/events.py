@@ -6,6 +6,7 @@ they are appended as a set (INSERT ... SELECT), whatever their number.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -84,6 +85,25 @@ def _system_insert_sql(rows_sql: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _system_insert_rows_sql(rows_sql: str, returning: bool, vendor: str) -> str:
+    opts = Event._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(opts.get_field(f).column) for f in _EVENT_COLUMNS)
+    source = Source._meta
+    source_pk = quote(source.pk.column)
+    sql = (
+        f"INSERT INTO {quote(opts.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT _sys_rows.profile_id, _sys_rows.message_id, _sys_source.{source_pk}, "
+        f"%s, _sys_rows.name, _sys_rows.properties, %s, '', '', '', '', '', %s, %s "
+        f"FROM ({rows_sql}) _sys_rows, {quote(source.db_table)} _sys_source "
+        f"WHERE _sys_source.{quote('slug')} = %s"
+    )
+    if returning:
+        sql += f" RETURNING {quote(opts.pk.column)}"
+    return sql
+
+
 def system_events_insert_sql(
     *,
     rows_sql: str,
@@ -101,20 +121,8 @@ def system_events_insert_sql(
     of it first with `system_source_get`). Message ids must be unique per source.
     """
     opts = Event._meta
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(opts.get_field(f).column) for f in _EVENT_COLUMNS)
-    source = Source._meta
+    sql = _system_insert_rows_sql(rows_sql, returning, connection.vendor)
     moment = opts.get_field("occurred_at").get_db_prep_save(at, connection)
-    source_pk = quote(source.pk.column)
-    sql = (
-        f"INSERT INTO {quote(opts.db_table)} ({columns}) "  # noqa: S608
-        f"SELECT _sys_rows.profile_id, _sys_rows.message_id, _sys_source.{source_pk}, "
-        f"%s, _sys_rows.name, _sys_rows.properties, %s, '', '', '', '', '', %s, %s "
-        f"FROM ({rows_sql}) _sys_rows, {quote(source.db_table)} _sys_source "
-        f"WHERE _sys_source.{quote('slug')} = %s"
-    )
-    if returning:
-        sql += f" RETURNING {quote(opts.pk.column)}"
     context = opts.get_field("context").get_db_prep_save({}, connection)
     return sql, [str(type), context, moment, moment, *rows_params, source_slug]
 

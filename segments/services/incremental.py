@@ -25,6 +25,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from django.db import DatabaseError, connection
@@ -49,8 +50,17 @@ class Assumed:
 
     segments: tuple[Segment, ...]
 
+    @cached_property
     def expected(self) -> str:
         return json.dumps([[s.pk, s.kind, s.name, s.rule] for s in self.segments])
+
+    @cached_property
+    def properties(self) -> list[Any]:
+        """The properties of each segment's events, as parameters."""
+        return [
+            system_event_properties({"segment_id": s.pk, "segment_name": s.name})
+            for s in self.segments
+        ]
 
 
 class PreparedLost(Exception):
@@ -92,48 +102,63 @@ def _numbered(sql: str) -> str:
     return _PLACEHOLDER.sub(lambda m: m.group() if m.group() == "%%" else f"${next(counter)}", sql)
 
 
-def _work(
+_ROWS = (
+    "SELECT _c.profile_id, _c.message_id, _c.name, _props.properties "
+    "FROM _changes _c JOIN _props ON _props.segment_id = _c.segment_id"
+)
+
+
+def _work_params(
     *,
     assumed: Assumed,
-    decision_sql: str,
     decision_params: Sequence[Any],
     ids: Sequence[int],
     now: datetime,
     source_slug: str,
 ) -> tuple[str, list[Any]]:
-    """The statement that decides and writes, and its parameters."""
+    """The parameters of the statement that decides and writes, and its events' SQL."""
+    at = Membership._meta.get_field("entered_at").get_db_prep_save(now, connection)
+    _, source_params = system_source_exists_sql(slug=source_slug)
+    events_sql, events_params = system_events_insert_sql(
+        rows_sql=_ROWS, rows_params=(), source_slug=source_slug, at=now, returning=True
+    )
+    params: list[Any] = [
+        *decision_params,
+        ids[0] if len(ids) == 1 else list(ids),
+        assumed.expected,
+        *source_params,
+        at,
+        at,
+        EXITED,
+        ENTERED,
+        *assumed.properties,
+        *events_params,
+    ]
+    return events_sql, params
+
+
+def _work_sql(
+    *, assumed: Assumed, decision_sql: str, single: bool, events_sql: str, source_slug: str
+) -> str:
+    """The statement that decides and writes (placeholders in `_work_params`' order)."""
     quote = connection.ops.quote_name
     segments = assumed.segments
     memberships = quote(Membership._meta.db_table)
     table = quote(Segment._meta.db_table)
     pk = quote(Segment._meta.pk.column)
-    at = Membership._meta.get_field("entered_at").get_db_prep_save(now, connection)
     names = ", ".join(["pk", *(f"{c}_{s.pk}" for s in segments for c in ("in", "should"))])
     profiles = f"{quote(Profile._meta.db_table)}.{quote(Profile._meta.pk.column)}"
     # One id: an equality the generic plan estimates as well as a custom one.
-    which, id_params = ("= %s", [ids[0]]) if len(ids) == 1 else ("= ANY(%s)", [list(ids)])
+    which = "= %s" if single else "= ANY(%s)"
     pairs = ", ".join(f"({s.pk}, _d.in_{s.pk}, _d.should_{s.pk})" for s in segments)
     props = ", ".join(f"({s.pk}, %s)" for s in segments)
-    props_params = [
-        system_event_properties({"segment_id": s.pk, "segment_name": s.name}) for s in segments
-    ]
-    source_sql, source_params = system_source_exists_sql(slug=source_slug)
-    events_sql, events_params = system_events_insert_sql(
-        rows_sql=(
-            "SELECT _c.profile_id, _c.message_id, _c.name, _props.properties "
-            "FROM _changes _c JOIN _props ON _props.segment_id = _c.segment_id"
-        ),
-        rows_params=(),
-        source_slug=source_slug,
-        at=now,
-        returning=True,
-    )
+    source_sql, _ = system_source_exists_sql(slug=source_slug)
     guard = (
         f"SELECT COALESCE((SELECT jsonb_agg(jsonb_build_array({pk}, kind, name, rule) "  # noqa: S608
         f"ORDER BY {pk}) FROM {table} WHERE is_active), '[]'::jsonb) = CAST(%s AS jsonb) "
         f"AND {source_sql} AS ok"
     )
-    sql = (
+    return (
         f"WITH _d({names}) AS ({decision_sql} WHERE {profiles} {which}), "  # noqa: S608
         f"_ok AS ({guard}), "
         "_moves AS (SELECT _v.segment_id, _d.pk AS profile_id, _v.should AS entering "
@@ -160,19 +185,41 @@ def _work(
         "SELECT (SELECT ok FROM _ok), (SELECT COUNT(*) FROM _events), "
         "ARRAY(SELECT ARRAY[segment_id, entered, exited] FROM _counts ORDER BY segment_id)"
     )
-    params: list[Any] = [
-        *decision_params,
-        *id_params,
-        assumed.expected(),
-        *source_params,
-        at,
-        at,
-        EXITED,
-        ENTERED,
-        *props_params,
-        *events_params,
-    ]
-    return sql, params
+
+
+# (assumed segments, decision SQL, one id?, source) -> (statement name, its PREPARE)
+_BUILT: dict[tuple[str, str, bool, str, str], tuple[str, str]] = {}
+_BUILT_MAX = 100
+
+
+def _built(
+    *,
+    assumed: Assumed,
+    decision_sql: str,
+    single: bool,
+    source_slug: str,
+    events_sql: str,
+    params: Sequence[Any],
+) -> tuple[str, str]:
+    """The prepared statement's name and PREPARE text, built once per process and key."""
+    key = (assumed.expected, decision_sql, single, source_slug, events_sql)
+    found = _BUILT.get(key)
+    if found is None:
+        sql = _work_sql(
+            assumed=assumed,
+            decision_sql=decision_sql,
+            single=single,
+            events_sql=events_sql,
+            source_slug=source_slug,
+        )
+        types = [_pg_type(p) for p in params]
+        digest = hashlib.sha1(f"{sql}|{types}".encode(), usedforsecurity=False).hexdigest()
+        name = f"cdp_segments_{digest[:20]}"
+        found = (name, f"PREPARE {name} ({', '.join(types)}) AS {_numbered(sql)}")
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.clear()
+        _BUILT[key] = found
+    return found
 
 
 def refresh_one_statement(
@@ -191,17 +238,17 @@ def refresh_one_statement(
 
     Raises PreparedLost when the connection's prepared statements were not what this
     process remembered (a pooler's DISCARD ALL): nothing was written, call again."""
-    sql, params = _work(
+    events_sql, params = _work_params(
+        assumed=assumed, decision_params=decision_params, ids=ids, now=now, source_slug=source_slug
+    )
+    name, prepare = _built(
         assumed=assumed,
         decision_sql=decision_sql,
-        decision_params=decision_params,
-        ids=ids,
-        now=now,
+        single=len(ids) == 1,
         source_slug=source_slug,
+        events_sql=events_sql,
+        params=params,
     )
-    types = [_pg_type(p) for p in params]
-    digest = hashlib.sha1(f"{sql}|{types}".encode(), usedforsecurity=False).hexdigest()
-    name = f"cdp_segments_{digest[:20]}"
     table = connection.ops.quote_name(Segment._meta.db_table)
     pk = connection.ops.quote_name(Segment._meta.pk.column)
     statements = [f"SELECT {pk} FROM {table} WHERE is_active ORDER BY {pk} FOR UPDATE"]  # noqa: S608
@@ -214,7 +261,7 @@ def refresh_one_statement(
         if len(prepared) >= _MAX_PREPARED:
             statements[:0] = [f"DEALLOCATE {old}" for old in prepared]
             prepared.clear()
-        statements.insert(0, f"PREPARE {name} ({', '.join(types)}) AS {_numbered(sql)}")
+        statements.insert(0, prepare)
         prepared.append(name)  # a PREPARE outlives its transaction, even a failed one
     statements.append(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})")
     try:
