@@ -6,7 +6,9 @@ they are appended as a set (INSERT ... SELECT), whatever their number.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, models, transaction
@@ -81,6 +83,63 @@ def _system_insert_sql(rows_sql: str) -> str:
         f"'', '', '', '', '', %s, %s FROM ({rows_sql}) _sys_rows, "
         f"{quote(source.db_table)} _sys_source WHERE _sys_source.{quote('slug')} = %s"
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _system_insert_rows_sql(rows_sql: str, returning: bool, vendor: str) -> str:
+    opts = Event._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(opts.get_field(f).column) for f in _EVENT_COLUMNS)
+    source = Source._meta
+    source_pk = quote(source.pk.column)
+    sql = (
+        f"INSERT INTO {quote(opts.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT _sys_rows.profile_id, _sys_rows.message_id, _sys_source.{source_pk}, "
+        f"%s, _sys_rows.name, _sys_rows.properties, %s, '', '', '', '', '', %s, %s "
+        f"FROM ({rows_sql}) _sys_rows, {quote(source.db_table)} _sys_source "
+        f"WHERE _sys_source.{quote('slug')} = %s"
+    )
+    if returning:
+        sql += f" RETURNING {quote(opts.pk.column)}"
+    return sql
+
+
+def system_events_insert_sql(
+    *,
+    rows_sql: str,
+    rows_params: Sequence[Any],
+    source_slug: str,
+    at: datetime,
+    type: str = Event.Type.TRACK,
+    returning: bool = False,
+) -> tuple[str, list[Any]]:
+    """An INSERT ... SELECT of one system event per row of `rows_sql` (columns `profile_id`,
+    `message_id`, `name`, `properties`), and its parameters, for the caller to run, alone
+    or as a data-modifying part of a larger statement (`WITH ... AS (INSERT ...)`).
+
+    The source is joined by slug: nothing is inserted while it does not exist (make sure
+    of it first with `system_source_get`). Message ids must be unique per source.
+    """
+    opts = Event._meta
+    sql = _system_insert_rows_sql(rows_sql, returning, connection.vendor)
+    moment = opts.get_field("occurred_at").get_db_prep_save(at, connection)
+    context = opts.get_field("context").get_db_prep_save({}, connection)
+    return sql, [str(type), context, moment, moment, *rows_params, source_slug]
+
+
+def system_source_exists_sql(*, slug: str) -> tuple[str, list[Any]]:
+    """A condition (SQL, parameters) true when the system source `slug` exists."""
+    quote = connection.ops.quote_name
+    return (
+        f"EXISTS (SELECT 1 FROM {quote(Source._meta.db_table)} "  # noqa: S608
+        f"WHERE {quote('slug')} = %s)",
+        [slug],
+    )
+
+
+def system_event_properties(properties: Mapping[str, Any]) -> Any:
+    """`properties` as the parameter `system_events_insert_sql`'s rows may carry."""
+    return Event._meta.get_field("properties").get_db_prep_save(dict(properties), connection)
 
 
 def system_events_append_sql(

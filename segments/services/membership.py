@@ -4,7 +4,8 @@ A refresh computes the new member set in SQL and applies the difference with two
 statements (INSERT ... SELECT for entries, UPDATE ... WHERE for exits), then appends one
 "Segment Entered" / "Segment Exited" event per change, also as INSERT ... SELECT. Each
 segment is refreshed in its own transaction holding a row lock on the segment, so a full
-and an incremental refresh of the same segment never interleave.
+and an incremental refresh of the same segment never interleave. The incremental refresh
+of a few profiles does all of it in one message on PostgreSQL (`incremental.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -29,11 +31,18 @@ from profiles.services.events import (
     rows_insert_from,
     system_events_append,
     system_events_append_sql,
+    system_source_get,
 )
 from segments.compiler import compile_node, compile_rule
 from segments.errors import SegmentKindError, SegmentNotFound
 from segments.models import Membership, Segment, SegmentSize
 from segments.rules import Node, rule_parse, segment_references
+from segments.services.incremental import (
+    Assumed,
+    PreparedLost,
+    one_statement_possible,
+    refresh_one_statement,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -415,23 +424,40 @@ def segment_refresh_profiles(*, profile_ids: Sequence[int]) -> dict[int, tuple[i
     One transaction per chunk of ids holding every active segment's lock (taken in id
     order). Segments whose rule refers to no other segment are decided together in one
     SELECT and written to only when someone enters or leaves; the others follow one by one,
-    after the segments they refer to.
+    after the segments they refer to. On PostgreSQL, when no active segment refers to
+    another, a chunk is one round trip: the lock and one prepared statement that decides
+    and writes (`segments.services.incremental`), built for the segments the last locked
+    pass saw and checked against them.
     """
+    global _ASSUMED
     ids = sorted({int(pk) for pk in profile_ids})
     changes: dict[int, tuple[int, int]] = {}
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         outermost = not connection.in_atomic_block
+        done = _refresh_one_statement(chunk, outermost=outermost)
+        if done is not None:
+            for pk, (entered, exited) in done.items():
+                before = changes.get(pk, (0, 0))
+                changes[pk] = (before[0] + entered, before[1] + exited)
+            continue
         with transaction.atomic():
             if outermost and connection.vendor == "postgresql" and not DURABLE_INCREMENTAL:
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
             active = list(Segment.objects.select_for_update().filter(is_active=True).order_by("pk"))
             if not active:
+                _ASSUMED = None
                 return changes
             now = timezone.now()
             ordered = refresh_order(active)
             together = [s for s in ordered if s.kind == Segment.Kind.STATIC or not _references(s)]
+            if len(together) == len(active) and one_statement_possible():
+                # The next calls may take the one-statement path: its events need the source.
+                system_source_get(slug=SYSTEM_SOURCE_SLUG, name=SYSTEM_SOURCE_NAME)
+                _ASSUMED = Assumed(tuple(active))
+            else:
+                _ASSUMED = None
             decided = _should_and_current(segments=together, ids=chunk, now=now)
             for segment in ordered:
                 if segment.pk in decided:
@@ -452,6 +478,44 @@ def segment_refresh_profiles(*, profile_ids: Sequence[int]) -> dict[int, tuple[i
                     before = changes.get(segment.pk, (0, 0))
                     changes[segment.pk] = (before[0] + entered, before[1] + exited)
     return changes
+
+
+# The active segments seen by the last locked refresh: the one-statement path assumes them
+# (its statement checks them and writes nothing when they changed).
+_ASSUMED: Assumed | None = None
+
+
+def _refresh_one_statement(
+    ids: Sequence[int], *, outermost: bool
+) -> dict[int, tuple[int, int]] | None:
+    """The refresh of `ids` in one round trip (PostgreSQL, segments that refer to no other
+    segment), or None when it cannot be taken (nothing written)."""
+    assumed = _ASSUMED
+    if assumed is None or not one_statement_possible():
+        return None
+    now = timezone.now()
+    statement = _statement(segments=assumed.segments, now=now)
+    if statement is None:
+        return None
+    run = partial(
+        refresh_one_statement,
+        assumed=assumed,
+        decision_sql=statement.sql,
+        decision_params=statement.bind(now),
+        ids=ids,
+        now=now,
+        source_slug=SYSTEM_SOURCE_SLUG,
+    )
+    for _ in range(2):
+        try:
+            if outermost and connection.get_autocommit():
+                # One message, one implicit transaction: no BEGIN / COMMIT round trips.
+                return run(asynchronous_commit=not DURABLE_INCREMENTAL)
+            with transaction.atomic():
+                return run(asynchronous_commit=False)
+        except PreparedLost:
+            continue
+    return None
 
 
 def _references(segment: Segment) -> bool:

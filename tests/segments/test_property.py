@@ -7,16 +7,23 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profiles.models import Event, Identity, Profile
+from profiles.services.events import system_source_get
 from segments.compiler import compile_rule
 from segments.evaluator import evaluate_rule
 from segments.models import Membership, Segment
-from segments.services.membership import _should_and_current
+from segments.services.incremental import Assumed, refresh_one_statement
+from segments.services.membership import (
+    SYSTEM_SOURCE_NAME,
+    SYSTEM_SOURCE_SLUG,
+    _should_and_current,
+    _statement,
+)
 
 TEXTS = ["", "FR", "DE", "fr", "Marketing", "marketing manager", "Ana", "ana-lou", "é", "Zoë"]
 NEEDLES = ["a", "Mar", "MAN", "FR", "é", "ana", "lou"]
@@ -306,7 +313,43 @@ def test_compiled_sql_agrees_with_the_reference_evaluator(
             for profile in Profile.objects.filter(status="active")
             if evaluate_rule(concrete, profile=profile, now=later)
         }
+        # PostgreSQL: the same SELECT prepared with typed parameters inside the one-statement
+        # refresh (writes included), also reused 5 s later.
+        one_statement = _one_statement_members(segment, ids, now, later)
 
         transaction.set_rollback(True)
     assert by_sql == by_python, concrete
     assert (set(entering), leaving) == (by_python_later, []), concrete
+    if one_statement is not None:
+        assert one_statement == by_python_later, concrete
+
+
+def _one_statement_members(
+    segment: Segment, ids: list[int], now: datetime, later: datetime
+) -> set[int] | None:
+    if connection.vendor != "postgresql":
+        return None
+    system_source_get(slug=SYSTEM_SOURCE_SLUG, name=SYSTEM_SOURCE_NAME)
+    active = tuple(Segment.objects.filter(is_active=True).order_by("pk"))
+    statement = _statement(segments=active, now=now)
+    if statement is None:  # not reusable: the refresh goes statement by statement
+        return None
+    # Every other segment is a static list with no inactive members: only `segment` moves.
+    Membership.objects.exclude(profile__status="active").delete()
+    changes = refresh_one_statement(
+        assumed=Assumed(active),
+        decision_sql=statement.sql,
+        decision_params=statement.bind(later),
+        ids=ids,
+        now=later,
+        source_slug=SYSTEM_SOURCE_SLUG,
+        asynchronous_commit=False,
+    )
+    members = set(
+        Membership.objects.filter(segment=segment, exited_at=None).values_list(
+            "profile_id", flat=True
+        )
+    )
+    assert changes == ({segment.pk: (len(members), 0)} if members else {})
+    assert Event.objects.filter(name="Segment Entered").count() == len(members)
+    return members
