@@ -135,7 +135,7 @@ def _scan_sorted(ids: list[int], *, settings: DuplicateSettings, lower_only: boo
     counts = ScanCounts()
     now = timezone.now()
     records = records_read(ids)
-    keys = keys_rewrite(ids, records)
+    keys_rewrite(ids, records)
     inactive = [pk for pk in ids if pk not in records]
     if inactive:
         DuplicateCandidate.objects.filter(
@@ -143,7 +143,7 @@ def _scan_sorted(ids: list[int], *, settings: DuplicateSettings, lower_only: boo
             status=DuplicateCandidate.Status.OPEN,
         ).delete()
     active = sorted(records)
-    blocks = block_pairs(active, keys, max_block=settings.max_block_size, lower_only=lower_only)
+    blocks = block_pairs(active, max_block=settings.max_block_size, lower_only=lower_only)
     # A decision about a profile since merged away still holds for the profile it became.
     known = candidates_read([*active, *absorbed_read(active)])
     blocked = _blocked(active, known)

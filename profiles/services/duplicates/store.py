@@ -10,11 +10,12 @@ sequential scan of the whole table, once per batch).
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 
 from django.db import connection
 
@@ -112,8 +113,8 @@ def records_read(ids: Iterable[int]) -> dict[int, Record]:
     return out
 
 
-def keys_rewrite(ids: Sequence[int], records: dict[int, Record]) -> set[Key]:
-    """Replace the keys of `ids`: active ones get fresh keys, the others none; returns them."""
+def keys_rewrite(ids: Sequence[int], records: dict[int, Record]) -> None:
+    """Replace the keys of `ids`: active ones get fresh keys, the others none."""
     table = _table(MatchKey)
     with connection.cursor() as cursor:
         for chunk in chunks(ids):
@@ -123,7 +124,7 @@ def keys_rewrite(ids: Sequence[int], records: dict[int, Record]) -> set[Key]:
         (record.id, kind, key[:64]) for record in records.values() for kind, key in keys_for(record)
     ]
     if not rows:
-        return set()
+        return
     columns = "(profile_id, kind, key)"
     with connection.cursor() as cursor:
         if _postgres():
@@ -136,83 +137,81 @@ def keys_rewrite(ids: Sequence[int], records: dict[int, Record]) -> set[Key]:
                 f"INSERT INTO {table} {columns} VALUES (%s, %s, %s)",  # noqa: S608
                 rows,
             )
-    return {(kind, key) for _, kind, key in rows}
 
 
-def _members(ids: Sequence[int], keys: set[Key], limit: int) -> Iterator[tuple[str, str, int]]:
+def _members(ids: Sequence[int], limit: int) -> list[tuple[str, str, int]]:
     """(kind, key, profile id) of at most `limit` members of each block of `ids`."""
     table = _table(MatchKey)
+    condition, params = _in("profile_id", ids)
+    mine = f"SELECT DISTINCT kind, key FROM {table} WHERE {condition}"  # noqa: S608
     with connection.cursor() as cursor:
         if _postgres():
-            # The blocks of `ids` come from the keys just written (sending the keys back as
-            # text arrays costs more client CPU than the server's index scan); then one index
-            # probe per block, at most `limit` rows each: an oversized block (a common value
-            # in a big base) is recognised without reading it all.
+            # One index probe per block, at most `limit` rows each: an oversized block (a
+            # common value in a big base) is recognised without reading it all.
             cursor.execute(
                 f"""
-                SELECT mine.kind, mine.key, m.profile_id
-                FROM (SELECT DISTINCT kind, key FROM {table} WHERE profile_id = ANY(%s)) mine
+                SELECT mine.kind, mine.key, m.profile_id FROM ({mine}) mine
                 CROSS JOIN LATERAL (
                     SELECT profile_id FROM {table}
                     WHERE kind = mine.kind AND key = mine.key LIMIT %s
                 ) m
                 """,  # noqa: S608
-                [list(ids), limit],
+                [*params, limit],
             )
-            yield from cursor.fetchall()
-            return
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), 400):
-            part = ordered[start : start + 400]
-            condition = " OR ".join(["(kind = %s AND key = %s)"] * len(part))
+        else:
             cursor.execute(
-                f"SELECT kind, key, profile_id FROM {table} WHERE {condition}",  # noqa: S608
-                [value for pair in part for value in pair],
+                f"SELECT m.kind, m.key, m.profile_id FROM {table} m "  # noqa: S608
+                f"JOIN ({mine}) mine ON m.kind = mine.kind AND m.key = mine.key",
+                params,
             )
-            yield from cursor.fetchall()
+        return cursor.fetchall()
 
 
-def block_pairs(ids: Sequence[int], keys: set[Key], *, max_block: int, lower_only: bool) -> Blocks:
+def block_pairs(ids: Sequence[int], *, max_block: int, lower_only: bool) -> Blocks:
     """Pairs (low, high) sharing a block of at most `max_block` profiles with one of `ids`.
 
-    `keys`: the blocks of `ids`. A block over `max_block` is not evidence (thousands of
-    "Smith|John" say nothing about which two are one person) and is skipped: its members
-    still meet through their finer keys (name code with postcode, date of birth with an
-    initial, street, email, phone). A block over STRONG_BLOCK is broad: a pair in it is
-    scored only if it shares a second key. So a profile is compared with at most
-    `max_block - 1` others per key, whatever the size of the base. `lower_only`: only
-    pairs whose other profile has a lower id (a full scan in id order then compares each
-    pair once).
+    A block over `max_block` is not evidence (thousands of "Smith|John" say nothing about
+    which two are one person) and is skipped: its members still meet through their finer
+    keys (name code with postcode, date of birth with an initial, street, email, phone). A
+    block over STRONG_BLOCK is broad, like the WEAK_KINDS: a pair meeting there is scored
+    only if it shares a second broad key (or any strong one). So a profile is compared with
+    at most `max_block - 1` others per key, whatever the size of the base. `lower_only`:
+    only pairs whose other profile has a lower id (a full scan in id order then compares
+    each pair once).
     """
     blocks: dict[Key, list[int]] = defaultdict(list)
-    for kind, key, profile_id in _members(ids, keys, max_block + 1):
+    for kind, key, profile_id in _members(ids, max_block + 1):
         blocks[(kind, key)].append(profile_id)
     mine = set(ids)
-    shared: dict[Pair, int] = defaultdict(int)
-    strong: set[Pair] = set()
+    strong: dict[int, list[list[int]]] = defaultdict(list)
+    broad: dict[int, list[list[int]]] = defaultdict(list)
     found = Blocks(pairs=set())
     for (kind, _), members in blocks.items():
-        if len(members) > max_block:
+        size = len(members)
+        if size > max_block:
             found.skipped += 1
             continue
-        if len(members) < 2:
+        if size < 2:
             continue
-        found.largest = max(found.largest, len(members))
-        pairs = {
-            (a, b) if a < b else (b, a)
-            for a in members
-            if a in mine
-            for b in members
-            if a != b and (b < a or not lower_only)
-        }
-        if kind in WEAK_KINDS or len(members) > STRONG_BLOCK:
-            for pair in pairs:
-                shared[pair] += 1
-        else:
-            strong |= pairs
-    # A pair met through one broad key only is mostly chance (at 100k synthetic profiles:
-    # 54k such pairs, 62 above the review threshold); two shared keys make it worth a score.
-    found.pairs = strong | {pair for pair, n in shared.items() if n >= 2}
+        found.largest = max(found.largest, size)
+        side = broad if kind in WEAK_KINDS or size > STRONG_BLOCK else strong
+        for a in members:
+            if a in mine:
+                side[a].append(members)
+    for a in mine:
+        others = set(chain.from_iterable(strong.get(a, ())))
+        if a in broad:
+            # A pair met through one broad key only is mostly chance (at 100k synthetic
+            # profiles: 54k such pairs, 62 above the review threshold); two shared keys
+            # make it worth a score.
+            shared = Counter(chain.from_iterable(broad[a]))
+            others.update(b for b, n in shared.items() if n >= 2)
+        others.discard(a)
+        for b in others:
+            if b < a:
+                found.pairs.add((b, a))
+            elif not lower_only:
+                found.pairs.add((a, b))
     return found
 
 
