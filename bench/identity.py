@@ -13,7 +13,7 @@ names and bigger common-name blocks, as a bigger real base does; known duplicate
 missing values and swapped names; fixed seed), with µs and pairs scored per profile.
 
 Usage: python bench/identity.py [--datasets febrl1,febrl2] [--csv PATH ...]
-                                [--scale 5000,20000,100000] [--seed 7]
+                                [--scale 5000,20000,100000] [--seed 7] [--runs 3]
 """
 
 from __future__ import annotations
@@ -226,7 +226,21 @@ def accuracy(found: set[Pair], truth: set[Pair]) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def evaluate(path: Path, label: str, *, with_baseline: bool = True) -> dict[str, Any]:
+def reset_scan() -> None:
+    """Forget keys, candidates and the scan cursor: the next scan starts over."""
+    from django.db import connection
+
+    from profiles.models import DuplicateScan
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE profiles_matchkey, profiles_duplicatecandidate")
+    DuplicateScan.objects.all().delete()
+
+
+def evaluate(
+    path: Path, label: str, *, with_baseline: bool = True, runs: int = 1
+) -> dict[str, Any]:
+    """Import `path`, scan it (`runs` times from scratch, the fastest kept), score the pairs."""
     from profiles.services.duplicates import duplicate_settings_get
 
     reset_profiles()
@@ -234,6 +248,12 @@ def evaluate(path: Path, label: str, *, with_baseline: bool = True) -> dict[str,
     truth = truth_pairs(list(frame["rec_id"]))
     import_seconds, rec_of, error_rows = import_file(path, label)
     seconds, found, figures = ours(rec_of)
+    for _ in range(runs - 1):
+        reset_scan()
+        again = ours(rec_of)
+        assert again[1] == found, "a repeated scan found other pairs"
+        if again[0] < seconds:
+            seconds, figures = again[0], again[2]
     settings = duplicate_settings_get()
     auto = {pair for pair, score in found.items() if score >= settings.auto_merge_threshold}
     review = set(found)
@@ -401,6 +421,9 @@ def main() -> None:
     parser.add_argument("--csv", action="append", default=[], help="a FEBRL-format CSV file")
     parser.add_argument("--scale", default="5000,20000,100000", help="profiles; empty: skip")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--runs", type=int, default=3, help="scans of each scaling set (the fastest is kept)"
+    )
     args, _ = parser.parse_known_args()
     setup_django()
 
@@ -417,7 +440,9 @@ def main() -> None:
             path = Path(tmp) / f"synthetic-{size}.csv"
             people = round(size / 1.31)
             records = synthesise(path, people, args.seed)
-            run = evaluate(path, f"synthetic {records:,}", with_baseline=size <= 20_000)
+            run = evaluate(
+                path, f"synthetic {records:,}", with_baseline=size <= 20_000, runs=args.runs
+            )
             scaling.append(run)
 
     print_table(
