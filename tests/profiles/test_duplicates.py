@@ -21,6 +21,7 @@ from profiles.services.duplicates import (
     duplicates_scan,
 )
 from profiles.services.duplicates.matching import keys_for, pair_score, record_from
+from profiles.services.duplicates.store import STRONG_BLOCK
 
 pytestmark = pytest.mark.django_db
 
@@ -309,6 +310,20 @@ def test_a_block_at_the_limit_is_compared_in_full(crm: Any) -> None:
     counts = duplicates_scan()
 
     assert counts.pairs_compared == 3
+
+
+def test_a_block_over_the_strong_size_is_not_evidence_on_its_own(crm: Any) -> None:
+    # Namesakes with nothing else recorded share one key, "name". Up to STRONG_BLOCK of
+    # them are all compared; one more and the block is as broad as a birthday.
+    for n in range(STRONG_BLOCK):
+        person(crm, f"c-{n}", first_name="John", last_name="Smith")
+    small = duplicates_scan()
+    person(crm, "c-last", first_name="John", last_name="Smith")
+
+    big = duplicates_scan()
+
+    assert small.pairs_compared == STRONG_BLOCK * (STRONG_BLOCK - 1) // 2
+    assert big.pairs_compared == 0
 
 
 def test_a_pair_sharing_one_broad_key_only_is_not_scored(crm: Any) -> None:

@@ -46,11 +46,18 @@ _COMPANY_NOISE = frozenset(
 )
 
 
-@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower case, accents removed, punctuation as single spaces."""
     if not text:
         return ""
+    if text.isascii():
+        # The common case, and as fast as a cache hit: no cache to outgrow in a big base.
+        return " ".join(_WORD.findall(text.lower()))
+    return _fold_unicode(text)
+
+
+@lru_cache(maxsize=65536)
+def _fold_unicode(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return " ".join(_WORD.findall(ascii_text))
 

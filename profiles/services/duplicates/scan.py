@@ -9,12 +9,11 @@ person" decision also holds for the profiles merged into either side since.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -27,12 +26,20 @@ from profiles.models import (
     Profile,
     ProfileAudit,
 )
-from profiles.services.duplicates.matching import (
-    MATCH_FIELDS,
-    Record,
-    keys_for,
-    pair_score,
-    record_from,
+from profiles.services.duplicates.matching import MATCH_FIELDS, pair_score
+from profiles.services.duplicates.store import (
+    Known,
+    Pair,
+    Scored,
+    absorbed_read,
+    block_pairs,
+    bounded_queries,
+    candidates_read,
+    candidates_write,
+    chunks,
+    keys_rewrite,
+    records_read,
+    roots_read,
 )
 
 log = logging.getLogger(__name__)
@@ -41,12 +48,9 @@ BATCH_PROFILES = 1_000  # profiles keyed and compared per transaction
 CURSOR_ROWS = 2_000  # audit rows an incremental batch reads
 HOLE_SECONDS = 3_600  # an audit id missing this long belonged to a rolled-back transaction
 MAX_HOLES = 500
-_READ_CHUNK = 5_000
 _MATCH_FIELD_SET = frozenset(MATCH_FIELDS)
-# Broad blocking keys: birthday + name code, first-name code + postcode. A pair sharing only
-# one of them (and no other key) is not scored.
-WEAK_KINDS = frozenset({"dob_md", "first_pc"})
-Pair = tuple[int, int]
+OPEN = DuplicateCandidate.Status.OPEN
+NOT_SAME = DuplicateCandidate.Status.NOT_SAME_PERSON
 
 
 @dataclass
@@ -56,166 +60,22 @@ class ScanCounts:
     candidates_found: int = 0
     auto_merged: int = 0
     has_more: bool = False
-    candidate_ids: list[int] = field(default_factory=list)
+    largest_block: int = 0  # members of the largest block compared
+    blocks_skipped: int = 0  # blocks over the size limit, not compared
 
     def add(self, other: ScanCounts) -> None:
         self.profiles_scanned += other.profiles_scanned
         self.pairs_compared += other.pairs_compared
         self.candidates_found += other.candidates_found
         self.auto_merged += other.auto_merged
+        self.largest_block = max(self.largest_block, other.largest_block)
+        self.blocks_skipped += other.blocks_skipped
 
 
 def duplicate_settings_get() -> DuplicateSettings:
     """The one settings row, created with the defaults on first use."""
     found, _ = DuplicateSettings.objects.get_or_create(pk=DuplicateSettings.SINGLETON)
     return found
-
-
-def _chunks(ids: Sequence[int], size: int = _READ_CHUNK) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
-def _records(ids: Iterable[int]) -> dict[int, Record]:
-    """Active profiles among `ids`, folded for matching."""
-    wanted = sorted(set(ids))
-    out: dict[int, Record] = {}
-    for chunk in _chunks(wanted):
-        for row in Profile.objects.filter(pk__in=chunk, status=Profile.Status.ACTIVE).values(
-            "id", *MATCH_FIELDS
-        ):
-            out[row["id"]] = record_from(row)
-    return out
-
-
-def _rekey(ids: Sequence[int], records: dict[int, Record]) -> None:
-    """Replace the keys of `ids`: active ones get fresh keys, the others none."""
-    table = connection.ops.quote_name(MatchKey._meta.db_table)
-    with connection.cursor() as cursor:
-        for chunk in _chunks(ids):
-            condition, params = _in("profile_id", chunk)
-            cursor.execute(f"DELETE FROM {table} WHERE {condition}", params)  # noqa: S608
-    rows = [
-        (record.id, kind, key[:64]) for record in records.values() for kind, key in keys_for(record)
-    ]
-    if not rows:
-        return
-    columns = "(profile_id, kind, key)"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # COPY: a dozen times faster than building model instances for ~7 keys a profile.
-            with cursor.cursor.copy(f"COPY {table} {columns} FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(
-                f"INSERT INTO {table} {columns} VALUES (%s, %s, %s)",  # noqa: S608
-                rows,
-            )
-
-
-def _in(column: str, ids: Sequence[int]) -> tuple[str, list[object]]:
-    """`column IN ids` as SQL and parameters; one array parameter on PostgreSQL."""
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [list(ids)]
-    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
-
-
-def _pairs(ids: Sequence[int], *, max_block: int, lower_only: bool) -> set[Pair]:
-    """Pairs (low, high) sharing a block of at most `max_block` profiles with one of `ids`.
-
-    `lower_only`: only pairs whose other profile has a lower id (a full scan in id order
-    then compares each pair once).
-    """
-    if not ids:
-        return set()
-    table = connection.ops.quote_name(MatchKey._meta.db_table)
-    condition, params = _in("profile_id", ids)
-    if connection.vendor == "postgresql":
-        # At most max_block + 1 members a block: an oversized block (a common value in a
-        # big base) is recognised without reading all of it, so the rows read per profile
-        # stay bounded as the base grows.
-        sql = f"""
-            SELECT mine.kind, mine.key, m.profile_id
-            FROM (SELECT DISTINCT kind, key FROM {table} WHERE {condition}) mine
-            CROSS JOIN LATERAL (
-                SELECT profile_id FROM {table}
-                WHERE kind = mine.kind AND key = mine.key LIMIT %s
-            ) m
-        """  # noqa: S608
-        params = [*params, max_block + 1]
-    else:
-        sql = f"""
-            SELECT m.kind, m.key, m.profile_id FROM {table} m
-            JOIN (SELECT DISTINCT kind, key FROM {table} WHERE {condition}) mine
-              ON m.kind = mine.kind AND m.key = mine.key
-        """  # noqa: S608
-    blocks: dict[tuple[str, str], list[int]] = defaultdict(list)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for kind, key, profile_id in cursor.fetchall():
-            blocks[(kind, key)].append(profile_id)
-    mine = set(ids)
-    shared: dict[Pair, int] = defaultdict(int)
-    strong: set[Pair] = set()
-    for (kind, _), members in blocks.items():
-        if not 2 <= len(members) <= max_block:
-            continue
-        found = {
-            (a, b) if a < b else (b, a)
-            for a in members
-            if a in mine
-            for b in members
-            if a != b and (b < a or not lower_only)
-        }
-        if kind in WEAK_KINDS:
-            for pair in found:
-                shared[pair] += 1
-        else:
-            strong |= found
-    # A pair met through one weak key only is mostly chance (at 100k synthetic profiles:
-    # 54k such pairs, 62 above the review threshold); two shared keys make it worth a score.
-    return strong | {pair for pair, n in shared.items() if n >= 2}
-
-
-def _roots(ids: Iterable[int]) -> dict[int, int]:
-    """Tombstone id -> the profile it was merged into (merges forward in one hop)."""
-    out: dict[int, int] = {}
-    wanted = sorted(set(ids))
-    for chunk in _chunks(wanted):
-        out.update(
-            Profile.objects.filter(pk__in=chunk, merged_into__isnull=False).values_list(
-                "pk", "merged_into_id"
-            )
-        )
-    return out
-
-
-def _known(ids: Sequence[int]) -> tuple[dict[Pair, DuplicateCandidate], set[Pair]]:
-    """Existing candidate rows touching `ids`, and the pairs a "not the same person" blocks.
-
-    A decision about a profile since merged away still holds for the profile it became.
-    """
-    absorbed = dict(
-        Profile.objects.filter(merged_into_id__in=ids).values_list("pk", "merged_into_id")
-    )
-    everyone = sorted({*ids, *absorbed})
-    rows: dict[int, DuplicateCandidate] = {}
-    for chunk in _chunks(everyone, 2_000):
-        for row in DuplicateCandidate.objects.filter(
-            Q(profile_low_id__in=chunk) | Q(profile_high_id__in=chunk)
-        ):
-            rows[row.pk] = row
-    existing = {(row.profile_low_id, row.profile_high_id): row for row in rows.values()}
-    refused = [row for row in rows.values() if row.status == row.Status.NOT_SAME_PERSON]
-    root = _roots(end for row in refused for end in (row.profile_low_id, row.profile_high_id))
-    blocked: set[Pair] = set()
-    for row in refused:
-        a = root.get(row.profile_low_id, row.profile_low_id)
-        b = root.get(row.profile_high_id, row.profile_high_id)
-        if a != b:
-            blocked.add((min(a, b), max(a, b)))
-    return existing, blocked
 
 
 def _auto_merge(candidates: list[DuplicateCandidate], now: datetime) -> int:
@@ -248,17 +108,34 @@ def _auto_merge(candidates: list[DuplicateCandidate], now: datetime) -> int:
     return merged
 
 
+def _blocked(ids: Sequence[int], known: dict[Pair, Known]) -> set[Pair]:
+    """Pairs a "not the same person" decision forbids, also for profiles merged since."""
+    refused = [pair for pair, row in known.items() if row.status == NOT_SAME]
+    root = roots_read(end for pair in refused for end in pair)
+    blocked: set[Pair] = set()
+    for low, high in refused:
+        a, b = root.get(low, low), root.get(high, high)
+        if a != b:
+            blocked.add((min(a, b), max(a, b)))
+    return blocked
+
+
 def _scan_ids(
     ids: Sequence[int], *, settings: DuplicateSettings, lower_only: bool = False
 ) -> ScanCounts:
     """Key, compare and record candidates for these profiles (inside the caller's transaction)."""
     ids = sorted(set(ids))
-    counts = ScanCounts()
     if not ids:
-        return counts
+        return ScanCounts()
+    with bounded_queries():
+        return _scan_sorted(ids, settings=settings, lower_only=lower_only)
+
+
+def _scan_sorted(ids: list[int], *, settings: DuplicateSettings, lower_only: bool) -> ScanCounts:
+    counts = ScanCounts()
     now = timezone.now()
-    records = _records(ids)
-    _rekey(ids, records)
+    records = records_read(ids)
+    keys_rewrite(ids, records)
     inactive = [pk for pk in ids if pk not in records]
     if inactive:
         DuplicateCandidate.objects.filter(
@@ -266,63 +143,41 @@ def _scan_ids(
             status=DuplicateCandidate.Status.OPEN,
         ).delete()
     active = sorted(records)
-    pairs = _pairs(active, max_block=settings.max_block_size, lower_only=lower_only)
-    existing, blocked = _known(active)
-    partners = {pk for pair in pairs for pk in pair if pk not in records}
-    records.update(_records(partners))
-    new: list[DuplicateCandidate] = []
-    changed: list[DuplicateCandidate] = []
+    blocks = block_pairs(active, max_block=settings.max_block_size, lower_only=lower_only)
+    # A decision about a profile since merged away still holds for the profile it became.
+    known = candidates_read([*active, *absorbed_read(active)])
+    blocked = _blocked(active, known)
+    records.update(records_read({pk for pair in blocks.pairs for pk in pair} - records.keys()))
+    scored: list[Scored] = []
     dropped: list[int] = []
-    to_merge: list[DuplicateCandidate] = []
-    for low, high in sorted(pairs):
-        row = existing.get((low, high))
-        if (low, high) in blocked or (row is not None and row.status != row.Status.OPEN):
+    for low, high in sorted(blocks.pairs):
+        row = known.get((low, high))
+        if (low, high) in blocked or (row is not None and row.status != OPEN):
             continue
         a, b = records.get(low), records.get(high)
         if a is None or b is None:
             continue
         score, features = pair_score(a, b)
         counts.pairs_compared += 1
-        if score < settings.review_threshold:
-            if row is not None:
-                dropped.append(row.pk)
-            continue
-        if row is None:
-            row = DuplicateCandidate(
-                profile_low_id=low,
-                profile_high_id=high,
-                score=score,
-                features=features,
-                found_at=now,
-                scored_at=now,
-            )
-            new.append(row)
-        else:
-            row.score, row.features, row.scored_at = score, features, now
-            changed.append(row)
-        if settings.auto_merge_enabled and score >= settings.auto_merge_threshold:
-            to_merge.append(row)
+        if score >= settings.review_threshold:
+            scored.append(Scored(low, high, score, features))
+        elif row is not None:
+            dropped.append(row.pk)
     if dropped:
-        DuplicateCandidate.objects.filter(pk__in=dropped, status="open").delete()
-    if changed:
-        DuplicateCandidate.objects.bulk_update(
-            changed, ["score", "features", "scored_at"], batch_size=1_000
-        )
-    if new:
-        DuplicateCandidate.objects.bulk_create(new, batch_size=1_000, ignore_conflicts=True)
-    if to_merge:
-        # ignore_conflicts leaves no primary keys: read them back for the merges.
-        wanted = {(row.profile_low_id, row.profile_high_id) for row in to_merge}
-        to_merge = [
-            row
-            for row in DuplicateCandidate.objects.filter(
-                profile_low_id__in={low for low, _ in wanted}, status="open"
-            )
-            if (row.profile_low_id, row.profile_high_id) in wanted
-        ]
-        counts.auto_merged = _auto_merge(to_merge, now)
+        DuplicateCandidate.objects.filter(pk__in=dropped, status=OPEN).delete()
+    written, counts.candidates_found = candidates_write(scored, now)
+    if settings.auto_merge_enabled:
+        wanted = {
+            written[(row.low, row.high)]: row.score
+            for row in scored
+            if row.score >= settings.auto_merge_threshold and (row.low, row.high) in written
+        }
+        if wanted:
+            to_merge = list(DuplicateCandidate.objects.filter(pk__in=wanted, status=OPEN))
+            counts.auto_merged = _auto_merge(to_merge, now)
     counts.profiles_scanned = len(ids)
-    counts.candidates_found = len(new)
+    counts.largest_block = blocks.largest
+    counts.blocks_skipped = blocks.skipped
     return counts
 
 
@@ -332,7 +187,7 @@ def duplicates_scan_profiles(*, profile_ids: Sequence[int]) -> ScanCounts:
     settings = duplicate_settings_get()
     counts = ScanCounts()
     ids = sorted(set(profile_ids))
-    for chunk in _chunks(ids, BATCH_PROFILES):
+    for chunk in chunks(ids, BATCH_PROFILES):
         counts.add(_scan_ids(chunk, settings=settings))
     return counts
 
@@ -417,7 +272,7 @@ def duplicates_scan_batch(*, limit: int = CURSOR_ROWS) -> ScanCounts:
     )
     settings = duplicate_settings_get()
     counts = ScanCounts()
-    for chunk in _chunks(ids, BATCH_PROFILES):
+    for chunk in chunks(ids, BATCH_PROFILES):
         counts.add(_scan_ids(chunk, settings=settings))
     cursor.position = position
     cursor.holes = holes[-MAX_HOLES:]
