@@ -30,6 +30,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from consent.models import Suppression
 from profiles.models import (
     DataQualityIssue,
     Event,
@@ -134,6 +135,10 @@ _KNOWN_SQL = f"""
                   AS lifecycle_stage
            ) AS o
 """  # noqa: S608
+_SUPPRESSED_SQL = (
+    f"SELECT digest FROM {Suppression._meta.db_table} "  # noqa: S608
+    "WHERE digest = ANY(%b::text[]) AND lifted_at IS NULL"
+)
 _LOCK_KEYS_SQL = "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS k ORDER BY k"
 _STATE = ("id", *STATE_COLUMNS, "merged_into_id", "status")
 _LOCK_PROFILES_SQL = (
@@ -220,6 +225,15 @@ class PostgresStore(OrmStore):
         rows = self._read(*reads)
         seen = {row[0] for row in rows[0]}
         return seen, _known(rows[1]) if keys else Known()
+
+    def suppressed(self, digests: Collection[str]) -> set[str]:
+        """`consent.selectors.suppressed_digests`, the digests sent as one binary array.
+
+        Through the ORM, quoting a batch's digests (two a message) into the SQL took ~14 µs
+        of Python a message.
+        """
+        (rows,) = self._read((_SUPPRESSED_SQL, [list(digests)]))
+        return {digest for (digest,) in rows}
 
     def lock_and_lookup(self, keys: Collection[Key]) -> Known:
         """Lock new identifiers (sorted: one queue order), then see who owns them now."""
