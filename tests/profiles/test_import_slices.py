@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.files import File
+from django.db import connection
 
 from profiles.models import Event, Identity, ImportJob, ImportSlice, Profile
 from profiles.services.imports import (
@@ -18,6 +19,7 @@ from profiles.services.imports import (
     import_requeue,
     import_run_batch,
     import_run_slice,
+    import_slices,
     import_start,
 )
 from profiles.tasks import import_run_task
@@ -89,6 +91,12 @@ def test_a_large_job_is_cut_into_slices_and_queues_one_task_each(
         (import_run_task.apply_async, {"kwargs": {"job_id": job.pk, "slice_number": 0}}),
         (import_run_task.apply_async, {"kwargs": {"job_id": job.pk, "slice_number": 1}}),
     ]
+
+
+def test_by_default_a_job_is_sliced_on_postgresql_only(settings: Any) -> None:
+    del settings.CDP_IMPORT_SLICES
+
+    assert import_slices() == {"postgresql": 2, "sqlite": 1}[connection.vendor]
 
 
 def test_a_small_job_is_one_slice(make_source: Any, tmp_path: Path) -> None:

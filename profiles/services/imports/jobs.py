@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from profiles.errors import InvalidMessage, ProfilesError
@@ -46,8 +46,14 @@ DEFAULT_MIN_SLICE_ROWS = 10_000  # a slice is at least this long: splitting less
 
 
 def import_slices() -> int:
-    """How many slices a large job is cut into (setting CDP_IMPORT_SLICES; 1 = never)."""
-    return max(1, int(getattr(settings, "CDP_IMPORT_SLICES", DEFAULT_SLICES)))
+    """How many slices a large job is cut into: setting CDP_IMPORT_SLICES (1 = never).
+
+    By default 2 on PostgreSQL, and 1 on SQLite, whose writers take turns anyway.
+    """
+    configured = getattr(settings, "CDP_IMPORT_SLICES", None)
+    if configured is None:
+        return DEFAULT_SLICES if connection.vendor == "postgresql" else 1
+    return max(1, int(configured))
 
 
 def _min_slice_rows() -> int:
