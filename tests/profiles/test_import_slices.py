@@ -232,3 +232,32 @@ def test_slices_run_side_by_side_create_one_profile_per_person(
     assert Identity.objects.filter(kind="email").count() == 300
     assert Event.objects.count() == 600
     assert list(job.slices.values_list("done_rows", flat=True)) == [300, 300]
+
+
+def test_report_lines_a_crashed_batch_left_in_a_slice_are_dropped_by_the_merge(
+    make_source: Any, tmp_path: Path, settings: Any
+) -> None:
+    rows = _rows(40)
+    source, _ = make_source("Salon 2026", kind="trade_show")
+    settings.CDP_IMPORT_SLICES = 1
+    whole = _job(source, tmp_path, rows, "whole.csv")
+    import_start(job_id=whole.pk, run_async=False)
+    import_run_batch(job_id=whole.pk)
+    expected = _report(whole)
+    Profile.objects.all().delete()
+    settings.CDP_IMPORT_SLICES = 2
+    job = _job(source, tmp_path, rows, "sliced.csv")
+    import_start(job_id=job.pk, run_async=False)
+    import_run_slice(job_id=job.pk, number=0, max_rows=10)
+    part = ImportSlice.objects.get(job=job, number=0)
+    with part.error_report.open("rb") as report:
+        last_line = report.read().splitlines(keepends=True)[-1]
+    # A batch that wrote its report lines but crashed before its commit, then retried.
+    with part.error_report.open("ab") as report:
+        report.write(last_line)
+
+    import_run_slice(job_id=job.pk, number=0)
+    import_run_slice(job_id=job.pk, number=1)
+
+    assert _counts(job)[:2] == ("done", 40)
+    assert _report(job) == expected

@@ -191,15 +191,21 @@ def _report_dedupe(job: ImportJob) -> None:
         writer = csv.writer(out, lineterminator="\r\n")
         reader = csv.reader(text)
         writer.writerow(next(reader))
-        read = kept_count = 0
-        for record in _deduped(reader):
+        read = [0]
+
+        def counted() -> Iterator[list[str]]:
+            for record in reader:
+                read[0] += 1
+                yield record
+
+        kept_count = 0
+        for record in _deduped(counted()):
             writer.writerow(record)
             kept_count += 1
-        read = reader.line_num - 1
         text.detach()
         out.flush()
         out.detach()
-        if kept_count != read:
+        if kept_count != read[0]:
             kept.seek(0)
             storage.delete(job.error_report.name)
             job.error_report.name = storage.save(job.error_report.name, File(kept))
