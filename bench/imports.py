@@ -1,9 +1,12 @@
 """CSV import of a lead list: our import (validation, identity resolution, provenance, events)
 vs raw COPY of the same rows, and vs django-import-export into the same Profile model.
 
-Usage: python bench/imports.py [--rows 100000] [--peer-rows 20000]
-django-import-export runs on the first --peer-rows rows of the same file (it is slow
-enough that the whole file would dominate `make bench`); the ratio compares rows/s.
+Usage: python bench/imports.py [--rows 100000] [--peer-rows 20000] [--workers 2]
+Ours runs twice on the same file, from no profiles each time: as one worker, then as
+--workers processes running the job's slices side by side (what that many celery workers
+do with a large job); the ratios are the latter's. django-import-export runs on the first
+--peer-rows rows of the same file (it is slow enough that the whole file would dominate
+`make bench`); the ratio compares rows/s.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import random
 import sys
 import tempfile
@@ -80,14 +84,55 @@ def copy_reference(path: Path) -> float:
     return count / t["seconds"]
 
 
-def ours(path: Path) -> tuple[float, dict[str, int]]:
+def _empty_profiles() -> None:
+    """Each run of ours starts from no profiles (and so no identities, events, provenance)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE profiles_profile CASCADE")
+
+
+def _run_slices(job_id: int, workers: int) -> None:
+    """Run the job's slices in `workers` forked processes, as that many celery workers would.
+
+    Each process runs its slice in task-sized runs (`import_run_slice`, then again while
+    it says there is more), exactly what `import_run_task` does per queued task.
+    """
+    from django.db import connections
+
+    from profiles.services.imports import import_run_slice
+
+    connections.close_all()  # each process opens its own connection
+    children = []
+    for number in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                while import_run_slice(job_id=job_id, number=number).has_more:
+                    pass
+                code = 0
+            finally:
+                os._exit(code)
+        children.append(pid)
+    for pid in children:
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, "a worker failed"
+
+
+def ours(path: Path, workers: int) -> tuple[float, dict[str, int]]:
+    from django.conf import settings
     from django.core.files import File
 
     from profiles.models import ImportJob
     from profiles.services import source_create
     from profiles.services.imports import import_job_create, import_run_batch, import_start
 
-    source, _ = source_create(name="Salon bench", kind="trade_show", default_phone_region="FR")
+    _empty_profiles()
+    settings.CDP_IMPORT_SLICES = workers
+    source, _ = source_create(
+        name=f"Salon bench {workers}", kind="trade_show", default_phone_region="FR"
+    )
     columns = {
         "Email": "email",
         "First name": "first_name",
@@ -102,10 +147,14 @@ def ours(path: Path) -> tuple[float, dict[str, int]]:
         job = import_job_create(source=source, file=File(handle, name=path.name), columns=columns)
     with timed() as t:
         import_start(job_id=job.pk, run_async=False)
-        while import_run_batch(job_id=job.pk).has_more:
-            pass
+        if workers > 1:
+            _run_slices(job.pk, job.slices.count())
+        else:
+            while import_run_batch(job_id=job.pk).has_more:
+                pass
     job = ImportJob.objects.get(pk=job.pk)
     assert job.status == ImportJob.Status.DONE, job.message
+    assert workers == 1 or job.slices.count() == workers, "the job was not sliced"
     counts = {
         "rows": job.processed_rows,
         "errors": job.error_rows,
@@ -155,6 +204,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--peer-rows", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=2, help="slices run side by side")
     args, _ = parser.parse_known_args()
     setup_django()
 
@@ -162,7 +212,8 @@ def main() -> None:
         path = Path(tmp) / "leads.csv"
         make_csv(path, args.rows)
         copy_rps = copy_reference(path)
-        our_rps, counts = ours(path)
+        one_rps, one_counts = ours(path, 1)
+        our_rps, counts = ours(path, args.workers)
         peer_rows = min(args.peer_rows, args.rows)
         peer_rps = peer(path, peer_rows)
     vs_copy = our_rps / copy_rps
@@ -173,20 +224,25 @@ def main() -> None:
         [
             ["raw COPY (reference)", copy_rps, vs_copy],
             ["django-import-export, bulk mode (peer)", peer_rps, vs_peer],
-            ["cdp import: validate, resolve, provenance, events", our_rps, 1.0],
+            ["cdp import, one worker", one_rps, our_rps / one_rps],
+            [f"cdp import, {args.workers} workers side by side (slices)", our_rps, 1.0],
         ],
     )
-    print(f"  {counts}")
+    print(f"  one worker: {one_counts}")
+    print(f"  {args.workers} workers: {counts}")
     emit(
         {
             "bench": "imports",
             "rows": args.rows,
             "peer_rows": peer_rows,
+            "workers": args.workers,
             "copy_rows_per_s": round(copy_rps),
             "ours_rows_per_s": round(our_rps),
+            "ours_one_worker_rows_per_s": round(one_rps),
             "peer_rows_per_s": round(peer_rps),
             "ours_vs_copy": round(vs_copy, 4),
             "ours_vs_peer": round(vs_peer, 2),
+            "ours_one_worker_vs_peer": round(one_rps / peer_rps, 2),
             **counts,
             "target_vs_copy": TARGET_VS_COPY,
             "target_vs_peer": TARGET_VS_PEER,

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 
+import email_validator
 import phonenumbers
 import pycountry
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, EmailSyntaxError, validate_email
+from email_validator.rfc_constants import DOT_ATOM_TEXT, EMAIL_MAX_LENGTH
+from email_validator.syntax import validate_email_domain_name
 from rapidfuzz.distance import DamerauLevenshtein
 
 from profiles.normalise_data import (
@@ -84,14 +87,14 @@ def _normalise_email(raw: object) -> Normalised:
     if not text:
         return Normalised("")
     try:
-        result = validate_email(text, check_deliverability=False)
+        address = _validated_address(text)
     except EmailNotValidError as exc:
         # The reason up to any quoted characters: messages never repeat the address.
         reason = str(exc).split(":")[0].strip() or "not an address"
         return Normalised("", f"invalid email: {reason}", code="invalid_email")
     except Exception:  # email-validator can trip on exotic unicode; treat as invalid
         return Normalised("", "invalid email", code="invalid_email")
-    normalised = result.normalized.lower()
+    normalised = address.lower()
     if len(normalised) > 254:
         return Normalised("", "invalid email: too long", code="invalid_email")
     domain = normalised.rpartition("@")[2]
@@ -100,6 +103,45 @@ def _normalise_email(raw: object) -> Normalised:
         local = normalised.rpartition("@")[0]
         return Normalised(normalised, code="email_domain_typo", suggestion=f"{local}@{suggestion}")
     return Normalised(normalised)
+
+
+def _validated_address(text: str) -> str:
+    """email-validator's normalised form of `text` (no DNS), checking each domain only once.
+
+    Most addresses have a plain ASCII part before the @ (email-validator's dot-atom rule,
+    which it accepts unchanged) and a domain many other addresses share. For those, the
+    answer is that plain part, an @ and the domain's answer from email-validator, which is
+    kept per domain: its IDNA and syntax checks are most of the cost. Every other address
+    (quoted, international before the @, bracketed, over the length limit) goes through
+    `validate_email` whole, as do its error messages.
+    """
+    local, _, domain = text.partition("@")
+    if DOT_ATOM_TEXT.match(local) and domain[:1].isascii() and domain[:1] not in ("", "["):
+        checked = _email_domain(
+            domain, email_validator.TEST_ENVIRONMENT, email_validator.GLOBALLY_DELIVERABLE
+        )
+        if isinstance(checked, str):
+            raise EmailSyntaxError(checked)
+        # email-validator's length limit, on the three forms it checks (in UTF-8 bytes).
+        if all(
+            len(local) + 1 + len(part.encode()) <= EMAIL_MAX_LENGTH for part in (domain, *checked)
+        ):
+            return f"{local}@{checked[0]}"
+    return validate_email(text, check_deliverability=False).normalized
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _email_domain(
+    domain: str, test_environment: bool, globally_deliverable: bool
+) -> tuple[str, str] | str:
+    """email-validator's answer for the part after the @: (normalised, ASCII) or the error."""
+    try:
+        info = validate_email_domain_name(
+            domain, test_environment=test_environment, globally_deliverable=globally_deliverable
+        )
+    except EmailSyntaxError as exc:
+        return str(exc)
+    return info["domain"], info["ascii_domain"]
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -161,11 +203,14 @@ def _normalise_phone(raw: object, region: str) -> Normalised:
         return Normalised("", f"invalid phone: {exc._msg}", code="invalid_phone")
     except Exception:  # phonenumbers on exotic input; treat as invalid
         return Normalised("", "invalid phone", code="invalid_phone")
-    if not phonenumbers.is_valid_number(number):
+    # `number_type` is UNKNOWN exactly when `is_valid_number` is false (both match the
+    # number against its region's patterns): one pass answers both.
+    kind = phonenumbers.number_type(number)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         return Normalised("", "invalid phone: not a valid number", code="invalid_phone")
     return Normalised(
         phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-        kind=_LINE_TYPES.get(phonenumbers.number_type(number), "unknown"),
+        kind=_LINE_TYPES.get(kind, "unknown"),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError, transaction
 
-from profiles.services.imports import import_job_fail, import_run_batch
+from profiles.services.imports import import_job_fail, import_run_batch, import_run_slice
 
 
 class _ImportTask(Task):
@@ -34,11 +34,19 @@ class _ImportTask(Task):
     retry_jitter=True,
     max_retries=8,
 )
-def import_run_task(job_id: int) -> None:
-    """Import the next slice of a job's rows, then queue the rest; a second run does nothing."""
-    progress = import_run_batch(job_id=job_id)
+def import_run_task(job_id: int, slice_number: int | None = None) -> None:
+    """Import the next rows of a job (or of one of its slices), then queue the rest.
+
+    A second run of the same rows does nothing.
+    """
+    kwargs: dict[str, int] = {"job_id": job_id}
+    if slice_number is None:
+        progress = import_run_batch(job_id=job_id)
+    else:
+        progress = import_run_slice(job_id=job_id, number=slice_number)
+        kwargs["slice_number"] = slice_number
     if progress.has_more:
-        transaction.on_commit(partial(import_run_task.apply_async, kwargs={"job_id": job_id}))
+        transaction.on_commit(partial(import_run_task.apply_async, kwargs=kwargs))
 
 
 @shared_task(

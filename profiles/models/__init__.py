@@ -17,7 +17,7 @@ from profiles.models.duplicates import (
     MatchKey,
 )
 from profiles.models.forms import Form
-from profiles.models.imports import ImportJob, ImportMapping
+from profiles.models.imports import ImportJob, ImportMapping, ImportSlice
 from profiles.models.merge import (
     BlockedIdentifier,
     IdentityConflict,
@@ -47,6 +47,7 @@ __all__ = [
     "IdentityRule",
     "ImportJob",
     "ImportMapping",
+    "ImportSlice",
     "IntakeBatch",
     "JobFunctionRule",
     "MaintenanceRun",

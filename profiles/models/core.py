@@ -137,7 +137,10 @@ class Identity(models.Model):
         EXTERNAL_ID = "external_id", "External id"
         ANONYMOUS_ID = "anonymous_id", "Anonymous id"
 
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identities")
+    # Covered by identity_profile_kind_idx (profile first): a single index would only slow inserts.
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="identities", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # External ids are scoped by the source that issued them; other kinds use "".
     namespace = models.CharField(max_length=60, blank=True, default="")
@@ -211,7 +214,10 @@ class Event(models.Model):
 class FieldProvenance(models.Model):
     """The latest value each source gave for a profile field, and when."""
 
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="provenance")
+    # Covered by the unique constraint below (profile first).
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="provenance", db_index=False
+    )
     field = models.CharField(max_length=64)
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
     value = models.TextField(blank=True)
@@ -231,7 +237,10 @@ class FieldProvenance(models.Model):
 class ProfileAudit(models.Model):
     """Who changed which fields of a profile, and how (ingestion, admin, merge)."""
 
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="audit")
+    # Covered by audit_profile_time_idx (profile first).
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="audit", db_index=False
+    )
     action = models.CharField(max_length=32)
     fields = models.JSONField(default=list, help_text="Names of the fields changed; no values.")
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL)

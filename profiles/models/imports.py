@@ -86,3 +86,36 @@ class ImportJob(models.Model):
         if not self.total_rows:
             return 100 if self.status == self.Status.DONE else 0
         return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+class ImportSlice(models.Model):
+    """A contiguous range of a job's rows that one worker imports while others run the rest.
+
+    Each slice moves its own position under its own row lock, so workers never wait for
+    each other's batches; the job's counters are the sums. Its error report lines are
+    merged into the job's report, in row order, when the last slice is done.
+    """
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="slices")
+    number = models.PositiveSmallIntegerField()
+    start_row = models.PositiveIntegerField(help_text="Its first data row (0 = the first).")
+    end_row = models.PositiveIntegerField(help_text="The data row after its last.")
+    done_rows = models.PositiveIntegerField(default=0)
+    error_report = models.FileField(upload_to="imports/errors/%Y/%m/", blank=True)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="import_slice_job_number"),
+            models.CheckConstraint(
+                condition=Q(done_rows__lte=models.F("end_row") - models.F("start_row")),
+                name="import_slice_done_within_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Import #{self.job_id} slice {self.number}"
+
+    @property
+    def remaining_rows(self) -> int:
+        return self.end_row - self.start_row - self.done_rows

@@ -31,8 +31,9 @@ class DataQualityIssue(models.Model):
         WARNING = "warning", "Warning (value kept, check it)"
         INFO = "info", "Info"
 
+    # Covered by the unique constraint below (profile first).
     profile = models.ForeignKey(
-        "profiles.Profile", on_delete=models.CASCADE, related_name="quality_issues"
+        "profiles.Profile", on_delete=models.CASCADE, related_name="quality_issues", db_index=False
     )
     field = models.CharField(max_length=64)
     code = models.CharField(max_length=32, choices=Code.choices)

@@ -46,3 +46,30 @@ def test_concurrent_replays_of_one_message_store_one_event(web_form: Any) -> Non
     assert errors == []
     assert Event.objects.count() == 1
     assert Profile.objects.count() == 1
+
+
+def test_concurrent_replays_answer_one_ok_and_the_others_duplicate(web_form: Any) -> None:
+    statuses: list[str] = []
+    created: list[int] = []
+
+    def work(n: int) -> None:
+        result = ingest_messages(
+            source=web_form,
+            messages=[
+                Message(
+                    type="identify",
+                    message_id="same-signup",
+                    traits={"email": "replayed@example.org", "firstName": "Ada"},
+                ),
+            ],
+        )
+        statuses.extend(item.status for item in result.results)
+        created.append(result.events_created)
+
+    errors = in_parallel(6, work)
+
+    assert errors == []
+    assert sorted(statuses) == ["duplicate"] * 5 + ["ok"]
+    assert sum(created) == 1
+    assert Event.objects.count() == 1
+    assert Profile.objects.count() == 1

@@ -329,3 +329,125 @@ def test_job_function_rules_are_tried_in_order() -> None:
 
 def test_clean_text_drops_controls_and_collapses_spaces() -> None:
     assert clean_text(" a\x00b \t\n c ") == "ab c"
+
+
+# --- the fast paths answer like the libraries ---------------------------------------------
+
+
+def _library_email(text: str) -> tuple[str, str]:
+    """email-validator's own answer: the normalised address, or the error message."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(text, check_deliverability=False).normalized, ""
+    except EmailNotValidError as exc:
+        return "", str(exc)
+
+
+def _fast_email(text: str) -> tuple[str, str]:
+    from email_validator import EmailNotValidError
+
+    from profiles.normalise import _validated_address
+
+    try:
+        return _validated_address(text), ""
+    except EmailNotValidError as exc:
+        return "", str(exc)
+
+
+ADDRESS_EDGES = [
+    "ada@example.org",
+    "Ada.Lovelace+tag@Example.ORG",
+    "ada@EXAMPLE.org.",
+    "ada@example",
+    "ada@localhost",
+    "ada@a.invalid",
+    "ada@xn--bcher-kva.example",
+    "ada@bücher.example",
+    "ada@BÜCHER.example",
+    "ada@ex_ample.org",
+    "ada@-example.org",
+    "ada@example..org",
+    "ada@[192.168.0.1]",
+    "ada@",
+    "@example.org",
+    "ada@@example.org",
+    "ada@exa@mple.org",
+    "ada@exa mple.org",
+    "ada@example.org>",
+    "<ada@example.org>",
+    "Ada <ada@example.org>",
+    '"ada lovelace"@example.org',
+    "ada.@example.org",
+    ".ada@example.org",
+    "ada..l@example.org",
+    "adé@example.org",
+    "ada@\u0338example.org",
+    "ada@e\u0301xample.org",
+    "ada@example.org\u200b",
+    "a" * 64 + "@example.org",
+    "a" * 65 + "@example.org",
+    "a" * 240 + "@example.org",
+    "a" * 241 + "@example.org",
+    "a" * 230 + "@bücher.example",
+    "a" * 236 + "@bücher.example",
+    "ada@" + "a" * 63 + ".org",
+    "ada@" + "a" * 64 + ".org",
+    "ada@" + ".".join(["abcdefghi"] * 26) + ".org",
+    "info@example.org",
+    "ada@example.org ",
+    "ada@ex\u00e4mple.org",
+    "ada@xn--ls8h.la",
+    "ada@münchen.de",
+]
+
+
+@pytest.mark.parametrize("text", ADDRESS_EDGES)
+def test_the_email_fast_path_answers_like_email_validator_on_edge_cases(text: str) -> None:
+    assert _fast_email(text) == _library_email(text)
+    assert _fast_email(text) == _library_email(text)  # the domain's answer from the cache
+
+
+@settings(max_examples=500)
+@given(
+    st.emails()
+    | st.from_regex(r"[A-Za-z0-9.+_'-]{0,70}@[A-Za-zé0-9.\-_\[\]@ ]{0,30}", fullmatch=True)
+    | st.text(max_size=40)
+)
+def test_the_email_fast_path_answers_like_email_validator(text: str) -> None:
+    assert _fast_email(text) == _library_email(text)
+
+
+def _phone_samples() -> list[str]:
+    """Example numbers of every region and line type, and variants off by a digit."""
+    import phonenumbers
+
+    samples = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (
+            phonenumbers.PhoneNumberType.FIXED_LINE,
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.TOLL_FREE,
+            phonenumbers.PhoneNumberType.VOIP,
+        ):
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is None:
+                continue
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            samples += [e164, e164[:-1], e164 + "7", e164[:4] + "9" + e164[5:]]
+    return samples
+
+
+def test_phone_validity_and_line_type_match_phonenumbers_for_every_region() -> None:
+    import phonenumbers
+
+    from profiles.normalise import _LINE_TYPES, _normalise_phone
+
+    samples = _phone_samples()
+    assert len(samples) > 1000
+    for text in samples:
+        number = phonenumbers.parse(text)
+        valid = phonenumbers.is_valid_number(number)
+        result = _normalise_phone(text, "")
+        expected_kind = _LINE_TYPES.get(phonenumbers.number_type(number), "unknown")
+        assert (result.value != "", result.kind) == (valid, expected_kind if valid else ""), text

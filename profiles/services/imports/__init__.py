@@ -13,6 +13,7 @@ from profiles.services.imports.jobs import (
     import_job_fail,
     import_preview,
     import_requeue,
+    import_slices,
     import_start,
 )
 from profiles.services.imports.mapping import (
@@ -26,7 +27,7 @@ from profiles.services.imports.mapping import (
     trait_key_for,
 )
 from profiles.services.imports.reading import DELIMITERS, ENCODINGS, ImportJobFailed, max_bytes
-from profiles.services.imports.run import ImportProgress, import_run_batch
+from profiles.services.imports.run import ImportProgress, import_run_batch, import_run_slice
 
 __all__ = [
     "DELIMITERS",
@@ -50,6 +51,8 @@ __all__ = [
     "import_preview",
     "import_requeue",
     "import_run_batch",
+    "import_run_slice",
+    "import_slices",
     "import_start",
     "max_bytes",
     "target_suggest",

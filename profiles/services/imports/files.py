@@ -14,7 +14,7 @@ from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
-from profiles.models import Event, ImportJob
+from profiles.models import Event, ImportJob, ImportSlice
 
 FINISHED = (ImportJob.Status.DONE, ImportJob.Status.FAILED)
 
@@ -40,6 +40,10 @@ def import_files_delete(*, job_ids: Sequence[int]) -> int:
         return 0
     storage = ImportJob._meta.get_field("file").storage
     names = [name for job in jobs for name in (job.file.name, job.error_report.name) if name]
+    # A job that failed midway may still hold its slices' own report lines.
+    parts = ImportSlice.objects.filter(job__in=jobs).exclude(error_report="")
+    names += list(parts.values_list("error_report", flat=True))
+    parts.update(error_report="")
     ImportJob.objects.filter(pk__in=[job.pk for job in jobs]).update(file="", error_report="")
     _delete_after_commit(storage, names)
     return len(jobs)

@@ -14,13 +14,14 @@ from functools import partial
 from pathlib import PurePath
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from profiles.errors import InvalidMessage, ProfilesError
-from profiles.models import ImportJob, ImportMapping, Source
+from profiles.models import ImportJob, ImportMapping, ImportSlice, Source
 from profiles.services.imports.mapping import (
     RowMapper,
     columns_check,
@@ -40,6 +41,23 @@ from profiles.services.imports.reading import (
 from profiles.services.messages import message_prepare
 
 ACTIVE = (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING)
+DEFAULT_SLICES = 2  # workers that import one job side by side (the machine's cores)
+DEFAULT_MIN_SLICE_ROWS = 10_000  # a slice is at least this long: splitting less saves little
+
+
+def import_slices() -> int:
+    """How many slices a large job is cut into: setting CDP_IMPORT_SLICES (1 = never).
+
+    By default 2 on PostgreSQL, and 1 on SQLite, whose writers take turns anyway.
+    """
+    configured = getattr(settings, "CDP_IMPORT_SLICES", None)
+    if configured is None:
+        return DEFAULT_SLICES if connection.vendor == "postgresql" else 1
+    return max(1, int(configured))
+
+
+def _min_slice_rows() -> int:
+    return max(1, int(getattr(settings, "CDP_IMPORT_MIN_SLICE_ROWS", DEFAULT_MIN_SLICE_ROWS)))
 
 
 @dataclass
@@ -203,10 +221,34 @@ def _count_rows(job: ImportJob, options: ReadOptions) -> tuple[list[str], int]:
         return table.header, sum(1 for _ in table.rows)
 
 
-def _enqueue(job_id: int) -> None:
+def _enqueue(job_id: int, slices: list[int] | None = None) -> None:
+    """Queue the job's run after commit: one task, or one task per slice not done yet."""
     from profiles.tasks import import_run_task  # tasks import services, not the other way
 
-    transaction.on_commit(partial(import_run_task.apply_async, kwargs={"job_id": job_id}))
+    if slices is None:
+        slices = list(
+            ImportSlice.objects.filter(job_id=job_id)
+            .order_by("number")
+            .values_list("number", flat=True)
+        )
+    if not slices:
+        transaction.on_commit(partial(import_run_task.apply_async, kwargs={"job_id": job_id}))
+    for number in slices:
+        kwargs = {"job_id": job_id, "slice_number": number}
+        transaction.on_commit(partial(import_run_task.apply_async, kwargs=kwargs))
+
+
+def _slice(job: ImportJob, total: int) -> list[int]:
+    """Cut a large job into contiguous slices of near-equal size; their numbers."""
+    count = min(import_slices(), total // _min_slice_rows())
+    if count < 2:
+        return []
+    bounds = [total * k // count for k in range(count + 1)]
+    ImportSlice.objects.bulk_create(
+        ImportSlice(job=job, number=k, start_row=bounds[k], end_row=bounds[k + 1])
+        for k in range(count)
+    )
+    return list(range(count))
 
 
 def _fail(job: ImportJob, message: str) -> ImportJob:
@@ -274,8 +316,9 @@ def import_start(*, job_id: int, run_async: bool = True) -> ImportJob:
         locked.status = ImportJob.Status.QUEUED
         locked.message = ""
         locked.save(update_fields=["options", "total_rows", "status", "message"])
+        slices = _slice(locked, total)
         if run_async:
-            _enqueue(locked.pk)
+            _enqueue(locked.pk, slices)
     return locked
 
 
@@ -285,7 +328,9 @@ def import_requeue(*, job_id: int) -> bool:
     job = ImportJob.objects.select_for_update().get(pk=job_id)
     if job.status not in ACTIVE:
         return False
-    _enqueue(job.pk)
+    parts = list(job.slices.order_by("number"))
+    # Every slice not done yet; a sliced job whose slices are all done only needs finishing.
+    _enqueue(job.pk, [part.number for part in parts if part.remaining_rows] or None)
     return True
 
 

@@ -1,7 +1,9 @@
 """Running a started import: committed batches through ingestion, and the error report.
 
 Each batch commits its rows and the job's counters together, so a run that stops resumes
-where the counters say, and running the same slice twice writes nothing twice.
+where the counters say, and running the same rows twice writes nothing twice. A large job
+is cut into slices (`ImportSlice`) that workers run side by side: each slice keeps its own
+position and error report lines, and the last slice done merges the reports in row order.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import io
 import itertools
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.core.files import File
@@ -21,7 +23,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from profiles.models import ImportJob
+from profiles.models import ImportJob, ImportSlice
 from profiles.services.imports.jobs import ACTIVE, import_job_fail
 from profiles.services.imports.mapping import RowMapper
 from profiles.services.imports.reading import ImportJobFailed, ReadOptions, Table, open_table
@@ -61,18 +63,20 @@ def _report_lines(header: list[str], records: list[list[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _report_append(job: ImportJob, header: list[str], records: list[list[str]]) -> None:
-    """Append rows to the job's error report: row, column, message, then the original row."""
+def _report_append(
+    owner: ImportJob | ImportSlice, name: str, header: list[str], records: list[list[str]]
+) -> None:
+    """Append rows to an error report (a job's or a slice's): row, column, message, the row."""
     if not records:
         return
-    storage = job.error_report.storage
-    if not job.error_report:
-        name = job.error_report.field.generate_filename(job, f"import-{job.pk}-errors.csv")
+    storage = owner.error_report.storage
+    if not owner.error_report:
+        name = owner.error_report.field.generate_filename(owner, name)
         content = _BOM + _report_lines([*REPORT_HEADER, *header], [])
         name = storage.save(name, ContentFile(content))
-        ImportJob.objects.filter(pk=job.pk).update(error_report=name)
-        job.error_report.name = name
-    with storage.open(job.error_report.name, "ab") as report:
+        type(owner).objects.filter(pk=owner.pk).update(error_report=name)
+        owner.error_report.name = name
+    with storage.open(owner.error_report.name, "ab") as report:
         report.write(_report_lines([], records))
 
 
@@ -85,12 +89,28 @@ def _report_records(
 
 
 def _ingest_batch(
-    *, job_id: int, expected_row: int, mapper: RowMapper, batch: list[tuple[int, list[str]]]
+    *,
+    job_id: int,
+    expected_row: int,
+    mapper: RowMapper,
+    batch: list[tuple[int, list[str]]],
+    slice_id: int | None = None,
 ) -> bool:
-    """Ingest one batch and move the counters, if the job still stands at `expected_row`."""
+    """Ingest one batch and move the counters, if the job (or slice) stands at `expected_row`.
+
+    A sliced job locks the slice, not the job: batches of other slices run meanwhile, and
+    meet only at the job's counters, an UPDATE held for the commit alone.
+    """
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().select_related("source").get(pk=job_id)
-        if job.status not in ACTIVE or job.processed_rows != expected_row:
+        part: ImportSlice | None = None
+        if slice_id is None:
+            job = ImportJob.objects.select_for_update().select_related("source").get(pk=job_id)
+            position = job.processed_rows
+        else:
+            part = ImportSlice.objects.select_for_update().get(pk=slice_id)
+            job = ImportJob.objects.select_related("source").get(pk=job_id)
+            position = part.start_row + part.done_rows
+        if job.status not in ACTIVE or position != expected_row:
             return False  # another run has done these rows, or the job was stopped
         records: list[list[str]] = []
         messages = []
@@ -119,6 +139,8 @@ def _ingest_batch(
                     error_rows += 1
                 elif item.status == "duplicate":
                     duplicates += 1
+        if part is not None:
+            ImportSlice.objects.filter(pk=part.pk).update(done_rows=F("done_rows") + len(batch))
         ImportJob.objects.filter(pk=job_id).update(
             status=ImportJob.Status.RUNNING,
             started_at=Coalesce(F("started_at"), timezone.now()),
@@ -129,8 +151,30 @@ def _ingest_batch(
             profiles_updated=F("profiles_updated") + updated,
         )
         # Last, so only a crash before the commit can leave report lines behind (see _finish).
-        _report_append(job, mapper.header, sorted(records, key=lambda r: int(r[0])))
+        records.sort(key=lambda r: int(r[0]))
+        if part is None:
+            _report_append(job, f"import-{job.pk}-errors.csv", mapper.header, records)
+        else:
+            name = f"import-{job.pk}-errors-{part.number}.csv"
+            _report_append(part, name, mapper.header, records)
     return True
+
+
+def _deduped(rows: Iterator[list[str]]) -> Iterator[list[str]]:
+    """Report records without the lines a crashed-and-retried batch wrote twice.
+
+    Records come in row order, so a row number going back, or a row's (column, message)
+    seen again, is a repeat.
+    """
+    last_row, seen = 0, set()
+    for record in rows:
+        row, key = int(record[0]), (record[1], record[2])
+        if row < last_row or (row == last_row and key in seen):
+            continue
+        if row > last_row:
+            last_row, seen = row, set()
+        seen.add(key)
+        yield record
 
 
 def _report_dedupe(job: ImportJob) -> None:
@@ -138,7 +182,6 @@ def _report_dedupe(job: ImportJob) -> None:
     if not job.error_report:
         return
     storage = job.error_report.storage
-    dropped = False
     with (
         storage.open(job.error_report.name, "rb") as report,
         tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as kept,
@@ -146,31 +189,71 @@ def _report_dedupe(job: ImportJob) -> None:
         text = io.TextIOWrapper(report, encoding="utf-8-sig", newline="")
         out = io.TextIOWrapper(kept, encoding="utf-8-sig", newline="")
         writer = csv.writer(out, lineterminator="\r\n")
-        last_row, seen = 0, set()
-        for position, record in enumerate(csv.reader(text)):
-            if position > 0:
-                row, key = int(record[0]), (record[1], record[2])
-                if row < last_row or (row == last_row and key in seen):
-                    dropped = True
-                    continue
-                if row > last_row:
-                    last_row, seen = row, set()
-                seen.add(key)
+        reader = csv.reader(text)
+        writer.writerow(next(reader))
+        read = [0]
+
+        def counted() -> Iterator[list[str]]:
+            for record in reader:
+                read[0] += 1
+                yield record
+
+        kept_count = 0
+        for record in _deduped(counted()):
             writer.writerow(record)
+            kept_count += 1
         text.detach()
         out.flush()
         out.detach()
-        if dropped:
+        if kept_count != read[0]:
             kept.seek(0)
             storage.delete(job.error_report.name)
             job.error_report.name = storage.save(job.error_report.name, File(kept))
 
 
+def _report_merge(job: ImportJob, parts: list[ImportSlice]) -> None:
+    """The job's report: the slices' reports one after the other (so in row order), deduped.
+
+    The slices' files are deleted once the merge commits.
+    """
+    reports = [part for part in parts if part.error_report]
+    if not reports:
+        return
+    storage = job.error_report.storage
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as merged:
+        out = io.TextIOWrapper(merged, encoding="utf-8-sig", newline="")
+        writer = csv.writer(out, lineterminator="\r\n")
+        for position, part in enumerate(reports):
+            with storage.open(part.error_report.name, "rb") as report:
+                text = io.TextIOWrapper(report, encoding="utf-8-sig", newline="")
+                reader = csv.reader(text)
+                header = next(reader)
+                if position == 0:
+                    writer.writerow(header)
+                writer.writerows(_deduped(reader))
+                text.detach()
+        out.flush()
+        out.detach()
+        merged.seek(0)
+        name = job.error_report.field.generate_filename(job, f"import-{job.pk}-errors.csv")
+        job.error_report.name = storage.save(name, File(merged))
+    names = [part.error_report.name for part in reports]
+    ImportSlice.objects.filter(pk__in=[part.pk for part in reports]).update(error_report="")
+    transaction.on_commit(lambda: [storage.delete(name) for name in names])
+
+
 @transaction.atomic
 def _finish(job_id: int) -> ImportJob:
+    """Mark the job done once every row is imported (every slice, for a sliced job)."""
     job = ImportJob.objects.select_for_update().get(pk=job_id)
     if job.status in ACTIVE:
-        _report_dedupe(job)
+        parts = list(job.slices.order_by("number"))
+        if any(part.remaining_rows for part in parts):
+            return job  # another worker is still on its slice; the last one finishes
+        if parts:
+            _report_merge(job, parts)
+        else:
+            _report_dedupe(job)
         job.status = ImportJob.Status.DONE
         job.finished_at = timezone.now()
         job.started_at = job.started_at or job.finished_at
@@ -204,6 +287,15 @@ def import_run_batch(
     """
     max_rows = max_rows or task_rows()
     job = ImportJob.objects.select_related("source").get(pk=job_id)
+    parts = list(job.slices.order_by("number"))
+    if parts:
+        # A sliced job run by one caller (the cdp_import command): its slices in turn.
+        current = next((part for part in parts if part.remaining_rows), parts[-1])
+        progress = import_run_slice(job_id=job.pk, number=current.number, max_rows=max_rows)
+        has_more = progress.has_more or any(
+            part.remaining_rows for part in job.slices.filter(number__gt=current.number)
+        )
+        return replace(progress, has_more=has_more and progress.status in ACTIVE)
     start = job.processed_rows if start_row is None else start_row
     if job.status not in ACTIVE or start != job.processed_rows:
         return _progress(job, has_more=False)
@@ -232,4 +324,51 @@ def import_run_batch(
     if has_more:
         job.refresh_from_db()
         return _progress(job, has_more=True)
+    return _progress(_finish(job.pk), has_more=False)
+
+
+def import_run_slice(*, job_id: int, number: int, max_rows: int | None = None) -> ImportProgress:
+    """Import up to max_rows rows of one slice of a job, from where the slice stands.
+
+    Other workers run the other slices meanwhile; `has_more` is about this slice. A slice
+    run twice at once imports its rows once: each batch checks the slice's position under
+    the slice's row lock. The worker that ends the last slice finishes the job.
+    """
+    max_rows = max_rows or task_rows()
+    job = ImportJob.objects.select_related("source").get(pk=job_id)
+    part = ImportSlice.objects.get(job_id=job_id, number=number)
+    if job.status not in ACTIVE:
+        return _progress(job, has_more=False)
+    start = part.start_row + part.done_rows
+    end = min(part.end_row, start + max_rows)
+    position = start
+    try:
+        with open_table(job.file, ReadOptions(**job.options)) as table:
+            mapper = RowMapper.build(
+                source=job.source,
+                header=table.header,
+                columns=job.columns,
+                file_name=job.original_name,
+            )
+            for batch in _batches(table, start, end - start):
+                if not _ingest_batch(
+                    job_id=job.pk,
+                    expected_row=position,
+                    mapper=mapper,
+                    batch=batch,
+                    slice_id=part.pk,
+                ):
+                    job.refresh_from_db()
+                    return _progress(job, has_more=False)
+                position += len(batch)
+        if position < end:
+            raise ImportJobFailed("The file has fewer rows than when the import started.")
+    except ImportJobFailed as exc:
+        message = f"Stopped at row {position + 1} of slice {number + 1}: {exc}"
+        import_job_fail(job_id=job.pk, message=message)
+        job.refresh_from_db()
+        return _progress(job, has_more=False)
+    if position < part.end_row:
+        job.refresh_from_db()
+        return _progress(job, has_more=job.status in ACTIVE)
     return _progress(_finish(job.pk), has_more=False)

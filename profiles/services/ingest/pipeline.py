@@ -162,15 +162,25 @@ def ingest_batch(
     if captures:
         # Decisions sent with the messages go to the ledger, through its own service.
         consent_capture(source_id=source.pk, captures=captures)
+    # A concurrent batch may have stored the same message after our look-up: its event
+    # stands, ours was skipped, and the message is answered as the replay it turned out to be.
+    stored = store.stored_message_ids()
+    events = 0
     for item, profile_id in assigned:
-        results[item.index] = MessageResult(
-            index=item.index, status="ok", message_id=item.message_id, profile_id=profile_id
-        )
+        if stored is None or item.message_id in stored:
+            events += 1
+            results[item.index] = MessageResult(
+                index=item.index, status="ok", message_id=item.message_id, profile_id=profile_id
+            )
+        else:
+            results[item.index] = MessageResult(
+                index=item.index, status="duplicate", message_id=item.message_id
+            )
     return BatchResult(
         results=[result for result in results if result is not None],
         profiles_created=len(created),
         profiles_updated=updated,
-        events_created=len(assigned),
+        events_created=events,
     )
 
 

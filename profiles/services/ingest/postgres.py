@@ -30,6 +30,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from consent.models import Suppression
 from profiles.models import (
     DataQualityIssue,
     Event,
@@ -134,6 +135,10 @@ _KNOWN_SQL = f"""
                   AS lifecycle_stage
            ) AS o
 """  # noqa: S608
+_SUPPRESSED_SQL = (
+    f"SELECT digest FROM {Suppression._meta.db_table} "  # noqa: S608
+    "WHERE digest = ANY(%b::text[]) AND lifted_at IS NULL"
+)
 _LOCK_KEYS_SQL = "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS k ORDER BY k"
 _STATE = ("id", *STATE_COLUMNS, "merged_into_id", "status")
 _LOCK_PROFILES_SQL = (
@@ -156,12 +161,26 @@ class PostgresStore(OrmStore):
     def __init__(self) -> None:
         self._queued: list[Statement] = []
         self._sent: ExitStack | None = None  # the cursors of `sending()`'s open pipeline
+        self._stored: list[tuple[str]] | None = None  # RETURNING rows of insert_events
 
-    def _write(self, statement: Statement) -> None:
+    def _write(self, statement: Statement, returned: list[Any] | None = None) -> None:
+        """Queue (or, inside `sending()`, send) a write; `returned` receives its RETURNING rows."""
         if self._sent is None:
-            self._queued.append(statement)
+            if returned is None:
+                self._queued.append(statement)
+            else:
+                returned += self._read(statement)[0]
             return
-        self._sent.enter_context(statements.binding_cursor()).execute(*statement)
+        cursor = self._sent.enter_context(statements.binding_cursor())
+        cursor.execute(*statement)
+        if returned is not None:
+
+            def collect(exc_type: type[BaseException] | None, *_: object) -> bool:
+                if exc_type is None:  # the pipeline has ended: the rows are here
+                    returned.extend(cursor.fetchall())
+                return False
+
+            self._sent.push(collect)  # runs before the cursor closes
 
     @contextmanager
     def sending(self) -> Iterator[None]:
@@ -206,6 +225,15 @@ class PostgresStore(OrmStore):
         rows = self._read(*reads)
         seen = {row[0] for row in rows[0]}
         return seen, _known(rows[1]) if keys else Known()
+
+    def suppressed(self, digests: Collection[str]) -> set[str]:
+        """`consent.selectors.suppressed_digests`, the digests sent as one binary array.
+
+        Through the ORM, quoting a batch's digests (two a message) into the SQL took ~14 µs
+        of Python a message.
+        """
+        (rows,) = self._read((_SUPPRESSED_SQL, [list(digests)]))
+        return {digest for (digest,) in rows}
 
     def lock_and_lookup(self, keys: Collection[Key]) -> Known:
         """Lock new identifiers (sorted: one queue order), then see who owns them now."""
@@ -379,6 +407,7 @@ class PostgresStore(OrmStore):
         ]
         arrays += [[item.utm[name] for item in items] for name in _UTM]
         arrays += [[item.message_id for item in items], [item.occurred_at for item in items]]
+        returned: list[tuple[str]] = []
         self._write(
             statements.insert(
                 Event,
@@ -389,10 +418,18 @@ class PostgresStore(OrmStore):
                     ("received_at", "timestamptz", received_at),
                 ],
                 # The one conflict possible; naming it spares checking the primary key (-7%).
-                suffix="ON CONFLICT (source_id, message_id) DO NOTHING",
+                suffix="ON CONFLICT (source_id, message_id) DO NOTHING RETURNING message_id",
                 now=received_at,
-            )
+            ),
+            returned,
         )
+        self._stored = returned  # filled when the rows arrive
+
+    def stored_message_ids(self) -> set[str] | None:
+        """Message ids whose events `insert_events` stored (after `sending()` or `flush()`)."""
+        if self._stored is None:
+            return None
+        return {message_id for (message_id,) in self._stored}
 
 
 def _known_statement(keys: Collection[Key]) -> Statement:

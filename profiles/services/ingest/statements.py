@@ -53,23 +53,31 @@ def run(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
         return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
 
 
+# How a column of each type travels: a function of ROWS FROM over one parameter.
+_ELEMENTS = {
+    "jsonb": "jsonb_array_elements(%b::text::jsonb)",
+    "text": "jsonb_array_elements_text(%b::text::jsonb)",
+}
+_AS_JSON = frozenset(_ELEMENTS)
+
+
 def rows_from(columns: Sequence[Column]) -> str:
     """`ROWS FROM (...) AS v(columns)`: the rows that `values` sends, side by side.
 
-    A plain column travels as one binary array; a jsonb column as one JSON array, parsed
-    once by the server: one `json.dumps` of the batch's values costs a third of one per value.
+    A jsonb or text column travels as one JSON array, parsed once by the server: one
+    `json.dumps` of the batch's values costs a third of one per value, and for text a third
+    of psycopg's binary array (whose dumper runs in Python per element: ~0.34 µs against
+    ~0.11 µs; the server unpacked it no slower in a quick test). Numbers and timestamps travel
+    as binary arrays.
     """
-    functions = ", ".join(
-        "jsonb_array_elements(%b::text::jsonb)" if kind == "jsonb" else f"unnest(%b::{kind}[])"
-        for _, kind in columns
-    )
+    functions = ", ".join(_ELEMENTS.get(kind) or f"unnest(%b::{kind}[])" for _, kind in columns)
     return f"ROWS FROM ({functions}) AS v({', '.join(name for name, _ in columns)})"
 
 
 def values(columns: Sequence[Column], arrays: Sequence[list[Any]]) -> list[Any]:
     """The parameters of `rows_from(columns)`: each column's values, as it travels."""
     return [
-        json.dumps(column) if kind == "jsonb" else column
+        json.dumps(column) if kind in _AS_JSON else column
         for (_, kind), column in zip(columns, arrays, strict=True)
     ]
 

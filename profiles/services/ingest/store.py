@@ -326,6 +326,14 @@ class OrmStore:
         """Recompute the quality score of the profiles (after their fields and issues)."""
         profiles_score(profile_ids=profile_ids, weights=weights)
 
+    def stored_message_ids(self) -> set[str] | None:
+        """Message ids whose events `insert_events` stored; None: all of them.
+
+        The ORM cannot tell which rows a conflict skipped; SQLite, its database, has one
+        writer at a time, so no concurrent batch stores the same message meanwhile.
+        """
+        return None
+
     def insert_events(self, assigned: Assigned, source_id: int, received_at: datetime) -> None:
         """Append the events; a replay racing this batch is dropped by the unique constraint."""
         Event.objects.bulk_create(

@@ -9,6 +9,7 @@ maintenance score a whole batch of profiles in one UPDATE on every database.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection
@@ -83,11 +84,26 @@ def quality_score(
 def score_update_statement(
     profile_ids: Sequence[int], weights: Mapping[str, int]
 ) -> tuple[str, Any]:
-    """The UPDATE that scores `profile_ids`, as SQL and parameters (queued by the PG store)."""
-    query = Profile.objects.filter(pk__in=list(profile_ids)).query.chain(UpdateQuery)
-    query.add_update_values({"quality_score": score_expression(weights)})
+    """The UPDATE that scores `profile_ids`, as SQL and parameters (queued by the PG store).
+
+    The ids travel as one array parameter: the SQL is compiled once per set of weights
+    (an IN list of a batch's ids was ~9 µs of Python per profile to compile and quote).
+    """
+    sql, params = _score_update_sql(tuple(sorted(weights.items())))
+    return sql, [*params, list(profile_ids)]
+
+
+@lru_cache(maxsize=16)
+def _score_update_sql(weights: tuple[tuple[str, int], ...]) -> tuple[str, tuple[Any, ...]]:
+    query = Profile.objects.filter(pk=0).query.chain(UpdateQuery)
+    query.add_update_values({"quality_score": score_expression(dict(weights))})
     sql, params = query.get_compiler(connection=connection).as_sql()
-    return sql, params
+    quote = connection.ops.quote_name
+    column = f"{quote(Profile._meta.db_table)}.{quote(Profile._meta.pk.column)}"
+    where = f" WHERE {column} = %s"
+    if not sql.endswith(where) or params[-1] != 0:
+        raise AssertionError(f"unexpected score UPDATE: ...{sql[-80:]}")
+    return f"{sql[: -len(where)]} WHERE {column} = ANY(%s::bigint[])", tuple(params[:-1])
 
 
 def profiles_score(*, profile_ids: Sequence[int], weights: Mapping[str, int]) -> int:

@@ -1,0 +1,263 @@
+"""Large imports cut into slices that workers run side by side: same rows, counts and report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files import File
+from django.db import connection
+
+from profiles.models import Event, Identity, ImportJob, ImportSlice, Profile
+from profiles.services.imports import (
+    import_files_delete,
+    import_job_create,
+    import_job_fail,
+    import_requeue,
+    import_run_batch,
+    import_run_slice,
+    import_slices,
+    import_start,
+)
+from profiles.tasks import import_run_task
+from tests.helpers import in_parallel, postgres_only
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _small_slices(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.CDP_IMPORT_SLICES = 2
+    settings.CDP_IMPORT_MIN_SLICE_ROWS = 10
+
+
+def _rows(count: int) -> list[list[str]]:
+    """Leads with a bad email every 7th row, a bad shape every 11th and a repeat every 13th."""
+    rows = []
+    for n in range(count):
+        email = f"p{n} at example.org" if n % 7 == 3 else f"p{n}@example.org"
+        row = [email, f"Name{n}", "+33612" + f"{n:06d}"]
+        if n % 13 == 0:
+            row = ["same@example.org", "Same", "+33612999999"]
+        if n % 11 == 5:
+            row.append("extra")
+        rows.append(row)
+    return rows
+
+
+def _job(source: Any, tmp_path: Path, rows: list[list[str]], name: str) -> ImportJob:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([["Email", "First name", "Phone"], *rows])
+    path = tmp_path / name
+    path.write_text(buffer.getvalue())
+    columns = {"Email": "email", "First name": "first_name", "Phone": "phone"}
+    with path.open("rb") as handle:
+        return import_job_create(source=source, file=File(handle), columns=columns)
+
+
+def _counts(job: ImportJob) -> tuple[str, int, int, int, int]:
+    job.refresh_from_db()
+    return (
+        job.status,
+        job.processed_rows,
+        job.error_rows,
+        job.duplicate_rows,
+        job.profiles_created,
+    )
+
+
+def _report(job: ImportJob) -> bytes:
+    job.refresh_from_db()
+    with job.error_report.open("rb") as report:
+        return report.read()
+
+
+def test_a_large_job_is_cut_into_slices_and_queues_one_task_each(
+    make_source: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    source, _ = make_source("Salon 2026", kind="trade_show")
+    job = _job(source, tmp_path, _rows(45), "leads.csv")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        import_start(job_id=job.pk)
+
+    slices = list(job.slices.values_list("number", "start_row", "end_row", "done_rows"))
+    assert slices == [(0, 0, 22, 0), (1, 22, 45, 0)]
+    assert [(c.func, c.keywords) for c in callbacks] == [
+        (import_run_task.apply_async, {"kwargs": {"job_id": job.pk, "slice_number": 0}}),
+        (import_run_task.apply_async, {"kwargs": {"job_id": job.pk, "slice_number": 1}}),
+    ]
+
+
+def test_by_default_a_job_is_sliced_on_postgresql_only(settings: Any) -> None:
+    del settings.CDP_IMPORT_SLICES
+
+    assert import_slices() == {"postgresql": 2, "sqlite": 1}[connection.vendor]
+
+
+def test_a_small_job_is_one_slice(make_source: Any, tmp_path: Path) -> None:
+    source, _ = make_source("Salon 2026", kind="trade_show")
+    job = _job(source, tmp_path, _rows(19), "leads.csv")
+
+    import_start(job_id=job.pk, run_async=False)
+
+    assert job.slices.count() == 0
+
+
+def test_slices_run_in_any_order_give_the_counts_and_report_of_one_run(
+    make_source: Any, tmp_path: Path, settings: Any
+) -> None:
+    rows = _rows(60)
+    source, _ = make_source("Salon 2026", kind="trade_show")
+    settings.CDP_IMPORT_SLICES = 1
+    whole = _job(source, tmp_path, rows, "whole.csv")
+    import_start(job_id=whole.pk, run_async=False)
+    while import_run_batch(job_id=whole.pk).has_more:
+        pass
+    expected_counts, expected_report = _counts(whole), _report(whole)
+    Profile.objects.all().delete()  # its events, identities and provenance with it
+    settings.CDP_IMPORT_SLICES = 3
+    job = _job(source, tmp_path, rows, "sliced.csv")
+    import_start(job_id=job.pk, run_async=False)
+
+    # The last slice first, a few rows a run; the job is done only when every slice is.
+    while import_run_slice(job_id=job.pk, number=2, max_rows=7).has_more:
+        pass
+    after_last = _counts(job)
+    while import_run_slice(job_id=job.pk, number=0, max_rows=7).has_more:
+        pass
+    import_run_slice(job_id=job.pk, number=1)
+
+    assert after_last[:2] == ("running", 20)
+    assert expected_counts[0] == "done"
+    assert expected_counts[2] > 0
+    assert expected_counts[3] > 0
+    assert _counts(job) == expected_counts
+    assert _report(job) == expected_report
+    assert list(job.slices.values_list("error_report", flat=True)) == ["", "", ""]
+    assert Event.objects.count() == 60 - expected_counts[2] - expected_counts[3]
+
+
+def test_running_a_done_slice_again_writes_nothing(make_source: Any, tmp_path: Path) -> None:
+    source, _ = make_source("Salon 2026", kind="trade_show")
+    job = _job(source, tmp_path, _rows(30), "leads.csv")
+    import_start(job_id=job.pk, run_async=False)
+    import_run_slice(job_id=job.pk, number=0)
+    done = _counts(job)
+    events = Event.objects.count()
+
+    again = import_run_slice(job_id=job.pk, number=0)
+
+    assert again.has_more is False
+    assert (_counts(job), Event.objects.count()) == (done, events)
+    assert ImportSlice.objects.get(job=job, number=0).done_rows == 15
+
+
+def test_the_command_path_runs_a_sliced_job_slice_after_slice(
+    make_source: Any, tmp_path: Path
+) -> None:
+    source, _ = make_source("Salon 2026", kind="trade_show")
+    job = _job(source, tmp_path, _rows(30), "leads.csv")
+    import_start(job_id=job.pk, run_async=False)
+
+    runs = 1
+    while import_run_batch(job_id=job.pk, max_rows=6).has_more:
+        runs += 1
+
+    assert runs == 6
+    assert _counts(job)[:2] == ("done", 30)
+
+
+def test_requeue_queues_the_slices_not_done(
+    make_source: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    source, _ = make_source("Salon 2026", kind="trade_show")
+    job = _job(source, tmp_path, _rows(30), "leads.csv")
+    import_start(job_id=job.pk, run_async=False)
+    import_run_slice(job_id=job.pk, number=0)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert import_requeue(job_id=job.pk) is True
+
+    assert [c.keywords for c in callbacks] == [{"kwargs": {"job_id": job.pk, "slice_number": 1}}]
+
+
+def test_deleting_a_failed_jobs_files_deletes_its_slices_reports(
+    make_source: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    source, _ = make_source("Salon 2026", kind="trade_show")
+    job = _job(source, tmp_path, _rows(30), "leads.csv")
+    import_start(job_id=job.pk, run_async=False)
+    import_run_slice(job_id=job.pk, number=0)
+    part = ImportSlice.objects.get(job=job, number=0)
+    storage, name = part.error_report.storage, part.error_report.name
+    assert name
+    assert storage.exists(name)
+    import_job_fail(job_id=job.pk, message="stopped")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        touched = import_files_delete(job_ids=[job.pk])
+
+    part.refresh_from_db()
+    assert touched == 1
+    assert part.error_report.name == ""
+    assert not storage.exists(name)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_slices_run_side_by_side_create_one_profile_per_person(
+    make_source: Any, tmp_path: Path
+) -> None:
+    source, _ = make_source("Salon 2026", kind="trade_show")
+    # The same new people in both halves (other names: other rows, other message ids).
+    people = [[f"twin{n}@example.org", f"First{n}", ""] for n in range(300)]
+    later = [[f"TWIN{n}@example.org", f"Second{n}", ""] for n in range(300)]
+    job = _job(source, tmp_path, [*people, *later], "leads.csv")
+    import_start(job_id=job.pk, run_async=False)
+
+    def work(n: int) -> None:
+        while import_run_slice(job_id=job.pk, number=n % 2, max_rows=100).has_more:
+            pass
+
+    errors = in_parallel(4, work)  # two workers on each slice, too
+
+    assert errors == []
+    assert _counts(job) == ("done", 600, 0, 0, 300)
+    assert Profile.objects.count() == 300
+    assert Identity.objects.filter(kind="email").count() == 300
+    assert Event.objects.count() == 600
+    assert list(job.slices.values_list("done_rows", flat=True)) == [300, 300]
+
+
+def test_report_lines_a_crashed_batch_left_in_a_slice_are_dropped_by_the_merge(
+    make_source: Any, tmp_path: Path, settings: Any
+) -> None:
+    rows = _rows(40)
+    source, _ = make_source("Salon 2026", kind="trade_show")
+    settings.CDP_IMPORT_SLICES = 1
+    whole = _job(source, tmp_path, rows, "whole.csv")
+    import_start(job_id=whole.pk, run_async=False)
+    import_run_batch(job_id=whole.pk)
+    expected = _report(whole)
+    Profile.objects.all().delete()
+    settings.CDP_IMPORT_SLICES = 2
+    job = _job(source, tmp_path, rows, "sliced.csv")
+    import_start(job_id=job.pk, run_async=False)
+    import_run_slice(job_id=job.pk, number=0, max_rows=10)
+    part = ImportSlice.objects.get(job=job, number=0)
+    with part.error_report.open("rb") as report:
+        last_line = report.read().splitlines(keepends=True)[-1]
+    # A batch that wrote its report lines but crashed before its commit, then retried.
+    with part.error_report.open("ab") as report:
+        report.write(last_line)
+
+    import_run_slice(job_id=job.pk, number=0)
+    import_run_slice(job_id=job.pk, number=1)
+
+    assert _counts(job)[:2] == ("done", 40)
+    assert _report(job) == expected
