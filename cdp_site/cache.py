@@ -9,10 +9,16 @@ the pool hands each command its own connection.
 in one step, that also reads the cache keys the caller needs next: on Redis one Lua script
 (atomic, one round trip); on other backends a read and a write (not atomic — they serve
 one machine in development).
+
+The cache only ever speeds things up or limits rates, so Redis being down or slow is not a
+reason to refuse a sign-up: reads miss, writes are skipped and the rate limit lets requests
+through, each with a warning in the log (no keys, no values); a value left stale by a
+skipped delete expires with its timeout. Timeouts are short (`REDIS_TIMEOUT`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +27,12 @@ from typing import Any
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
 
 
 class RedisCacheClient(DjangoRedisCacheClient):
@@ -60,7 +72,59 @@ class RedisCache(DjangoRedisCache):
         self._class = RedisCacheClient
         self._script: Any = None
 
+    def _unavailable(self, operation: str) -> None:
+        logger.warning("cache unavailable: %s skipped", operation)
+
+    def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
+        try:
+            return super().get(key, default, version)
+        except _UNAVAILABLE:
+            self._unavailable("get")
+            return default
+
+    def get_many(self, keys: Any, version: Any = None) -> dict[Any, Any]:
+        try:
+            return super().get_many(keys, version)
+        except _UNAVAILABLE:
+            self._unavailable("get_many")
+            return {}
+
+    def set(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().set(*args, **kwargs)
+        except _UNAVAILABLE:
+            self._unavailable("set")
+
+    def add(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().add(*args, **kwargs)
+        except _UNAVAILABLE:
+            self._unavailable("add")
+            return False
+
+    def delete(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().delete(*args, **kwargs)
+        except _UNAVAILABLE:
+            self._unavailable("delete")
+            return False
+
+    def delete_many(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().delete_many(*args, **kwargs)
+        except _UNAVAILABLE:
+            self._unavailable("delete_many")
+
     def rate_allow(
+        self, key: str, *, now: float, interval: float, period: float, read: Sequence[str]
+    ) -> tuple[float, dict[str, Any]]:
+        try:
+            return self._rate_allow(key, now=now, interval=interval, period=period, read=read)
+        except _UNAVAILABLE:
+            self._unavailable("rate limit")
+            return -1.0, {}
+
+    def _rate_allow(
         self, key: str, *, now: float, interval: float, period: float, read: Sequence[str]
     ) -> tuple[float, dict[str, Any]]:
         client = self._cache.get_client(key, write=True)

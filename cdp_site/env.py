@@ -64,5 +64,9 @@ def env_int(key: str, default: int) -> int:
     return get_from_env(key, default, cast=int)
 
 
+def env_float(key: str, default: float) -> float:
+    return get_from_env(key, default, cast=float)
+
+
 def env_list(key: str, default: list[str], *, required_in_production: bool = False) -> list[str]:
     return get_from_env(key, default, cast=_to_list, required_in_production=required_in_production)

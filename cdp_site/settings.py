@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from kombu import Queue
 
-from cdp_site.env import env_bool, env_int, env_list, get_from_env, is_production
+from cdp_site.env import env_bool, env_float, env_int, env_list, get_from_env, is_production
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(get_from_env("CDP_VAR_DIR", str(BASE_DIR / "var")))
@@ -238,7 +238,17 @@ SPECTACULAR_SETTINGS = {
 # --- Cache (rate limits, throttles) ----------------------------------------------
 REDIS_URL: str = get_from_env("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "cdp_site.cache.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "cdp_site.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Short: a cache that does not answer is skipped (cdp_site/cache.py).
+            "OPTIONS": {
+                "socket_connect_timeout": env_float("REDIS_TIMEOUT", 0.5),
+                "socket_timeout": env_float("REDIS_TIMEOUT", 0.5),
+            },
+        }
+    }
 else:
     # Shared by web, worker and beat without a server.
     CACHES = {
