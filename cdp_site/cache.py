@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,54 +66,34 @@ return {tostring(over_by), values}
 """
 
 
+def _or_when_down(name: str, fallback: Callable[..., Any]) -> Callable[..., Any]:
+    """Django's `name`, answering `fallback(*args)` with a warning when Redis is down."""
+    operation = getattr(DjangoRedisCache, name)
+
+    def method(self: DjangoRedisCache, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return operation(self, *args, **kwargs)
+        except _UNAVAILABLE:
+            logger.warning("cache unavailable: %s skipped", name)
+            return fallback(*args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
 class RedisCache(DjangoRedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
         self._script: Any = None
 
-    def _unavailable(self, operation: str) -> None:
-        logger.warning("cache unavailable: %s skipped", operation)
-
-    def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
-        try:
-            return super().get(key, default, version)
-        except _UNAVAILABLE:
-            self._unavailable("get")
-            return default
-
-    def get_many(self, keys: Any, version: Any = None) -> dict[Any, Any]:
-        try:
-            return super().get_many(keys, version)
-        except _UNAVAILABLE:
-            self._unavailable("get_many")
-            return {}
-
-    def set(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            super().set(*args, **kwargs)
-        except _UNAVAILABLE:
-            self._unavailable("set")
-
-    def add(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return super().add(*args, **kwargs)
-        except _UNAVAILABLE:
-            self._unavailable("add")
-            return False
-
-    def delete(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return super().delete(*args, **kwargs)
-        except _UNAVAILABLE:
-            self._unavailable("delete")
-            return False
-
-    def delete_many(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            super().delete_many(*args, **kwargs)
-        except _UNAVAILABLE:
-            self._unavailable("delete_many")
+    # Reads miss, writes are skipped: what each operation answers when Redis does not.
+    get = _or_when_down("get", lambda key, default=None, version=None: default)
+    get_many = _or_when_down("get_many", lambda *args, **kwargs: {})
+    set = _or_when_down("set", lambda *args, **kwargs: None)
+    add = _or_when_down("add", lambda *args, **kwargs: False)
+    delete = _or_when_down("delete", lambda *args, **kwargs: False)
+    delete_many = _or_when_down("delete_many", lambda *args, **kwargs: None)
 
     def rate_allow(
         self, key: str, *, now: float, interval: float, period: float, read: Sequence[str]
@@ -121,7 +101,7 @@ class RedisCache(DjangoRedisCache):
         try:
             return self._rate_allow(key, now=now, interval=interval, period=period, read=read)
         except _UNAVAILABLE:
-            self._unavailable("rate limit")
+            logger.warning("cache unavailable: rate limit skipped")
             return -1.0, {}
 
     def _rate_allow(
