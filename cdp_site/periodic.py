@@ -114,4 +114,10 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         description="Forget processes not seen for a week.",
         crontab="17 3 * * *",
     ),
+    PeriodicSpec(
+        name="sweep rate limits",
+        task="cdp_site.tasks.rate_sweep_task",
+        description="Delete rate-limit rows of clients back to a full allowance.",
+        every_seconds=600,
+    ),
 )

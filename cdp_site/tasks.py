@@ -8,6 +8,7 @@ from datetime import timedelta
 from celery import shared_task
 
 from cdp_site.models import Heartbeat
+from cdp_site.rates import rate_sweep
 from cdp_site.services import heartbeat_prune, heartbeat_record
 
 
@@ -22,3 +23,9 @@ def scheduler_heartbeat_task() -> str:
 def heartbeat_prune_task(days: int = 7) -> int:
     """Delete heartbeats of processes gone for more than `days`."""
     return heartbeat_prune(older_than=timedelta(days=days))
+
+
+@shared_task(name="cdp_site.tasks.rate_sweep_task")
+def rate_sweep_task() -> int:
+    """Delete rate allowances whose time has passed."""
+    return rate_sweep()

@@ -17,6 +17,7 @@ from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import Throttled
 from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -24,10 +25,9 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
-from cdp_site.cache import rate_allow
+from cdp_site.rates import Spend, spend
 from consent.proof import client_ip
 from profiles.errors import ProfilesError
 from profiles.models import Form
@@ -35,54 +35,26 @@ from profiles.origins import add_cors_headers, origin_allowed, preflight_respons
 from profiles.services.forms import (
     CONSENT_PREFIX,
     NON_FIELD_ERRORS,
+    FormChanged,
+    FormRateLimited,
     FormUnavailable,
-    form_cache_key,
+    form_cache_clear,
     form_lookup,
     form_submit,
 )
 
 HTML_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+STALE_RETRIES = 3  # reads of a definition changed under a post before giving up
 
 
-class FormRateThrottle(ScopedRateThrottle):
-    """Per client IP, `N/period`: bursts of N, then one every period/N (a token bucket).
+def _rate(request: Request, scope: str) -> Spend | None:
+    """This post against the scope's rate (DRF's DEFAULT_THROTTLE_RATES), per client IP.
 
-    DRF's throttle keeps every request time of the period in one cache value, read and
-    written whole per request; this keeps one number (GCRA's next allowed time), read and
-    moved with the form definition in one cache round trip (`cdp_site.cache.rate_allow`).
+    Not a DRF throttle: the allowance is spent by the statement storing the post.
     """
-
-    # Not DRF's key: during a deploy its lists of times are still in the cache.
-    cache_format = "throttle_gcra2_%(scope)s_%(ident)s"
-
-    def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
-    def get_ident(self, request: Request) -> str:
-        # A client-supplied X-Forwarded-For must not buy a fresh allowance.
-        return client_ip(request)
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        self.scope = getattr(view, self.scope_attr, None)
-        self.rate = self.get_rate() if self.scope else None
-        if self.rate is None:
-            return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        # One cache round trip for the allowance and what the view asks to read with it.
-        prefetch = getattr(view, "cache_keys", list)()
-        allowance = rate_allow(
-            self.get_cache_key(request, view),
-            limit=self.num_requests,
-            period=self.duration,
-            now=self.timer(),
-            read=prefetch,
-        )
-        view.cached = {key: allowance.values.get(key) for key in prefetch}  # type: ignore[attr-defined]
-        self.over_by = allowance.retry_after
-        return allowance.allowed
-
-    def wait(self) -> float | None:
-        return max(self.over_by, 0.0)
+    rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+    # A client-supplied X-Forwarded-For must not buy a fresh allowance (client_ip).
+    return spend(scope=scope, ident=client_ip(request), rate=rate) if rate else None
 
 
 class JSONOnlyNegotiation(BaseContentNegotiation):
@@ -161,24 +133,13 @@ class FormSubmitView(APIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnlyNegotiation
-    throttle_classes = [FormRateThrottle]
+    throttle_classes: Sequence[type] = []  # the form rate is spent by FormGuard
     throttle_scope = "form"
-
-    cached: dict[str, object] | None = None  # read by the throttle with its allowance
-
-    def cache_keys(self) -> list[str]:
-        return [form_cache_key(self.kwargs.get("slug", ""))]
 
     def _form(self) -> Form | None:
         if not hasattr(self, "_cached_form"):
-            slug = self.kwargs.get("slug", "")
-            prefetched = (self.cached or {}).get(form_cache_key(slug))
-            self._cached_form = form_lookup(slug=slug, cached=prefetched)
+            self._cached_form = form_lookup(slug=self.kwargs.get("slug", ""))
         return self._cached_form
-
-    def get_throttles(self) -> list[BaseThrottle]:
-        # A preflight writes nothing and is cached by the browser: it costs no allowance.
-        return [] if self.request.method == "OPTIONS" else super().get_throttles()
 
     def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         return preflight_response(origin=request.headers.get("Origin"))
@@ -211,17 +172,30 @@ class FormSubmitView(APIView):
         },
     )
     def post(self, request: Request, slug: str) -> HttpResponseBase:
-        form = self._form()
-        if form is None:
-            raise FormUnavailable("Not found.")
-        form_submit(
-            form=form,
-            data=_posted_data(request),
-            origin=request.headers.get("Origin"),
-            ip=client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
-            page_url=_back_url(request),
-        )
+        data = _posted_data(request)
+        rate = _rate(request, self.throttle_scope)
+        for attempt in range(1, STALE_RETRIES + 1):
+            form = self._form()
+            if form is None:
+                raise FormUnavailable("Not found.")
+            try:
+                form_submit(
+                    form=form,
+                    data=data,
+                    origin=request.headers.get("Origin"),
+                    ip=client_ip(request),
+                    user_agent=request.headers.get("User-Agent", ""),
+                    page_url=_back_url(request),
+                    rate=rate,
+                )
+                break
+            except FormRateLimited as exc:
+                raise Throttled(wait=exc.retry_after) from exc
+            except FormChanged:  # another process saved it: read it again, check again
+                form_cache_clear(slugs=[slug])
+                del self._cached_form
+                if attempt == STALE_RETRIES:
+                    raise FormUnavailable("The form is being changed; try again.") from None
         if not wants_html(request):
             return Response({"success": True}, status=status.HTTP_201_CREATED)
         if form.thank_you_url:

@@ -33,6 +33,8 @@ class Form(models.Model):
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Every save moves it; a form post checks it in its INSERT (profiles.services.forms).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]

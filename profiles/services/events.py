@@ -46,7 +46,7 @@ def system_source_get(*, slug: str, name: str) -> Source:
         with transaction.atomic():
             source, _ = source_create(name=name, kind=Source.Kind.API, slug=slug, trust_rank=0)
             source.is_active = False  # nobody posts with its key: only the platform writes
-            source.save(update_fields=["is_active"])
+            source.save(update_fields=["is_active", "updated_at"])
             return source
     except IntegrityError:
         return Source.objects.get(slug=slug)

@@ -7,24 +7,26 @@ truncated IP and the user agent) until the consent app records them itself.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
 
+from cdp_site.rates import Spend, allowed_at_sql, rate_spend, refused, spend_cte
 from consent.proof import truncate_ip
 from consent.selectors import purpose_wordings
 from profiles.errors import InvalidMessage, OriginNotAllowed, ProfilesError
-from profiles.models import Form
+from profiles.models import Form, Source
 from profiles.normalise import clean_text, normalise_date, normalise_email, normalise_phone
 from profiles.origins import origin_allowed
-from profiles.services.intake import intake_accept
+from profiles.services.intake import GuardSQL, StoreGuard, intake_accept
 from profiles.services.messages import PROFILE_FIELDS, TRAIT_ALIASES, Message
 
 FIELD_TYPES = ("email", "tel", "text", "date", "checkbox", "select")
@@ -236,38 +238,115 @@ def form_save(*, form: Form) -> Form:
     return form
 
 
-# --- Cached definition ------------------------------------------------------------------
+# --- Definitions in process memory -----------------------------------------------------
 
-FORM_CACHE_SECONDS = 60  # a bound for changes made outside form_save and the source admin
-_MISSING_FORM = "missing"
+# How long a web process keeps a definition without looking again. A post never relies on
+# it: the statement storing the post checks the form's and its source's `updated_at`
+# (FormGuard), and a stale definition is read again and the post checked again. So only
+# the answer to a post to a missing or switched-off form may lag a change in another
+# process, by at most this long.
+FORM_MEMORY_SECONDS = 10
+_FORM_MEMORY_MAX = 1000  # slugs; past it the memory starts over
+_forms: dict[str, tuple[float, Form | None]] = {}
 
 
-def form_cache_key(slug: str) -> str:
-    return f"cdp:form:{slug}"
-
-
-def form_lookup(*, slug: str, cached: object = None) -> Form | None:
-    """The form posted to, with its source, from the shared cache (one query on a miss).
-
-    `cached`: what the caller already read under form_cache_key(slug) (None: not read).
-    Cleared when form_save or the source admin changes it; "no such form" is cached too,
-    so probing unknown slugs costs no query either.
-    """
-    key = form_cache_key(slug)
-    if cached is None:
-        cached = cache.get(key)
-    if cached is not None:
-        return None if cached == _MISSING_FORM else cached  # type: ignore[return-value]
+def form_lookup(*, slug: str) -> Form | None:
+    """The form posted to, with its source: from this process's memory, or one query."""
+    now = time.monotonic()
+    held = _forms.get(slug)
+    if held is not None and held[0] > now:
+        return held[1]
     form = Form.objects.select_related("source").filter(slug=slug).first()
-    cache.set(key, form if form is not None else _MISSING_FORM, FORM_CACHE_SECONDS)
+    if len(_forms) >= _FORM_MEMORY_MAX:
+        _forms.clear()
+    _forms[slug] = (now + FORM_MEMORY_SECONDS, form)
     return form
 
 
 def form_cache_clear(*, slugs: Sequence[str]) -> None:
-    """Forget the cached definitions of these forms once the change is committed."""
-    keys = [form_cache_key(slug) for slug in set(slugs)]
-    cache.delete_many(keys)  # now, for this transaction's own reads
-    transaction.on_commit(lambda: cache.delete_many(keys))  # and after, against races
+    """Forget this process's copies of these forms, now and once the change is committed.
+
+    Other processes notice the change at their next post to the form (FormGuard).
+    """
+
+    def forget() -> None:
+        for slug in set(slugs):
+            _forms.pop(slug, None)
+
+    forget()
+    transaction.on_commit(forget)
+
+
+class FormChanged(Exception):
+    """The definition a post was checked against is no longer the stored one."""
+
+
+class FormRateLimited(ProfilesError):
+    http_status = 429
+    code = "throttled"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"Too many submissions; try again in {math.ceil(retry_after)} seconds.")
+        self.retry_after = retry_after
+
+
+class FormGuard(StoreGuard):
+    """A post is stored only if the form is still as the post was checked against (the
+    form's and its source's `updated_at`, both active) and the client's rate allows it;
+    on PostgreSQL in the INSERT itself."""
+
+    def __init__(self, form: Form, rate: Spend | None) -> None:
+        self.form = form
+        self.rate = rate
+
+    def _fresh(self) -> tuple[str, list[Any]]:
+        sql = (
+            f"fresh AS (SELECT 1 FROM {Form._meta.db_table} f "  # noqa: S608 - model tables
+            f"JOIN {Source._meta.db_table} s ON s.id = f.source_id "
+            "WHERE f.id = %s AND f.updated_at = %s AND s.updated_at = %s "
+            "AND f.is_active AND s.is_active)"
+        )
+        return sql, [self.form.pk, self.form.updated_at, self.form.source.updated_at]
+
+    def sql(self) -> GuardSQL:
+        fresh, params = self._fresh()
+        if self.rate is None:
+            return GuardSQL(
+                f"{fresh}, admitted AS (SELECT 1 FROM fresh)",  # noqa: S608 - our SQL
+                params,
+                "EXISTS (SELECT 1 FROM fresh), NULL",
+                [],
+            )
+        spent, spent_params = spend_cte(self.rate, name="admitted", rows_from="fresh")
+        column, column_params = allowed_at_sql(self.rate)
+        return GuardSQL(
+            f"{fresh}, {spent}",
+            params + spent_params,
+            f"EXISTS (SELECT 1 FROM fresh), {column}",  # noqa: S608 - our SQL
+            column_params,
+        )
+
+    def settle(self, values: Sequence[Any]) -> None:
+        fresh, allowed_at = values
+        if not fresh:
+            raise FormChanged
+        if self.rate is not None:
+            raise FormRateLimited(refused(self.rate, allowed_at).retry_after)
+
+    def admit_portable(self) -> None:
+        fresh = Form.objects.filter(
+            pk=self.form.pk,
+            updated_at=self.form.updated_at,
+            is_active=True,
+            source__updated_at=self.form.source.updated_at,
+            source__is_active=True,
+        ).exists()
+        if not fresh:
+            raise FormChanged
+        if self.rate is not None:
+            allowance = rate_spend(self.rate)
+            if not allowance.allowed:
+                raise FormRateLimited(allowance.retry_after)
 
 
 # --- Submission -------------------------------------------------------------------------
@@ -382,21 +461,29 @@ def form_submit(
     ip: str,
     user_agent: str,
     page_url: str = "",
+    rate: Spend | None = None,
 ) -> FormSubmission:
     """One form event for a valid post from an allowed origin; a filled honeypot stores nothing.
 
-    The one write is intake_accept's single INSERT: no transaction of its own is needed.
+    Every post spends one request of `rate` (refused: FormRateLimited) and is checked
+    against the stored definition (changed since `form` was read: FormChanged, nothing
+    spent or written). A valid post's one write is intake_accept's single INSERT, which
+    also does both checks.
     """
     if not form.is_active or not form.source.is_active:
         raise FormUnavailable("Not found.")
+    guard = FormGuard(form, rate)
     if not origin_allowed(source=form.source, origin=origin):
+        guard.admit()  # the refusal is checked against the current definition too
         raise OriginNotAllowed("This site may not post to this form.")
     if not _is_empty(data.get(form.honeypot_field)):
+        guard.admit()
         return FormSubmission(stored=False)
     traits, errors = _read_fields(form, data)
     consent, consent_errors = _read_consent(form, data)
     errors.update(consent_errors)
     if errors:
+        guard.admit()
         raise InvalidMessage("Some fields are invalid.", fields=errors)
     context: dict[str, Any] = {
         "consent": consent,
@@ -413,7 +500,7 @@ def form_submit(
         properties={"form_id": form.pk, "form_name": form.name},
         context=context,
     )
-    result = intake_accept(source=form.source, messages=[message]).results[0]
+    result = intake_accept(source=form.source, messages=[message], guard=guard).results[0]
     if result.status == "error":
         raise InvalidMessage("Some fields are invalid.", fields=_form_errors(form, result.errors))
     return FormSubmission(stored=True, profile_id=result.profile_id, message_id=result.message_id)

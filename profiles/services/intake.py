@@ -10,12 +10,13 @@ results then include duplicates; handy for small installs and tests).
 
 from __future__ import annotations
 
+import abc
 import json
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -140,13 +141,65 @@ def _accept(
     return results, payloads
 
 
-def intake_accept(*, source: Source, messages: Sequence[Message]) -> BatchResult:
+@dataclass(frozen=True)
+class GuardSQL:
+    ctes: str  # CTEs, the last named `admitted`: a row when the store may go on
+    ctes_params: list[Any]
+    columns: str  # result columns for `StoreGuard.settle`
+    columns_params: list[Any]
+
+
+class StoreGuard(abc.ABC):
+    """A condition a request's messages are stored under (a rate limit, say).
+
+    On PostgreSQL it is checked — and what it spends, spent — by the statement that stores
+    them: no round trip of its own. Elsewhere, and when nothing is stored, `admit` runs it
+    alone (in the storing transaction when there is one).
+    """
+
+    @abc.abstractmethod
+    def sql(self) -> GuardSQL:
+        """Its part of the storing statement."""
+
+    @abc.abstractmethod
+    def settle(self, values: Sequence[Any]) -> None:
+        """Raise if the statement, which stored nothing, was refused (its columns)."""
+
+    @abc.abstractmethod
+    def admit_portable(self) -> None:
+        """The same check and spend through the ORM, for other databases; raise if refused."""
+
+    def admit(self) -> None:
+        """Check and spend on its own; raise if refused."""
+        if connection.vendor != "postgresql":
+            with transaction.atomic():
+                self.admit_portable()
+            return
+        part = self.sql()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH {part.ctes} "  # noqa: S608 - our SQL, values bound
+                f"SELECT EXISTS (SELECT 1 FROM admitted), {part.columns}",
+                part.ctes_params + part.columns_params,
+            )
+            admitted, *values = cursor.fetchone()
+        if not admitted:
+            self.settle(values)
+            raise RuntimeError("the store guard refused but raised nothing")
+
+
+def intake_accept(
+    *, source: Source, messages: Sequence[Message], guard: StoreGuard | None = None
+) -> BatchResult:
     """Validate each message; keep the valid ones durably for the worker (or ingest now).
 
     The valid messages are one INSERT, committed before this returns (in autocommit; inside
     a caller's transaction, with it): a 200 means the messages are in the database.
+    `guard` is checked before anything is kept; when it raises, nothing is.
     """
     if not intake_buffered():
+        if guard is not None:
+            guard.admit()
         return ingest_messages(source=source, messages=messages)
     now = timezone.now()
     # Every rule but the storability scan per message: the request's JSON is scanned once
@@ -158,9 +211,19 @@ def intake_accept(*, source: Source, messages: Sequence[Message]) -> BatchResult
         # What may be left (a NUL in an identifier, which ingestion drops) is stored
         # escaped: ASCII JSON holds neither a NUL nor a lone surrogate.
         text = json.dumps(payloads, separators=(",", ":")) if payloads else ""
-    if payloads:
+    if not payloads:
+        if guard is not None:
+            guard.admit()
+        return BatchResult(results=results)
+    if guard is None:
         _store(source, text, len(payloads), now)
-        transaction.on_commit(_schedule_drain)  # at once in autocommit
+    elif connection.vendor == "postgresql":
+        _store_guarded(source, text, len(payloads), now, guard)
+    else:
+        with transaction.atomic():
+            guard.admit()
+            _store(source, text, len(payloads), now)
+    transaction.on_commit(_schedule_drain)  # at once in autocommit
     return BatchResult(results=results)
 
 
@@ -171,14 +234,39 @@ _INSERT = (
 )
 
 
+def _row(source: Source, text: str, count: int, received_at: datetime) -> list[Any]:
+    return [source.pk, text, count, connection.ops.adapt_datetimefield_value(received_at)]
+
+
 def _store(source: Source, text: str, count: int, received_at: datetime) -> None:
     """One IntakeBatch row: the ORM's INSERT without building a model instance (a fifth
     of a form post's Python work)."""
     with connection.cursor() as cursor:
+        cursor.execute(_INSERT, _row(source, text, count, received_at))
+
+
+_GUARDED_INSERT = (
+    f"stored AS (INSERT INTO {IntakeBatch._meta.db_table} "  # noqa: S608 - the model's table
+    "(source_id, messages, count, received_at, attempts, last_error) "
+    "SELECT %s, %s, %s, %s, 0, '' WHERE EXISTS (SELECT 1 FROM admitted) RETURNING 1)"
+)
+
+
+def _store_guarded(
+    source: Source, text: str, count: int, received_at: datetime, guard: StoreGuard
+) -> None:
+    """The row and the guard in one statement: stored only if the guard admits it."""
+    part = guard.sql()
+    with connection.cursor() as cursor:
         cursor.execute(
-            _INSERT,
-            [source.pk, text, count, connection.ops.adapt_datetimefield_value(received_at)],
+            f"WITH {part.ctes}, {_GUARDED_INSERT} "  # noqa: S608 - our SQL, values bound
+            f"SELECT EXISTS (SELECT 1 FROM stored), {part.columns}",
+            part.ctes_params + _row(source, text, count, received_at) + part.columns_params,
         )
+        stored, *values = cursor.fetchone()
+    if not stored:
+        guard.settle(values)
+        raise RuntimeError("the store guard refused the row but raised nothing")
 
 
 def intake_drain(*, limit: int = DRAIN_LIMIT) -> dict[str, int]:

@@ -74,7 +74,9 @@ def source_rotate_key(*, source: Source) -> str:
     source.write_key_prefix = key[:KEY_PREFIX_LENGTH]
     source.write_key_hash = _hash_key(key)
     source.key_rotated_at = timezone.now()
-    source.save(update_fields=["write_key_prefix", "write_key_hash", "key_rotated_at"])
+    source.save(
+        update_fields=["write_key_prefix", "write_key_hash", "key_rotated_at", "updated_at"]
+    )
     return key
 
 
