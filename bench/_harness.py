@@ -251,10 +251,16 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 
 
 def post_all(
-    port: int, path: str, bodies: Sequence[bytes], clients: int, headers: dict[str, str]
+    port: int,
+    path: str,
+    bodies: Sequence[bytes],
+    clients: int,
+    headers: dict[str, str],
+    extra_headers: Callable[[int], dict[str, str]] | None = None,
 ) -> tuple[float, list[float], int]:
     """POST every body once over `clients` keep-alive connections.
 
+    `extra_headers(n)`: headers of the n-th request on top of `headers`.
     Returns requests/s, each request's latency in seconds, and how many answered >= 300.
     """
     lock = threading.Lock()
@@ -268,10 +274,12 @@ def post_all(
             with lock:
                 if cursor[0] >= len(bodies):
                     return
-                body = bodies[cursor[0]]
+                index = cursor[0]
                 cursor[0] += 1
+            body = bodies[index]
+            sent = headers if extra_headers is None else {**headers, **extra_headers(index)}
             start = time.perf_counter()
-            conn.request("POST", path, body=body, headers=headers)
+            conn.request("POST", path, body=body, headers=sent)
             response = conn.getresponse()
             response.read()
             elapsed = time.perf_counter() - start

@@ -10,15 +10,19 @@ elsewhere). Clients are keyed by a keyed hash of their address: no address is st
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.utils.crypto import salted_hmac
 
 from cdp_site.models import RateAllowance
+from cdp_site.prepared import fetch_one, prepared
 
 TABLE = RateAllowance._meta.db_table
 clock = time.time  # what "now" is; tests move it
@@ -50,6 +54,7 @@ class Allowance:
     retry_after: float  # seconds until a request would be allowed (0 when allowed)
 
 
+@functools.lru_cache(maxsize=64)
 def parse_rate(rate: str) -> tuple[int, float]:
     """DRF's notation, "30/min", "5/s", "1000/hour": (requests, seconds)."""
     number, _, period = rate.partition("/")
@@ -59,9 +64,17 @@ def parse_rate(rate: str) -> tuple[int, float]:
     return int(number), float(seconds)
 
 
+@functools.lru_cache(maxsize=4)
+def _hmac_key(secret: str) -> bytes:
+    # Django's salted_hmac derives this anew on every call; it only changes with the secret.
+    return hashlib.sha256(b"cdp.rates" + secret.encode()).digest()
+
+
 def rate_key(*, scope: str, ident: str) -> uuid.UUID:
-    """128 bits of a keyed hash of the scope and the client's address."""
-    return uuid.UUID(bytes=salted_hmac("cdp.rates", f"{scope}\x00{ident}").digest()[:16])
+    """128 bits of a keyed hash (HMAC-SHA256, SECRET_KEY) of the scope and the client."""
+    message = f"{scope}\x00{ident}".encode()
+    digest = hmac.new(_hmac_key(settings.SECRET_KEY), message, hashlib.sha256).digest()
+    return uuid.UUID(bytes=digest[:16])
 
 
 def spend(*, scope: str, ident: str, rate: str, now: float | None = None) -> Spend:
@@ -105,12 +118,9 @@ def rate_spend(request: Spend) -> Allowance:
     if connection.vendor == "postgresql":
         cte, params = spend_cte(request, name="spent")
         column, column_params = allowed_at_sql(request)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH {cte} SELECT EXISTS (SELECT 1 FROM spent), {column}",  # noqa: S608 - ours
-                params + column_params,
-            )
-            allowed, allowed_at = cursor.fetchone()
+        sql = f"WITH {cte} SELECT EXISTS (SELECT 1 FROM spent), {column}"  # noqa: S608 - ours
+        params += column_params
+        allowed, allowed_at = fetch_one(prepared(prefix="cdp_rate", sql=sql, params=params), params)
     else:  # a read and a write; SQLite's write transactions run one at a time
         with transaction.atomic():
             rows = RateAllowance.objects.select_for_update().filter(key=request.key)

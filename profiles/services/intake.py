@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cdp_site.prepared import fetch_one, prepared
 from profiles.errors import InvalidMessage
 from profiles.models import IntakeBatch, Source
 from profiles.services.ingest import BatchResult, MessageResult, ingest_messages
@@ -176,13 +177,9 @@ class StoreGuard(abc.ABC):
                 self.admit_portable()
             return
         part = self.sql()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH {part.ctes} "  # noqa: S608 - our SQL, values bound
-                f"SELECT EXISTS (SELECT 1 FROM admitted), {part.columns}",
-                part.ctes_params + part.columns_params,
-            )
-            admitted, *values = cursor.fetchone()
+        params = part.ctes_params + part.columns_params
+        sql = f"WITH {part.ctes} SELECT EXISTS (SELECT 1 FROM admitted), {part.columns}"  # noqa: S608
+        admitted, *values = fetch_one(prepared(prefix="cdp_guard", sql=sql, params=params), params)
         if not admitted:
             self.settle(values)
             raise RuntimeError("the store guard refused but raised nothing")
@@ -248,7 +245,8 @@ def _store(source: Source, text: str, count: int, received_at: datetime) -> None
 _GUARDED_INSERT = (
     f"stored AS (INSERT INTO {IntakeBatch._meta.db_table} "  # noqa: S608 - the model's table
     "(source_id, messages, count, received_at, attempts, last_error) "
-    "SELECT %s, %s, %s, %s, 0, '' WHERE EXISTS (SELECT 1 FROM admitted) RETURNING 1)"
+    "SELECT %s::bigint, %s::text, %s::integer, %s::timestamptz, 0, '' "
+    "WHERE EXISTS (SELECT 1 FROM admitted) RETURNING 1)"
 )
 
 
@@ -257,13 +255,12 @@ def _store_guarded(
 ) -> None:
     """The row and the guard in one statement: stored only if the guard admits it."""
     part = guard.sql()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH {part.ctes}, {_GUARDED_INSERT} "  # noqa: S608 - our SQL, values bound
-            f"SELECT EXISTS (SELECT 1 FROM stored), {part.columns}",
-            part.ctes_params + _row(source, text, count, received_at) + part.columns_params,
-        )
-        stored, *values = cursor.fetchone()
+    params = part.ctes_params + _row(source, text, count, received_at) + part.columns_params
+    sql = (
+        f"WITH {part.ctes}, {_GUARDED_INSERT} "  # noqa: S608 - our SQL, values bound
+        f"SELECT EXISTS (SELECT 1 FROM stored), {part.columns}"
+    )
+    stored, *values = fetch_one(prepared(prefix="cdp_intake", sql=sql, params=params), params)
     if not stored:
         guard.settle(values)
         raise RuntimeError("the store guard refused the row but raised nothing")

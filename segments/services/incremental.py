@@ -18,20 +18,16 @@ statement-by-statement path.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from django.db import DatabaseError, connection
-from psycopg import errors as pg_errors
-from psycopg.types.json import Jsonb
+from django.db import connection
 
+from cdp_site.prepared import Prepared, lost_detected
 from profiles.models import Profile
 from profiles.services.events import (
     system_event_properties,
@@ -41,7 +37,6 @@ from profiles.services.events import (
 from segments.models import Membership, Segment
 
 ENTERED, EXITED = "Segment Entered", "Segment Exited"
-_MAX_PREPARED = 20  # per connection; older ones are deallocated past this
 
 
 @dataclass(frozen=True)
@@ -63,10 +58,6 @@ class Assumed:
         ]
 
 
-class PreparedLost(Exception):
-    """The connection lost (or already had) the prepared statement: try once more."""
-
-
 def one_statement_possible() -> bool:
     """PostgreSQL with client-side binding (Django's default), which may send several
     statements in one message."""
@@ -74,32 +65,6 @@ def one_statement_possible() -> bool:
         connection.vendor == "postgresql"
         and connection.settings_dict["OPTIONS"].get("server_side_binding") is not True
     )
-
-
-_PREPARED: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
-_PLACEHOLDER = re.compile(r"%%|%s")
-
-
-def _pg_type(value: Any) -> str:
-    """The declared type of a PREPARE parameter: what the client-side literal would carry
-    (`unknown`: inferred from the context, as an untyped literal is)."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, datetime):
-        return "timestamptz" if value.tzinfo else "timestamp"
-    if isinstance(value, date):
-        return "date"
-    if isinstance(value, Jsonb):
-        return "jsonb"
-    if isinstance(value, list):
-        return "bigint[]"
-    return "unknown"
-
-
-def _numbered(sql: str) -> str:
-    """`%s` placeholders as `$1`, `$2` ... (`%%` kept: the message is sent with arguments)."""
-    counter = iter(range(1, 1_000_000))
-    return _PLACEHOLDER.sub(lambda m: m.group() if m.group() == "%%" else f"${next(counter)}", sql)
 
 
 _ROWS = (
@@ -187,8 +152,8 @@ def _work_sql(
     )
 
 
-# (assumed segments, decision SQL, one id?, source) -> (statement name, its PREPARE)
-_BUILT: dict[tuple[str, str, bool, str, str], tuple[str, str]] = {}
+# (assumed segments, decision SQL, one id?, source) -> the prepared statement
+_BUILT: dict[tuple[str, str, bool, str, str], Prepared] = {}
 _BUILT_MAX = 100
 
 
@@ -200,8 +165,8 @@ def _built(
     source_slug: str,
     events_sql: str,
     params: Sequence[Any],
-) -> tuple[str, str]:
-    """The prepared statement's name and PREPARE text, built once per process and key."""
+) -> Prepared:
+    """The prepared statement, built once per process and key."""
     key = (assumed.expected, decision_sql, single, source_slug, events_sql)
     found = _BUILT.get(key)
     if found is None:
@@ -212,13 +177,9 @@ def _built(
             events_sql=events_sql,
             source_slug=source_slug,
         )
-        types = [_pg_type(p) for p in params]
-        digest = hashlib.sha1(f"{sql}|{types}".encode(), usedforsecurity=False).hexdigest()
-        name = f"cdp_segments_{digest[:20]}"
-        found = (name, f"PREPARE {name} ({', '.join(types)}) AS {_numbered(sql)}")
         if len(_BUILT) >= _BUILT_MAX:
             _BUILT.clear()
-        _BUILT[key] = found
+        found = _BUILT[key] = Prepared.build(prefix="cdp_segments", sql=sql, params=params)
     return found
 
 
@@ -241,7 +202,7 @@ def refresh_one_statement(
     events_sql, params = _work_params(
         assumed=assumed, decision_params=decision_params, ids=ids, now=now, source_slug=source_slug
     )
-    name, prepare = _built(
+    statement = _built(
         assumed=assumed,
         decision_sql=decision_sql,
         single=len(ids) == 1,
@@ -255,30 +216,13 @@ def refresh_one_statement(
     if asynchronous_commit:
         # Only this message's own transaction (see DURABLE_INCREMENTAL in membership).
         statements.insert(0, "SELECT set_config('synchronous_commit', 'off', true)")
-    connection.ensure_connection()
-    prepared = _PREPARED.setdefault(connection.connection, [])
-    if name not in prepared:
-        if len(prepared) >= _MAX_PREPARED:
-            statements[:0] = [f"DEALLOCATE {old}" for old in prepared]
-            prepared.clear()
-        statements.insert(0, prepare)
-        prepared.append(name)  # a PREPARE outlives its transaction, even a failed one
-    statements.append(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("; ".join(statements), params)
-            raw = cursor.cursor
-            for _ in statements[:-1]:
-                raw.nextset()
-            ok, events, counts = raw.fetchone()
-    except DatabaseError as error:
-        cause = error.__cause__
-        if isinstance(cause, pg_errors.InvalidSqlStatementName):
-            prepared.clear()
-            raise PreparedLost from error
-        if isinstance(cause, pg_errors.DuplicatePreparedStatement):
-            raise PreparedLost from error
-        raise
+    statements = [*statement.preamble(), *statements, statement.execute]
+    with lost_detected(), connection.cursor() as cursor:
+        cursor.execute("; ".join(statements), params)
+        raw = cursor.cursor
+        for _ in statements[:-1]:
+            raw.nextset()
+        ok, events, counts = raw.fetchone()
     if not ok:
         return None
     changes = {int(s): (int(e), int(x)) for s, e, x in counts}

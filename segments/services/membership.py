@@ -26,6 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from cdp_site.prepared import PreparedLost
 from profiles.models import Profile
 from profiles.services.events import (
     rows_insert_from,
@@ -39,7 +40,6 @@ from segments.models import Membership, Segment, SegmentSize
 from segments.rules import Node, rule_parse, segment_references
 from segments.services.incremental import (
     Assumed,
-    PreparedLost,
     one_statement_possible,
     refresh_one_statement,
 )

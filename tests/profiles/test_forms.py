@@ -1,3 +1,4 @@
+import ipaddress
 import json
 from datetime import date
 from typing import Any
@@ -9,6 +10,8 @@ from django.core.cache import cache
 from django.urls import include, path, reverse
 from django.utils.html import escape
 from drf_spectacular.generators import SchemaGenerator
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consent.proof import truncate_ip
 from profiles.errors import ProfilesError
@@ -196,6 +199,26 @@ def test_behind_a_trusted_proxy_the_address_it_saw_is_the_client(
 )
 def test_truncate_ip(raw: str, truncated: str) -> None:
     assert truncate_ip(raw) == truncated
+
+
+def _ipv4_truncated(raw: str) -> str:
+    try:
+        address = ipaddress.IPv4Address(raw.strip())
+    except ValueError:
+        return ""
+    return str(ipaddress.IPv4Network(f"{address}/24", strict=False).network_address)
+
+
+@given(
+    st.one_of(
+        st.ip_addresses(v=4).map(str),
+        st.text(alphabet="0123456789.\u0661 ", max_size=17),
+        st.lists(st.integers(0, 300).map(str), min_size=3, max_size=5).map(".".join),
+    )
+)
+def test_truncate_ip_agrees_with_the_standard_library(raw: str) -> None:
+    """The IPv4 fast path accepts what the standard library does, with the same answer."""
+    assert truncate_ip(raw) == _ipv4_truncated(raw)
 
 
 def test_an_urlencoded_post_from_a_script_gets_json(client: Any, signup: Form) -> None:
@@ -821,3 +844,63 @@ def test_a_form_may_only_ask_for_active_purposes_with_a_wording() -> None:
             "'sms' has no wording yet: add one before using it on a form",
         ]
     }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"email": "ada@example.org", "consent_newsletter": true}',
+        b'{"n": 123456789012345678901234567890}',  # past 64 bits: orjson refuses, DRF reads
+        b'{"n": NaN}',
+        b'{"s": "\\ud800"}',  # a lone surrogate, escaped
+        b'{"s": "caf\xc3\xa9"}',
+        b'{"s": "\xff"}',  # not UTF-8
+        b'\xef\xbb\xbf{"a": 1}',  # a byte-order mark
+        b'{"a": 1, "a": 2}',
+        b"[1, 2]",
+        b"{",
+        b"",
+    ],
+)
+def test_the_form_json_parser_answers_as_drf_does(body: bytes) -> None:
+    from io import BytesIO
+
+    from rest_framework.exceptions import ParseError
+    from rest_framework.parsers import JSONParser
+
+    from profiles.api.forms import FormJSONParser
+
+    def outcome(parser: JSONParser) -> object:
+        try:
+            return parser.parse(BytesIO(body), "application/json", {})
+        except ParseError:
+            return ParseError
+
+    assert outcome(FormJSONParser()) == outcome(JSONParser())
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(_JSON_VALUES, st.booleans())
+def test_the_form_json_parser_reads_any_json_as_drf_does(value: object, ascii_only: bool) -> None:
+    from io import BytesIO
+
+    from rest_framework.parsers import JSONParser
+
+    from profiles.api.forms import FormJSONParser
+
+    body = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    try:
+        expected = JSONParser().parse(BytesIO(body), "application/json", {})
+    except Exception as exc:
+        expected = type(exc)
+    try:
+        found = FormJSONParser().parse(BytesIO(body), "application/json", {})
+    except Exception as exc:
+        found = type(exc)
+    assert found == expected
