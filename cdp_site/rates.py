@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from cdp_site.models import RateAllowance
-from cdp_site.prepared import fetch_one, prepared
+from cdp_site.prepared import fetch_one
 
 TABLE = RateAllowance._meta.db_table
 clock = time.time  # what "now" is; tests move it
@@ -120,7 +120,7 @@ def rate_spend(request: Spend) -> Allowance:
         column, column_params = allowed_at_sql(request)
         sql = f"WITH {cte} SELECT EXISTS (SELECT 1 FROM spent), {column}"  # noqa: S608 - ours
         params += column_params
-        allowed, allowed_at = fetch_one(prepared(prefix="cdp_rate", sql=sql, params=params), params)
+        allowed, allowed_at = fetch_one(sql, params)
     else:  # a read and a write; SQLite's write transactions run one at a time
         with transaction.atomic():
             rows = RateAllowance.objects.select_for_update().filter(key=request.key)

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cdp_site.prepared import fetch_one, prepared
+from cdp_site.prepared import fetch_one
 from profiles.errors import InvalidMessage
 from profiles.models import IntakeBatch, Source
 from profiles.services.ingest import BatchResult, MessageResult, ingest_messages
@@ -179,7 +179,7 @@ class StoreGuard(abc.ABC):
         part = self.sql()
         params = part.ctes_params + part.columns_params
         sql = f"WITH {part.ctes} SELECT EXISTS (SELECT 1 FROM admitted), {part.columns}"  # noqa: S608
-        admitted, *values = fetch_one(prepared(prefix="cdp_guard", sql=sql, params=params), params)
+        admitted, *values = fetch_one(sql, params)
         if not admitted:
             self.settle(values)
             raise RuntimeError("the store guard refused but raised nothing")
@@ -260,7 +260,7 @@ def _store_guarded(
         f"WITH {part.ctes}, {_GUARDED_INSERT} "  # noqa: S608 - our SQL, values bound
         f"SELECT EXISTS (SELECT 1 FROM stored), {part.columns}"
     )
-    stored, *values = fetch_one(prepared(prefix="cdp_intake", sql=sql, params=params), params)
+    stored, *values = fetch_one(sql, params)
     if not stored:
         guard.settle(values)
         raise RuntimeError("the store guard refused the row but raised nothing")

@@ -1,4 +1,4 @@
-"""Statements prepared once per connection over client-side binding (PostgreSQL)."""
+"""Prepared statements (PostgreSQL): bound parameters, or PREPARE / EXECUTE in text."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from cdp_site.prepared import Prepared, PreparedLost, fetch_one, pg_type, prepared
+from cdp_site.prepared import Prepared, fetch_one, pg_type
 from tests.helpers import postgres_only
 
 SQL = "SELECT %s::bigint + 1, %s::text || '%%', %s"
+# What a pooler's DISCARD ALL does, out of psycopg's sight (it forgets its statements when
+# it sees a DEALLOCATE ALL of its own).
+LOSE_ALL = "DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$"
 
 
 def test_parameter_types_are_read_off_the_values() -> None:
@@ -39,44 +42,42 @@ def test_a_statement_is_named_by_its_text_and_types_and_numbered() -> None:
     assert first.prepare.endswith("AS SELECT $1::bigint + 1, $2::text || '%%', $3")
     assert first.execute == f"EXECUTE {first.name} (%s, %s, %s)"
     assert Prepared.build(prefix="t", sql=SQL, params=[1, "a", None]).name != first.name
-    assert prepared(prefix="t", sql=SQL, params=[2, "b", 3.5]) is prepared(
-        prefix="t", sql=SQL, params=[1, "a", 2.5]
-    )
 
 
 @postgres_only
 @pytest.mark.django_db
-def test_prepared_in_the_first_message_then_executed_alone() -> None:
-    statement = prepared(prefix="test_once", sql=SQL, params=[1, "a", 2.5])
-
+def test_a_statement_with_bound_parameters_is_prepared_once_and_logged() -> None:
     with CaptureQueriesContext(connection) as queries:
-        first = fetch_one(statement, [1, "a", 2.5])
-        second = fetch_one(statement, [41, "b", 0.5])
+        first = fetch_one(SQL, [1, "a", 2.5])
+        second = fetch_one(SQL, [41, "b", 0.5])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%$1::bigint + 1%"],
+        )
+        (prepared_count,) = cursor.fetchone()
 
     assert (first, second) == ((2, "a%", 2.5), (42, "b%", 0.5))
-    assert queries[0]["sql"].startswith(f"PREPARE {statement.name}")
-    assert queries[1]["sql"].startswith(f"EXECUTE {statement.name}")
+    assert [q["sql"] for q in queries] == [SQL, SQL]
+    assert prepared_count == 1
 
 
 @postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_a_statement_the_connection_lost_is_prepared_again() -> None:
-    statement = prepared(prefix="test_lost", sql=SQL, params=[1, "a", 2.5])
-    assert fetch_one(statement, [1, "a", 2.5]) == (2, "a%", 2.5)
+def test_a_statement_the_connection_lost_is_prepared_again_on_a_new_connection() -> None:
+    assert fetch_one(SQL, [1, "a", 2.5]) == (2, "a%", 2.5)
     with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")  # what a pooler's DISCARD ALL does
+        cursor.execute(LOSE_ALL)
 
-    assert fetch_one(statement, [2, "b", 1.0]) == (3, "b%", 1.0)
+    assert fetch_one(SQL, [2, "b", 1.0]) == (3, "b%", 1.0)
 
 
 @postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_inside_a_transaction_a_lost_statement_is_reported_not_retried() -> None:
-    statement = prepared(prefix="test_lost_atomic", sql=SQL, params=[1, "a", 2.5])
-    fetch_one(statement, [1, "a", 2.5])
+def test_inside_a_transaction_a_lost_statement_is_an_error_not_retried() -> None:
+    fetch_one(SQL, [1, "a", 2.5])
     with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")
+        cursor.execute(LOSE_ALL)
 
-    with pytest.raises(PreparedLost), transaction.atomic():
-        fetch_one(statement, [2, "b", 1.0])
-    assert fetch_one(statement, [3, "c", 1.0]) == (4, "c%", 1.0)  # prepared again after
+    with pytest.raises(DatabaseError), transaction.atomic():
+        fetch_one(SQL, [2, "b", 1.0])
