@@ -20,12 +20,20 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import cdp_site.rates
+from cdp_site.rates import spend
 from profiles.models import Event, Form, ImportJob, IntakeBatch, Profile, Source
 from profiles.services import source_rotate_key
-from profiles.services.forms import form_cache_clear, form_lookup, form_save
+from profiles.services.forms import (
+    FormRateLimited,
+    form_cache_clear,
+    form_lookup,
+    form_save,
+    form_submit,
+)
 from profiles.services.imports import import_job_create, import_run_batch, import_start
 from profiles.services.intake import intake_accept, intake_drain
 from profiles.services.messages import Message
+from tests.helpers import in_parallel, postgres_only
 
 pytestmark = pytest.mark.django_db
 
@@ -310,6 +318,32 @@ def test_invalid_and_honeypot_posts_spend_the_rate_too(
 
     assert [r.status_code for r in (invalid, bot, valid, over)] == [400, 201, 201, 429]
     assert IntakeBatch.objects.count() == 1
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_posts_from_one_client_never_exceed_its_allowance(signup: Form) -> None:
+    outcomes: list[str] = []
+
+    def post(n: int) -> None:
+        for k in range(4):
+            try:
+                form_submit(
+                    form=form_lookup(slug="signup"),
+                    data={"email": f"p{n}-{k}@example.org"},
+                    origin=None,
+                    ip="198.51.100.7",
+                    user_agent="",
+                    rate=spend(scope="form", ident="198.51.100.7", rate="10/hour"),
+                )
+                outcomes.append("stored")
+            except FormRateLimited:
+                outcomes.append("refused")
+
+    assert in_parallel(8, post) == []
+    assert sorted(outcomes).count("stored") == 10
+    assert len(outcomes) == 32
+    assert IntakeBatch.objects.count() == 10
 
 
 # --- One storability scan a request --------------------------------------------------
