@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="gunicorn threads a worker")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of every phase")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of every phase")
     parser.add_argument(
         "--addresses",
         type=int,

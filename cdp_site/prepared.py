@@ -16,6 +16,7 @@ transaction mode, use pgbouncer 1.21 or later with `max_prepared_statements` set
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -127,6 +128,17 @@ class _PreparingCursor(ServerBindingCursor):
         return super().execute(query, params, prepare=True)
 
 
+def _execute(cursor: _PreparingCursor, sql: str, params: Sequence[Any]) -> None:
+    """Through the connection's execute wrappers (instrumentation), as Django's cursors do."""
+
+    def execute(sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        return cursor.execute(sql, params)
+
+    for wrapper in reversed(connection.execute_wrappers):
+        execute = functools.partial(wrapper, execute)
+    execute(sql, params, False, {"connection": connection, "cursor": cursor})
+
+
 def fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
     """Run `sql` (`%s` placeholders) as a prepared statement with bound parameters; its
     first row.
@@ -149,9 +161,9 @@ def fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
             with raw, connection.wrap_database_errors:
                 if connection.queries_logged:  # in the query log with its SQL text
                     with connection.make_debug_cursor(raw).debug_sql(sql, params):
-                        raw.execute(sql, params)
+                        _execute(raw, sql, params)
                 else:
-                    raw.execute(sql, params)
+                    _execute(raw, sql, params)
                 return raw.fetchone()
         except DatabaseError as error:
             lost = isinstance(error.__cause__, pg_errors.InvalidSqlStatementName)

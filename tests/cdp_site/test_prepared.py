@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -81,3 +82,18 @@ def test_inside_a_transaction_a_lost_statement_is_an_error_not_retried() -> None
 
     with pytest.raises(DatabaseError), transaction.atomic():
         fetch_one(SQL, [2, "b", 1.0])
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_the_connection_execute_wrappers_see_the_statement() -> None:
+    seen: list[str] = []
+
+    def spy(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        assert fetch_one(SQL, [1, "a", 2.5]) == (2, "a%", 2.5)
+
+    assert seen == [SQL]
