@@ -4,7 +4,7 @@ Each submission is a new person (validation, identity resolution, profile, prove
 event in one transaction); the no-op endpoint (`/api/ping/`) is the floor of DRF itself.
 The posts come from many client addresses behind a reverse proxy (each address has its
 own rate-limit row), then all from one address (every post moves the same row).
-Usage: python bench/forms.py [--requests 2000] [--clients 4] [--workers 2] [--addresses N]
+Usage: python bench/forms.py [--requests 2000] [--clients 4] [--workers 4] [--threads 1] [--addresses N]
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads a worker")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads a worker")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of every phase")
     parser.add_argument(
         "--addresses",

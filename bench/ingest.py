@@ -164,7 +164,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=4_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads a worker")
     args, _ = parser.parse_known_args()
 
     url = setup_django()
@@ -178,7 +179,9 @@ def main() -> None:
     # The production default: answer once stored, ingest in batches behind.
     source, key = source_create(name="bench http", kind="api")
     _, warm_key = source_create(name="bench http warm-up", kind="api")
-    server, port = start_server(url, args.workers, {"CDP_INTAKE_MODE": "buffered"})
+    server, port = start_server(
+        url, args.workers, {"CDP_INTAKE_MODE": "buffered"}, threads=args.threads
+    )
     try:
         # Every worker thread opens its connections and loads its code before the clock.
         warm_up(port, warm_key, args.batch, args.clients)
@@ -195,7 +198,9 @@ def main() -> None:
     # The same requests with the whole pipeline inside each request.
     sync_events = make_events(args.events // 2, args.users, seed=9)
     _, sync_key = source_create(name="bench http sync", kind="api")
-    server, port = start_server(url, args.workers, {"CDP_INTAKE_MODE": "sync"})
+    server, port = start_server(
+        url, args.workers, {"CDP_INTAKE_MODE": "sync"}, threads=args.threads
+    )
     try:
         warm_up(port, warm_key, args.batch, args.clients)
         sync_eps, sync_lat, sync_fail = http_batches(
@@ -208,7 +213,7 @@ def main() -> None:
     ms = 1000.0
     print_table(
         f"Batch intake, {args.events:,} events from {args.users:,} people, "
-        f"{args.batch} a request, {args.clients} clients, {args.workers} gunicorn workers",
+        f"{args.batch} a request, {args.clients} clients, {args.workers} gunicorn workers x {args.threads} threads",
         ["path", "events/s", "vs COPY", "p50 ms", "p99 ms"],
         [
             ["raw COPY (reference)", copy_eps, 1.0, "", ""],
