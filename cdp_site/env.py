@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import TypeVar
@@ -70,3 +71,26 @@ def env_float(key: str, default: float) -> float:
 
 def env_list(key: str, default: list[str], *, required_in_production: bool = False) -> list[str]:
     return get_from_env(key, default, cast=_to_list, required_in_production=required_in_production)
+
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@functools.lru_cache(maxsize=64)
+def parse_rate(rate: str) -> tuple[int, float]:
+    """DRF's notation, "30/min", "5/s", "1000/hour": (requests, seconds)."""
+    number, _, period = rate.partition("/")
+    seconds = _PERIODS.get(period.strip()[:1].lower())
+    if not number.strip().isdigit() or int(number) < 1 or seconds is None:
+        raise ValueError(f"not a rate: {rate!r} (use N/s, N/min, N/hour or N/day)")
+    return int(number), float(seconds)
+
+
+def env_rate(key: str, default: str) -> str:
+    """A rate in DRF's notation ("30/min"), checked when the settings load."""
+    value: str = get_from_env(key, default)
+    try:
+        parse_rate(value)
+    except ValueError as exc:
+        raise ImproperlyConfiguredEnv(f"{key}: {exc}") from exc
+    return value

@@ -21,12 +21,12 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
+from cdp_site.env import parse_rate
 from cdp_site.models import RateAllowance
 from cdp_site.prepared import fetch_one
 
 TABLE = RateAllowance._meta.db_table
 clock = time.time  # what "now" is; tests move it
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,6 @@ class Spend:
 class Allowance:
     allowed: bool
     retry_after: float  # seconds until a request would be allowed (0 when allowed)
-
-
-@functools.lru_cache(maxsize=64)
-def parse_rate(rate: str) -> tuple[int, float]:
-    """DRF's notation, "30/min", "5/s", "1000/hour": (requests, seconds)."""
-    number, _, period = rate.partition("/")
-    seconds = _PERIODS.get(period.strip()[:1].lower())
-    if not number.strip().isdigit() or int(number) < 1 or seconds is None:
-        raise ValueError(f"not a rate: {rate!r} (use N/s, N/min, N/hour or N/day)")
-    return int(number), float(seconds)
 
 
 @functools.lru_cache(maxsize=4)

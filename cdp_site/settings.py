@@ -8,7 +8,15 @@ from pathlib import Path
 import dj_database_url
 from kombu import Queue
 
-from cdp_site.env import env_bool, env_float, env_int, env_list, get_from_env, is_production
+from cdp_site.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_rate,
+    get_from_env,
+    is_production,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(get_from_env("CDP_VAR_DIR", str(BASE_DIR / "var")))
@@ -211,7 +219,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cdp_site.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon": "120/min",
-        "form": get_from_env("FORM_RATE_LIMIT", "30/min"),
+        "form": env_rate("FORM_RATE_LIMIT", "30/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # How many reverse proxies put themselves in X-Forwarded-For: client IPs for rate

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from cdp_site.env import ImproperlyConfiguredEnv, env_rate, parse_rate
 from cdp_site.models import RateAllowance
 from cdp_site.rates import (
     Spend,
     allowed_at_sql,
-    parse_rate,
     rate_key,
     rate_spend,
     rate_sweep,
@@ -83,6 +83,16 @@ def test_the_sweep_deletes_only_allowances_back_to_full() -> None:
 def test_a_malformed_rate_is_refused_with_the_notation_to_use(rate: str) -> None:
     with pytest.raises(ValueError, match="use N/s, N/min, N/hour or N/day"):
         parse_rate(rate)
+
+
+def test_a_malformed_rate_in_the_environment_stops_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FORM_RATE_LIMIT", "lots")
+    with pytest.raises(ImproperlyConfiguredEnv, match="FORM_RATE_LIMIT: not a rate"):
+        env_rate("FORM_RATE_LIMIT", "30/min")
+    monkeypatch.setenv("FORM_RATE_LIMIT", "5/hour")
+    assert env_rate("FORM_RATE_LIMIT", "30/min") == "5/hour"
 
 
 def test_rates_read_as_drf_writes_them() -> None:
