@@ -42,10 +42,13 @@ class Spend:
     def interval(self) -> float:
         return self.period / self.limit
 
+    def moved(self, allowed_at: float | None) -> float:
+        """The stored time once this request is spent (None: no row yet)."""
+        return (self.now if allowed_at is None else max(allowed_at, self.now)) + self.interval
+
     def over_by(self, allowed_at: float | None) -> float:
         """Seconds past the allowance this request would be, given the stored time."""
-        start = self.now if allowed_at is None else max(allowed_at, self.now)
-        return start + self.interval - self.now - self.period
+        return self.moved(allowed_at) - self.now - self.period
 
 
 @dataclass(frozen=True)
@@ -116,14 +119,10 @@ def rate_spend(request: Spend) -> Allowance:
             rows = RateAllowance.objects.select_for_update().filter(key=request.key)
             allowed_at = rows.values_list("allowed_at", flat=True).first()
             allowed = request.over_by(allowed_at) <= 0
-            if allowed:
-                start = request.now if allowed_at is None else max(allowed_at, request.now)
-                if allowed_at is None:
-                    RateAllowance.objects.create(
-                        key=request.key, allowed_at=start + request.interval
-                    )
-                else:
-                    rows.update(allowed_at=start + request.interval)
+            if allowed and allowed_at is None:
+                RateAllowance.objects.create(key=request.key, allowed_at=request.moved(None))
+            elif allowed:
+                rows.update(allowed_at=request.moved(allowed_at))
     return Allowance(allowed=True, retry_after=0.0) if allowed else refused(request, allowed_at)
 
 
