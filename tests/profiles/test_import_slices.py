@@ -99,6 +99,16 @@ def test_by_default_a_job_is_sliced_on_postgresql_only(settings: Any) -> None:
     assert import_slices() == {"postgresql": 2, "sqlite": 1}[connection.vendor]
 
 
+def _unsliced_run(source: Any, tmp_path: Path, rows: list[list[str]], settings: Any) -> ImportJob:
+    """The same rows imported as one unsliced job, to the end: the result to compare with."""
+    settings.CDP_IMPORT_SLICES = 1
+    whole = _job(source, tmp_path, rows, "whole.csv")
+    import_start(job_id=whole.pk, run_async=False)
+    while import_run_batch(job_id=whole.pk).has_more:
+        pass
+    return whole
+
+
 def test_a_small_job_is_one_slice(make_source: Any, tmp_path: Path) -> None:
     source, _ = make_source("Salon 2026", kind="trade_show")
     job = _job(source, tmp_path, _rows(19), "leads.csv")
@@ -113,11 +123,7 @@ def test_slices_run_in_any_order_give_the_counts_and_report_of_one_run(
 ) -> None:
     rows = _rows(60)
     source, _ = make_source("Salon 2026", kind="trade_show")
-    settings.CDP_IMPORT_SLICES = 1
-    whole = _job(source, tmp_path, rows, "whole.csv")
-    import_start(job_id=whole.pk, run_async=False)
-    while import_run_batch(job_id=whole.pk).has_more:
-        pass
+    whole = _unsliced_run(source, tmp_path, rows, settings)
     expected_counts, expected_report = _counts(whole), _report(whole)
     Profile.objects.all().delete()  # its events, identities and provenance with it
     settings.CDP_IMPORT_SLICES = 3
@@ -239,11 +245,7 @@ def test_report_lines_a_crashed_batch_left_in_a_slice_are_dropped_by_the_merge(
 ) -> None:
     rows = _rows(40)
     source, _ = make_source("Salon 2026", kind="trade_show")
-    settings.CDP_IMPORT_SLICES = 1
-    whole = _job(source, tmp_path, rows, "whole.csv")
-    import_start(job_id=whole.pk, run_async=False)
-    import_run_batch(job_id=whole.pk)
-    expected = _report(whole)
+    expected = _report(_unsliced_run(source, tmp_path, rows, settings))
     Profile.objects.all().delete()
     settings.CDP_IMPORT_SLICES = 2
     job = _job(source, tmp_path, rows, "sliced.csv")
