@@ -89,18 +89,22 @@ class ImportJob(models.Model):
 
 
 class ImportSlice(models.Model):
-    """A contiguous range of a job's rows that one worker imports while others run the rest.
+    """The rows of some of a job's people, that one worker imports while others run the rest.
 
-    Each slice moves its own position under its own row lock, so workers never wait for
-    each other's batches; the job's counters are the sums. Its error report lines are
-    merged into the job's report, in row order, when the last slice is done.
+    A slice reads rows start_row to end_row of the file and imports those whose person
+    falls to it (`RowMapper.slice_of`): a person's rows all in one slice, in file order.
+    Each slice moves its own position (rows read) under its own row lock, so workers never
+    wait for each other's batches; the job's counters are the sums. Its error report lines
+    are merged into the job's report, in row order, when the last slice is done.
     """
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="slices")
     number = models.PositiveSmallIntegerField()
     start_row = models.PositiveIntegerField(help_text="Its first data row (0 = the first).")
     end_row = models.PositiveIntegerField(help_text="The data row after its last.")
-    done_rows = models.PositiveIntegerField(default=0)
+    done_rows = models.PositiveIntegerField(
+        default=0, help_text="Rows read so far (its own imported, the others' passed over)."
+    )
     error_report = models.FileField(upload_to="imports/errors/%Y/%m/", blank=True)
 
     class Meta:

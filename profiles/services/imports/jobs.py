@@ -239,14 +239,17 @@ def _enqueue(job_id: int, slices: list[int] | None = None) -> None:
 
 
 def _slice(job: ImportJob, total: int) -> list[int]:
-    """Cut a large job into contiguous slices of near-equal size; their numbers."""
+    """Cut a large job into slices by person (`RowMapper.slice_of`); their numbers.
+
+    Each slice reads the whole file and imports its own people's rows. Contiguous ranges
+    of rows were tried first: a later range met people an earlier one was creating at that
+    moment, and waited for that batch's commit (bench/README.md, "Imports").
+    """
     count = min(import_slices(), total // _min_slice_rows())
     if count < 2:
         return []
-    bounds = [total * k // count for k in range(count + 1)]
     ImportSlice.objects.bulk_create(
-        ImportSlice(job=job, number=k, start_row=bounds[k], end_row=bounds[k + 1])
-        for k in range(count)
+        ImportSlice(job=job, number=k, start_row=0, end_row=total) for k in range(count)
     )
     return list(range(count))
 

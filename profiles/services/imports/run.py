@@ -9,10 +9,12 @@ position and error report lines, and the last slice done merges the reports in r
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import itertools
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
 from django.conf import settings
@@ -95,11 +97,13 @@ def _ingest_batch(
     mapper: RowMapper,
     batch: list[tuple[int, list[str]]],
     slice_id: int | None = None,
+    read: int | None = None,
 ) -> bool:
     """Ingest one batch and move the counters, if the job (or slice) stands at `expected_row`.
 
     A sliced job locks the slice, not the job: batches of other slices run meanwhile, and
-    meet only at the job's counters, an UPDATE held for the commit alone.
+    meet only at the job's counters, an UPDATE held for the commit alone. `read`: the rows
+    the slice read to gather the batch (its own and others'), the step of its position.
     """
     with transaction.atomic():
         part: ImportSlice | None = None
@@ -140,7 +144,8 @@ def _ingest_batch(
                 elif item.status == "duplicate":
                     duplicates += 1
         if part is not None:
-            ImportSlice.objects.filter(pk=part.pk).update(done_rows=F("done_rows") + len(batch))
+            step = len(batch) if read is None else read
+            ImportSlice.objects.filter(pk=part.pk).update(done_rows=F("done_rows") + step)
         ImportJob.objects.filter(pk=job_id).update(
             status=ImportJob.Status.RUNNING,
             started_at=Coalesce(F("started_at"), timezone.now()),
@@ -212,26 +217,31 @@ def _report_dedupe(job: ImportJob) -> None:
 
 
 def _report_merge(job: ImportJob, parts: list[ImportSlice]) -> None:
-    """The job's report: the slices' reports one after the other (so in row order), deduped.
+    """The job's report: the slices' reports, each deduped, merged in row order.
 
-    The slices' files are deleted once the merge commits.
+    Each slice's report is in row order and a row is one slice's, so a merge by row number
+    gives the report of an unsliced run. The slices' files are deleted once it commits.
     """
     reports = [part for part in parts if part.error_report]
     if not reports:
         return
     storage = job.error_report.storage
-    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as merged:
+    with (
+        ExitStack() as files,
+        tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as merged,
+    ):
+        readers = []
+        for part in reports:
+            report = files.enter_context(storage.open(part.error_report.name, "rb"))
+            text = io.TextIOWrapper(report, encoding="utf-8-sig", newline="")
+            files.callback(text.detach)  # the storage's file closes itself
+            readers.append(csv.reader(text))
         out = io.TextIOWrapper(merged, encoding="utf-8-sig", newline="")
         writer = csv.writer(out, lineterminator="\r\n")
-        for position, part in enumerate(reports):
-            with storage.open(part.error_report.name, "rb") as report:
-                text = io.TextIOWrapper(report, encoding="utf-8-sig", newline="")
-                reader = csv.reader(text)
-                header = next(reader)
-                if position == 0:
-                    writer.writerow(header)
-                writer.writerows(_deduped(reader))
-                text.detach()
+        headers = [next(reader) for reader in readers]  # the same in each
+        writer.writerow(headers[0])
+        streams = [_deduped(reader) for reader in readers]
+        writer.writerows(heapq.merge(*streams, key=lambda record: int(record[0])))
         out.flush()
         out.detach()
         merged.seek(0)
@@ -275,6 +285,29 @@ def _batches(table: Table, start: int, max_rows: int) -> Iterator[list[tuple[int
     rows = itertools.islice(table.rows, start, start + max_rows)
     while batch := list(itertools.islice(rows, BATCH_ROWS)):
         yield batch
+
+
+def _own_batches(
+    table: Table, start: int, end: int, own: Callable[[int, list[str]], bool], limit: int
+) -> Iterator[tuple[list[tuple[int, list[str]]], int]]:
+    """A slice's batches among rows start to end: its own rows (up to `limit` in all), each
+    with the rows read to gather them. The last may have none of its own: reading to `end`.
+    """
+    batch: list[tuple[int, list[str]]] = []
+    read = taken = 0
+    for number, row in itertools.islice(table.rows, start, end):
+        read += 1
+        if not own(number, row):
+            continue
+        batch.append((number, row))
+        taken += 1
+        if len(batch) == BATCH_ROWS or taken == limit:
+            yield batch, read
+            if taken == limit:
+                return
+            batch, read = [], 0
+    if read:
+        yield batch, read
 
 
 def import_run_batch(
@@ -328,7 +361,7 @@ def import_run_batch(
 
 
 def import_run_slice(*, job_id: int, number: int, max_rows: int | None = None) -> ImportProgress:
-    """Import up to max_rows rows of one slice of a job, from where the slice stands.
+    """Import up to max_rows of one slice's rows, reading the file on from where it stands.
 
     Other workers run the other slices meanwhile; `has_more` is about this slice. A slice
     run twice at once imports its rows once: each batch checks the slice's position under
@@ -340,8 +373,8 @@ def import_run_slice(*, job_id: int, number: int, max_rows: int | None = None) -
     if job.status not in ACTIVE:
         return _progress(job, has_more=False)
     start = part.start_row + part.done_rows
-    end = min(part.end_row, start + max_rows)
-    position = start
+    count = job.slices.count()
+    position, taken = start, 0
     try:
         with open_table(job.file, ReadOptions(**job.options)) as table:
             mapper = RowMapper.build(
@@ -350,18 +383,24 @@ def import_run_slice(*, job_id: int, number: int, max_rows: int | None = None) -
                 columns=job.columns,
                 file_name=job.original_name,
             )
-            for batch in _batches(table, start, end - start):
+
+            def own(row_number: int, row: list[str]) -> bool:
+                return mapper.slice_of(row_number, row, count) == number
+
+            for batch, read in _own_batches(table, start, part.end_row, own, max_rows):
                 if not _ingest_batch(
                     job_id=job.pk,
                     expected_row=position,
                     mapper=mapper,
                     batch=batch,
                     slice_id=part.pk,
+                    read=read,
                 ):
                     job.refresh_from_db()
                     return _progress(job, has_more=False)
-                position += len(batch)
-        if position < end:
+                position += read
+                taken += len(batch)
+        if position < part.end_row and taken < max_rows:  # the rows ran out, not the limit
             raise ImportJobFailed("The file has fewer rows than when the import started.")
     except ImportJobFailed as exc:
         message = f"Stopped at row {position + 1} of slice {number + 1}: {exc}"
