@@ -284,23 +284,28 @@ def test_a_persons_rows_fall_in_one_slice_whatever_the_spelling(make_source: Any
     )
 
     for count in (2, 3, 5):
-        # The email decides when there is one, wherever its column, however it is written.
+        # The source's own id decides when there is one, wherever its column.
+        by_id = {
+            mapper.slice_of(n, row, count)
+            for n, row in enumerate(
+                [["+33 6 12 34 56 78", "C-1", "ada@example.org"], ["", " C-1 ", "new@example.org"]]
+            )
+        }
+        # Then the email, however it is written; then the phone, national or international.
         by_email = {
             mapper.slice_of(n, row, count)
             for n, row in enumerate(
                 [
-                    ["+33 6 12 34 56 78", "C-1", "ada@example.org"],
+                    ["+33 6 12 34 56 78", "", "ada@example.org"],
                     ["", "", " ADA@Example.org "],
-                    ["+44 7700 900123", "X-9", "ada@example.org"],
+                    ["+44 7700 900123", "", "ada@example.org"],
                 ]
             )
         }
-        # Then the phone, national or international; then the external id.
         by_phone = {
             mapper.slice_of(n, row, count)
-            for n, row in enumerate([["+33 6 12 34 56 78", "C-1", ""], ["06.12.34.56.78", "", ""]])
+            for n, row in enumerate([["+33 6 12 34 56 78", "", ""], ["06.12.34.56.78", "", ""]])
         }
-        by_id = {mapper.slice_of(n, [" ", "C-1", ""], count) for n in range(4)}
         assert (len(by_email), len(by_phone), len(by_id)) == (1, 1, 1)
 
 

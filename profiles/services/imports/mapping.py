@@ -44,6 +44,7 @@ CONSENT_VALUES = {
     "false": False,
 }
 IDENTIFIER_TARGETS = ("email", "phone", "external_id")
+_SLICE_KEYS = ("external_id", "email", "phone")  # see RowMapper.slice_of
 TARGET_LABELS: dict[str, str] = {
     "email": "Email",
     "phone": "Phone",
@@ -263,8 +264,8 @@ class RowMapper:
 
     @cached_property
     def _identifiers(self) -> list[tuple[int, str]]:
-        """The identifier columns, email first, then phone, then external id."""
-        order = {target: rank for rank, target in enumerate(IDENTIFIER_TARGETS)}
+        """The identifier columns, in the order `slice_of` reads them."""
+        order = {target: rank for rank, target in enumerate(_SLICE_KEYS)}
         return sorted(
             (pair for pair in self.targets if pair[1] in order), key=lambda pair: order[pair[1]]
         )
@@ -272,8 +273,9 @@ class RowMapper:
     def slice_of(self, number: int, row: Sequence[str], count: int) -> int:
         """Which of `count` slices imports this row: the same for every row of one person.
 
-        The person is told by the row's first identifier (email, then phone, then external
-        id), roughly normalised: a person's rows then meet in one slice, in file order, and
+        The person is told by the row's first identifier, roughly normalised: the source's
+        own id for the person (a CRM's contact id stays when the email changes), else the
+        email, else the phone. A person's rows then meet in one slice, in file order, and
         two workers never wait for each other's new people. Only speed depends on it (a
         person told by other identifiers in other rows is still one profile: ingestion
         locks each identifier). A row without one goes by its number.
