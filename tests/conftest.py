@@ -94,6 +94,14 @@ def _isolated_cache(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _forms_forgotten() -> None:
+    """Forms a process remembers (FORM_MEMORY_SECONDS) are those of an earlier test's database."""
+    from profiles.services import forms
+
+    forms._forms.clear()
+
+
+@pytest.fixture(autouse=True)
 def _intake_sync(settings: Any) -> None:
     """Most tests read the database right after a request: run intake in the request.
 
