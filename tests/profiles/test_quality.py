@@ -222,6 +222,39 @@ def test_the_sql_score_matches_the_python_reference_under_custom_weights(web_for
     assert list(expected.values()) == [52, 7, 18]
 
 
+def test_scores_given_in_the_batch_are_those_the_sql_gives(web_form: Any) -> None:
+    # New profiles are scored with their fields; the others by the SQL, which reads issues.
+    ingest_messages(source=web_form, messages=[identify("u-0", email="old@example.org")])
+    ingest_messages(
+        source=web_form,
+        messages=[
+            identify("u-0", phone="1"),  # an existing profile with a new error
+            identify("u-1", email="a@gmial.com", birthday="1990-12-10"),  # a warning
+            identify("u-2", phone="+33612345678", country="Atlantis"),  # an error
+            identify("u-3", title="CEO"),
+            identify("u-3", email="ceo@example.org"),  # a second message, same new profile
+        ],
+    )
+    given = dict(Profile.objects.values_list("pk", "quality_score"))
+
+    Profile.objects.update(quality_score=None)
+    profiles_score(
+        profile_ids=list(given), weights=dict(QualityWeight.objects.values_list("field", "weight"))
+    )
+
+    assert dict(Profile.objects.values_list("pk", "quality_score")) == given
+    assert sorted(given.values()) == [10, 20, 30, 45]
+
+
+def test_without_weights_new_profiles_get_no_score(web_form: Any) -> None:
+    QualityWeight.objects.update(weight=0)
+    quality_config_forget()
+
+    ingest_messages(source=web_form, messages=[identify("u-1", email="ada@example.org")])
+
+    assert Profile.objects.get().quality_score is None
+
+
 def test_no_weights_means_no_score() -> None:
     assert (
         quality_score({"email": "a@b.c"}, {"email": 0, "validity": 0}, errors=0, warnings=0) is None

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from profiles.errors import InvalidMessage
-from profiles.models import Identity, Profile, Source
+from profiles.models import DataQualityIssue, Identity, Profile, Source
 from profiles.normalise import job_function
 from profiles.services.consent_capture import ConsentCapture, consent_capture
 from profiles.services.identity_rules import (
@@ -26,6 +26,7 @@ from profiles.services.ingest.store import Assigned, AuditRow, IssueRow, OrmStor
 from profiles.services.ingest.suppression import batch_digests, suppression_filter
 from profiles.services.messages import PROFILE_FIELDS, Key, Message, Prepared, message_prepare
 from profiles.services.quality.config import QualityConfig, quality_config
+from profiles.services.quality.score import quality_score
 from profiles.services.quality.survivorship import survivorship_winners
 
 _PROFILE_FIELDS = frozenset(PROFILE_FIELDS)
@@ -136,10 +137,14 @@ def ingest_batch(
     ):
         raise MergedMeanwhile
     config = quality_config()  # before the pipeline below, which takes writes only
+    # Profiles this batch created and nothing else has touched: no issue but the batch's.
+    fresh = set(created).difference(stitches.values())
     with store.sending():
         # The events first: the database stores them while the fields are worked out.
         store.insert_events(assigned, source.pk, now)
-        updated = _apply_fields(assigned, source, set(created), profiles, provenance, store, config)
+        updated = _apply_fields(
+            assigned, source, set(created), fresh, profiles, provenance, store, config
+        )
     store.flush()
     if resolver.conflicts:
         identity_conflicts_record(
@@ -294,6 +299,7 @@ def _apply_fields(
     assigned: Assigned,
     source: Source,
     created: set[int],
+    fresh: set[int],
     profiles: dict[int, dict[str, Any]],
     provenance: list[ProvenanceRow],
     store: OrmStore,
@@ -302,8 +308,14 @@ def _apply_fields(
     """Upsert provenance, recompute survivorship and write changed profile fields.
 
     `profiles` and `provenance` are what `store.lock_profiles` read under lock; `config`
-    the data-quality rules (survivorship, job functions, score weights).
+    the data-quality rules (survivorship, job functions, score weights). The `fresh`
+    profiles (created by the batch, nobody else's issues) are scored here, in the same
+    UPDATE as their fields; the others by `store.score_profiles`, which reads their issues.
     """
+    issues = quality_issue_rows(assigned)
+    severities: dict[int, list[str]] = defaultdict(list)
+    for profile_id, issue, _ in issues:
+        severities[profile_id].append(issue.severity)
     upserts = _observe(assigned, source, provenance)
     if upserts:
         store.upsert_provenance(upserts)
@@ -326,6 +338,15 @@ def _apply_fields(
             profile["first_seen_at"] = first_seen
             update_fields.add("first_seen_at")
         update_fields.update(changed)
+        if profile_id in fresh and (changed or profile_id in severities):
+            found = severities.get(profile_id, [])
+            profile["quality_score"] = quality_score(
+                profile,
+                config.weights,
+                errors=found.count(DataQualityIssue.Severity.ERROR),
+                warnings=found.count(DataQualityIssue.Severity.WARNING),
+            )
+            update_fields.add("quality_score")
         changed_profiles.append(profile)
         if changed:
             action = "created" if profile_id in created else "ingested"
@@ -338,24 +359,13 @@ def _apply_fields(
         )
     if audits:
         store.insert_audits(audits, source.pk)
-    _record_quality(assigned, audits, source, store, config)
-    return sum(1 for _, action, _ in audits if action == "ingested")
-
-
-def _record_quality(
-    assigned: Assigned,
-    audits: list[AuditRow],
-    source: Source,
-    store: OrmStore,
-    config: QualityConfig,
-) -> None:
-    """Record the batch's data-quality issues, then score the profiles that changed."""
-    issues = quality_issue_rows(assigned)
     if issues:
         store.upsert_issues(issues, source.pk)
-    scored = {profile_id for profile_id, _, _ in audits} | {row[0] for row in issues}
-    if scored:
-        store.score_profiles(sorted(scored), config.weights)
+    # After the issues: the score reads them. Fresh profiles were scored above.
+    scored = {profile_id for profile_id, _, _ in audits} | severities.keys()
+    if scored - fresh:
+        store.score_profiles(sorted(scored - fresh), config.weights)
+    return sum(1 for _, action, _ in audits if action == "ingested")
 
 
 def quality_issue_rows(assigned: Assigned) -> list[IssueRow]:

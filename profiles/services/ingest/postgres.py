@@ -60,6 +60,7 @@ _PROFILE_TYPES = {name: "text" for name in STATE_COLUMNS} | {
     "traits": "jsonb",
     "first_seen_at": "timestamptz",
     "last_seen_at": "timestamptz",
+    "quality_score": "bigint",
 }
 _EVENT_COLUMNS: tuple[Column, ...] = (
     ("profile_id", "bigint"),

@@ -38,6 +38,7 @@ STATE_COLUMNS = (
     "first_seen_at",
     "last_seen_at",
     "lifecycle_stage",
+    "quality_score",
 )
 
 Assigned = Sequence[tuple[Prepared, int]]  # a prepared message and its (real) profile id
