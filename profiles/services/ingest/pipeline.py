@@ -339,13 +339,7 @@ def _apply_fields(
             update_fields.add("first_seen_at")
         update_fields.update(changed)
         if profile_id in fresh and (changed or profile_id in severities):
-            found = severities.get(profile_id, [])
-            profile["quality_score"] = quality_score(
-                profile,
-                config.weights,
-                errors=found.count(DataQualityIssue.Severity.ERROR),
-                warnings=found.count(DataQualityIssue.Severity.WARNING),
-            )
+            _score_fresh(profile, severities.get(profile_id, []), config)
             update_fields.add("quality_score")
         changed_profiles.append(profile)
         if changed:
@@ -366,6 +360,16 @@ def _apply_fields(
     if scored - fresh:
         store.score_profiles(sorted(scored - fresh), config.weights)
     return sum(1 for _, action, _ in audits if action == "ingested")
+
+
+def _score_fresh(profile: dict[str, Any], severities: list[str], config: QualityConfig) -> None:
+    """Score a profile the batch created: its only open issues are the batch's."""
+    profile["quality_score"] = quality_score(
+        profile,
+        config.weights,
+        errors=severities.count(DataQualityIssue.Severity.ERROR),
+        warnings=severities.count(DataQualityIssue.Severity.WARNING),
+    )
 
 
 def quality_issue_rows(assigned: Assigned) -> list[IssueRow]:
