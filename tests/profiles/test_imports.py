@@ -202,7 +202,9 @@ def test_the_first_sheet_of_an_xlsx_workbook_is_imported(crm: Any, tmp_path: Pat
     job = run_to_end(job)
 
     assert counters(job) == ("done", 2, 2, 0, 0, 2, 0)
-    assert job.options == {"format": "xlsx"}
+    # The runs read the sheet's rows as CSV text, stored when the job started.
+    assert job.options == {"format": "csv", "encoding": "utf-8", "delimiter": ","}
+    assert (job.original_name, Path(job.file.name).suffix) == ("crm.xlsx", ".csv")
     assert list(Profile.objects.order_by("email").values_list("email", "last_name", "traits")) == [
         ("ada@example.org", "Lovelace", {"birthday_": "1815-12-10", "score": "42"}),
         ("grace@example.org", "Hopper", {"birthday_": "1906-12-09", "score": "7.5"}),
@@ -224,6 +226,53 @@ def test_an_xlsx_date_column_fills_the_date_of_birth(crm: Any, tmp_path: Path) -
     run_to_end(job)
 
     assert Profile.objects.get().date_of_birth == date(1990, 2, 28)
+
+
+def _workbook(tmp_path: Path, rows: list[list[Any]]) -> Path:
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    path = tmp_path / "salon.xlsx"
+    workbook.save(path)
+    return path
+
+
+def test_a_workbook_started_is_kept_as_csv_with_its_row_numbers(
+    crm: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    rows: list[list[Any]] = [["Email", "Note"], ["ada@example.org", "line one\nline two"]]
+    rows += [[None, None], ["not an email", 'a "quoted" note'], ["bob@example.org", 3.0]]
+    job = upload(crm, _workbook(tmp_path, rows), {"Email": "email", "Note": "traits.note"})
+    uploaded = job.file.name
+    storage = job.file.storage
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_start(job_id=job.pk, run_async=False)
+
+    assert not storage.exists(uploaded)  # the workbook went once the start committed
+    assert storage.exists(job.file.name)
+    while import_run_batch(job_id=job.pk).has_more:
+        pass
+    job.refresh_from_db()
+    assert counters(job) == ("done", 3, 3, 1, 0, 2, 0)
+    assert {row[0] for row in report_rows(job)[1:]} == {"4"}  # the sheet's row 4
+    notes = {profile.email: profile.traits["note"] for profile in Profile.objects.all()}
+    assert notes == {"ada@example.org": "line one line two", "bob@example.org": "3"}
+
+
+def test_a_workbook_that_cannot_start_keeps_the_uploaded_file_and_leaves_no_csv(
+    crm: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    job = upload(crm, _workbook(tmp_path, [["Email"]]), {"Email": "email"})
+    storage = job.file.storage
+    before = set(storage.listdir(str(Path(job.file.name).parent))[1])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_start(job_id=job.pk, run_async=False)
+
+    assert (job.status, job.message) == ("failed", "The file has a header row but no data rows.")
+    assert set(storage.listdir(str(Path(job.file.name).parent))[1]) == before
+    assert job.file.name.endswith(".xlsx")
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ problems go to the job's error report while the valid rows are kept.
 from __future__ import annotations
 
 import itertools
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -31,12 +32,14 @@ from profiles.services.imports.mapping import (
     options_check,
 )
 from profiles.services.imports.reading import (
+    CSV_RENDITION,
     ImportJobFailed,
     ReadOptions,
     check_size,
     open_binary,
     open_table,
     resolve_options,
+    xlsx_as_csv,
 )
 from profiles.services.messages import message_prepare
 
@@ -284,6 +287,8 @@ def _inspect(job: ImportJob) -> tuple[ReadOptions, int]:
         raise ImportJobFailed("The job has no file.")
     check_size(job.file.size)
     options = _read_options(job)
+    if options.format == "xlsx":
+        options = _as_csv(job)
     header, total = _count_rows(job, options)
     problems = header_problems(job.columns, header)
     if problems:
@@ -293,36 +298,74 @@ def _inspect(job: ImportJob) -> tuple[ReadOptions, int]:
     return options, total
 
 
+def _as_csv(job: ImportJob) -> ReadOptions:
+    """Store the job's workbook as CSV text and point `job` (not its row) at it.
+
+    The runs then read CSV (`xlsx_as_csv` says why); `import_start` saves the new name with
+    the job, or deletes the file if the job does not start.
+    """
+    storage = job.file.storage
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
+        xlsx_as_csv(job.file, out)
+        out.seek(0)
+        name = job.file.field.generate_filename(job, f"{PurePath(job.file.name).stem}.csv")
+        job.file = storage.save(name, File(out))  # a new FieldFile: the old one is open
+    return CSV_RENDITION
+
+
 def import_start(*, job_id: int, run_async: bool = True) -> ImportJob:
-    """Check the whole file and mapping, then queue the job; on a problem fail it, write nothing."""
+    """Check the whole file and mapping, then queue the job; on a problem fail it, write nothing.
+
+    A workbook is stored as CSV text once, here (`_as_csv`): the job's file from then on.
+    """
     job = ImportJob.objects.select_related("source").get(pk=job_id)
     _must_be_uploaded(job)
+    uploaded = job.file.name
+    storage = job.file.storage
     # The whole file is read before the row lock is taken: SQLite would block every writer.
     inspected, failure = None, ""
     try:
         inspected = _inspect(job)
     except ImportJobFailed as exc:
         failure = str(exc)
-    with transaction.atomic():
-        locked = ImportJob.objects.select_for_update().select_related("source").get(pk=job_id)
-        _must_be_uploaded(locked)
-        if (locked.columns, locked.options) != (job.columns, job.options):
-            raise ProfilesError(
-                f"the mapping of import #{job.pk} changed while it was starting; start it again",
-                fields={"columns": ["changed"]},
-            )
-        if inspected is None:
-            return _fail(locked, failure)
-        options, total = inspected
-        locked.options = options.as_dict()
-        locked.total_rows = total
-        locked.status = ImportJob.Status.QUEUED
-        locked.message = ""
-        locked.save(update_fields=["options", "total_rows", "status", "message"])
-        slices = _slice(locked, total)
-        if run_async:
-            _enqueue(locked.pk, slices)
-    return locked
+    rendition = job.file.name if job.file.name != uploaded else ""
+    try:
+        with transaction.atomic():
+            locked = ImportJob.objects.select_for_update().select_related("source").get(pk=job_id)
+            _must_be_uploaded(locked)
+            if (locked.columns, locked.options, locked.file.name) != (
+                job.columns,
+                job.options,
+                uploaded,
+            ):
+                raise ProfilesError(
+                    f"the mapping of import #{job.pk} changed while it was starting; "
+                    "start it again",
+                    fields={"columns": ["changed"]},
+                )
+            if inspected is None:
+                started = _fail(locked, failure)
+            else:
+                options, total = inspected
+                locked.file.name = job.file.name
+                locked.options = options.as_dict()
+                locked.total_rows = total
+                locked.status = ImportJob.Status.QUEUED
+                locked.message = ""
+                locked.save(update_fields=["file", "options", "total_rows", "status", "message"])
+                if rendition:
+                    transaction.on_commit(partial(storage.delete, uploaded))
+                slices = _slice(locked, total)
+                if run_async:
+                    _enqueue(locked.pk, slices)
+                started = locked
+    except BaseException:
+        if rendition:
+            storage.delete(rendition)
+        raise
+    if rendition and inspected is None:
+        storage.delete(rendition)  # the job failed: it keeps the file the steward uploaded
+    return started
 
 
 @transaction.atomic

@@ -230,6 +230,28 @@ def _xlsx_rows(workbook: Any) -> Iterator[list[str]]:
         yield [_cell_text(value) for value in row]
 
 
+# How `xlsx_as_csv` writes a workbook's rows, and how they are read back.
+CSV_RENDITION = ReadOptions(format="csv", encoding="utf-8", delimiter=",")
+
+
+def xlsx_as_csv(file: File, out: IO[bytes]) -> None:
+    """Write the workbook's first sheet to `out` as CSV text, row for row, as `open_table`
+    reads it (blank rows too, so the rows keep their numbers in the sheet).
+
+    An import reads its file again at each task run (and each slice reads all of it):
+    openpyxl reads ~67 µs a row of eight cells, Python's csv module ~0.6 µs.
+    """
+    with open_binary(file) as binary, _workbook(binary) as workbook:
+        text = io.TextIOWrapper(out, encoding=CSV_RENDITION.encoding, newline="")
+        try:
+            csv.writer(text, delimiter=CSV_RENDITION.delimiter, lineterminator="\r\n").writerows(
+                _xlsx_rows(workbook)
+            )
+            text.flush()
+        finally:
+            text.detach()
+
+
 # --- Both --------------------------------------------------------------------------------
 
 
