@@ -117,6 +117,34 @@ def test_anonymous_history_is_stitched_to_a_known_profile_on_identify(web_form: 
     assert Identity.objects.get(kind="anonymous_id").profile_id == known.pk
 
 
+def test_an_anonymous_history_stitched_to_a_profile_new_in_the_batch_keeps_one_value_each(
+    web_form: Any,
+) -> None:
+    # The visitor told a first name anonymously; then one batch creates the person (u-9)
+    # and links the visitor to them: the visitor's provenance moves to the new profile,
+    # which the batch's own first name of the same source then updates.
+    ingest_messages(
+        source=web_form, messages=[identify(anonymous_id="anon-9", traits={"firstName": "Ad"})]
+    )
+
+    ingest_messages(
+        source=web_form,
+        messages=[
+            identify(user_id="u-9", traits={"email": "ada@example.org"}),
+            identify(anonymous_id="anon-9", user_id="u-9", traits={"firstName": "Ada"}),
+        ],
+    )
+
+    known = Profile.objects.get(status="active")
+    assert known.first_name == "Ada"
+    assert list(
+        FieldProvenance.objects.filter(profile=known, field="first_name").values_list(
+            "value", flat=True
+        )
+    ) == ["Ada"]
+    assert Profile.objects.get(status="merged").merged_into_id == known.pk
+
+
 def test_an_anonymous_visitor_who_identifies_keeps_one_profile(web_form: Any) -> None:
     ingest_messages(
         source=web_form,

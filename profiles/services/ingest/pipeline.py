@@ -318,7 +318,7 @@ def _apply_fields(
         severities[profile_id].append(issue.severity)
     upserts = _observe(assigned, source, provenance)
     if upserts:
-        store.upsert_provenance(upserts)
+        store.upsert_provenance(upserts, fresh)
     winners = _winners(provenance, config.survivorship)
     by_profile: dict[int, list[Prepared]] = defaultdict(list)
     for item, profile_id in assigned:

@@ -308,25 +308,38 @@ class PostgresStore(OrmStore):
             states[state["id"]] = state
         return states, [ProvenanceRow(*row) for row in provenance]
 
-    def upsert_provenance(self, rows: list[ProvenanceRow]) -> None:
-        if not rows:
-            return
-        self._write(
-            statements.insert(
-                FieldProvenance,
-                _PROVENANCE_COLUMNS,
-                [
-                    [row.profile_id for row in rows],
-                    [row.field for row in rows],
-                    [row.source_id for row in rows],
-                    [row.value for row in rows],
-                    [row.observed_at for row in rows],
-                ],
-                suffix="ON CONFLICT (profile_id, field, source_id) DO UPDATE "
+    def upsert_provenance(
+        self, rows: list[ProvenanceRow], fresh: Collection[int] = frozenset()
+    ) -> None:
+        """Rows of `fresh` profiles in a plain INSERT: an upsert's conflict check (a probe
+        of the unique index before each row) cost ~15 % of the statement for none found."""
+        new = [row for row in rows if row.profile_id in fresh]
+        old = [row for row in rows if row.profile_id not in fresh] if new else rows
+        for part, suffix in (
+            (new, ""),
+            (
+                old,
+                "ON CONFLICT (profile_id, field, source_id) DO UPDATE "
                 "SET value = EXCLUDED.value, observed_at = EXCLUDED.observed_at",
-                now=timezone.now(),
+            ),
+        ):
+            if not part:
+                continue
+            self._write(
+                statements.insert(
+                    FieldProvenance,
+                    _PROVENANCE_COLUMNS,
+                    [
+                        [row.profile_id for row in part],
+                        [row.field for row in part],
+                        [row.source_id for row in part],
+                        [row.value for row in part],
+                        [row.observed_at for row in part],
+                    ],
+                    suffix=suffix,
+                    now=timezone.now(),
+                )
             )
-        )
 
     def update_profiles(
         self, states: list[dict[str, Any]], columns: list[str], updated_at: datetime

@@ -241,7 +241,12 @@ class OrmStore:
         )
         return states, [ProvenanceRow(*row) for row in provenance]
 
-    def upsert_provenance(self, rows: list[ProvenanceRow]) -> None:
+    def upsert_provenance(
+        self, rows: list[ProvenanceRow], fresh: Collection[int] = frozenset()
+    ) -> None:
+        """Store each source's latest value of each field; `fresh`: profiles created by this
+        transaction, which no other can have rows for (the PostgreSQL store inserts theirs
+        without a conflict check)."""
         FieldProvenance.objects.bulk_create(
             [
                 FieldProvenance(
