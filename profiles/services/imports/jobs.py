@@ -321,51 +321,58 @@ def import_start(*, job_id: int, run_async: bool = True) -> ImportJob:
     job = ImportJob.objects.select_related("source").get(pk=job_id)
     _must_be_uploaded(job)
     uploaded = job.file.name
-    storage = job.file.storage
     # The whole file is read before the row lock is taken: SQLite would block every writer.
     inspected, failure = None, ""
     try:
         inspected = _inspect(job)
     except ImportJobFailed as exc:
         failure = str(exc)
-    rendition = job.file.name if job.file.name != uploaded else ""
+    if job.file.name == uploaded:
+        return _queue(job, uploaded, inspected, failure, run_async)
+    # A CSV rendition of the workbook: kept if the job is queued (the workbook goes once
+    # that commits), deleted if not.
+    storage = job.file.storage
     try:
-        with transaction.atomic():
-            locked = ImportJob.objects.select_for_update().select_related("source").get(pk=job_id)
-            _must_be_uploaded(locked)
-            if (locked.columns, locked.options, locked.file.name) != (
-                job.columns,
-                job.options,
-                uploaded,
-            ):
-                raise ProfilesError(
-                    f"the mapping of import #{job.pk} changed while it was starting; "
-                    "start it again",
-                    fields={"columns": ["changed"]},
-                )
-            if inspected is None:
-                started = _fail(locked, failure)
-            else:
-                options, total = inspected
-                locked.file.name = job.file.name
-                locked.options = options.as_dict()
-                locked.total_rows = total
-                locked.status = ImportJob.Status.QUEUED
-                locked.message = ""
-                locked.save(update_fields=["file", "options", "total_rows", "status", "message"])
-                if rendition:
-                    transaction.on_commit(partial(storage.delete, uploaded))
-                slices = _slice(locked, total)
-                if run_async:
-                    _enqueue(locked.pk, slices)
-                started = locked
+        started = _queue(job, uploaded, inspected, failure, run_async)
     except BaseException:
-        if rendition:
-            storage.delete(rendition)
+        storage.delete(job.file.name)
         raise
-    if rendition and inspected is None:
-        storage.delete(rendition)  # the job failed: it keeps the file the steward uploaded
+    if started.file.name == uploaded:
+        storage.delete(job.file.name)
+    else:
+        transaction.on_commit(partial(storage.delete, uploaded))
     return started
+
+
+@transaction.atomic
+def _queue(
+    job: ImportJob,
+    uploaded: str,
+    inspected: tuple[ReadOptions, int] | None,
+    failure: str,
+    run_async: bool,
+) -> ImportJob:
+    """Queue the inspected `job` (or fail it), if nobody changed it since it was read."""
+    locked = ImportJob.objects.select_for_update().select_related("source").get(pk=job.pk)
+    _must_be_uploaded(locked)
+    if (locked.columns, locked.options, locked.file.name) != (job.columns, job.options, uploaded):
+        raise ProfilesError(
+            f"the mapping of import #{job.pk} changed while it was starting; start it again",
+            fields={"columns": ["changed"]},
+        )
+    if inspected is None:
+        return _fail(locked, failure)
+    options, total = inspected
+    locked.file.name = job.file.name
+    locked.options = options.as_dict()
+    locked.total_rows = total
+    locked.status = ImportJob.Status.QUEUED
+    locked.message = ""
+    locked.save(update_fields=["file", "options", "total_rows", "status", "message"])
+    slices = _slice(locked, total)
+    if run_async:
+        _enqueue(locked.pk, slices)
+    return locked
 
 
 @transaction.atomic
