@@ -7,7 +7,7 @@ from django_celery_beat.models import PeriodicTask
 
 from cdp_site.periodic import PERIODIC_TASKS
 from consent.models import Purpose, PurposeVersion
-from profiles.models import Event, Profile, Source
+from profiles.models import Event, ImportJob, Profile, Source
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +56,11 @@ def test_cdp_demo_loads_overlapping_people_once(capsys: pytest.CaptureFixture[st
     )
     assert crm_and_salon.count() == 20  # n % 20 in (0, 16): known to both
     assert Profile.objects.filter(status="active", lifecycle_stage="anonymous").count() == 66
+    # The second day's badge list, an uploaded workbook, imported once with its error report.
+    job = ImportJob.objects.get()
+    assert (job.status, job.processed_rows, job.error_rows) == ("done", 27, 2)
+    assert job.error_report
+    assert Profile.objects.filter(traits__stand_visited="B12").count() == 25
     assert "already there" in capsys.readouterr().out
 
 
