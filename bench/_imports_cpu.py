@@ -67,12 +67,6 @@ def _one_by_one(pid: int, stats: dict[str, list[float]]) -> None:
         return out
 
     class OneByOne(postgres.PostgresStore):
-        def _write(self, statement: Any, returned: list[Any] | None = None) -> None:
-            if returned is None:
-                self._queued.append(statement)
-            else:
-                returned += self._read(statement)[0]
-
         @contextlib.contextmanager
         def sending(self) -> Iterator[None]:
             yield

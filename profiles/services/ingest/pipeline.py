@@ -54,7 +54,7 @@ def ingest_messages(
     it defaults to now. `prechecked`: see `message_prepare`.
     """
     with cycle_collector_paused():
-        for attempt in range(3):
+        for attempt in range(_ATTEMPTS):
             try:
                 return ingest_batch(
                     source=source,
@@ -63,16 +63,23 @@ def ingest_messages(
                     received_at=received_at,
                     prechecked=prechecked,
                 )
-            except MergedMeanwhile:
+            except ChangedMeanwhile:
                 # The batch rolled back; its identifiers point at the survivor now (or,
-                # for an erased person, at nobody: the suppression check runs again).
-                if attempt == 2:
+                # for an erased person, at nobody: the suppression check runs again), or
+                # at the profiles a concurrent batch created for them.
+                if attempt == _ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
 
-class MergedMeanwhile(Exception):
-    """A profile of the batch was merged or erased after the look-up, before the lock."""
+# Each new attempt knows what made the last one fail (it has committed by then), so only
+# yet another concurrent change to the same people can fail it again.
+_ATTEMPTS = 5
+
+
+class ChangedMeanwhile(Exception):
+    """Since the batch's look-up, a profile of it was merged or erased, or a concurrent
+    batch stored some of the batch's new identifiers first."""
 
 
 @transaction.atomic
@@ -100,10 +107,6 @@ def ingest_batch(
     prepared = _drop_duplicates(prepared, seen, results)
     if not prepared:
         return BatchResult(results=[result for result in results if result is not None])
-    missing = _keys(prepared) - known.owners.keys()
-    if missing:
-        # A concurrent batch may create them meanwhile: wait for it, then look again.
-        known.update(store.lock_and_lookup(missing))
     rules = identity_rules_current()
     kinds = _kinds_to_count(prepared, known, rules)
     if kinds:
@@ -135,7 +138,11 @@ def ingest_batch(
         state["merged_into_id"] is not None or state["status"] == Profile.Status.ERASED
         for state in profiles.values()
     ):
-        raise MergedMeanwhile
+        raise ChangedMeanwhile("a profile of the batch was merged or erased")
+    if store.identities_taken():
+        # A concurrent batch stored some of our new identifiers first (ours waited for it
+        # to commit): start again, and its profiles are the owners the look-up finds.
+        raise ChangedMeanwhile("a concurrent batch stored the same new identifiers")
     config = quality_config()  # before the pipeline below, which takes writes only
     # Profiles this batch created and nothing else has touched: no issue but the batch's.
     fresh = set(created).difference(stitches.values())

@@ -41,7 +41,7 @@ from profiles.models import (
     Source,
 )
 from profiles.services.ingest import statements
-from profiles.services.ingest.resolve import Known, key_lock_ids
+from profiles.services.ingest.resolve import Known
 from profiles.services.ingest.statements import Column, Statement
 from profiles.services.ingest.store import (
     STATE_COLUMNS,
@@ -140,7 +140,6 @@ _SUPPRESSED_SQL = (
     f"SELECT digest FROM {Suppression._meta.db_table} "  # noqa: S608
     "WHERE digest = ANY(%b::text[]) AND lifted_at IS NULL"
 )
-_LOCK_KEYS_SQL = "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS k ORDER BY k"
 _STATE = ("id", *STATE_COLUMNS, "merged_into_id", "status")
 _LOCK_PROFILES_SQL = (
     f"SELECT id, {', '.join(STATE_COLUMNS)}, merged_into_id, status FROM {_PROFILE} "  # noqa: S608
@@ -160,17 +159,18 @@ class PostgresStore(OrmStore):
     """
 
     def __init__(self) -> None:
-        self._queued: list[Statement] = []
+        super().__init__()
+        # Writes not sent yet, each with the list its RETURNING rows go to (if any).
+        self._queued: list[tuple[Statement, list[Any] | None]] = []
         self._sent: ExitStack | None = None  # the cursors of `sending()`'s open pipeline
         self._stored: list[tuple[str]] | None = None  # RETURNING rows of insert_events
+        self._identities_stored: list[tuple[str, str, str]] = []  # ... of insert_identities
 
     def _write(self, statement: Statement, returned: list[Any] | None = None) -> None:
-        """Queue (or, inside `sending()`, send) a write; `returned` receives its RETURNING rows."""
+        """Queue (or, inside `sending()`, send) a write; `returned` receives its RETURNING
+        rows once it has run (at the next read or `flush()` for a queued one)."""
         if self._sent is None:
-            if returned is None:
-                self._queued.append(statement)
-            else:
-                returned += self._read(statement)[0]
+            self._queued.append((statement, returned))
             return
         cursor = self._sent.enter_context(statements.binding_cursor())
         cursor.execute(*statement)
@@ -207,12 +207,14 @@ class PostgresStore(OrmStore):
         """The queued writes then `reads`, in one round trip; the rows each read returned."""
         if self._sent is not None:
             raise RuntimeError("PostgresStore.sending() is for writes only")
-        pending = [*self._queued, *reads]
-        self._queued = []
-        if not pending:
+        queued, self._queued = self._queued, []
+        if not queued and not reads:
             return []
-        rows = statements.run(pending)
-        return rows[len(rows) - len(reads) :]
+        rows = statements.run([statement for statement, _ in queued] + list(reads))
+        for (_, returned), returning in zip(queued, rows, strict=False):
+            if returned is not None:
+                returned += returning
+        return rows[len(queued) :]
 
     def flush(self) -> None:
         self._read()
@@ -236,14 +238,6 @@ class PostgresStore(OrmStore):
         (rows,) = self._read((_SUPPRESSED_SQL, [list(digests)]))
         return {digest for (digest,) in rows}
 
-    def lock_and_lookup(self, keys: Collection[Key]) -> Known:
-        """Lock new identifiers (sorted: one queue order), then see who owns them now."""
-        (_, rows) = self._read(
-            (_LOCK_KEYS_SQL, [key_lock_ids(keys)]),
-            _known_statement(keys),  # a later statement, so a later snapshot than the lock
-        )
-        return _known(rows)
-
     def insert_profiles(self, lifecycles: list[str]) -> list[int]:
         """New, empty profiles; their ids in the order of `lifecycles`."""
         if not lifecycles:
@@ -266,6 +260,9 @@ class PostgresStore(OrmStore):
         return [ids[lifecycle].pop() for lifecycle in lifecycles]
 
     def insert_identities(self, rows: list[tuple[int, Key]], source_id: int) -> None:
+        """Store identifiers of their new owners, in one order (see `OrmStore`); which were
+        taken shows in `identities_taken` after the next read."""
+        rows = self._identities_sent = sorted(rows, key=lambda row: row[1])
         if not rows:
             return
         columns = [("profile_id", "bigint"), ("kind", "text"), ("namespace", "text")]
@@ -280,10 +277,16 @@ class PostgresStore(OrmStore):
                     [key[2] for _, key in rows],
                 ],
                 constants=[("source_id", "bigint", source_id)],
-                suffix="ON CONFLICT (kind, namespace, value) DO NOTHING",
+                suffix="ON CONFLICT (kind, namespace, value) DO NOTHING "
+                "RETURNING kind, namespace, value",
                 now=timezone.now(),
-            )
+            ),
+            self._identities_stored,
         )
+
+    def identities_taken(self) -> set[Key]:
+        self.flush()
+        return {key for _, key in self._identities_sent} - set(self._identities_stored)
 
     def stitch(self, absorbed: dict[int, int]) -> None:
         self.flush()  # the ORM statements below must come after the queued writes

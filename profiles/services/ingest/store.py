@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -26,7 +25,7 @@ from profiles.models import (
     Profile,
     ProfileAudit,
 )
-from profiles.services.ingest.resolve import Known, key_lock_ids
+from profiles.services.ingest.resolve import Known
 from profiles.services.messages import PROFILE_FIELDS, FieldIssue, Key, Prepared
 from profiles.services.quality.score import profiles_score
 
@@ -77,7 +76,13 @@ def _move_issues(absorbed: int, survivor: int) -> None:
 
 
 class OrmStore:
-    """Plain ORM statements: portable, and the reference the PostgreSQL store must match."""
+    """Plain ORM statements: portable, and the reference the PostgreSQL store must match.
+
+    One instance per batch (it remembers the identifiers the batch stored).
+    """
+
+    def __init__(self) -> None:
+        self._identities_sent: list[tuple[int, Key]] = []
 
     def flush(self) -> None:
         """Send writes not sent yet (every ORM statement runs at once)."""
@@ -105,22 +110,11 @@ class OrmStore:
         """Which identifier digests are on the suppression list (one query for the batch)."""
         return suppressed_digests(digests=digests)
 
-    def lock_and_lookup(self, keys: Collection[Key]) -> Known:
-        """Lock new identifiers, then see who owns them now (a concurrent batch may have)."""
-        self.lock_keys(keys)
-        return self.known(keys)
-
     def known(self, keys: Collection[Key]) -> Known:
         """Owners of the identifiers (following merged tombstones), their user ids and stage."""
         if not keys:
             return Known()
-        grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for kind, namespace, value in keys:
-            grouped[(kind, namespace)].append(value)
-        condition = Q()
-        for (kind, namespace), values in grouped.items():
-            condition |= Q(kind=kind, namespace=namespace, value__in=values)
-        rows = Identity.objects.filter(condition).values_list(
+        rows = Identity.objects.filter(_key_condition(keys)).values_list(
             "kind", "namespace", "value", "profile_id", "profile__status", "profile__merged_into_id"
         )
         owners = {}
@@ -153,17 +147,6 @@ class OrmStore:
         )
         return {(profile_id, kind): n for profile_id, kind, n in rows}
 
-    def lock_keys(self, keys: Collection[Key]) -> None:
-        """Serialise creators of the same new identifiers (PostgreSQL; SQLite has one writer)."""
-        if connection.vendor != "postgresql" or not keys:
-            return
-        with connection.cursor() as cursor:
-            # Sorted, so two batches sharing identifiers always lock in the same order.
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k",
-                [key_lock_ids(keys)],
-            )
-
     def insert_profiles(self, lifecycles: list[str]) -> list[int]:
         """New, empty profiles; their ids in the order of `lifecycles`."""
         rows = Profile.objects.bulk_create(
@@ -172,7 +155,15 @@ class OrmStore:
         return [row.pk for row in rows]
 
     def insert_identities(self, rows: list[tuple[int, Key]], source_id: int) -> None:
-        """Identifiers of new owners; one a concurrent batch already stored is left as it is."""
+        """Identifiers of new owners; one a concurrent batch already stored is left as it is.
+
+        No lock is taken first: the unique index makes an insert of an identifier that a
+        concurrent batch has inserted, not committed yet, wait for that batch's end. Rows go
+        in one order (sorted by identifier), so two batches never wait for each other in a
+        circle; the
+        pipeline asks `identities_taken` and starts again if a batch was first.
+        """
+        rows = self._identities_sent = sorted(rows, key=lambda row: row[1])
         Identity.objects.bulk_create(
             [
                 Identity(
@@ -187,6 +178,20 @@ class OrmStore:
             ignore_conflicts=True,
             batch_size=1000,
         )
+
+    def identities_taken(self) -> set[Key]:
+        """Identifiers `insert_identities` found stored by a batch that committed first."""
+        if not self._identities_sent:
+            return set()
+        wanted = dict((key, profile_id) for profile_id, key in self._identities_sent)
+        stored = Identity.objects.filter(_key_condition(wanted)).values_list(
+            "kind", "namespace", "value", "profile_id"
+        )
+        return {
+            (kind, namespace, value)
+            for kind, namespace, value, profile_id in stored
+            if wanted[(kind, namespace, value)] != profile_id
+        }
 
     def stitch(self, absorbed: dict[int, int]) -> None:
         """Move anonymous profiles' identities and events to the profile they turned out to be.
@@ -361,3 +366,14 @@ class OrmStore:
             ignore_conflicts=True,
             batch_size=1000,
         )
+
+
+def _key_condition(keys: Collection[Key]) -> Q:
+    """Identities with these identifiers, as one filter (an IN list per kind and namespace)."""
+    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for kind, namespace, value in keys:
+        grouped[(kind, namespace)].append(value)
+    condition = Q()
+    for (kind, namespace), values in grouped.items():
+        condition |= Q(kind=kind, namespace=namespace, value__in=values)
+    return condition
