@@ -160,8 +160,7 @@ class OrmStore:
         No lock is taken first: the unique index makes an insert of an identifier that a
         concurrent batch has inserted, not committed yet, wait for that batch's end. Rows go
         in one order (sorted by identifier), so two batches never wait for each other in a
-        circle; the
-        pipeline asks `identities_taken` and starts again if a batch was first.
+        circle; the pipeline asks `identities_taken` and starts again if a batch was first.
         """
         rows = self._identities_sent = sorted(rows, key=lambda row: row[1])
         Identity.objects.bulk_create(
