@@ -20,7 +20,6 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -32,6 +31,7 @@ from profiles.errors import InvalidMessage
 from profiles.models import IntakeBatch, Source
 from profiles.services.ingest import BatchResult, MessageResult, ingest_messages
 from profiles.services.ingest.collector import cycle_collector_paused
+from profiles.services.ingest.statements import json_text
 from profiles.services.messages import Key, Message, message_prepare
 
 logger = logging.getLogger(__name__)
@@ -86,18 +86,6 @@ def _schedule_drain() -> None:
             intake_drain_task.apply_async(countdown=0.2)
         except Exception:  # broker down: beat's periodic drain picks the rows up
             logger.warning("could not schedule the intake drain; beat will drain")
-
-
-_encode_std = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _encode(payloads: list[dict[str, Any]]) -> str:
-    """Compact JSON text: orjson (twenty times the stdlib's speed), or the stdlib for what
-    orjson refuses (a lone surrogate, an integer beyond 64 bits)."""
-    try:
-        return orjson.dumps(payloads).decode()
-    except orjson.JSONEncodeError:
-        return _encode_std(payloads)
 
 
 def _maybe_unstorable(text: str) -> bool:
@@ -202,7 +190,7 @@ def intake_accept(
     # Every rule but the storability scan per message: the request's JSON is scanned once
     # below, and only a suspicious request pays for the exact check.
     results, payloads = _accept(source, messages, now, prechecked=True)
-    text = _encode(payloads) if payloads else ""
+    text = json_text(payloads) if payloads else ""
     if payloads and _maybe_unstorable(text):
         results, payloads = _accept(source, messages, now, prechecked=False)
         # What may be left (a NUL in an identifier, which ingestion drops) is stored

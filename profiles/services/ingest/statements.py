@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+import orjson
 import psycopg
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
@@ -77,9 +78,21 @@ def rows_from(columns: Sequence[Column]) -> str:
 def values(columns: Sequence[Column], arrays: Sequence[list[Any]]) -> list[Any]:
     """The parameters of `rows_from(columns)`: each column's values, as it travels."""
     return [
-        json.dumps(column) if kind in _AS_JSON else column
+        json_text(column) if kind in _AS_JSON else column
         for (_, kind), column in zip(columns, arrays, strict=True)
     ]
+
+
+_json_std = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text: orjson (~20 times the stdlib's speed), or the stdlib for what
+    orjson refuses (a lone surrogate, an integer beyond 64 bits, a key not a string)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return _json_std(value)
 
 
 @cache
