@@ -256,11 +256,15 @@ class RowMapper:
         extra = [value for value in row[len(self.header) :] if value.strip()]
         if extra:
             errors[""] = [f"has {len(row)} values but the header has {len(self.header)} columns"]
-        for index, target in self.targets:
+        for index in self._consent_columns:
             value = row[index].strip() if index < len(row) else ""
-            if target.startswith(CONSENT_PREFIX) and value and consent_decision(value) is None:
+            if value and consent_decision(value) is None:
                 errors[self.header[index]] = ["consent: yes/no, 1/0 or true/false (or empty)"]
         return errors
+
+    @cached_property
+    def _consent_columns(self) -> list[int]:
+        return [index for index, target in self.targets if target.startswith(CONSENT_PREFIX)]
 
     @cached_property
     def _identifiers(self) -> list[tuple[int, str]]:
