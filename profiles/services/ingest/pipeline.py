@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import connection, transaction
@@ -20,9 +21,16 @@ from profiles.services.identity_rules import (
     identity_rules_current,
 )
 from profiles.services.ingest.collector import cycle_collector_paused
-from profiles.services.ingest.resolve import Known, Resolver
+from profiles.services.ingest.resolve import Known, NewProfile, Resolver
 from profiles.services.ingest.results import BatchResult, MessageResult
-from profiles.services.ingest.store import Assigned, AuditRow, IssueRow, OrmStore, ProvenanceRow
+from profiles.services.ingest.store import (
+    STATE_COLUMNS,
+    Assigned,
+    AuditRow,
+    IssueRow,
+    OrmStore,
+    ProvenanceRow,
+)
 from profiles.services.ingest.suppression import batch_digests, suppression_filter
 from profiles.services.messages import PROFILE_FIELDS, Key, Message, Prepared, message_prepare
 from profiles.services.quality.config import QualityConfig, quality_config
@@ -132,8 +140,14 @@ def ingest_batch(
     if stitches:
         store.stitch(stitches)
     assigned = [(item, final(profile_id)) for item, profile_id in assigned_temp]
+    # Profiles this batch created and nothing else has touched: no issue but the batch's,
+    # no provenance, and no other transaction sees them, so nothing to lock or read.
+    fresh = set(created).difference(stitches.values())
     # Row locks in primary-key order: concurrent batches on the same people never deadlock.
-    profiles, provenance = store.lock_profiles(sorted({profile_id for _, profile_id in assigned}))
+    profiles, provenance = store.lock_profiles(
+        sorted({profile_id for _, profile_id in assigned} - fresh)
+    )
+    profiles.update(_new_states(fresh, dict(zip(created, new, strict=True))))
     if any(
         state["merged_into_id"] is not None or state["status"] == Profile.Status.ERASED
         for state in profiles.values()
@@ -144,8 +158,6 @@ def ingest_batch(
         # to commit): start again, and its profiles are the owners the look-up finds.
         raise ChangedMeanwhile("a concurrent batch stored the same new identifiers")
     config = quality_config()  # before the pipeline below, which takes writes only
-    # Profiles this batch created and nothing else has touched: no issue but the batch's.
-    fresh = set(created).difference(stitches.values())
     with store.sending():
         # The events first: the database stores them while the fields are worked out.
         store.insert_events(assigned, source.pk, now)
@@ -194,6 +206,26 @@ def ingest_batch(
         profiles_updated=updated,
         events_created=events,
     )
+
+
+def _new_states(profile_ids: Iterable[int], new: dict[int, NewProfile]) -> dict[int, Any]:
+    """The state `lock_profiles` would read of profiles just inserted: the model's defaults."""
+    defaults = _defaults()
+    return {
+        profile_id: {
+            **defaults,
+            "id": profile_id,
+            "lifecycle_stage": new[profile_id].lifecycle,
+            "traits": {},
+        }
+        for profile_id in profile_ids
+    }
+
+
+@cache
+def _defaults() -> dict[str, Any]:
+    fields = [Profile._meta.get_field(name) for name in (*STATE_COLUMNS, "status")]
+    return {field.attname: field.get_default() for field in fields} | {"merged_into_id": None}
 
 
 def _prepare_all(
