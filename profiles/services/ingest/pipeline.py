@@ -123,7 +123,7 @@ def ingest_batch(
     assigned_temp = [(item, resolver.resolve(item)) for item in prepared]
 
     new = list(resolver.new_profiles.values())
-    created = store.insert_profiles([entry.lifecycle for entry in new])
+    created = store.new_profile_ids([entry.lifecycle for entry in new])
     real_id = {entry.temp_id: pk for entry, pk in zip(new, created, strict=True)}
 
     def final(profile_id: int) -> int:
@@ -147,7 +147,10 @@ def ingest_batch(
     profiles, provenance = store.lock_profiles(
         sorted({profile_id for _, profile_id in assigned} - fresh)
     )
-    profiles.update(_new_states(fresh, dict(zip(created, new, strict=True))))
+    # The batch's new profiles have no row yet (or, in the ORM store, an empty one).
+    profiles.update(
+        _new_states(set(created) - profiles.keys(), dict(zip(created, new, strict=True)))
+    )
     if any(
         state["merged_into_id"] is not None or state["status"] == Profile.Status.ERASED
         for state in profiles.values()
@@ -209,7 +212,7 @@ def ingest_batch(
 
 
 def _new_states(profile_ids: Iterable[int], new: dict[int, NewProfile]) -> dict[int, Any]:
-    """The state `lock_profiles` would read of profiles just inserted: the model's defaults."""
+    """The state of profiles the batch creates before it sets their fields: the defaults."""
     defaults = _defaults()
     return {
         profile_id: {
@@ -384,12 +387,11 @@ def _apply_fields(
         if changed:
             action = "created" if profile_id in created else "ingested"
             audits.append((profile_id, action, sorted(changed)))
+    now = timezone.now()
+    store.insert_new_profiles(sorted((profiles[pk] for pk in created), key=_by_id), now)
+    changed_profiles = [profile for profile in changed_profiles if profile["id"] not in created]
     if changed_profiles and update_fields:
-        store.update_profiles(
-            sorted(changed_profiles, key=lambda profile: profile["id"]),
-            sorted(update_fields),
-            timezone.now(),
-        )
+        store.update_profiles(sorted(changed_profiles, key=_by_id), sorted(update_fields), now)
     if audits:
         store.insert_audits(audits, source.pk)
     if issues:
@@ -399,6 +401,10 @@ def _apply_fields(
     if scored - fresh:
         store.score_profiles(sorted(scored - fresh), config.weights)
     return sum(1 for _, action, _ in audits if action == "ingested")
+
+
+def _by_id(profile: dict[str, Any]) -> int:
+    return profile["id"]
 
 
 def _score_fresh(profile: dict[str, Any], severities: list[str], config: QualityConfig) -> None:

@@ -140,6 +140,10 @@ _SUPPRESSED_SQL = (
     f"SELECT digest FROM {Suppression._meta.db_table} "  # noqa: S608
     "WHERE digest = ANY(%b::text[]) AND lifted_at IS NULL"
 )
+_NEW_IDS_SQL = (
+    f"SELECT nextval(pg_get_serial_sequence('{_PROFILE}', 'id')) "  # noqa: S608
+    "FROM generate_series(1, %b::int)"
+)
 _STATE = ("id", *STATE_COLUMNS, "merged_into_id", "status")
 _LOCK_PROFILES_SQL = (
     f"SELECT id, {', '.join(STATE_COLUMNS)}, merged_into_id, status FROM {_PROFILE} "  # noqa: S608
@@ -238,26 +242,18 @@ class PostgresStore(OrmStore):
         (rows,) = self._read((_SUPPRESSED_SQL, [list(digests)]))
         return {digest for (digest,) in rows}
 
-    def insert_profiles(self, lifecycles: list[str]) -> list[int]:
-        """New, empty profiles; their ids in the order of `lifecycles`."""
+    def new_profile_ids(self, lifecycles: list[str]) -> list[int]:
+        """Ids for the profiles the batch creates, taken from the table's sequence; the rows
+        are written once, whole, by `insert_new_profiles` (the foreign keys of identities
+        and events pointing at them are checked at commit).
+
+        Inserting empty rows first and updating them later wrote every new profile twice:
+        two heap tuples and two entries in each of its five indexes.
+        """
         if not lifecycles:
             return []
-        constants = statements.filler(Profile, ["lifecycle_stage"], timezone.now())
-        sql = (
-            f"INSERT INTO {_PROFILE} "  # noqa: S608
-            f"(lifecycle_stage, {', '.join(name for name, _, _ in constants)}) "
-            f"SELECT v.lifecycle_stage, {', '.join(f'%s::{kind}' for _, kind, _ in constants)} "
-            "FROM unnest(%b::text[]) WITH ORDINALITY AS v(lifecycle_stage, n) ORDER BY v.n "
-            "RETURNING id, lifecycle_stage"
-        )
-        params = [*(value for _, _, value in constants), lifecycles]
-        (returned,) = self._read((sql, params))
-        # Rows of one stage are interchangeable and take sequence values in insert order:
-        # handing each stage's ids out in ascending order needs no promise on RETURNING order.
-        ids: dict[str, list[int]] = {}
-        for pk, lifecycle in sorted(returned, reverse=True):
-            ids.setdefault(lifecycle, []).append(pk)
-        return [ids[lifecycle].pop() for lifecycle in lifecycles]
+        (rows,) = self._read((_NEW_IDS_SQL, [len(lifecycles)]))
+        return [pk for (pk,) in rows]
 
     def insert_identities(self, rows: list[tuple[int, Key]], source_id: int) -> None:
         """Store identifiers of their new owners, in one order (see `OrmStore`); which were
@@ -359,6 +355,22 @@ class PostgresStore(OrmStore):
                 f"UPDATE {_PROFILE} AS p SET {', '.join(assignments)}, updated_at = %b "  # noqa: S608
                 f"FROM {statements.rows_from(sent)} WHERE p.id = v.id",
                 [updated_at, *statements.values(sent, arrays)],
+            )
+        )
+
+    def insert_new_profiles(self, states: list[dict[str, Any]], updated_at: datetime) -> None:
+        """Write the profiles `new_profile_ids` gave ids to, whole, in one INSERT."""
+        if not states:
+            return
+        sent: list[Column] = [("id", "bigint")]
+        sent += [(name, _PROFILE_TYPES[name]) for name in STATE_COLUMNS]
+        self._write(
+            statements.insert(
+                Profile,
+                sent,
+                [[state[name] for state in states] for name, _ in sent],
+                constants=[("updated_at", "timestamptz", updated_at)],
+                now=updated_at,
             )
         )
 

@@ -147,12 +147,17 @@ class OrmStore:
         )
         return {(profile_id, kind): n for profile_id, kind, n in rows}
 
-    def insert_profiles(self, lifecycles: list[str]) -> list[int]:
-        """New, empty profiles; their ids in the order of `lifecycles`."""
+    def new_profile_ids(self, lifecycles: list[str]) -> list[int]:
+        """Ids for the profiles a batch creates, in the order of `lifecycles`; their fields
+        are written by `insert_new_profiles`. Here: empty profiles, inserted now."""
         rows = Profile.objects.bulk_create(
             [Profile(lifecycle_stage=lifecycle) for lifecycle in lifecycles], batch_size=1000
         )
         return [row.pk for row in rows]
+
+    def insert_new_profiles(self, states: list[dict[str, Any]], updated_at: datetime) -> None:
+        """Write the fields of the profiles `new_profile_ids` gave ids to."""
+        self.update_profiles(states, list(STATE_COLUMNS), updated_at)
 
     def insert_identities(self, rows: list[tuple[int, Key]], source_id: int) -> None:
         """Identifiers of new owners; one a concurrent batch already stored is left as it is.
