@@ -64,12 +64,26 @@ def _recreate_database(url: str) -> None:
 
 @contextmanager
 def timed() -> Iterator[dict[str, float]]:
+    """Wall seconds of the block, and the CPU seconds the whole machine spent meanwhile
+    (every process: the bench's, PostgreSQL's, and anything else running; 0 without /proc)."""
     box: dict[str, float] = {}
+    busy = _machine_busy()
     start = time.perf_counter()
     try:
         yield box
     finally:
         box["seconds"] = time.perf_counter() - start
+        box["cpu_seconds"] = _machine_busy() - busy
+
+
+def _machine_busy() -> float:
+    """CPU seconds all cores have spent busy since boot (/proc/stat), 0 where it is absent."""
+    try:
+        ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks[:8]) - idle) / _TICKS
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -8,6 +8,8 @@ do with a large job); the ratios are the latter's. django-import-export runs on 
 --peer-rows rows of the same file (it is slow enough that the whole file would dominate
 `make bench`); the ratio compares rows/s. Then ours imports the same rows as an XLSX
 workbook (skip with --no-xlsx): a job stores a workbook as CSV text when it starts.
+Each run also prints the CPU the whole machine spent a row (every process: Python,
+PostgreSQL) and how many cores were busy: steadier than rows/s on a shared machine.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import random
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -26,6 +29,23 @@ from _harness import emit, print_table, setup_django, timed
 
 TARGET_VS_COPY = 0.2
 TARGET_VS_PEER = 10.0
+
+
+@dataclass(frozen=True)
+class Speed:
+    rows_per_s: float
+    cpu_us_per_row: float  # the whole machine's CPU (all processes) over the run, a row
+    cores_busy: float
+
+    @classmethod
+    def of(cls, rows: int, timing: dict[str, float]) -> Speed:
+        return cls(
+            rows / timing["seconds"],
+            timing["cpu_seconds"] / rows * 1e6,
+            timing["cpu_seconds"] / timing["seconds"],
+        )
+
+
 HEADER = ["Email", "First name", "Last name", "Company", "Phone", "Country", "City", "Customer ID"]
 
 
@@ -57,7 +77,7 @@ def make_csv(path: Path, rows: int, seed: int = 11) -> None:
             )
 
 
-def copy_reference(path: Path) -> float:
+def copy_reference(path: Path) -> Speed:
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -82,7 +102,7 @@ def copy_reference(path: Path) -> float:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM bench_leads_raw")
         count = cursor.fetchone()[0]
-    return count / t["seconds"]
+    return Speed.of(count, t)
 
 
 def _empty_profiles() -> None:
@@ -133,7 +153,7 @@ def make_xlsx(csv_path: Path, path: Path) -> None:
     workbook.save(path)
 
 
-def ours(path: Path, workers: int) -> tuple[float, dict[str, int]]:
+def ours(path: Path, workers: int) -> tuple[Speed, dict[str, int]]:
     from django.conf import settings
     from django.core.files import File
 
@@ -176,10 +196,10 @@ def ours(path: Path, workers: int) -> tuple[float, dict[str, int]]:
         "duplicates": job.duplicate_rows,
         "profiles_created": job.profiles_created,
     }
-    return job.processed_rows / t["seconds"], counts
+    return Speed.of(job.processed_rows, t), counts
 
 
-def peer(path: Path, rows: int) -> float:
+def peer(path: Path, rows: int) -> Speed:
     """django-import-export's bulk mode, into the same Profile model, keyed on email."""
     import tablib
     from import_export import fields, resources
@@ -212,7 +232,7 @@ def peer(path: Path, rows: int) -> float:
             dataset, dry_run=False, raise_errors=False, use_transactions=True
         )
     assert result.totals, "django-import-export imported nothing"
-    return rows / t["seconds"]
+    return Speed.of(rows, t)
 
 
 def main() -> None:
@@ -229,38 +249,39 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "leads.csv"
         make_csv(path, args.rows)
-        copy_rps = copy_reference(path)
-        one_rps, one_counts = ours(path, 1)
-        our_rps, counts = ours(path, args.workers)
-        xlsx_rps = 0.0
+        copy = copy_reference(path)
+        one, one_counts = ours(path, 1)
+        two, counts = ours(path, args.workers)
+        xlsx: Speed | None = None
         if not args.no_xlsx:
             workbook = Path(tmp) / "leads.xlsx"
             make_xlsx(path, workbook)
-            xlsx_rps, xlsx_counts = ours(workbook, args.workers)
+            xlsx, xlsx_counts = ours(workbook, args.workers)
             assert xlsx_counts == counts, "the workbook imported other rows than the CSV"
         peer_rows = min(args.peer_rows, args.rows)
-        peer_rps = peer(path, peer_rows)
-    vs_copy = our_rps / copy_rps
-    vs_peer = our_rps / peer_rps
+        them = peer(path, peer_rows)
+    vs_copy = two.rows_per_s / copy.rows_per_s
+    vs_peer = two.rows_per_s / them.rows_per_s
+    runs = [
+        ("raw COPY (reference)", copy),
+        ("django-import-export, bulk mode (peer)", them),
+        ("cdp import, one worker", one),
+        (f"cdp import, {args.workers} workers side by side (slices)", two),
+    ]
+    if xlsx is not None:
+        runs.append((f"cdp import of the rows as XLSX, {args.workers} workers", xlsx))
     print_table(
         f"CSV import of {args.rows:,} rows (django-import-export: first {peer_rows:,} rows)",
-        ["path", "rows/s", "ours vs it"],
+        ["path", "rows/s", "ours vs it", "machine CPU µs a row", "cores busy"],
         [
-            ["raw COPY (reference)", copy_rps, vs_copy],
-            ["django-import-export, bulk mode (peer)", peer_rps, vs_peer],
-            ["cdp import, one worker", one_rps, our_rps / one_rps],
-            [f"cdp import, {args.workers} workers side by side (slices)", our_rps, 1.0],
-            *(
-                [
-                    [
-                        f"cdp import of the rows as XLSX, {args.workers} workers",
-                        xlsx_rps,
-                        our_rps / xlsx_rps,
-                    ]
-                ]
-                if xlsx_rps
-                else []
-            ),
+            [
+                name,
+                speed.rows_per_s,
+                two.rows_per_s / speed.rows_per_s,
+                speed.cpu_us_per_row,
+                round(speed.cores_busy, 2),
+            ]
+            for name, speed in runs
         ],
     )
     print(f"  one worker: {one_counts}")
@@ -271,14 +292,21 @@ def main() -> None:
             "rows": args.rows,
             "peer_rows": peer_rows,
             "workers": args.workers,
-            "copy_rows_per_s": round(copy_rps),
-            "ours_rows_per_s": round(our_rps),
-            "ours_one_worker_rows_per_s": round(one_rps),
-            "ours_xlsx_rows_per_s": round(xlsx_rps),
-            "peer_rows_per_s": round(peer_rps),
+            "copy_rows_per_s": round(copy.rows_per_s),
+            "ours_rows_per_s": round(two.rows_per_s),
+            "ours_one_worker_rows_per_s": round(one.rows_per_s),
+            "ours_xlsx_rows_per_s": round(xlsx.rows_per_s) if xlsx else 0,
+            "peer_rows_per_s": round(them.rows_per_s),
             "ours_vs_copy": round(vs_copy, 4),
             "ours_vs_peer": round(vs_peer, 2),
-            "ours_one_worker_vs_peer": round(one_rps / peer_rps, 2),
+            "ours_one_worker_vs_peer": round(one.rows_per_s / them.rows_per_s, 2),
+            "cpu_us_per_row": {
+                "copy": round(copy.cpu_us_per_row, 1),
+                "peer": round(them.cpu_us_per_row),
+                "ours_one_worker": round(one.cpu_us_per_row),
+                "ours": round(two.cpu_us_per_row),
+            },
+            "ours_vs_peer_cpu": round(them.cpu_us_per_row / two.cpu_us_per_row, 2),
             **counts,
             "target_vs_copy": TARGET_VS_COPY,
             "target_vs_peer": TARGET_VS_PEER,
