@@ -105,6 +105,14 @@ class ImportSlice(models.Model):
     done_rows = models.PositiveIntegerField(
         default=0, help_text="Rows read so far (its own imported, the others' passed over)."
     )
+    resume_byte = models.PositiveBigIntegerField(
+        default=0,
+        help_text="Where the row after its position starts in the stored file; the next "
+        "task run reads on from there (0: from the start, skipping the rows read).",
+    )
+    resume_row = models.PositiveIntegerField(
+        default=0, help_text="The file's row number of the last row read."
+    )
     error_report = models.FileField(upload_to="imports/errors/%Y/%m/", blank=True)
 
     class Meta:

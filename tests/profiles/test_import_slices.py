@@ -142,7 +142,10 @@ def test_slices_run_in_any_order_give_the_counts_and_report_of_one_run(
 
     assert after_last[0] == "running"
     assert 0 < after_last[1] < 60  # the last slice's people's rows
-    assert ImportSlice.objects.get(job=job, number=2).done_rows == 60  # it read every row
+    last = ImportSlice.objects.get(job=job, number=2)
+    assert last.done_rows == 60  # it read every row
+    # Each run read on from where the previous one stopped: now the end of the file.
+    assert (last.resume_byte, last.resume_row) == (job.file.size, 61)
     assert expected_counts[0] == "done"
     assert expected_counts[2] > 0
     assert expected_counts[3] > 0

@@ -819,6 +819,57 @@ def test_any_table_written_as_csv_reads_back_the_same(
     assert [number for number, _ in read] == list(range(2, len(body) + 2))
 
 
+# Cells that make a record span lines (quoted CR, LF, CRLF), quotes, and empty cells.
+_tricky_cells = st.one_of(_cells, st.sampled_from(["", "a\nb", "x\r\ny", 'say "hi"', "c\rd"]))
+
+
+@hypothesis_settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+    terminator=st.sampled_from(["\r\n", "\n"]),
+    data=st.data(),
+)
+def test_a_table_resumed_where_a_pass_stopped_reads_on_the_same_rows(
+    encoding: str, terminator: str, data: Any
+) -> None:
+    row = st.lists(_tricky_cells, min_size=3, max_size=3)
+    header = ["Email", "Name", "City"]
+    # [] writes a blank line; every cell is quoted, so a CR or LF in one is data.
+    body = data.draw(st.lists(st.one_of(row, st.just([])), min_size=1, max_size=10))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator=terminator, quoting=csv.QUOTE_ALL)
+    writer.writerows([header, *body])
+    file = ContentFile(buffer.getvalue().encode(encoding), name="t.csv")
+    options = ReadOptions(format="csv", encoding=encoding, delimiter=";")
+    with open_table(file, options) as table:
+        read, points = [], []
+        for numbered in table.rows:
+            read.append(numbered)
+            points.append(table.resume())
+    if not read:
+        return  # every body row blank
+    stop = data.draw(st.integers(min_value=0, max_value=len(read) - 1))
+
+    with open_table(file, options, resume=points[stop]) as table:
+        rest = list(table.rows)
+
+    assert rest == read[stop + 1 :]
+    assert table.header == header
+
+
+def test_a_file_whose_lines_end_at_a_bare_cr_is_read_whole_and_not_resumed() -> None:
+    file = ContentFile(b"Email;Name\ra@example.org;A\rb@example.org;B\r", name="mac.csv")
+    options = ReadOptions(format="csv", encoding="utf-8", delimiter=";")
+
+    with open_table(file, options) as table:
+        rows = list(table.rows)
+        assert table.resume() is None
+    with open_table(file, options, resume=(10, 1)) as table:
+        again = list(table.rows)
+
+    assert rows == again == [(2, ["a@example.org", "A"]), (3, ["b@example.org", "B"])]
+
+
 def test_reading_a_file_that_is_not_a_workbook_fails_clearly() -> None:
     file = ContentFile(b"PK\x03\x04 not really a zip", name="broken.xlsx")
 

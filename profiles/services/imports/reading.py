@@ -11,7 +11,7 @@ import codecs
 import csv
 import io
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -52,12 +52,20 @@ class ReadOptions:
         return {"format": "csv", "encoding": self.encoding, "delimiter": self.delimiter}
 
 
+Resume = tuple[int, int]  # where the next row starts: byte offset, number of the row before
+
+
 @dataclass
 class Table:
-    """A header and the non-blank rows after it, each with its row number in the file."""
+    """A header and the non-blank rows after it, each with its row number in the file.
+
+    `resume()`, right after a row was taken from `rows`: where the next one starts, for
+    `open_table(..., resume=...)` to read on from there; None where that is not tracked.
+    """
 
     header: list[str]
     rows: Iterator[tuple[int, list[str]]]
+    resume: Callable[[], Resume | None] = lambda: None
 
 
 def max_bytes() -> int:
@@ -99,22 +107,25 @@ def _header(values: list[str]) -> list[str]:
     return header
 
 
+def _first_row(numbered: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]]:
+    """The header from the first non-blank row, and that row's number."""
+    for number, values in numbered:
+        if not _is_blank(values):
+            return number, _header(values)
+    raise ImportJobFailed("The file is empty: no header row was found.")
+
+
 def _numbered(rows: Iterator[list[str]]) -> Table:
     """Skip blank lines, take the first non-blank row as the header, number the rest."""
     numbered = enumerate(rows, start=1)
-    for _, values in numbered:
-        if not _is_blank(values):
-            header = _header(values)
-            break
-    else:
-        raise ImportJobFailed("The file is empty: no header row was found.")
+    _, header = _first_row(numbered)
+    return Table(header=header, rows=_non_blank(numbered))
 
-    def body() -> Iterator[tuple[int, list[str]]]:
-        for number, row in numbered:
-            if not _is_blank(row):
-                yield number, row
 
-    return Table(header=header, rows=body())
+def _non_blank(numbered: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
+    for number, row in numbered:
+        if not _is_blank(row):
+            yield number, row
 
 
 # --- CSV ---------------------------------------------------------------------------------
@@ -173,13 +184,67 @@ def detect_delimiter(sample: str) -> str:
     return best
 
 
+class _Lines:
+    """A CSV file's lines as text, counting bytes: `offset` is where the next line starts.
+
+    csv.reader takes lines one at a time, only as many as the record it returns spans, so
+    after each record `offset` is where the next record starts. Lines end at LF (a CRLF
+    line keeps its CR, which csv.reader reads as part of the line ending); files whose
+    lines end at a bare CR (old Mac) are read by `_text` instead, untracked.
+    """
+
+    def __init__(self, binary: IO[bytes], encoding: str, offset: int) -> None:
+        binary.seek(offset)
+        if offset:  # past the byte-order mark, if the file has one
+            encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+        self.encoding = encoding
+        self.offset = offset
+        self._binary = binary
+        self._decode = codecs.getincrementaldecoder(encoding)(errors="strict").decode
+
+    def __iter__(self) -> Iterator[str]:
+        for line in iter(self._binary.readline, b""):
+            self.offset += len(line)
+            yield self._decode(line)
+
+
+def _bare_cr(binary: IO[bytes]) -> bool:
+    """Whether the file's lines end at a bare CR: a CR, and no LF, in its first 64 KB."""
+    binary.seek(0)
+    head = binary.read(_SAMPLE)
+    binary.seek(0)
+    return b"\r" in head and b"\n" not in head
+
+
+def _tracked(binary: IO[bytes], options: ReadOptions, resume: Resume | None) -> Table:
+    """`_numbered` over `_Lines`, from the start or from `resume` (the header is always
+    read from the start)."""
+    lines = _Lines(binary, options.encoding, 0)
+    numbered = enumerate(_csv_rows(lines, options.delimiter, options.encoding), start=1)
+    before, header = _first_row(numbered)
+    if resume is not None:
+        offset, before = resume
+        lines = _Lines(binary, options.encoding, offset)
+        numbered = enumerate(
+            _csv_rows(lines, options.delimiter, options.encoding), start=before + 1
+        )
+    last = [before]  # the number of the last row read (or of the header)
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        for number, row in _non_blank(numbered):
+            last[0] = number
+            yield number, row
+
+    return Table(header=header, rows=rows(), resume=lambda: (lines.offset, last[0]))
+
+
 def _text(binary: IO[bytes], encoding: str) -> io.TextIOWrapper:
     binary.seek(0)
     return io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
 
 
-def _csv_rows(text: IO[str], delimiter: str) -> Iterator[list[str]]:
-    reader = csv.reader(text, delimiter=delimiter)
+def _csv_rows(lines: Iterable[str], delimiter: str, encoding: str) -> Iterator[list[str]]:
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         yield from reader
     except csv.Error as exc:
@@ -187,7 +252,7 @@ def _csv_rows(text: IO[str], delimiter: str) -> Iterator[list[str]]:
             f"The CSV file is malformed near row {reader.line_num}: {exc}."
         ) from exc
     except UnicodeDecodeError as exc:
-        raise ImportJobFailed(f"The file is not valid {text.encoding} text.") from exc  # type: ignore[attr-defined]
+        raise ImportJobFailed(f"The file is not valid {encoding} text.") from exc
 
 
 # --- XLSX --------------------------------------------------------------------------------
@@ -296,8 +361,13 @@ def resolve_options(binary: IO[bytes], requested: Mapping[str, Any]) -> ReadOpti
 
 
 @contextmanager
-def open_table(file: File, options: ReadOptions) -> Iterator[Table]:
-    """The file's header and rows, read with the given options; closes the file afterwards."""
+def open_table(file: File, options: ReadOptions, resume: Resume | None = None) -> Iterator[Table]:
+    """The file's header and rows, read with the given options; closes the file afterwards.
+
+    `resume`, a `Table.resume()` of an earlier pass: the rows start after that point, read
+    from there (a task run of a large import skips no rows), or, where `Table.resume` is
+    not tracked (workbooks, bare-CR files), from the start: the caller then skips them.
+    """
     try:
         file.open("rb")
     except (FileNotFoundError, ValueError) as exc:
@@ -306,10 +376,12 @@ def open_table(file: File, options: ReadOptions) -> Iterator[Table]:
         if options.format == "xlsx":
             with _workbook(file) as workbook:
                 yield _numbered(_xlsx_rows(workbook))
+        elif not _bare_cr(file):
+            yield _tracked(file, options, resume)
         else:
             text = _text(file, options.encoding)
             try:
-                yield _numbered(_csv_rows(text, options.delimiter))
+                yield _numbered(_csv_rows(text, options.delimiter, options.encoding))
             finally:
                 text.detach()
     finally:

@@ -28,7 +28,13 @@ from django.utils import timezone
 from profiles.models import ImportJob, ImportSlice
 from profiles.services.imports.jobs import ACTIVE, import_job_fail
 from profiles.services.imports.mapping import RowMapper
-from profiles.services.imports.reading import ImportJobFailed, ReadOptions, Table, open_table
+from profiles.services.imports.reading import (
+    ImportJobFailed,
+    ReadOptions,
+    Resume,
+    Table,
+    open_table,
+)
 from profiles.services.ingest import ingest_messages
 
 BATCH_ROWS = 2_000  # rows per ingestion batch (one transaction each; larger is cheaper per row)
@@ -98,12 +104,14 @@ def _ingest_batch(
     batch: list[tuple[int, list[str]]],
     slice_id: int | None = None,
     read: int | None = None,
+    resume: Resume | None = None,
 ) -> bool:
     """Ingest one batch and move the counters, if the job (or slice) stands at `expected_row`.
 
     A sliced job locks the slice, not the job: batches of other slices run meanwhile, and
     meet only at the job's counters, an UPDATE held for the commit alone. `read`: the rows
-    the slice read to gather the batch (its own and others'), the step of its position.
+    the slice read to gather the batch (its own and others'), the step of its position;
+    `resume`: where the row after them starts in the file, kept with the position.
     """
     with transaction.atomic():
         part: ImportSlice | None = None
@@ -145,7 +153,10 @@ def _ingest_batch(
                     duplicates += 1
         if part is not None:
             step = len(batch) if read is None else read
-            ImportSlice.objects.filter(pk=part.pk).update(done_rows=F("done_rows") + step)
+            resume_byte, resume_row = resume or (0, 0)
+            ImportSlice.objects.filter(pk=part.pk).update(
+                done_rows=F("done_rows") + step, resume_byte=resume_byte, resume_row=resume_row
+            )
         ImportJob.objects.filter(pk=job_id).update(
             status=ImportJob.Status.RUNNING,
             started_at=Coalesce(F("started_at"), timezone.now()),
@@ -289,9 +300,10 @@ def _batches(table: Table, start: int, max_rows: int) -> Iterator[list[tuple[int
 
 def _own_batches(
     table: Table, start: int, end: int, own: Callable[[int, list[str]], bool], limit: int
-) -> Iterator[tuple[list[tuple[int, list[str]]], int]]:
+) -> Iterator[tuple[list[tuple[int, list[str]]], int, Resume | None]]:
     """A slice's batches among rows start to end: its own rows (up to `limit` in all), each
-    with the rows read to gather them. The last may have none of its own: reading to `end`.
+    with the rows read to gather them and where the row after them starts (`Table.resume`).
+    The last may have none of its own: reading to `end`.
     """
     batch: list[tuple[int, list[str]]] = []
     read = taken = 0
@@ -302,12 +314,12 @@ def _own_batches(
         batch.append((number, row))
         taken += 1
         if len(batch) == BATCH_ROWS or taken == limit:
-            yield batch, read
+            yield batch, read, table.resume()
             if taken == limit:
                 return
             batch, read = [], 0
     if read:
-        yield batch, read
+        yield batch, read, table.resume()
 
 
 def import_run_batch(
@@ -375,8 +387,9 @@ def import_run_slice(*, job_id: int, number: int, max_rows: int | None = None) -
     start = part.start_row + part.done_rows
     count = job.slices.count()
     position, taken = start, 0
+    resume = (part.resume_byte, part.resume_row) if part.resume_byte else None
     try:
-        with open_table(job.file, ReadOptions(**job.options)) as table:
+        with open_table(job.file, ReadOptions(**job.options), resume=resume) as table:
             mapper = RowMapper.build(
                 source=job.source,
                 header=table.header,
@@ -387,7 +400,10 @@ def import_run_slice(*, job_id: int, number: int, max_rows: int | None = None) -
             def own(row_number: int, row: list[str]) -> bool:
                 return mapper.slice_of(row_number, row, count) == number
 
-            for batch, read in _own_batches(table, start, part.end_row, own, max_rows):
+            # Read on from where the last run stopped, or skip the rows it read.
+            skip = 0 if resume is not None and table.resume() is not None else start
+            batches = _own_batches(table, skip, skip + part.end_row - start, own, max_rows)
+            for batch, read, after in batches:
                 if not _ingest_batch(
                     job_id=job.pk,
                     expected_row=position,
@@ -395,6 +411,7 @@ def import_run_slice(*, job_id: int, number: int, max_rows: int | None = None) -
                     batch=batch,
                     slice_id=part.pk,
                     read=read,
+                    resume=after,
                 ):
                     job.refresh_from_db()
                     return _progress(job, has_more=False)
