@@ -4,20 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('profiles', '0013_import_slice_by_person'),
+        ("profiles", "0013_import_slice_by_person"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='importslice',
-            name='resume_byte',
-            field=models.PositiveBigIntegerField(default=0, help_text='Where the row after its position starts in the stored file; the next task run reads on from there (0: from the start, skipping the rows read).'),
+            model_name="importslice",
+            name="resume_byte",
+            field=models.PositiveBigIntegerField(
+                default=0,
+                help_text="Where the row after its position starts in the stored file; the next task run reads on from there (0: from the start, skipping the rows read).",
+            ),
         ),
         migrations.AddField(
-            model_name='importslice',
-            name='resume_row',
-            field=models.PositiveIntegerField(default=0, help_text="The file's row number of the last row read."),
+            model_name="importslice",
+            name="resume_row",
+            field=models.PositiveIntegerField(
+                default=0, help_text="The file's row number of the last row read."
+            ),
         ),
     ]

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from profiles.errors import InvalidMessage
@@ -85,9 +85,13 @@ def ingest_messages(
 _ATTEMPTS = 5
 
 
-class ChangedMeanwhile(Exception):
+class ChangedMeanwhile(OperationalError):
     """Since the batch's look-up, a profile of it was merged or erased, or a concurrent
-    batch stored some of the batch's new identifiers first."""
+    batch stored some of the batch's new identifiers first.
+
+    An OperationalError, like PostgreSQL's serialization failures: a conflict that goes
+    away if the work is done again, so the tasks that retry on those retry on it too.
+    """
 
 
 @transaction.atomic
