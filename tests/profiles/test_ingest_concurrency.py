@@ -1,5 +1,6 @@
 """Races between concurrent batches, on PostgreSQL (SQLite serialises all writers)."""
 
+import logging
 import threading
 from typing import Any
 
@@ -112,11 +113,15 @@ def test_concurrent_batches_of_new_people_do_not_run_out_of_lock_slots(web_form:
 
 @pytest.mark.parametrize("store", [PostgresStore, OrmStore])
 def test_a_batch_that_meets_new_identifiers_of_an_open_batch_waits_and_joins_its_profile(
-    web_form: Any, store: type[OrmStore], monkeypatch: pytest.MonkeyPatch
+    web_form: Any,
+    store: type[OrmStore],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The second batch's insert of the same email waits for the first to commit, finds the
     email taken, and starts again: its phone and event go to the first batch's profile."""
     monkeypatch.setattr(pipeline, "default_store", store)
+    caplog.set_level(logging.INFO, logger=pipeline.__name__)
     first_stored, first_may_commit = threading.Event(), threading.Event()
     second_done = threading.Event()
     errors: list[BaseException] = []
@@ -175,4 +180,10 @@ def test_a_batch_that_meets_new_identifiers_of_an_open_batch_waits_and_joins_its
     assert sorted(Event.objects.filter(profile=profile).values_list("message_id", flat=True)) == [
         "a",
         "b",
+    ]
+    # The second batch started again, once; the log names no person.
+    restarts = [r.getMessage() for r in caplog.records if "started again" in r.getMessage()]
+    assert restarts == [
+        f"ingestion batch of 1 messages from source {web_form.pk} started again: "
+        "a concurrent batch stored the same new identifiers"
     ]

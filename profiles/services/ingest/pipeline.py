@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -38,6 +39,7 @@ from profiles.services.quality.score import quality_score
 from profiles.services.quality.survivorship import survivorship_winners
 
 _PROFILE_FIELDS = frozenset(PROFILE_FIELDS)
+logger = logging.getLogger(__name__)
 
 
 def default_store() -> OrmStore:
@@ -71,10 +73,16 @@ def ingest_messages(
                     received_at=received_at,
                     prechecked=prechecked,
                 )
-            except ChangedMeanwhile:
+            except ChangedMeanwhile as exc:
                 # The batch rolled back; its identifiers point at the survivor now (or,
                 # for an erased person, at nobody: the suppression check runs again), or
                 # at the profiles a concurrent batch created for them.
+                logger.info(
+                    "ingestion batch of %d messages from source %d started again: %s",
+                    len(messages),
+                    source.pk,
+                    exc,
+                )
                 if attempt == _ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
