@@ -14,8 +14,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from profiles.models import Event, ImportJob, ImportMapping, Profile
+from profiles.models import Event, ImportJob, ImportMapping, ImportSlice, Profile
 from tests.conftest import current_database_url
+from tests.helpers import postgres_only
 
 ROOT = Path(__file__).resolve().parents[2]
 LEADS = "Email;Prénom;Stand\r\nada@example.org;Ada;B12\r\nbroken;Bo;C3\r\nbo@example.org;Bo;\r\n"
@@ -179,3 +180,34 @@ def test_the_command_exits_0_on_success_and_1_on_a_job_level_failure(
     assert failed.returncode == 1
     assert failed.stderr.strip().endswith("failed: The file is empty.")
     assert Profile.objects.count() == 2
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_workers_import_a_large_files_slices_side_by_side(
+    trade_show: Any, tmp_path: Path, settings: Any
+) -> None:
+    settings.CDP_IMPORT_SLICES, settings.CDP_IMPORT_MIN_SLICE_ROWS = 3, 10
+    rows = "".join(f"p{n}@example.org;P{n};S{n % 4}\r\n" for n in range(90))
+    path = write(tmp_path, "big.csv", "Email;Prénom;Stand\r\n" + rows + "not an email;X;S1\r\n")
+    mapping = write(tmp_path, "mapping.json", COLUMNS)
+
+    out = cdp_import(path, "--source", trade_show.slug, "--mapping", mapping, "--workers", "2")
+
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.DONE
+    assert (job.processed_rows, job.error_rows, job.profiles_created) == (91, 1, 90)
+    assert [part.done_rows for part in ImportSlice.objects.filter(job=job)] == [91, 91, 91]
+    assert Profile.objects.count() == 90
+    assert "91 rows, 90 profiles created, 0 updated, 0 duplicates, 1 rows with errors" in out
+    assert job.error_report
+
+
+@pytest.mark.django_db
+def test_workers_must_be_at_least_one(trade_show: Any, tmp_path: Path) -> None:
+    path = write(tmp_path, "leads.csv", LEADS)
+    mapping = write(tmp_path, "mapping.json", COLUMNS)
+
+    with pytest.raises(CommandError, match="--workers must be 1 or more"):
+        cdp_import(path, "--source", trade_show.slug, "--mapping", mapping, "--workers", "0")
+    assert not ImportJob.objects.exists()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import time
 from pathlib import Path
 from typing import Any
 
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 from tqdm import tqdm
 
 from profiles.errors import ProfilesError
@@ -16,8 +19,16 @@ from profiles.services.imports import (
     import_job_create,
     import_mapping_save,
     import_run_batch,
+    import_run_slice,
     import_start,
 )
+
+
+def _run_slices(job_id: int, numbers: list[int]) -> None:
+    """A worker process: import these slices of the job, task run after task run."""
+    for number in numbers:
+        while import_run_slice(job_id=job_id, number=number).has_more:
+            pass
 
 
 def _read_mapping(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -52,9 +63,18 @@ class Command(BaseCommand):
         parser.add_argument("--encoding", help="Override the encoding: utf-8, utf-8-sig, cp1252.")
         parser.add_argument("--save-as", default="", help="Also save the mapping under this name.")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="Processes importing a large job's slices side by side, as that many celery "
+            "workers would (CDP_IMPORT_SLICES; PostgreSQL). Default 1.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
+        if options["workers"] < 1:
+            raise CommandError("--workers must be 1 or more.")
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
         source = Source.objects.filter(slug=options["source"]).first()
@@ -88,14 +108,19 @@ class Command(BaseCommand):
             job = import_start(job_id=job.pk, run_async=False)
         if job.status == ImportJob.Status.FAILED:
             raise CommandError(f"Import #{job.pk} failed: {job.message}")
-        self._run(job, quiet=options["no_progress"] or options["verbosity"] == 0)
+        quiet = options["no_progress"] or options["verbosity"] == 0
+        self._run(job, quiet=quiet, workers=options["workers"])
         job.refresh_from_db()
         self._summary(job)
         if job.status == ImportJob.Status.FAILED:
             raise CommandError(f"Import #{job.pk} failed: {job.message}")
 
-    def _run(self, job: ImportJob, *, quiet: bool) -> None:
+    def _run(self, job: ImportJob, *, quiet: bool, workers: int) -> None:
+        slices = job.slices.count()
         with tqdm(total=job.total_rows, unit="row", disable=quiet, dynamic_ncols=True) as bar:
+            if workers > 1 and slices > 1:
+                self._side_by_side(job, min(workers, slices), slices, bar)
+                return
             done = 0
             while True:
                 progress = import_run_batch(job_id=job.pk)
@@ -103,6 +128,31 @@ class Command(BaseCommand):
                 done = progress.processed_rows
                 if not progress.has_more:
                     break
+
+    def _side_by_side(self, job: ImportJob, workers: int, slices: int, bar: tqdm[Any]) -> None:
+        """The slices shared among `workers` forked processes; the bar follows the job."""
+        connections.close_all()  # each process opens its own connection
+        context = multiprocessing.get_context("fork")
+        processes = [
+            context.Process(target=_run_slices, args=(job.pk, list(range(n, slices, workers))))
+            for n in range(workers)
+        ]
+        for process in processes:
+            process.start()
+        done = 0
+        while True:
+            running = any(process.is_alive() for process in processes)
+            processed = ImportJob.objects.values_list("processed_rows", flat=True).get(pk=job.pk)
+            bar.update(processed - done)
+            done = processed
+            if not running:
+                break
+            time.sleep(0.5)
+        failed = [process.exitcode for process in processes if process.exitcode]
+        if failed:
+            # The job stays where its slices stopped; running the command on the file again
+            # imports the rest (the rows already imported are recognised, not doubled).
+            raise CommandError(f"Import #{job.pk}: {len(failed)} worker(s) failed; see above.")
 
     def _summary(self, job: ImportJob) -> None:
         self.stdout.write(
