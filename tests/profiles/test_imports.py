@@ -870,6 +870,21 @@ def test_a_file_whose_lines_end_at_a_bare_cr_is_read_whole_and_not_resumed() -> 
     assert rows == again == [(2, ["a@example.org", "A"]), (3, ["b@example.org", "B"])]
 
 
+def test_a_malformed_row_met_after_resuming_is_reported_with_its_row_number() -> None:
+    content = b"Email;Name\na@example.org;A\nb@example.org;B\nc@example.org;C\rD\n"
+    file = ContentFile(content, name="t.csv")
+    options = ReadOptions(format="csv", encoding="utf-8", delimiter=";")
+    with open_table(file, options) as table:
+        next(table.rows)
+        point = table.resume()
+
+    with (
+        pytest.raises(ImportJobFailed, match="malformed near row 4"),
+        open_table(file, options, resume=point) as table,
+    ):
+        list(table.rows)
+
+
 def test_reading_a_file_that_is_not_a_workbook_fails_clearly() -> None:
     file = ContentFile(b"PK\x03\x04 not really a zip", name="broken.xlsx")
 

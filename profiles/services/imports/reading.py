@@ -197,7 +197,6 @@ class _Lines:
         binary.seek(offset)
         if offset:  # past the byte-order mark, if the file has one
             encoding = "utf-8" if encoding == "utf-8-sig" else encoding
-        self.encoding = encoding
         self.offset = offset
         self._binary = binary
         self._decode = codecs.getincrementaldecoder(encoding)(errors="strict").decode
@@ -225,9 +224,8 @@ def _tracked(binary: IO[bytes], options: ReadOptions, resume: Resume | None) -> 
     if resume is not None:
         offset, before = resume
         lines = _Lines(binary, options.encoding, offset)
-        numbered = enumerate(
-            _csv_rows(lines, options.delimiter, options.encoding), start=before + 1
-        )
+        rows_on = _csv_rows(lines, options.delimiter, options.encoding, first=before + 1)
+        numbered = enumerate(rows_on, start=before + 1)
     last = [before]  # the number of the last row read (or of the header)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
@@ -243,14 +241,17 @@ def _text(binary: IO[bytes], encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
 
 
-def _csv_rows(lines: Iterable[str], delimiter: str, encoding: str) -> Iterator[list[str]]:
+def _csv_rows(
+    lines: Iterable[str], delimiter: str, encoding: str, first: int = 1
+) -> Iterator[list[str]]:
+    """The records of `lines`; `first`: the row number of the first line (read on from a
+    resume point, the count of lines before it is not known: rows spanning lines shift it)."""
     reader = csv.reader(lines, delimiter=delimiter)
     try:
         yield from reader
     except csv.Error as exc:
-        raise ImportJobFailed(
-            f"The CSV file is malformed near row {reader.line_num}: {exc}."
-        ) from exc
+        near = first + reader.line_num - 1
+        raise ImportJobFailed(f"The CSV file is malformed near row {near}: {exc}.") from exc
     except UnicodeDecodeError as exc:
         raise ImportJobFailed(f"The file is not valid {encoding} text.") from exc
 
