@@ -267,6 +267,27 @@ def test_postgres_is_the_default_store_on_postgres() -> None:
     assert type(default_store()) is PostgresStore
 
 
+@postgres_only
+@pytest.mark.django_db(transaction=True)  # the setting must end with the real transaction
+def test_a_batch_runs_without_jit_and_leaves_the_setting_to_its_transaction(
+    web_form: Any,
+) -> None:
+    """The batch's look-up is costed past jit_above_cost on a large table; compiling it
+    cost more than running it (see `_NO_JIT`)."""
+
+    def jit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('jit')")
+            return cursor.fetchone()[0]
+
+    before = jit()
+    with transaction.atomic():
+        ingest_messages(source=web_form, messages=[Message(type="identify", user_id="u-1")])
+        assert jit() == "off"
+    assert jit() == before
+    assert Profile.objects.count() == 1
+
+
 def test_json_with_unicode_and_odd_characters_round_trips(web_form: Any) -> None:
     ingest_messages(
         source=web_form,
