@@ -268,6 +268,29 @@ def test_postgres_is_the_default_store_on_postgres() -> None:
 
 
 @postgres_only
+def test_both_stores_count_identifiers_alike(web_form: Any) -> None:
+    from profiles.services.ingest.postgres import PostgresStore
+
+    ingest_messages(
+        source=web_form,
+        messages=[
+            Message(type="identify", user_id="u-1", traits={"email": "a@example.org"}),
+            Message(type="identify", user_id="u-1", traits={"phone": "+33612345678"}),
+            Message(type="identify", user_id="u-2", traits={"email": "b@example.org"}),
+            Message(type="identify", anonymous_id="anon-3"),
+        ],
+    )
+    ids = [*Profile.objects.values_list("pk", flat=True), 10**9]
+    kinds = ["email", "phone", "anonymous_id"]
+
+    counts = PostgresStore().identity_counts(ids, kinds)
+
+    assert counts == OrmStore().identity_counts(ids, kinds)
+    assert sorted(counts.values()) == [1, 1, 1, 1]
+    assert PostgresStore().identity_counts([], kinds) == {}
+
+
+@postgres_only
 @pytest.mark.django_db(transaction=True)  # the setting must end with the real transaction
 def test_a_batch_runs_without_jit_and_leaves_the_setting_to_its_transaction(
     web_form: Any,
