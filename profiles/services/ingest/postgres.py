@@ -306,6 +306,8 @@ class PostgresStore(OrmStore):
 
     def identities_taken(self) -> set[Key]:
         self.flush()
+        if len(self._identities_stored) == len(self._identities_sent):
+            return set()  # every one inserted (the keys sent are distinct): none taken
         return {key for _, key in self._identities_sent} - set(self._identities_stored)
 
     def identity_counts(
