@@ -71,6 +71,15 @@ def json_type_of(value: Any) -> str:
     return {type(None): "null", list: "array", dict: "object"}.get(type(value), "missing")
 
 
+def scanned_models() -> tuple[type[models.Model], ...]:
+    """The tables a compiled rule may read across all profiles."""
+    from consent.models import ConsentRecord
+    from profiles.models import Event, Identity, Profile
+    from segments.models import Membership
+
+    return (Profile, Event, Identity, ConsentRecord, Membership)
+
+
 def compile_rule(rule: Any, *, now: datetime | None = None, segment_id: int | None = None) -> Q:
     """Validate a rule tree and compile it into a Q over profiles.Profile (active or not).
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from cdp_site.statistics import statistics_refresh
 from profiles.models import Profile
-from segments.compiler import compile_rule
+from segments.compiler import compile_rule, scanned_models
 from segments.models import Membership, Persona, Segment, SegmentSize
 
 
@@ -24,7 +25,9 @@ def segment_list() -> QuerySet[Segment]:
 
 
 def segment_preview(*, rule: Any, segment_id: int | None = None, sample: int = 10) -> Preview:
-    """How many active profiles a rule selects now, and a few of them (nothing is saved)."""
+    """How many active profiles a rule selects now, and a few of them (nothing is saved;
+    stale planner statistics are refreshed first, as for a refresh)."""
+    statistics_refresh(models=scanned_models())
     members = Profile.objects.filter(status=Profile.Status.ACTIVE).filter(
         compile_rule(rule, segment_id=segment_id)
     )

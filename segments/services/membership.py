@@ -27,6 +27,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from cdp_site.prepared import PreparedLost
+from cdp_site.statistics import statistics_refresh
 from profiles.models import Profile
 from profiles.services.events import (
     rows_insert_from,
@@ -34,7 +35,7 @@ from profiles.services.events import (
     system_events_append_sql,
     system_source_get,
 )
-from segments.compiler import compile_node, compile_rule
+from segments.compiler import compile_node, compile_rule, scanned_models
 from segments.errors import SegmentKindError, SegmentNotFound
 from segments.models import Membership, Segment, SegmentSize
 from segments.rules import Node, rule_parse, segment_references
@@ -242,6 +243,7 @@ def _materialised(members: QuerySet[Profile], *, name: str) -> Iterator[QuerySet
 def segment_refresh(*, segment_id: int) -> RefreshResult:
     """Recompute a dynamic segment: entries and exits as sets, events, a size-history row."""
     started = time.monotonic()
+    statistics_refresh(models=scanned_models())
     segment = _locked(segment_id)
     if segment.kind != Segment.Kind.DYNAMIC:
         raise SegmentKindError("Only a dynamic segment is refreshed from its rule.")

@@ -323,3 +323,33 @@ def test_people_spread_over_the_slices_and_rows_without_identifier_by_number(
 
     assert all(900 < spread.count(k) < 1100 for k in range(3))
     assert anonymous == [0, 1, 2, 0, 1, 2]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)  # the statistics system counts committed changes
+def test_a_finished_import_leaves_the_tables_it_wrote_analyzed(
+    make_source: Any, tmp_path: Path
+) -> None:
+    from cdp_site.statistics import statistics_refresh
+    from profiles.services.ingest import WRITTEN_MODELS
+
+    with connection.cursor() as cursor:
+        for model in WRITTEN_MODELS:
+            cursor.execute(f"ANALYZE {model._meta.db_table}")
+    source, _ = make_source("Salon 2026", kind="trade_show")
+    people = [[f"p{n}@example.org", f"First{n}", f"+33612{n:06d}"] for n in range(1500)]
+    job = _job(source, tmp_path, people, "leads.csv")
+    import_start(job_id=job.pk, run_async=False)
+
+    for number in (0, 1):
+        while import_run_slice(job_id=job.pk, number=number).has_more:
+            pass
+
+    assert _counts(job)[0] == "done"
+    assert Profile.objects.count() == 1500
+    # 1,500 new profiles, 3,000 identities... since the ANALYZE above: each table past
+    # autovacuum's threshold was analyzed when the job finished (autovacuum is off on CI).
+    assert statistics_refresh(models=WRITTEN_MODELS) == []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'profiles_profile'")
+        assert cursor.fetchone()[0] == 1500

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from django.db import connection
+
 from profiles.models import Event, Profile
 from segments.models import Membership, SegmentSize
+from segments.selectors import segment_preview
 from segments.services import (
     segment_create,
     segment_members_add,
     segment_refresh,
     segment_refresh_profiles,
 )
+from tests.helpers import postgres_only
 
 FRENCH = {"field": "country", "op": "eq", "value": "FR"}
 
@@ -185,3 +190,31 @@ def test_an_incremental_entry_and_exit_write_the_same_events_as_a_full_refresh(
     assert stay.entered_at < stay.exited_at
     segment.refresh_from_db()
     assert segment.member_count == 0
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)  # the statistics system counts committed changes
+def test_a_refresh_and_a_preview_plan_with_fresh_statistics_after_a_bulk_write() -> None:
+    """After a large import the statistics describe the tables as they were; a refresh
+    planned from them probed a source's whole event index once a profile (minutes)."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE profiles_profile")
+    Profile.objects.bulk_create([Profile(country="FR") for _ in range(1500)])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")  # the writer's counts are in
+    segment = segment_create(name="French", rule=FRENCH)
+
+    assert segment_preview(rule=FRENCH).count == 1500
+    assert _analyzed_tuples("profiles_profile") == 1500
+    Profile.objects.bulk_create([Profile(country="FR") for _ in range(1500)])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+
+    assert segment_refresh(segment_id=segment.pk).size == 3000
+    assert _analyzed_tuples("profiles_profile") == 3000
+
+
+def _analyzed_tuples(table: str) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+        return cursor.fetchone()[0]

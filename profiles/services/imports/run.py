@@ -25,6 +25,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from cdp_site.statistics import statistics_refresh
 from profiles.models import ImportJob, ImportSlice
 from profiles.services.imports.jobs import ACTIVE, import_job_fail
 from profiles.services.imports.mapping import RowMapper
@@ -35,7 +36,7 @@ from profiles.services.imports.reading import (
     Table,
     open_table,
 )
-from profiles.services.ingest import ingest_messages
+from profiles.services.ingest import WRITTEN_MODELS, ingest_messages
 
 BATCH_ROWS = 2_000  # rows per ingestion batch (one transaction each; larger is cheaper per row)
 DEFAULT_TASK_ROWS = 5_000  # rows per task run before it re-queues itself
@@ -282,6 +283,15 @@ def _finish(job_id: int) -> ImportJob:
     return job
 
 
+def _finished(job_id: int) -> ImportJob:
+    """`_finish`, then, for a job done, fresh planner statistics of the tables it wrote (a
+    segment refreshed right after a large import is planned from them)."""
+    job = _finish(job_id)
+    if job.status == ImportJob.Status.DONE:
+        statistics_refresh(models=WRITTEN_MODELS)
+    return job
+
+
 def _progress(job: ImportJob, *, has_more: bool) -> ImportProgress:
     return ImportProgress(
         job_id=job.pk,
@@ -369,7 +379,7 @@ def import_run_batch(
     if has_more:
         job.refresh_from_db()
         return _progress(job, has_more=True)
-    return _progress(_finish(job.pk), has_more=False)
+    return _progress(_finished(job.pk), has_more=False)
 
 
 def import_run_slice(*, job_id: int, number: int, max_rows: int | None = None) -> ImportProgress:
@@ -427,4 +437,4 @@ def import_run_slice(*, job_id: int, number: int, max_rows: int | None = None) -
     if position < part.end_row:
         job.refresh_from_db()
         return _progress(job, has_more=job.status in ACTIVE)
-    return _progress(_finish(job.pk), has_more=False)
+    return _progress(_finished(job.pk), has_more=False)

@@ -10,7 +10,7 @@ messages kept, invalid ones reported, and one message never half-written.
   `postgres`: the same statements hand-written for PostgreSQL's hot path.
 """
 
-from profiles.services.ingest.pipeline import ingest_messages
+from profiles.services.ingest.pipeline import WRITTEN_MODELS, ingest_messages
 from profiles.services.ingest.results import BatchResult, MessageResult
 
-__all__ = ["BatchResult", "MessageResult", "ingest_messages"]
+__all__ = ["WRITTEN_MODELS", "BatchResult", "MessageResult", "ingest_messages"]

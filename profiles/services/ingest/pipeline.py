@@ -12,8 +12,17 @@ from typing import Any
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
+from consent.models import ConsentRecord
 from profiles.errors import InvalidMessage
-from profiles.models import DataQualityIssue, Identity, Profile, Source
+from profiles.models import (
+    DataQualityIssue,
+    Event,
+    FieldProvenance,
+    Identity,
+    Profile,
+    ProfileAudit,
+    Source,
+)
 from profiles.normalise import job_function
 from profiles.services.consent_capture import ConsentCapture, consent_capture
 from profiles.services.identity_rules import (
@@ -40,6 +49,17 @@ from profiles.services.quality.survivorship import survivorship_winners
 
 _PROFILE_FIELDS = frozenset(PROFILE_FIELDS)
 logger = logging.getLogger(__name__)
+
+# What a batch writes: the tables whose planner statistics a large import leaves behind.
+WRITTEN_MODELS = (
+    Profile,
+    Identity,
+    FieldProvenance,
+    Event,
+    ProfileAudit,
+    DataQualityIssue,
+    ConsentRecord,
+)
 
 
 def default_store() -> OrmStore:
