@@ -239,11 +239,19 @@ def _materialised(members: QuerySet[Profile], *, name: str) -> Iterator[QuerySet
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-@transaction.atomic
 def segment_refresh(*, segment_id: int) -> RefreshResult:
-    """Recompute a dynamic segment: entries and exits as sets, events, a size-history row."""
+    """Recompute a dynamic segment: entries and exits as sets, events, a size-history row.
+
+    Stale planner statistics are refreshed first, in a transaction of their own (ANALYZE
+    holds its table's lock against other ANALYZEs until its transaction ends).
+    """
     started = time.monotonic()
     statistics_refresh(models=scanned_models())
+    return _refresh(segment_id, started)
+
+
+@transaction.atomic
+def _refresh(segment_id: int, started: float) -> RefreshResult:
     segment = _locked(segment_id)
     if segment.kind != Segment.Kind.DYNAMIC:
         raise SegmentKindError("Only a dynamic segment is refreshed from its rule.")
