@@ -11,6 +11,10 @@ imports the same file, as ours, reporting the malformed rows), and, for scale, o
 with the malformed ones removed first and no validation. Both also import the list sent
 again a month later (every person's company and city changed) into the profiles their
 first run left: the path of known people (ours: locked, read, survivorship, updated).
+After ours' two-worker run, the rows it wrote (profiles, identities, provenance, events,
+audit, quality issues) are COPY'd into fresh copies of their tables (same indexes, checks,
+foreign keys) in one transaction: the floor under any import that stores what ours stores,
+however fast its Python; its ratio to COPY bounds ours' "vs COPY".
 Then ours imports the same rows as an XLSX workbook (skip with --no-xlsx): a job stores a
 workbook as CSV text when it starts.
 Each run also prints the CPU the whole machine spent a row (every process: Python,
@@ -25,6 +29,7 @@ import os
 import random
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +112,88 @@ def copy_reference(path: Path) -> Speed:
         cursor.execute("SELECT count(*) FROM bench_leads_raw")
         count = cursor.fetchone()[0]
     return Speed.of(count, t)
+
+
+def _columns(cursor: object, table: str) -> list[str]:
+    """The columns COPY can fill (not generated), in table order."""
+    cursor.execute(  # type: ignore[attr-defined]
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+        "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+        [table],
+    )
+    return [name for (name,) in cursor.fetchall()]  # type: ignore[attr-defined]
+
+
+def writes_copied(rows: int) -> tuple[Speed, dict[str, int]]:
+    """The floor under any import that writes what ours wrote: the rows the last run of ours
+    left in the tables an import writes (profiles, identities, provenance, events, audit,
+    quality issues, consent), COPY'd in one transaction into fresh tables with the same
+    columns, indexes, check constraints and foreign keys (the real tables' definitions),
+    committed (the deferred foreign-key checks run then). No parsing, validation or look-up:
+    the database's share of ours, at COPY's speed. Speed is a row of the file (`rows`).
+    """
+    from django.db import connection
+
+    from profiles.services.ingest import WRITTEN_MODELS
+
+    tables = [model._meta.db_table for model in WRITTEN_MODELS]
+    floor = {table: f"bench_floor_{table}" for table in tables}
+    dumps: dict[str, tuple[list[str], bytes]] = {}
+    written: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"DROP TABLE IF EXISTS {floor[table]} CASCADE")
+        for table in tables:
+            cursor.execute(f"CREATE TABLE {floor[table]} (LIKE {table} INCLUDING ALL)")
+        for table in tables:  # the foreign keys, to the floor's tables where they are copies
+            cursor.execute(
+                "SELECT conname, confrelid::regclass::text, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+                [table],
+            )
+            for name, target, definition in cursor.fetchall():
+                if target in floor:
+                    definition = definition.replace(
+                        f"REFERENCES {target}(", f"REFERENCES {floor[target]}("
+                    )
+                cursor.execute(
+                    f"ALTER TABLE {floor[table]} ADD CONSTRAINT bench_{name} {definition}"
+                )
+        raw = connection.connection
+        for table in tables:
+            columns = _columns(cursor, table)
+            buffer = bytearray()
+            with raw.cursor().copy(
+                f"COPY (SELECT {', '.join(columns)} FROM {table} ORDER BY 1) "
+                "TO STDOUT (FORMAT binary)"
+            ) as copy:
+                for chunk in copy:
+                    buffer += chunk
+            dumps[table] = (columns, bytes(buffer))
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            written[table] = cursor.fetchone()[0]
+    seconds: dict[str, float] = {}
+    with timed() as t:
+        with raw.transaction(), raw.cursor() as cursor:  # one transaction, as a batch
+            for table in tables:
+                columns, data = dumps[table]
+                start = time.perf_counter()
+                with cursor.copy(
+                    f"COPY {floor[table]} ({', '.join(columns)}) FROM STDIN (FORMAT binary)"
+                ) as copy:
+                    copy.write(data)
+                seconds[table] = time.perf_counter() - start
+            start = time.perf_counter()
+        seconds["COMMIT (deferred foreign-key checks)"] = time.perf_counter() - start
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"SELECT count(*) FROM {floor[table]}")
+            assert cursor.fetchone()[0] == written[table], f"{table} was not copied whole"
+            cursor.execute(f"DROP TABLE {floor[table]} CASCADE")
+    print(f"  the floor: {sum(written.values()):,} rows written for {rows:,} rows of the file")
+    for name, spent in seconds.items():
+        print(f"    {name:<40} {written.get(name, 0):>9,} rows {spent:7.2f} s")
+    return Speed.of(rows, t), written
 
 
 def _empty_profiles() -> None:
@@ -308,6 +395,7 @@ def main() -> None:
         copy = copy_reference(path)
         one, one_counts = ours(path, 1)
         two, counts = ours(path, args.workers)
+        floor, floor_written = writes_copied(args.rows)
         changed = Path(tmp) / "leads_again.csv"
         changed_csv(path, changed)
         again, again_counts = ours(changed, args.workers, again=True)
@@ -327,6 +415,7 @@ def main() -> None:
     # Each line with the run of ours it is compared with ("ours vs it").
     runs = [
         ("raw COPY (reference)", copy, two),
+        ("  the rows ours wrote, COPY'd (the floor: no parsing, no look-ups)", floor, two),
         ("django-import-export, bulk, validating (peer)", them, two),
         ("  the same, malformed rows removed first, no validation", bare, two),
         ("cdp import, one worker", one, two),
@@ -368,6 +457,10 @@ def main() -> None:
             "peer_rows_per_s": round(them.rows_per_s),
             "peer_without_validation_rows_per_s": round(bare.rows_per_s),
             "ours_vs_copy": round(vs_copy, 4),
+            "floor_rows_per_s": round(floor.rows_per_s),
+            "floor_rows_written": sum(floor_written.values()),
+            "floor_vs_copy": round(floor.rows_per_s / copy.rows_per_s, 4),
+            "ours_vs_floor": round(two.rows_per_s / floor.rows_per_s, 2),
             "ours_vs_peer": round(vs_peer, 2),
             "ours_one_worker_vs_peer": round(one.rows_per_s / them.rows_per_s, 2),
             "ours_vs_peer_without_validation": round(two.rows_per_s / bare.rows_per_s, 2),
@@ -376,6 +469,7 @@ def main() -> None:
             "again_vs_peer": round(again.rows_per_s / them_again.rows_per_s, 2),
             "cpu_us_per_row": {
                 "copy": round(copy.cpu_us_per_row, 1),
+                "floor": round(floor.cpu_us_per_row),
                 "peer": round(them.cpu_us_per_row),
                 "peer_without_validation": round(bare.cpu_us_per_row),
                 "ours_one_worker": round(one.cpu_us_per_row),
