@@ -301,6 +301,10 @@ else:
     _default_result_backend = "rpc://"
 CELERY_RESULT_BACKEND: str = get_from_env("CELERY_RESULT_BACKEND", _default_result_backend)
 CELERY_RESULT_EXPIRES = 24 * 3600
+# Tasks report through the database (jobs, runs, heartbeats); a kept result would also
+# keep a failed task's traceback, whose database error may name a person's values.
+# A task whose caller waits for it says ignore_result=False.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_QUEUES = [
     Queue(name) for name in ("ingest", "segments", "journeys", "reports", "default")
 ]

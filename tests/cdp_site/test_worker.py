@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from cdp_site.models import Heartbeat
-from cdp_site.tasks import scheduler_heartbeat_task
+from cdp_site.tasks import heartbeat_prune_task, scheduler_heartbeat_task
 from profiles.models import IntakeBatch, Profile
 from profiles.tasks import intake_drain_task
 from tests.conftest import current_database_url
@@ -61,6 +61,8 @@ def test_a_real_worker_runs_a_task_and_reports_its_heartbeat(tmp_path: Any) -> N
     queue = f"test-{uuid.uuid4().hex[:12]}"  # a queue of our own: no other worker takes it
     worker = _start_worker(queue, tmp_path)
     try:
+        # One worker, one task at a time: the prune has run when the heartbeat answers.
+        pruned = heartbeat_prune_task.apply_async(queue=queue)
         result = scheduler_heartbeat_task.apply_async(queue=queue)
         hostname = result.get(timeout=90)
         deadline = time.monotonic() + 30
@@ -73,6 +75,8 @@ def test_a_real_worker_runs_a_task_and_reports_its_heartbeat(tmp_path: Any) -> N
 
     assert result.successful()
     assert hostname
+    # Results are not kept (CELERY_TASK_IGNORE_RESULT) unless the task asks for it.
+    assert pruned.state == "PENDING"
     assert Heartbeat.objects.filter(kind="scheduler", name="beat").count() == 1
     assert Heartbeat.objects.filter(kind="worker", name__startswith=queue).count() == 1
 
@@ -101,7 +105,7 @@ def test_a_real_worker_drains_what_the_api_accepted(
     queue = f"test-{uuid.uuid4().hex[:12]}"
     worker = _start_worker(queue, tmp_path)
     try:
-        drained = intake_drain_task.apply_async(queue=queue).get(timeout=90)
+        drained = intake_drain_task.apply_async(queue=queue, ignore_result=False).get(timeout=90)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
