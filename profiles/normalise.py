@@ -192,13 +192,54 @@ _LINE_TYPES = {
 }
 
 
+_E164_INPUT = re.compile(r"\+([1-9]\d{7,14})", re.ASCII)
+
+
+@lru_cache(maxsize=256)
+def _pattern(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
+
+
+def parse_e164(text: str) -> phonenumbers.PhoneNumber | None:
+    """`phonenumbers.parse`'s answer for a number written in E.164 form ("+33612345678"),
+    without its general parsing (half of a phone's normalisation: digit mapping, extension
+    and IDD search, several regular expressions); None where that parsing could change the
+    digits — a national prefix or a leading zero after the country code — or for any other
+    writing: the caller then parses in full. Wherever it answers, it answers as `parse`
+    (tests/profiles/test_normalise.py checks every country calling code).
+    """
+    match = _E164_INPUT.fullmatch(text)
+    if match is None:
+        return None
+    digits = match.group(1)
+    # Country calling codes are prefix-free: the first of one to three digits that is one.
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[size:]
+    if national.startswith("0"):  # Italian leading zeros, national prefixes
+        return None
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+        code, phonenumbers.region_code_for_country_code(code)
+    )
+    if metadata is None:
+        return None
+    prefix = metadata.national_prefix_for_parsing
+    if prefix and _pattern(prefix).match(national):  # `parse` might strip a prefix
+        return None
+    return phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+
+
 def _normalise_phone(raw: object, region: str) -> Normalised:
     text = clean_text(raw, max_length=64)
     if not text:
         return Normalised("")
     region = region.upper() if len(region) == 2 and region.isascii() else ""
     try:
-        number = phonenumbers.parse(text, region or None)
+        number = parse_e164(text) or phonenumbers.parse(text, region or None)
     except phonenumbers.NumberParseException as exc:
         return Normalised("", f"invalid phone: {exc._msg}", code="invalid_phone")
     except Exception:  # phonenumbers on exotic input; treat as invalid

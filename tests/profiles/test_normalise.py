@@ -451,3 +451,55 @@ def test_phone_validity_and_line_type_match_phonenumbers_for_every_region() -> N
         result = _normalise_phone(text, "")
         expected_kind = _LINE_TYPES.get(phonenumbers.number_type(number), "unknown")
         assert (result.value != "", result.kind) == (valid, expected_kind if valid else ""), text
+
+
+def _library_parse(text: str) -> object:
+    import phonenumbers
+
+    try:
+        return phonenumbers.parse(text, "FR")
+    except phonenumbers.NumberParseException as exc:
+        return f"refused: {exc}"
+
+
+def test_the_e164_fast_path_answers_like_phonenumbers_for_every_region() -> None:
+    import phonenumbers
+
+    from profiles.normalise import parse_e164
+
+    samples = _phone_samples()
+    for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS:
+        number = phonenumbers.example_number_for_non_geo_entity(code)
+        if number is not None:
+            samples.append(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    answered = 0
+    for text in samples:
+        fast = parse_e164(text)
+        if fast is not None:
+            answered += 1
+            assert fast == _library_parse(text), text
+    # It answers for most numbers (else it would only add work): the rest are parsed in full.
+    assert answered > 0.75 * len(samples)
+
+
+_CALLING_CODES = sorted(__import__("phonenumbers").COUNTRY_CODE_TO_REGION_CODE)
+
+
+@settings(max_examples=3000)
+@given(st.sampled_from(_CALLING_CODES), st.text("0123456789", min_size=1, max_size=14))
+def test_the_e164_fast_path_answers_like_phonenumbers(code: int, digits: str) -> None:
+    from profiles.normalise import parse_e164
+
+    text = f"+{code}{digits}"
+    fast = parse_e164(text)
+    if fast is not None:
+        assert fast == _library_parse(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["+33612345678", "+14155550123", "+447700900123", "+4915112345678", "+819012345678"]
+)
+def test_the_e164_fast_path_takes_common_numbers(text: str) -> None:
+    from profiles.normalise import parse_e164
+
+    assert parse_e164(text) == _library_parse(text)
