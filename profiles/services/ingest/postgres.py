@@ -147,7 +147,7 @@ _NEW_IDS_SQL = (
 _STATE = ("id", *STATE_COLUMNS, "merged_into_id", "status")
 _LOCK_PROFILES_SQL = (
     f"SELECT id, {', '.join(STATE_COLUMNS)}, merged_into_id, status FROM {_PROFILE} "  # noqa: S608
-    "WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE"
+    "WHERE id = ANY(%b::text::bigint[]) ORDER BY id FOR UPDATE"
 )
 # Reads by a batch's profile ids probe the index once an id (a LATERAL subquery, kept from
 # being flattened into a join by OFFSET 0). `profile_id = ANY(array)` is costed from the
@@ -156,14 +156,14 @@ _LOCK_PROFILES_SQL = (
 # (5 ms a batch at 80,000 provenance rows, growing with the table).
 _PROVENANCE_SQL = f"""
     SELECT f.profile_id, f.field, f.source_id, f.value, f.observed_at, s.trust_rank
-      FROM unnest(%b::bigint[]) AS k(id)
+      FROM unnest(%b::text::bigint[]) AS k(id)
      CROSS JOIN LATERAL (SELECT * FROM {_PROVENANCE} WHERE profile_id = k.id OFFSET 0) f
       JOIN {_SOURCE} s ON s.id = f.source_id
      ORDER BY f.id
 """  # noqa: S608
 _IDENTITY_COUNTS_SQL = f"""
     SELECT k.id, i.kind, count(*)
-      FROM unnest(%b::bigint[]) AS k(id)
+      FROM unnest(%b::text::bigint[]) AS k(id)
      CROSS JOIN LATERAL (
            SELECT kind FROM {_IDENTITY} WHERE profile_id = k.id AND kind = ANY(%b::text[])
            OFFSET 0
@@ -315,7 +315,9 @@ class PostgresStore(OrmStore):
     ) -> dict[tuple[int, str], int]:
         if not profile_ids:
             return {}
-        (rows,) = self._read((_IDENTITY_COUNTS_SQL, [list(profile_ids), list(kinds)]))
+        (rows,) = self._read(
+            (_IDENTITY_COUNTS_SQL, [statements.bigint_array(profile_ids), list(kinds)])
+        )
         return {(profile_id, kind): n for profile_id, kind, n in rows}
 
     def stitch(self, absorbed: dict[int, int]) -> None:
@@ -328,10 +330,11 @@ class PostgresStore(OrmStore):
         """Lock the profiles in primary-key order, then read their state and provenance."""
         if not profile_ids:
             return {}, []
+        ids = statements.bigint_array(profile_ids)
         locked, provenance = self._read(
-            (_LOCK_PROFILES_SQL, [profile_ids]),
+            (_LOCK_PROFILES_SQL, [ids]),
             # After the lock: a batch that held it has committed its provenance by now.
-            (_PROVENANCE_SQL, [profile_ids]),
+            (_PROVENANCE_SQL, [ids]),
         )
         states = {}
         for row in locked:

@@ -58,8 +58,19 @@ def run(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
 _ELEMENTS = {
     "jsonb": "jsonb_array_elements(%b::text::jsonb)",
     "text": "jsonb_array_elements_text(%b::text::jsonb)",
+    "bigint": "unnest(%b::text::bigint[])",
 }
-_AS_JSON = frozenset(_ELEMENTS)
+_AS_JSON = frozenset(("jsonb", "text"))
+
+
+def bigint_array(values: Collection[int | None]) -> str:
+    """A bigint[] literal ("{1,2,null}"), to send as `%b::text::bigint[]`.
+
+    psycopg's binary array dumper runs in Python per element (14,000 ids: 7.3 ms of the
+    client's CPU, 11.7 ms in all); orjson writes the literal in 0.7 ms and the server
+    parses it faster than it unpacks the binary array (5.1 ms in all).
+    """
+    return "{" + json_text(list(values))[1:-1] + "}"
 
 
 def rows_from(columns: Sequence[Column]) -> str:
@@ -68,8 +79,8 @@ def rows_from(columns: Sequence[Column]) -> str:
     A jsonb or text column travels as one JSON array, parsed once by the server: one
     `json.dumps` of the batch's values costs a third of one per value, and for text a third
     of psycopg's binary array (whose dumper runs in Python per element: ~0.34 µs against
-    ~0.11 µs; the server unpacked it no slower in a quick test). Numbers and timestamps travel
-    as binary arrays.
+    ~0.11 µs; the server unpacked it no slower in a quick test). A bigint column travels as
+    an array literal (`bigint_array`); timestamps and dates as binary arrays.
     """
     functions = ", ".join(_ELEMENTS.get(kind) or f"unnest(%b::{kind}[])" for _, kind in columns)
     return f"ROWS FROM ({functions}) AS v({', '.join(name for name, _ in columns)})"
@@ -78,7 +89,11 @@ def rows_from(columns: Sequence[Column]) -> str:
 def values(columns: Sequence[Column], arrays: Sequence[list[Any]]) -> list[Any]:
     """The parameters of `rows_from(columns)`: each column's values, as it travels."""
     return [
-        json_text(column) if kind in _AS_JSON else column
+        json_text(column)
+        if kind in _AS_JSON
+        else bigint_array(column)
+        if kind == "bigint"
+        else column
         for (_, kind), column in zip(columns, arrays, strict=True)
     ]
 
