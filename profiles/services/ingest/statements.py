@@ -8,7 +8,7 @@ and from the callers' constants (hence the S608 noqas).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from functools import cache
@@ -60,7 +60,6 @@ _ELEMENTS = {
     "text": "jsonb_array_elements_text(%b::text::jsonb)",
     "bigint": "unnest(%b::text::bigint[])",
 }
-_AS_JSON = frozenset(("jsonb", "text"))
 
 
 def bigint_array(values: Collection[int | None]) -> str:
@@ -88,14 +87,11 @@ def rows_from(columns: Sequence[Column]) -> str:
 
 def values(columns: Sequence[Column], arrays: Sequence[list[Any]]) -> list[Any]:
     """The parameters of `rows_from(columns)`: each column's values, as it travels."""
-    return [
-        json_text(column)
-        if kind in _AS_JSON
-        else bigint_array(column)
-        if kind == "bigint"
-        else column
-        for (_, kind), column in zip(columns, arrays, strict=True)
-    ]
+    sent = []
+    for (_, kind), column in zip(columns, arrays, strict=True):
+        encode = _ENCODERS.get(kind)
+        sent.append(encode(column) if encode else column)
+    return sent
 
 
 _json_std = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -108,6 +104,15 @@ def json_text(value: Any) -> str:
         return orjson.dumps(value).decode()
     except orjson.JSONEncodeError:
         return _json_std(value)
+
+
+# How each type's values become the one parameter `_ELEMENTS` reads (others: as a list,
+# psycopg's binary array).
+_ENCODERS: dict[str, Callable[[list[Any]], Any]] = {
+    "jsonb": json_text,
+    "text": json_text,
+    "bigint": bigint_array,
+}
 
 
 @cache
