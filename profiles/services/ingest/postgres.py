@@ -12,8 +12,11 @@ What was measured (batches of 100 events, PostgreSQL 15, psycopg 3.3, two cores)
   takes ~1 ms where one per value took ~3 ms, and the INSERT ~14 ms instead of ~17 ms.
 - How arrays travel: psycopg's binary array dumper runs in Python per element (~0.4 µs).
   Text and jsonb go as one JSON array (`jsonb_array_elements[_text]`), bigints as an array
-  literal written by orjson (`statements.bigint_array`), in reads as in writes; only
-  timestamps and dates stay binary arrays (the server parses their text slowly).
+  literal written by orjson (`statements.bigint_array`) in writes; timestamps and dates
+  stay binary arrays (the server parses their text slowly), and so do the reads' bigint
+  arrays: `id = ANY('{…}'::text::bigint[])` is not folded at planning (array_in is only
+  stable), so a sequential scan parsed the literal again for every row (a lock of 100
+  profiles: 38 ms instead of 0.5 ms; the drain at half speed until this was found).
   callgrind, importing 4,000 rows: -5.9 % instructions a row for the bigints, -3.8 % more
   for the reads' text arrays (identifiers, message ids, suppression digests).
 - Round trips: writes that return nothing are queued and sent in one pipeline with the next
@@ -156,7 +159,7 @@ _NEW_IDS_SQL = (
 _STATE = ("id", *STATE_COLUMNS, "merged_into_id", "status")
 _LOCK_PROFILES_SQL = (
     f"SELECT id, {', '.join(STATE_COLUMNS)}, merged_into_id, status FROM {_PROFILE} "  # noqa: S608
-    "WHERE id = ANY(%b::text::bigint[]) ORDER BY id FOR UPDATE"
+    "WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE"
 )
 # Reads by a batch's profile ids probe the index once an id (a LATERAL subquery, kept from
 # being flattened into a join by OFFSET 0). `profile_id = ANY(array)` is costed from the
@@ -165,14 +168,14 @@ _LOCK_PROFILES_SQL = (
 # (5 ms a batch at 80,000 provenance rows, growing with the table).
 _PROVENANCE_SQL = f"""
     SELECT f.profile_id, f.field, f.source_id, f.value, f.observed_at, s.trust_rank
-      FROM unnest(%b::text::bigint[]) AS k(id)
+      FROM unnest(%b::bigint[]) AS k(id)
      CROSS JOIN LATERAL (SELECT * FROM {_PROVENANCE} WHERE profile_id = k.id OFFSET 0) f
       JOIN {_SOURCE} s ON s.id = f.source_id
      ORDER BY f.id
 """  # noqa: S608
 _IDENTITY_COUNTS_SQL = f"""
     SELECT k.id, i.kind, count(*)
-      FROM unnest(%b::text::bigint[]) AS k(id)
+      FROM unnest(%b::bigint[]) AS k(id)
      CROSS JOIN LATERAL (
            SELECT kind FROM {_IDENTITY} WHERE profile_id = k.id AND kind = ANY(%b::text[])
            OFFSET 0
@@ -324,9 +327,7 @@ class PostgresStore(OrmStore):
     ) -> dict[tuple[int, str], int]:
         if not profile_ids:
             return {}
-        (rows,) = self._read(
-            (_IDENTITY_COUNTS_SQL, [statements.bigint_array(profile_ids), list(kinds)])
-        )
+        (rows,) = self._read((_IDENTITY_COUNTS_SQL, [list(profile_ids), list(kinds)]))
         return {(profile_id, kind): n for profile_id, kind, n in rows}
 
     def stitch(self, absorbed: dict[int, int]) -> None:
@@ -339,11 +340,10 @@ class PostgresStore(OrmStore):
         """Lock the profiles in primary-key order, then read their state and provenance."""
         if not profile_ids:
             return {}, []
-        ids = statements.bigint_array(profile_ids)
         locked, provenance = self._read(
-            (_LOCK_PROFILES_SQL, [ids]),
+            (_LOCK_PROFILES_SQL, [profile_ids]),
             # After the lock: a batch that held it has committed its provenance by now.
-            (_PROVENANCE_SQL, [ids]),
+            (_PROVENANCE_SQL, [profile_ids]),
         )
         states = {}
         for row in locked:
