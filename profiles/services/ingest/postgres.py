@@ -17,8 +17,8 @@ What was measured (batches of 100 events, PostgreSQL 15, psycopg 3.3, two cores)
   arrays: `id = ANY('{…}'::text::bigint[])` is not folded at planning (array_in is only
   stable), so a sequential scan parsed the literal again for every row (a lock of 100
   profiles: 38 ms instead of 0.5 ms; the drain at half speed until this was found).
-  callgrind, importing 4,000 rows: -5.9 % instructions a row for the bigints, -3.8 % more
-  for the reads' text arrays (identifiers, message ids, suppression digests).
+  callgrind, importing the bench's rows: -8.9 % instructions a row for the writes' bigints
+  and the reads' text arrays (identifiers, message ids, suppression digests).
 - Round trips: writes that return nothing are queued and sent in one pipeline with the next
   read (or at `flush()`). The server runs the statements in the same order, so locks and
   snapshots behave exactly as if each had waited for the previous one. Inside `sending()`
