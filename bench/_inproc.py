@@ -36,11 +36,11 @@ def main() -> None:
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
 
+    from collection.models import Form
+    from collection.services.forms import form_save
     from consent.models import Purpose
     from consent.services import purpose_wording_add
-    from profiles.models import Form
     from profiles.services import source_create
-    from profiles.services.forms import form_save
 
     newsletter = Purpose.objects.create(code="newsletter", name="Newsletter", channel="email")
     purpose_wording_add(purpose=newsletter, text="Send me the monthly newsletter.")

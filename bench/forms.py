@@ -50,11 +50,12 @@ def main() -> None:
     args, _ = parser.parse_known_args()
 
     url = setup_django()
+    from collection.models import Form
+    from collection.services.forms import form_save
     from consent.models import Purpose
     from consent.services import purpose_wording_add
-    from profiles.models import Event, Form
+    from profiles.models import Event
     from profiles.services import source_create
-    from profiles.services.forms import form_save
 
     newsletter = Purpose.objects.create(code="newsletter", name="Newsletter", channel="email")
     purpose_wording_add(purpose=newsletter, text="Send me the monthly newsletter.")
@@ -169,7 +170,7 @@ def main() -> None:
                 values.append(round_rps[name] / round_rps["ping"])
     finally:
         stop_server(server)
-    from profiles.services.intake import intake_drain
+    from collection.services.intake import intake_drain
 
     while intake_drain(limit=1000)["ingested"]:
         pass  # the worker's job in production; here, to count what was stored

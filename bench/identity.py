@@ -121,7 +121,8 @@ def truth_pairs(rec_ids: list[str]) -> set[Pair]:
 def reset_profiles() -> None:
     from django.db import connection
 
-    from profiles.models import DuplicateScan, ImportJob, ImportMapping, Source
+    from collection.models import ImportJob, ImportMapping
+    from profiles.models import DuplicateScan, Source
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -138,14 +139,15 @@ def import_file(path: Path, label: str) -> tuple[float, dict[int, str], int]:
     """Through the real pipeline: a source, a saved mapping, an import job."""
     from django.core.files import File
 
-    from profiles.models import Identity, ImportJob
-    from profiles.services import source_create
-    from profiles.services.imports import (
+    from collection.models import ImportJob
+    from collection.services.imports import (
         import_job_create,
         import_mapping_save,
         import_run_batch,
         import_start,
     )
+    from profiles.models import Identity
+    from profiles.services import source_create
 
     source, _ = source_create(name=f"Bench identity {label}", kind="import")
     mapping = import_mapping_save(source=source, name="FEBRL", columns=MAPPING)

@@ -212,7 +212,7 @@ def _run_slices(job_id: int, workers: int) -> None:
     """
     from django.db import connections
 
-    from profiles.services.imports import import_run_slice
+    from collection.services.imports import import_run_slice
 
     connections.close_all()  # each process opens its own connection
     children = []
@@ -262,9 +262,10 @@ def ours(path: Path, workers: int, *, again: bool = False) -> tuple[Speed, dict[
     from django.conf import settings
     from django.core.files import File
 
-    from profiles.models import ImportJob, Source
+    from collection.models import ImportJob
+    from collection.services.imports import import_job_create, import_run_batch, import_start
+    from profiles.models import Source
     from profiles.services import source_create
-    from profiles.services.imports import import_job_create, import_run_batch, import_start
 
     settings.CDP_IMPORT_SLICES = workers
     name = f"Salon bench {workers} {path.suffix[1:]}"

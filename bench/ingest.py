@@ -149,7 +149,7 @@ def warm_up(port: int, write_key: str, batch: int, clients: int) -> None:
 
 def drain_all() -> float:
     """Ingest everything the HTTP phase buffered, in-process, in batches of 1,000."""
-    from profiles.services.intake import intake_drain, intake_pending
+    from collection.services.intake import intake_drain, intake_pending
 
     pending = intake_pending()
     with timed() as t:

@@ -21,6 +21,6 @@ from cdp_site import worker  # noqa: E402,F401  (connects the process hooks)
 @after_setup_task_logger.connect
 def redact_worker_logs(logger: logging.Logger, **_: Any) -> None:
     """The worker replaces the root logger's handlers with its own: they redact too."""
-    from cdp_site.logs import redact_handlers
+    from core.logs import redact_handlers
 
     redact_handlers(logger)

@@ -35,7 +35,7 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
     ),
     PeriodicSpec(
         name="drain intake buffer",
-        task="profiles.tasks.intake_drain_task",
+        task="collection.tasks.intake_drain_task",
         description="Safety net: ingest HTTP messages whose drain task was lost.",
         every_seconds=30,
         queue="ingest",
@@ -71,7 +71,7 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
     ),
     PeriodicSpec(
         name="import files retention",
-        task="profiles.tasks.import_files_expire_task",
+        task="collection.tasks.import_files_expire_task",
         description="Delete uploaded import files and error reports "
         "CDP_IMPORT_FILE_RETENTION_DAYS after their job finished (the job row stays).",
         crontab="50 2 * * *",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from consent.roles import FORBIDDEN_CODENAMES as CONSENT_FORBIDDEN_CODENAMES
 
-OUR_APPS = ("consent", "profiles", "segments", "campaigns", "reports", "cdp_site")
+OUR_APPS = ("consent", "profiles", "collection", "segments", "campaigns", "reports", "cdp_site")
 
 VIEWER = "viewer"
 STEWARD = "steward"

@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from kombu import Queue
 
-from cdp_site.env import (
+from core.env import (
     env_bool,
     env_float,
     env_int,
@@ -60,9 +60,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
-    # Ours, lowest layer first (see README, Architecture).
+    # Ours, lowest layer first (see docs/architecture.md).
+    "core",
     "consent",
     "profiles",
+    "collection",
     "segments",
     "campaigns",
     "reports",
@@ -110,8 +112,8 @@ _db = dj_database_url.parse(
 )
 if _db["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend; a connection that served a request less than this many seconds ago
-    # is not pinged again before the next one (cdp_site/postgresql/base.py).
-    _db["ENGINE"] = "cdp_site.postgresql"
+    # is not pinged again before the next one (core/postgresql/base.py).
+    _db["ENGINE"] = "core.postgresql"
     _db.setdefault("OPTIONS", {})["health_check_delay"] = env_int("DB_HEALTH_CHECK_DELAY", 2)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets web, worker and beat read while one writes; IMMEDIATE transactions take
@@ -194,10 +196,10 @@ LOG_LEVEL = get_from_env("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # Redacting: a traceback's database error text names row values (cdp_site/logs.py).
+    # Redacting: a traceback's database error text names row values (core/logs.py).
     "formatters": {
         "plain": {
-            "()": "cdp_site.logs.RedactingFormatter",
+            "()": "core.logs.RedactingFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
         }
     },
@@ -214,7 +216,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
-    "DEFAULT_PAGINATION_CLASS": "cdp_site.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -222,7 +224,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "cdp_site.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "anon": "120/min",
         "form": env_rate("FORM_RATE_LIMIT", "30/min"),
@@ -254,9 +256,9 @@ REDIS_URL: str = get_from_env("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "cdp_site.cache.RedisCache",
+            "BACKEND": "core.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            # Short: a cache that does not answer is skipped (cdp_site/cache.py).
+            # Short: a cache that does not answer is skipped (core/cache.py).
             "OPTIONS": {
                 "socket_connect_timeout": env_float("REDIS_TIMEOUT", 0.5),
                 "socket_timeout": env_float("REDIS_TIMEOUT", 0.5),
@@ -310,6 +312,7 @@ CELERY_TASK_QUEUES = [
 ]
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    "collection.tasks.*": {"queue": "ingest"},
     "profiles.tasks.*": {"queue": "ingest"},
     "consent.tasks.*": {"queue": "default"},
     "segments.tasks.*": {"queue": "segments"},

@@ -8,8 +8,8 @@ from datetime import timedelta
 from celery import shared_task
 
 from cdp_site.models import Heartbeat
-from cdp_site.rates import rate_sweep
 from cdp_site.services import heartbeat_prune, heartbeat_record
+from core.rates import rate_sweep
 
 
 @shared_task(name="cdp_site.tasks.scheduler_heartbeat_task", ignore_result=False)

@@ -41,9 +41,9 @@ def api_ping(request: Request) -> Response:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", views.health, name="health"),
-    path("v1/", include("profiles.api.urls_v1")),
+    path("v1/", include("collection.api.tracking.urls")),
     path("api/", api_root, name="api-root"),
-    path("api/forms/", include("profiles.api.urls_forms")),
+    path("api/forms/", include("collection.api.forms.urls")),
     path("api/consent/", include("consent.api.urls")),
     path("api/segments/", include("segments.api.urls")),
     path("consent/", include("consent.urls")),

@@ -7,8 +7,8 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from cdp_site.api import error_body
 from cdp_site.selectors import health_status
+from core.api import error_body
 
 
 @never_cache

@@ -5,20 +5,15 @@ Deterministic (a fixed seed, message ids derived from it), so loading twice adds
 
 from __future__ import annotations
 
-import io
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.core.files.base import ContentFile
 from django.utils import timezone
-from openpyxl import Workbook
 
-from profiles.models import Form, ImportJob, Source
+from profiles.models import Source
 from profiles.services import Message, ingest_messages, source_create
 from profiles.services.duplicates import duplicates_scan
-from profiles.services.forms import form_save
-from profiles.services.imports import import_job_create, import_run_batch, import_start
 
 FIRST = [
     "Ada",
@@ -126,7 +121,7 @@ SOURCES = [
 ]
 
 
-def _person(rng: random.Random, n: int) -> dict[str, str]:
+def demo_person(rng: random.Random, n: int) -> dict[str, str]:
     # Every (first, last) pair once: namesakes would crowd the duplicate review queue.
     first, last = FIRST[n % len(FIRST)], LAST[(n * 7 + n // len(FIRST)) % len(LAST)]
     city, postcode, country = CITIES[n % len(CITIES)]
@@ -141,43 +136,6 @@ def _person(rng: random.Random, n: int) -> dict[str, str]:
         "country": country,
         "phone": f"+33612{rng.randint(100_000, 999_999)}",
     }
-
-
-DEMO_WORKBOOK = "salon-data-2026-day-2.xlsx"
-
-
-def _demo_import(source: Source, people: int, log: Callable[[str], None]) -> int:
-    """The show's second-day badge list as an uploaded workbook, imported like a steward's:
-    people the show already knows, with the stand they visited, and two bad rows for the
-    job's error report. Once: a job of that file name for the source stays."""
-    if ImportJob.objects.filter(source=source, original_name=DEMO_WORKBOOK).exists():
-        return 0
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Badges")
-    sheet.append(["E-mail", "First name", "Last name", "Stand visited"])
-    for n in range(0, people, 8):
-        person = _person(random.Random(n), n)  # noqa: S311  (emails and names use no draw)
-        sheet.append([person["email"], person["first_name"], person["last_name"], "B12"])
-    sheet.append(["no-email-given", "Pat", "Doe", "B12"])  # an invalid email
-    sheet.append(["", "", "", "C03"])  # no one to attach the visit to
-    content = io.BytesIO()
-    workbook.save(content)
-    job = import_job_create(
-        source=source,
-        file=ContentFile(content.getvalue(), name=DEMO_WORKBOOK),
-        columns={
-            "E-mail": "email",
-            "First name": "first_name",
-            "Last name": "last_name",
-            "Stand visited": "traits.stand_visited",
-        },
-    )
-    import_start(job_id=job.pk, run_async=False)
-    while import_run_batch(job_id=job.pk).has_more:
-        pass
-    job.refresh_from_db()
-    log(f"Demo import {DEMO_WORKBOOK!r}: {job.processed_rows} rows, {job.error_rows} in its report")
-    return job.processed_rows
 
 
 def _stamp(start: datetime, rng: random.Random, days: int = 120) -> str:
@@ -200,44 +158,11 @@ def profiles_demo_load(*, people: int = 200, log: Callable[[str], None] = print)
             )
             log(f"Demo source {slug!r} write key: {key}")
         sources[slug] = source
-    if not Form.objects.filter(slug="newsletter-signup").exists():
-        form_save(
-            form=Form(
-                name="Newsletter sign-up",
-                slug="newsletter-signup",
-                source=sources["website"],
-                fields=[
-                    {
-                        "name": "email",
-                        "label": "Email",
-                        "target": "email",
-                        "type": "email",
-                        "required": True,
-                    },
-                    {
-                        "name": "first_name",
-                        "label": "First name",
-                        "target": "first_name",
-                        "type": "text",
-                        "required": False,
-                    },
-                    {
-                        "name": "company",
-                        "label": "Company",
-                        "target": "company",
-                        "type": "text",
-                        "required": False,
-                    },
-                ],
-                consent_purposes=["newsletter"],
-                thank_you_url="",
-            )
-        )
     rng = random.Random(20261128)  # noqa: S311  (demo data, not security)
     start = timezone.now().replace(microsecond=0) - timedelta(days=120)
     batches: dict[str, list[Message]] = {slug: [] for slug in sources}
     for n in range(people):
-        person = _person(rng, n)
+        person = demo_person(rng, n)
         anonymous_id = f"demo-anon-{n}"
         # Everybody browses the site first, anonymously, from a campaign.
         utm_source, utm_medium, utm_campaign = CAMPAIGNS[n % len(CAMPAIGNS)]
@@ -359,7 +284,9 @@ def profiles_demo_load(*, people: int = 200, log: Callable[[str], None] = print)
             totals["duplicates"] += sum(1 for r in result.results if r.status == "duplicate")
             totals["accepted"] += sum(1 for r in result.results if r.status == "ok")
             totals["rejected"] += result.rejected
-    totals["import_rows"] = _demo_import(sources["salon-data-2026"], people, log)
-    # Probable duplicates for the steward's review queue (beat also runs this every minute).
-    totals["duplicate_candidates"] = duplicates_scan(max_batches=1_000).candidates_found
     return totals
+
+
+def profiles_demo_scan() -> int:
+    """Probable duplicates for the steward's review queue (beat also runs this every minute)."""
+    return duplicates_scan(max_batches=1_000).candidates_found

@@ -80,3 +80,45 @@ def profile_panels(*, profile_id: int) -> list[Panel]:
     for app in sorted(_PANELS):
         found.extend(_PANELS[app](profile_id=profile_id))
     return found
+
+
+# --- Source changes -----------------------------------------------------------------------
+#
+# Apps above profiles cache what they derive from a source (collection: its forms'
+# definitions). `source_cache_clear` tells each registered listener, in app-name order.
+
+SourceChangedFn = Callable[..., None]
+_SOURCE_LISTENERS: dict[str, SourceChangedFn] = {}
+
+
+def source_changed_register(*, app: str, listener: SourceChangedFn) -> None:
+    """Register (or replace) one app's `listener(source=)`, called on any source change."""
+    _SOURCE_LISTENERS[app] = listener
+
+
+def source_changed_notify(*, source: Any) -> None:
+    """Tell every registered app that this source changed."""
+    for app in sorted(_SOURCE_LISTENERS):
+        _SOURCE_LISTENERS[app](source=source)
+
+
+# --- Facts of the 360° view ---------------------------------------------------------------
+#
+# `profile_360` (the admin page and `GET /api/profiles/<id>/`) also says what higher apps
+# know about the person as plain JSON (collection: the imports the person came from).
+
+FactsFn = Callable[..., Mapping[str, Any]]
+_FACTS: dict[str, FactsFn] = {}
+
+
+def profile_facts_register(*, app: str, facts: FactsFn) -> None:
+    """Register (or replace) one app's `facts(profile_id=) -> {key: JSON value}`."""
+    _FACTS[app] = facts
+
+
+def profile_facts(*, profile_id: int) -> dict[str, Any]:
+    """Every registered app's facts about one profile, merged in app-name order."""
+    found: dict[str, Any] = {}
+    for app in sorted(_FACTS):
+        found.update(_FACTS[app](profile_id=profile_id))
+    return found

@@ -35,8 +35,6 @@ from profiles.models import (
     ProfileMerge,
 )
 from profiles.normalise import normalise_email, normalise_name, normalise_phone
-from profiles.services.imports.files import import_files_delete, import_job_ids_of
-from profiles.services.intake import intake_scrub
 from profiles.services.messages import PROFILE_FIELDS
 
 MAX_MERGE_DEPTH = 10
@@ -184,19 +182,28 @@ def _fold_events(ids: list[int]) -> int:
     return sum(group["n"] for group in groups)
 
 
-def profiles_erase(profile_ids: Sequence[int]) -> int:
+def person_lock(profile_ids: Sequence[int]) -> list[int]:
+    """Lock the person's profile rows (survivor and tombstones) in id order; their ids.
+
+    The lock ingestion takes, in the same order: a batch writing to these people finishes
+    first (and its rows are then erased) or waits for the erasure.
+    """
     ids = person_profile_ids(profile_ids)
-    # The lock ingestion takes, in the same order: a batch writing to these people
-    # finishes first (and its rows are erased below) or waits for the erasure.
     list(Profile.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
-    # The files of the imports whose rows landed on the person hold those rows (read
-    # before their import events are folded away); files go once the erasure commits.
-    files = import_files_delete(job_ids=import_job_ids_of(profile_ids=ids))
-    # Messages of the person still waiting in the intake buffer go too.
-    keys = set(
-        Identity.objects.filter(profile_id__in=ids).values_list("kind", "namespace", "value")
+    return ids
+
+
+def person_identifier_keys(profile_ids: Sequence[int]) -> set[tuple[str, str, str]]:
+    """The (kind, namespace, value) of every identity of these profiles."""
+    return set(
+        Identity.objects.filter(profile_id__in=profile_ids).values_list(
+            "kind", "namespace", "value"
+        )
     )
-    scrubbed = intake_scrub(keys=keys)
+
+
+def profiles_erase(profile_ids: Sequence[int]) -> int:
+    ids = person_lock(profile_ids)
     folded = _fold_events(ids)
     Event.objects.filter(profile_id__in=ids).delete()
     identities, _ = Identity.objects.filter(profile_id__in=ids).delete()
@@ -221,7 +228,7 @@ def profiles_erase(profile_ids: Sequence[int]) -> int:
         content_type=ContentType.objects.get_for_model(Profile),
         object_id__in=[str(pk) for pk in ids],
     ).update(object_repr="(erased)", change_message="")
-    return folded + identities + provenance + profiles + files + scrubbed
+    return folded + identities + provenance + profiles
 
 
 def profiles_restrict(profile_ids: Sequence[int], restricted: bool) -> int:

@@ -8,14 +8,8 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Lower
 
-from profiles.models import (
-    Event,
-    FieldProvenance,
-    Identity,
-    ImportJob,
-    Profile,
-    ProfileMerge,
-)
+from profiles.hooks import profile_facts
+from profiles.models import Event, FieldProvenance, Identity, Profile, ProfileMerge
 from profiles.normalise import clean_text, normalise_email, normalise_phone
 from profiles.services.messages import PROFILE_FIELDS
 
@@ -132,23 +126,13 @@ def profile_360(*, profile_id: int, event_limit: int = 50) -> dict[str, Any]:
         .order_by()
         .annotate(n=Count("id"))
     }
-    import_ids = set(
-        Event.objects.filter(profile=profile, type=Event.Type.IMPORT)
-        .values_list("properties__import_job_id", flat=True)
-        .distinct()
-    )
-    imports = list(
-        ImportJob.objects.filter(pk__in=[i for i in import_ids if isinstance(i, int)]).order_by(
-            "-id"
-        )
-    )
     return {
         "profile": profile,
         "identities": identities,
         "provenance": profile_provenance(profile=profile),
         "events": events,
         "event_counts": event_counts,
-        "imports": imports,
+        **profile_facts(profile_id=profile.pk),
         "absorbed": list(Profile.objects.filter(merged_into=profile).values_list("pk", flat=True)),
         "issues": list(
             profile.quality_issues.select_related("source").order_by(

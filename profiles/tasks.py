@@ -3,88 +3,9 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
-from celery import Task, shared_task
+from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
-
-from profiles.services.imports import import_job_fail, import_run_batch, import_run_slice
-
-
-class _ImportTask(Task):
-    def on_failure(
-        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
-    ) -> None:
-        # Retries exhausted or a bug: the steward sees a failed job, not one running forever.
-        job_id = kwargs.get("job_id", args[0] if args else None)
-        if job_id is not None:
-            import_job_fail(
-                job_id=job_id,
-                message=f"Stopped by an unexpected error ({type(exc).__name__}); "
-                "see the worker log.",
-            )
-
-
-@shared_task(
-    base=_ImportTask,
-    name="profiles.tasks.import_run_task",
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=8,
-)
-def import_run_task(job_id: int, slice_number: int | None = None) -> None:
-    """Import the next rows of a job (or of one of its slices), then queue the rest.
-
-    A second run of the same rows does nothing.
-    """
-    kwargs: dict[str, int] = {"job_id": job_id}
-    if slice_number is None:
-        progress = import_run_batch(job_id=job_id)
-    else:
-        progress = import_run_slice(job_id=job_id, number=slice_number)
-        kwargs["slice_number"] = slice_number
-    if progress.has_more:
-        transaction.on_commit(partial(import_run_task.apply_async, kwargs=kwargs))
-
-
-@shared_task(
-    name="profiles.tasks.import_files_expire_task",
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    max_retries=5,
-)
-def import_files_expire_task() -> int:
-    """Delete the import files and error reports past CDP_IMPORT_FILE_RETENTION_DAYS."""
-    from profiles.services.imports import import_files_expire
-
-    return import_files_expire()
-
-
-@shared_task(
-    name="profiles.tasks.intake_drain_task",
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    max_retries=5,
-)
-def intake_drain_task(limit: int | None = None, max_rounds: int = 20) -> int:
-    """Ingest buffered HTTP messages in batches; re-queue if the buffer is still not empty.
-
-    A round that drained nothing, or saw a batch fail, ends the run: failed rows are retried
-    by a later run (beat's, or the next request's), not at once.
-    """
-    from profiles.services.intake import DRAIN_LIMIT, intake_drain
-
-    limit = limit or DRAIN_LIMIT
-    total = 0
-    for _ in range(max_rounds):
-        counts = intake_drain(limit=limit)
-        total += counts["ingested"]
-        if counts["failed"] or not counts["ingested"]:
-            return total
-    intake_drain_task.apply_async(kwargs={"limit": limit, "max_rounds": max_rounds})
-    return total
 
 
 @shared_task(

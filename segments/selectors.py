@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from cdp_site.statistics import statistics_refresh
+from core.statistics import statistics_refresh
 from profiles.models import Profile
 from segments.compiler import compile_rule, scanned_models
 from segments.models import Membership, Persona, Segment, SegmentSize

@@ -96,7 +96,7 @@ def _isolated_cache(settings: Any) -> None:
 @pytest.fixture(autouse=True)
 def _forms_forgotten() -> None:
     """Forms a process remembers (FORM_MEMORY_SECONDS) are those of an earlier test's database."""
-    from profiles.services import forms
+    from collection.services import forms
 
     forms._forms.clear()
 

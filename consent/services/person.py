@@ -28,10 +28,12 @@ def person_export(*, profile_ids: Sequence[int]) -> dict[str, Any]:
 def person_erase(*, profile_ids: Sequence[int]) -> dict[str, int]:
     """Erase or irreversibly anonymise these profiles in every app; rows touched per app.
 
-    Profile rows stay (blanked, status erased) so that no app's foreign key breaks; the
-    order of the apps therefore does not matter. All of it in the caller's transaction.
+    Profile rows stay (blanked, status erased) so that no app's foreign key breaks. The
+    owner of people erases last: the other apps may still read who the person is (their
+    identities, their events). All of it in the caller's transaction.
     """
     if not profile_ids:
         return {}
     ids = sorted(set(profile_ids))
-    return {handler.app: handler.erase(ids) for handler in person_data_handlers()}
+    handlers = sorted(person_data_handlers(), key=lambda handler: handler.locate is not None)
+    return {handler.app: handler.erase(ids) for handler in handlers}

@@ -3,8 +3,6 @@
 from profiles.admin import (  # noqa: F401  (registers the ModelAdmins)
     core,
     duplicates,
-    forms,
-    imports,
     merges,
     quality,
 )

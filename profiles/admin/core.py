@@ -19,7 +19,7 @@ from consent.services import access_log_add, mask_value, may_unmask
 from profiles.admin.merges import merge_selected_profiles
 from profiles.admin.quality import OpenIssueFilter
 from profiles.hooks import profile_panels
-from profiles.models import Event, Identity, IntakeBatch, Profile, ProfileAudit, Source
+from profiles.models import Event, Identity, Profile, ProfileAudit, Source
 from profiles.person_data import PERSONAL_FIELDS
 from profiles.selectors import profile_360, profile_search_condition
 from profiles.services import source_cache_clear, source_create, source_rotate_key
@@ -337,21 +337,4 @@ class ProfileAuditAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(IntakeBatch)
-class IntakeBatchAdmin(admin.ModelAdmin):
-    """Accepted messages waiting for the worker; rows with attempts failed and await a fix."""
-
-    list_display = ("id", "source", "count", "received_at", "attempts", "last_error")
-    list_filter = ("attempts", "source")
-    list_select_related = ("source",)
-    show_full_result_count = False
-    readonly_fields = ("source", "messages", "count", "received_at", "attempts", "last_error")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

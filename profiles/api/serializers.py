@@ -122,10 +122,8 @@ class Profile360Serializer(serializers.Serializer):
     absorbed = serializers.ListField(child=serializers.IntegerField())
 
     def get_imports(self, data: dict) -> list[dict]:
-        return [
-            {"id": job.pk, "file": job.original_name, "created_at": job.created_at}
-            for job in data["imports"]
-        ]
+        """The imports the person came from, as the collection app reports them."""
+        return list(data.get("imports", []))
 
 
 class SourceSerializer(serializers.ModelSerializer):

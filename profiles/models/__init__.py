@@ -5,7 +5,6 @@ from profiles.models.core import (
     Event,
     FieldProvenance,
     Identity,
-    IntakeBatch,
     Profile,
     ProfileAudit,
     Source,
@@ -16,8 +15,6 @@ from profiles.models.duplicates import (
     DuplicateSettings,
     MatchKey,
 )
-from profiles.models.forms import Form
-from profiles.models.imports import ImportJob, ImportMapping, ImportSlice
 from profiles.models.merge import (
     BlockedIdentifier,
     IdentityConflict,
@@ -41,14 +38,9 @@ __all__ = [
     "Event",
     "EventAggregate",
     "FieldProvenance",
-    "Form",
     "Identity",
     "IdentityConflict",
     "IdentityRule",
-    "ImportJob",
-    "ImportMapping",
-    "ImportSlice",
-    "IntakeBatch",
     "JobFunctionRule",
     "MaintenanceRun",
     "MatchKey",

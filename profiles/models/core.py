@@ -40,7 +40,7 @@ class Source(models.Model):
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # Every save moves it; a form post checks it in its INSERT (profiles.services.forms).
+    # Every save moves it; a form post checks it in its INSERT (collection.services.forms).
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -256,28 +256,3 @@ class ProfileAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} #{self.profile_id}"
-
-
-class IntakeBatch(models.Model):
-    """Validated messages of one HTTP request, waiting for the ingestion worker.
-
-    The API answers once the batch is here (one row, durable), and the worker drains
-    this table in set-based batches; a lost broker message only delays the drain (beat
-    also drains).
-    """
-
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
-    # Text, not jsonb: the request serialises the messages once and PostgreSQL stores the
-    # bytes without parsing them; the drain reads them back with one json.loads.
-    messages = models.TextField(help_text="The accepted messages' fields, as a JSON array.")
-    count = models.PositiveIntegerField()
-    received_at = models.DateTimeField()
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=200, blank=True)
-
-    class Meta:
-        verbose_name_plural = "intake batches"
-        indexes = [models.Index(fields=["attempts", "id"], name="intake_attempts_id_idx")]
-
-    def __str__(self) -> str:
-        return f"intake #{self.pk} ({self.count} messages)"

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from profiles.errors import InvalidWriteKey, ProfilesError
+from profiles.hooks import source_changed_notify
 from profiles.models import Source
 
 KEY_PREFIX_LENGTH = 12  # "wk_" + 9 characters, stored in clear to find the row
@@ -89,18 +90,16 @@ def _key_cache_key(prefix: str) -> str:
 
 
 def source_cache_clear(*, source: Source) -> None:
-    """Forget what the cache holds for this source (its key look-up, its forms' definitions).
+    """Forget what the cache holds for this source (its key look-up, what other apps derive).
 
     Call on any change to a source: now, and again once committed (a request that read the
     old row meanwhile may have cached it again).
     """
-    from profiles.services.forms import form_cache_clear
-
     stored = Source.objects.filter(pk=source.pk).values_list("write_key_prefix", flat=True)
     keys = [_key_cache_key(prefix) for prefix in {source.write_key_prefix, *stored}]
     cache.delete_many(keys)
     transaction.on_commit(lambda: cache.delete_many(keys))
-    form_cache_clear(slugs=list(source.forms.values_list("slug", flat=True)))
+    source_changed_notify(source=source)
 
 
 def _source_by_prefix(prefix: str) -> Source | None:

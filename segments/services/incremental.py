@@ -27,7 +27,7 @@ from typing import Any
 
 from django.db import connection
 
-from cdp_site.prepared import Prepared, lost_detected
+from core.prepared import Prepared, lost_detected
 from profiles.models import Profile
 from profiles.services.events import (
     system_event_properties,

@@ -26,8 +26,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from cdp_site.prepared import PreparedLost
-from cdp_site.statistics import statistics_refresh
+from core.prepared import PreparedLost
+from core.statistics import statistics_refresh
 from profiles.models import Profile
 from profiles.services.events import (
     rows_insert_from,

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from cdp_site.api import exception_handler
+from core.api import exception_handler
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,9 @@ from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from cdp_site.periodic import PERIODIC_TASKS
+from collection.models import ImportJob
 from consent.models import Purpose, PurposeVersion
-from profiles.models import Event, ImportJob, Profile, Source
+from profiles.models import Event, Profile, Source
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cdp_site.env import ImproperlyConfiguredEnv, env_bool, env_list, get_from_env
+from core.env import ImproperlyConfiguredEnv, env_bool, env_list, get_from_env
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,9 @@ from django.test import Client
 
 from cdp_site.models import Heartbeat
 from cdp_site.tasks import heartbeat_prune_task, scheduler_heartbeat_task
-from profiles.models import IntakeBatch, Profile
-from profiles.tasks import intake_drain_task
+from collection.models import IntakeBatch
+from collection.tasks import intake_drain_task
+from profiles.models import Profile
 from tests.conftest import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]

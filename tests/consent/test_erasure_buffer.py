@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from collection.models import IntakeBatch
+from collection.services.intake import intake_accept, intake_drain, intake_pending
 from consent.services import person_erase
-from profiles.models import IntakeBatch, Profile
-from profiles.services.intake import intake_accept, intake_drain, intake_pending
+from profiles.models import Profile
 from profiles.services.messages import Message
 from tests.consent.gdpr_helpers import ADA, ingest_person
 

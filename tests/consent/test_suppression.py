@@ -12,11 +12,12 @@ from django.core.files import File
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from collection.models import Form
+from collection.services.imports import import_job_create, import_run_batch, import_start
 from consent.models import ConsentRecord, Suppression
 from consent.services import dsar_create, dsar_execute, dsar_verify, suppression_digest
-from profiles.models import Event, Form, Identity, Profile
+from profiles.models import Event, Identity, Profile
 from profiles.services import ingest_messages
-from profiles.services.imports import import_job_create, import_run_batch, import_start
 from profiles.services.messages import Message
 from tests.consent.gdpr_helpers import ADA, ingest_person
 

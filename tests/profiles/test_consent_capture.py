@@ -142,7 +142,7 @@ def test_double_opt_in_records_pending_and_mails_the_profile(
 def test_a_form_post_records_the_ticked_consent_in_the_ledger(
     client: Any, web_form: Any, purposes: Any
 ) -> None:
-    from profiles.models import Form
+    from collection.models import Form
 
     Form.objects.create(
         name="Sign-up",

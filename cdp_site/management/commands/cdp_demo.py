@@ -14,8 +14,9 @@ from django.db import transaction
 
 from cdp_site.roles import ADMIN
 from cdp_site.services import roles_sync, schedule_sync
+from collection.demo import collection_demo_load
 from consent.demo import consent_demo_load
-from profiles.demo import profiles_demo_load
+from profiles.demo import profiles_demo_load, profiles_demo_scan
 from segments.demo import segments_demo_load
 
 DEMO_USER = "steward"
@@ -51,6 +52,8 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get(name=ADMIN))
         consent_demo_load()
         totals = profiles_demo_load(log=self.stdout.write)
+        collection_demo_load(log=self.stdout.write)
+        profiles_demo_scan()
         self.stdout.write(
             f"Demo messages: {totals['accepted']} stored, {totals['duplicates']} already there."
         )

@@ -1,0 +1,36 @@
+"""Segment-compatible tracking API under /v1/, with or without a trailing slash."""
+
+from django.urls import URLPattern, URLResolver, path
+
+from collection.api.tracking import views
+
+_VIEWS = {
+    "identify": views.IdentifyView,
+    "track": views.TrackView,
+    "page": views.PageView,
+    "screen": views.ScreenView,
+    "group": views.GroupView,
+    "alias": views.AliasView,
+    "batch": views.BatchView,
+    "import": views.ImportView,
+}
+# Analytics.js posts to the first letter of the call's type (/v1/t, /v1/p, ..., /v1/b).
+_SHORT = {
+    "i": "identify",
+    "t": "track",
+    "p": "page",
+    "s": "screen",
+    "g": "group",
+    "a": "alias",
+    "b": "batch",
+}
+
+urlpatterns: list[URLPattern | URLResolver] = []
+for _name, _view in _VIEWS.items():
+    urlpatterns += [
+        path(_name, _view.as_view(), name=f"tracking-{_name}"),
+        # Segment's libraries post without the slash; some hand-written clients add one.
+        path(f"{_name}/", _view.as_view(schema=None)),
+    ]
+for _letter, _name in _SHORT.items():
+    urlpatterns.append(path(_letter, _VIEWS[_name].as_view(schema=None)))

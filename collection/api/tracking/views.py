@@ -1,0 +1,248 @@
+"""Segment-compatible tracking API: /v1/identify, track, page, screen, group, alias, batch.
+
+A source's write key authenticates (HTTP Basic user name, or `writeKey` in the body);
+every call goes through the one ingestion service. Answers never carry internal ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpResponse, HttpResponseBase
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from collection.api.tracking.body import (
+    BATCH_MAX_BYTES,
+    MESSAGE_MAX_BYTES,
+    SegmentAnyParser,
+    SegmentJSONParser,
+    SegmentTextParser,
+)
+from collection.api.tracking.fast_check import (
+    batch_envelope,
+    batch_prepare,
+    batch_results,
+    call_message,
+)
+from collection.api.tracking.serializers import (
+    SegmentAliasSerializer,
+    SegmentBatchResponseSerializer,
+    SegmentBatchSerializer,
+    SegmentCallSerializer,
+    SegmentErrorSerializer,
+    SegmentGroupSerializer,
+    SegmentIdentifySerializer,
+    SegmentPageSerializer,
+    SegmentScreenSerializer,
+    SegmentSuccessSerializer,
+    SegmentTrackSerializer,
+)
+from collection.origins import add_cors_headers, origin_allowed, preflight_response
+from collection.services.intake import intake_accept
+from profiles.errors import InvalidMessage, InvalidWriteKey
+from profiles.models import Source
+from profiles.services import source_authenticate
+
+TAGS = ["tracking (Segment-compatible)"]
+
+
+def _basic_user(request: Request) -> str:
+    """The user name of an `Authorization: Basic` header ("key:" or, for old clients, "key")."""
+    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidWriteKey("malformed Basic authorization header") from exc
+    return decoded.partition(":")[0]
+
+
+class WriteKeyAuthentication(BaseAuthentication):
+    """A source's write key: the Basic auth user name, else `writeKey` in the JSON body."""
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, Source] | None:
+        key = _basic_user(request)
+        if not key:
+            body_key = request.data.get("writeKey") if isinstance(request.data, dict) else None
+            key = body_key if isinstance(body_key, str) else ""
+        if not key:
+            return None
+        return AnonymousUser(), source_authenticate(write_key=key)
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Basic realm="tracking"'
+
+
+class WriteKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = WriteKeyAuthentication
+    name = "writeKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "The source's write key as user name, empty password. "
+            "Alternatively, `writeKey` in the JSON body.",
+        }
+
+
+class HasWriteKey(BasePermission):
+    """Only a request that a source's write key authenticated may post."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return isinstance(request.auth, Source)
+
+
+class OriginAllowed(BasePermission):
+    """A browser may post only from an origin the source lists."""
+
+    message = "This origin may not post to this source."
+    code = "origin_not_allowed"
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return origin_allowed(source=request.auth, origin=request.META.get("HTTP_ORIGIN"))
+
+
+ERRORS = {
+    400: OpenApiResponse(SegmentErrorSerializer, description="Malformed body or invalid call."),
+    401: OpenApiResponse(SegmentErrorSerializer, description="Missing, unknown or revoked key."),
+    403: OpenApiResponse(SegmentErrorSerializer, description="Origin not allowed."),
+    413: OpenApiResponse(SegmentErrorSerializer, description="Over 32 KB a call, 500 KB a batch."),
+    415: OpenApiResponse(SegmentErrorSerializer, description="Unsupported Content-Encoding."),
+}
+
+
+def _document(serializer: Any, response: Any, summary: str, operation_id: str) -> Any:
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=operation_id,
+            summary=summary,
+            tags=TAGS,
+            request={"application/json": serializer, "text/plain": serializer},
+            responses={200: response, **ERRORS},
+        )
+    )
+
+
+class SegmentView(APIView):
+    """Write-key auth, origin check, CORS, gzip-aware JSON; no session, no CSRF."""
+
+    authentication_classes = [WriteKeyAuthentication]
+    permission_classes = [HasWriteKey, OriginAllowed]
+    parser_classes = [SegmentJSONParser, SegmentTextParser, SegmentAnyParser]
+    renderer_classes = [JSONRenderer]
+    throttle_classes: list[Any] = []
+    max_body_bytes = MESSAGE_MAX_BYTES
+    source: Source | None = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method == "OPTIONS":
+            return  # a preflight carries no key: it is answered for any origin
+        super().initial(request, *args, **kwargs)
+        self.source = request.auth
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        return preflight_response(origin=request.META.get("HTTP_ORIGIN"))
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        origin = request.META.get("HTTP_ORIGIN")
+        if self.source is not None and origin_allowed(source=self.source, origin=origin):
+            add_cors_headers(response, origin=origin)  # type: ignore[arg-type]
+        return response
+
+
+class SegmentCallView(SegmentView):
+    """One call: 200 `{"success": true}`, or 400 with field messages."""
+
+    serializer_class: type[SegmentCallSerializer] = SegmentCallSerializer
+
+    def post(self, request: Request) -> Response:
+        message = call_message(
+            serializer=self.serializer_class, data=request.data, received_at=timezone.now()
+        )
+        outcome = intake_accept(source=request.auth, messages=[message])
+        result = outcome.results[0]
+        if not result.ok:
+            raise InvalidMessage("The message is invalid.", fields=result.errors)
+        # What SegmentSuccessSerializer renders, without running it on every call.
+        return Response({"success": True})
+
+
+@_document(SegmentIdentifySerializer, SegmentSuccessSerializer, "Identify", "segment_identify")
+class IdentifyView(SegmentCallView):
+    serializer_class = SegmentIdentifySerializer
+
+
+@_document(SegmentTrackSerializer, SegmentSuccessSerializer, "Track", "segment_track")
+class TrackView(SegmentCallView):
+    serializer_class = SegmentTrackSerializer
+
+
+@_document(SegmentPageSerializer, SegmentSuccessSerializer, "Page", "segment_page")
+class PageView(SegmentCallView):
+    serializer_class = SegmentPageSerializer
+
+
+@_document(SegmentScreenSerializer, SegmentSuccessSerializer, "Screen", "segment_screen")
+class ScreenView(SegmentCallView):
+    serializer_class = SegmentScreenSerializer
+
+
+@_document(SegmentGroupSerializer, SegmentSuccessSerializer, "Group", "segment_group")
+class GroupView(SegmentCallView):
+    serializer_class = SegmentGroupSerializer
+
+
+@_document(SegmentAliasSerializer, SegmentSuccessSerializer, "Alias", "segment_alias")
+class AliasView(SegmentCallView):
+    serializer_class = SegmentAliasSerializer
+
+
+@_document(SegmentBatchSerializer, SegmentBatchResponseSerializer, "Batch", "segment_batch")
+class BatchView(SegmentView):
+    """Many calls: valid ones kept, each answered by index; 400 only when none was kept."""
+
+    max_body_bytes = BATCH_MAX_BYTES
+
+    def post(self, request: Request) -> Response:
+        received_at = timezone.now()
+        data = batch_envelope(request.data)
+        prepared = batch_prepare(
+            items=data["batch"],
+            received_at=received_at,
+            sent_at=data.get("sentAt"),
+            base_context=data.get("context") or {},
+        )
+        outcome = (
+            intake_accept(source=request.auth, messages=prepared.messages)
+            if prepared.messages
+            else None
+        )
+        # Results are built as SegmentMessageResultSerializer renders them: no serializer
+        # runs over a hundred of them per request.
+        results = batch_results(prepared=prepared, outcome=outcome)
+        if all(result["status"] == "error" for result in results):
+            raise InvalidMessage("No message of the batch is valid.", fields={"batch": results})
+        return Response({"success": True, "results": results})
+
+
+@_document(
+    SegmentBatchSerializer, SegmentBatchResponseSerializer, "Import (batch)", "segment_import"
+)
+class ImportView(BatchView):
+    """Segment's older name for /v1/batch."""
