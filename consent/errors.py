@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from core.errors import DomainError, ErrorCode
 
 
-class ConsentError(Exception):
-    http_status = 400
-    code = "invalid"
-
-    def __init__(self, message: str, *, fields: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.fields = fields
+class ConsentError(DomainError):
+    """Base of the consent app's errors."""
 
 
 class InvalidDecision(ConsentError):
@@ -21,40 +16,40 @@ class InvalidDecision(ConsentError):
 class PurposeWithoutWording(ConsentError):
     """A form (or a page) cannot ask for a purpose that has no wording to show."""
 
-    code = "purpose_without_wording"
+    code = ErrorCode.PURPOSE_WITHOUT_WORDING
 
 
 class InvalidWording(ConsentError):
-    code = "invalid_wording"
+    code = ErrorCode.INVALID_WORDING
 
 
 class ProfileNotFound(ConsentError):
-    http_status = 404
-    code = "not_found"
+    status = 404
+    code = ErrorCode.NOT_FOUND
 
 
 class ProfileUnavailable(ConsentError):
     """The profile was erased: there is nobody left to record a decision for."""
 
-    http_status = 409
-    code = "profile_unavailable"
+    status = 409
+    code = ErrorCode.PROFILE_UNAVAILABLE
 
 
 class InvalidLink(ConsentError):
     """A confirmation, unsubscribe or preference link that was tampered with."""
 
-    code = "invalid_link"
+    code = ErrorCode.INVALID_LINK
 
 
 class ExpiredLink(InvalidLink):
-    code = "expired_link"
+    code = ErrorCode.EXPIRED_LINK
 
 
 class SupersededLink(InvalidLink):
     """A confirmation link whose request was withdrawn or replaced since."""
 
-    http_status = 409
-    code = "superseded_link"
+    status = 409
+    code = ErrorCode.SUPERSEDED_LINK
 
 
 class InvalidRequest(ConsentError):
@@ -64,5 +59,5 @@ class InvalidRequest(ConsentError):
 class RequestNotReady(ConsentError):
     """The step needs an earlier one first (the identity verified), or the request is closed."""
 
-    http_status = 409
-    code = "request_not_ready"
+    status = 409
+    code = ErrorCode.REQUEST_NOT_READY

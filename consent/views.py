@@ -44,7 +44,7 @@ def _link_error(request: HttpRequest, error: ConsentError) -> HttpResponse:
         request,
         "consent/invalid_link.html",
         {"message": str(error), "code": error.code},
-        status=error.http_status,
+        status=error.status,
     )
 
 

@@ -12,6 +12,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.errors import DomainError
+
 
 class Pagination(PageNumberPagination):
     page_size = 50
@@ -59,17 +61,12 @@ def _validation_response(detail: Any) -> Response:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Turn DRF, Django and domain errors into `{"error": {...}}` with field messages."""
-    http_status = getattr(exc, "http_status", None)
-    if isinstance(http_status, int):
-        # A domain error from an app's errors.py: http_status, code, message, fields.
+    if isinstance(exc, DomainError):
         return Response(
             error_body(
-                status_code=http_status,
-                code=getattr(exc, "code", "error"),
-                message=str(exc),
-                fields=getattr(exc, "fields", None),
+                status_code=exc.status, code=exc.code, message=exc.message, fields=exc.fields
             ),
-            status=http_status,
+            status=exc.status,
         )
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from core.errors import DomainError, ErrorCode
 
 
-class ProfilesError(Exception):
-    http_status = 400
-    code = "invalid"
-
-    def __init__(self, message: str, *, fields: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.fields = fields
+class ProfilesError(DomainError):
+    """Base of the profiles app's errors."""
 
 
 class InvalidWriteKey(ProfilesError):
-    http_status = 401
-    code = "invalid_write_key"
-
-
-class OriginNotAllowed(ProfilesError):
-    http_status = 403
-    code = "origin_not_allowed"
-
-
-class PayloadTooLarge(ProfilesError):
-    http_status = 413
-    code = "payload_too_large"
+    status = 401
+    code = ErrorCode.INVALID_WRITE_KEY
 
 
 class InvalidMessage(ProfilesError):
@@ -34,50 +19,50 @@ class InvalidMessage(ProfilesError):
 
 
 class ProfileNotFound(ProfilesError):
-    http_status = 404
-    code = "profile_not_found"
+    status = 404
+    code = ErrorCode.NOT_FOUND
 
 
 class MergeNotFound(ProfilesError):
-    http_status = 404
-    code = "merge_not_found"
+    status = 404
+    code = ErrorCode.NOT_FOUND
 
 
 class MergeRefused(ProfilesError):
     """A merge or an undo that would break a rule; nothing was changed."""
 
-    http_status = 409
-    code = "merge_refused"
+    status = 409
+    code = ErrorCode.MERGE_REFUSED
 
 
 class SelfMerge(MergeRefused):
-    http_status = 400
-    code = "self_merge"
+    status = 400
+    code = ErrorCode.SELF_MERGE
 
 
 class MergeIntoTombstone(MergeRefused):
-    code = "merged_profile"
+    code = ErrorCode.MERGED_PROFILE
 
 
 class MergeIdentityLimit(MergeRefused):
-    code = "identity_limit"
+    code = ErrorCode.IDENTITY_LIMIT
 
 
 class MergeAlreadyUndone(MergeRefused):
-    code = "already_undone"
+    code = ErrorCode.ALREADY_UNDONE
 
 
 class SurvivorMergedSince(MergeRefused):
-    code = "survivor_merged_since"
+    code = ErrorCode.SURVIVOR_MERGED_SINCE
 
 
 class CandidateNotFound(ProfilesError):
-    http_status = 404
-    code = "not_found"
+    status = 404
+    code = ErrorCode.NOT_FOUND
 
 
 class CandidateDecided(ProfilesError):
     """A probable-duplicate pair was already merged or marked as two people."""
 
-    http_status = 409
-    code = "already_decided"
+    status = 409
+    code = ErrorCode.ALREADY_DECIDED

@@ -23,6 +23,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from consent.registry import Located, PersonData
+from profiles.fields import EVENT_FIELDS, PROFILE_FIELDS
 from profiles.models import (
     DataQualityIssue,
     Event,
@@ -35,23 +36,8 @@ from profiles.models import (
     ProfileMerge,
 )
 from profiles.normalise import normalise_email, normalise_name, normalise_phone
-from profiles.services.messages import PROFILE_FIELDS
 
 MAX_MERGE_DEPTH = 10
-# Fields that name or locate the person: masked for viewers (admin and API).
-PERSONAL_FIELDS = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "address_line",
-    "postcode",
-    "city",
-    "date_of_birth",
-    "traits",
-)
 # What an erased profile keeps: its id, status, stage and dates (no person in them).
 BLANK_FIELDS: dict[str, Any] = {
     **{name: "" for name in PROFILE_FIELDS if name != "date_of_birth"},
@@ -128,22 +114,7 @@ def profiles_export(profile_ids: Sequence[int]) -> Mapping[str, Any]:
         "events": list(
             Event.objects.filter(profile_id__in=ids)
             .order_by("occurred_at", "pk")
-            .values(
-                "profile_id",
-                "type",
-                "name",
-                "source__slug",
-                "properties",
-                "context",
-                "utm_source",
-                "utm_medium",
-                "utm_campaign",
-                "utm_term",
-                "utm_content",
-                "message_id",
-                "occurred_at",
-                "received_at",
-            )
+            .values("profile_id", "source__slug", *EVENT_FIELDS)
         ),
         "audit": list(
             ProfileAudit.objects.filter(profile_id__in=ids)

@@ -8,10 +8,10 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Lower
 
+from profiles.fields import PROFILE_FIELDS
 from profiles.hooks import profile_facts
 from profiles.models import Event, FieldProvenance, Identity, Profile, ProfileMerge
 from profiles.normalise import clean_text, normalise_email, normalise_phone
-from profiles.services.messages import PROFILE_FIELDS
 
 # Sorts after any character a name prefix can continue with, for index-friendly ranges.
 _PREFIX_END = "\U0010ffff"

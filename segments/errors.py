@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from core.errors import DomainError, ErrorCode
 
 
-class SegmentsError(Exception):
-    http_status = 400
-    code = "invalid"
-
-    def __init__(self, message: str, *, fields: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.fields = fields
+class SegmentsError(DomainError):
+    """Base of the segments app's errors."""
 
 
 class RuleError(SegmentsError):
     """A rule tree is invalid; `path` names the offending node, e.g. `rule.all[2].op`."""
 
-    code = "invalid_rule"
+    code = ErrorCode.INVALID_RULE
 
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{path}: {message}", fields={path: [message]})
@@ -26,10 +21,10 @@ class RuleError(SegmentsError):
 
 
 class SegmentNotFound(SegmentsError):
-    http_status = 404
-    code = "not_found"
+    status = 404
+    code = ErrorCode.NOT_FOUND
 
 
 class SegmentKindError(SegmentsError):
-    http_status = 409
-    code = "wrong_segment_kind"
+    status = 409
+    code = ErrorCode.WRONG_SEGMENT_KIND

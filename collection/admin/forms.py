@@ -16,7 +16,7 @@ from collection.services.forms import (
     form_save,
     form_validate_definition,
 )
-from profiles.errors import ProfilesError
+from core.errors import DomainError
 
 
 class HttpsURLField(forms.URLField):
@@ -52,7 +52,7 @@ class FormAdminForm(forms.ModelForm):
                 consent_purposes=cleaned.get("consent_purposes"),
                 honeypot_field=cleaned.get("honeypot_field", ""),
             )
-        except ProfilesError as exc:
+        except DomainError as exc:
             for name, messages in (exc.fields or {}).items():
                 self.add_error(name, messages)
         return cleaned

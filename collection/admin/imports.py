@@ -35,7 +35,7 @@ from collection.services.imports import (
     max_bytes,
     trait_key_for,
 )
-from profiles.errors import ProfilesError
+from core.errors import DomainError
 from profiles.models import Source
 
 TEMPLATES = "admin/collection/importjob"
@@ -336,7 +336,7 @@ class ImportJobAdmin(admin.ModelAdmin):
                     options=_service_options(form.cleaned_data),
                     save_as=form.cleaned_data["save_as"],
                 )
-            except ProfilesError as exc:
+            except DomainError as exc:
                 form.add_error(
                     None, [f"{key}: {value}" for key, value in (exc.fields or {}).items()]
                 )
@@ -400,7 +400,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         job = self._job(request, job_id, run=True)
         try:
             job = import_start(job_id=job.pk)
-        except ProfilesError as exc:
+        except DomainError as exc:
             messages.error(request, str(exc))
         else:
             if job.status == ImportJob.Status.FAILED:

@@ -7,7 +7,6 @@ truncated IP and the user agent) until the consent app records them itself.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 import uuid
@@ -19,16 +18,18 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
 
+from collection.errors import CollectionError, FormRateLimited, FormUnavailable, OriginNotAllowed
 from collection.models import Form
 from collection.origins import origin_allowed
 from collection.services.intake import GuardSQL, StoreGuard, intake_accept
 from consent.proof import truncate_ip
 from consent.selectors import purpose_wordings
 from core.rates import Spend, allowed_at_sql, rate_spend, refused, spend_cte
-from profiles.errors import InvalidMessage, OriginNotAllowed, ProfilesError
+from profiles.errors import InvalidMessage
+from profiles.fields import PROFILE_FIELDS
 from profiles.models import Source
 from profiles.normalise import clean_text, normalise_date, normalise_email, normalise_phone
-from profiles.services.messages import PROFILE_FIELDS, TRAIT_ALIASES, Message
+from profiles.services.messages import TRAIT_ALIASES, Message
 
 FIELD_TYPES = ("email", "tel", "text", "date", "checkbox", "select")
 FIELD_KEYS = {"name", "label", "target", "type", "required", "choices"}
@@ -76,13 +77,6 @@ MESSAGES = {
     "single": "Enter a single value.",
     "long": f"Enter at most {TEXT_MAX_LENGTH} characters.",
 }
-
-
-class FormUnavailable(ProfilesError):
-    """The form does not exist, is switched off, or its source is."""
-
-    http_status = 404
-    code = "not_found"
 
 
 @dataclass(frozen=True)
@@ -208,7 +202,7 @@ def form_validate_definition(
     if purpose_errors:
         errors["consent_purposes"] = purpose_errors
     if errors:
-        raise ProfilesError("invalid form definition", fields=errors)
+        raise CollectionError("invalid form definition", fields=errors)
 
 
 def _purposes_usable(codes: list[str]) -> list[str]:
@@ -285,15 +279,6 @@ def form_cache_clear_for_source(*, source: Source) -> None:
 
 class FormChanged(Exception):
     """The definition a post was checked against is no longer the stored one."""
-
-
-class FormRateLimited(ProfilesError):
-    http_status = 429
-    code = "throttled"
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"Too many submissions; try again in {math.ceil(retry_after)} seconds.")
-        self.retry_after = retry_after
 
 
 class FormGuard(StoreGuard):

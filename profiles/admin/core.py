@@ -18,9 +18,9 @@ from consent.masking import MaskedForViewersAdmin
 from consent.services import access_log_add, mask_value, may_unmask
 from profiles.admin.merges import merge_selected_profiles
 from profiles.admin.quality import OpenIssueFilter
+from profiles.fields import EVENT_FIELDS, PERSONAL_FIELDS, PROFILE_SHOWN_FIELDS
 from profiles.hooks import profile_panels
 from profiles.models import Event, Identity, Profile, ProfileAudit, Source
-from profiles.person_data import PERSONAL_FIELDS
 from profiles.selectors import profile_360, profile_search_condition
 from profiles.services import source_cache_clear, source_create, source_rotate_key
 
@@ -137,31 +137,7 @@ class ProfileAdmin(admin.ModelAdmin):
     inlines = [IdentityInline]
     actions = ["merge_selected"]
     change_form_template = "admin/profiles/profile/change_form.html"
-    readonly_fields = (
-        "status",
-        "merged_into",
-        "lifecycle_stage",
-        "email",
-        "phone",
-        "first_name",
-        "last_name",
-        "company",
-        "job_title",
-        "job_function",
-        "address_line",
-        "postcode",
-        "city",
-        "country",
-        "date_of_birth",
-        "language",
-        "timezone",
-        "traits",
-        "first_seen_at",
-        "last_seen_at",
-        "quality_score",
-        "created_at",
-        "updated_at",
-    )
+    readonly_fields = PROFILE_SHOWN_FIELDS
     fieldsets = (
         (
             "Person",
@@ -288,22 +264,7 @@ class EventAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     date_hierarchy = None
     ordering = ("-id",)
-    readonly_fields = (
-        "profile",
-        "source",
-        "type",
-        "name",
-        "properties",
-        "context",
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-        "utm_term",
-        "utm_content",
-        "message_id",
-        "occurred_at",
-        "received_at",
-    )
+    readonly_fields = ("profile", "source", *EVENT_FIELDS)
 
     @admin.display(description="profile")
     def profile_link(self, obj: Event) -> str:

@@ -16,6 +16,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from profiles.fields import PROFILE_FIELDS
 from profiles.models import (
     DataQualityIssue,
     JobFunctionRule,
@@ -25,7 +26,6 @@ from profiles.models import (
     SurvivorshipRule,
 )
 from profiles.selectors_quality import open_issue_condition, quality_overview
-from profiles.services.messages import PROFILE_FIELDS
 from profiles.services.quality.config import VALIDITY
 from profiles.services.quality.issues import quality_issues_resolve
 from profiles.services.quality.maintenance import maintenance_start, maintenance_summary

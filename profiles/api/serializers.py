@@ -2,63 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
-from consent.services import mask_value, may_unmask
-from profiles.models import Event, Identity, Profile, ProfileMerge, Source
-from profiles.person_data import PERSONAL_FIELDS
-
-PROFILE_OUTPUT_FIELDS = [
-    "id",
-    "status",
-    "merged_into",
-    "lifecycle_stage",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "job_function",
-    "address_line",
-    "postcode",
-    "city",
-    "country",
-    "date_of_birth",
-    "language",
-    "timezone",
-    "traits",
-    "first_seen_at",
-    "last_seen_at",
-    "quality_score",
-    "created_at",
-    "updated_at",
-]
-
-
-class MaskedForViewers:
-    """Masks `masked_fields` unless the request's user may see personal data (not viewers)."""
-
-    masked_fields: tuple[str, ...] = ()
-
-    def to_representation(self, instance: Any) -> dict[str, Any]:
-        data = super().to_representation(instance)  # type: ignore[misc]
-        request = self.context.get("request")  # type: ignore[attr-defined]
-        if request is not None and not may_unmask(request.user):
-            for name in self.masked_fields:
-                data[name] = mask_value(data.get(name))
-        return data
-
-
-class ProfileSerializer(MaskedForViewers, serializers.ModelSerializer):
-    masked_fields = PERSONAL_FIELDS
-
-    class Meta:
-        model = Profile
-        fields = PROFILE_OUTPUT_FIELDS
-        read_only_fields = PROFILE_OUTPUT_FIELDS
+from profiles.fields import EVENT_FIELDS
+from profiles.models import Event, Identity, ProfileMerge, Source
+from profiles.serializers import MaskedForViewers, ProfileSerializer
 
 
 class IdentitySerializer(MaskedForViewers, serializers.ModelSerializer):
@@ -75,22 +23,27 @@ class EventSerializer(MaskedForViewers, serializers.ModelSerializer):
 
     class Meta:
         model = Event
-        fields = [
-            "id",
-            "type",
-            "name",
-            "source",
-            "properties",
-            "context",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "utm_term",
-            "utm_content",
-            "message_id",
-            "occurred_at",
-            "received_at",
-        ]
+        fields = ["id", "source", *EVENT_FIELDS]
+
+
+class Meta:
+    model = Event
+    fields = [
+        "id",
+        "type",
+        "name",
+        "source",
+        "properties",
+        "context",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "message_id",
+        "occurred_at",
+        "received_at",
+    ]
 
 
 class ProvenanceSourceSerializer(MaskedForViewers, serializers.Serializer):

@@ -36,6 +36,7 @@ from profiles.errors import (
     SelfMerge,
     SurvivorMergedSince,
 )
+from profiles.fields import PROFILE_FIELDS
 from profiles.hooks import merge_participants
 from profiles.models import (
     DataQualityIssue,
@@ -47,9 +48,8 @@ from profiles.models import (
     ProfileMerge,
 )
 from profiles.services.identity_rules import identity_rules_current
-from profiles.services.ingest.pipeline import _changes, _winners
+from profiles.services.ingest.pipeline import profile_field_winners, profile_fields_apply
 from profiles.services.ingest.store import ProvenanceRow
-from profiles.services.messages import PROFILE_FIELDS
 from profiles.services.quality.config import quality_config
 
 # A merged profile keeps the furthest stage either profile reached.
@@ -178,7 +178,9 @@ def _survivor_fields(survivor: Profile, absorbed: Profile) -> dict[str, list[Any
     ]
     state = {name: getattr(survivor, name) for name in _MERGED_FIELDS}
     strategies = quality_config().survivorship
-    _changes(state, [], _winners(provenance, strategies).get(survivor.pk, {}))
+    profile_fields_apply(
+        state, [], profile_field_winners(provenance, strategies).get(survivor.pk, {})
+    )
     for name in PROFILE_FIELDS:
         # Values no source stated (a steward's edit) fill only what the survivor lacks.
         if state[name] in ("", None) and getattr(absorbed, name) not in ("", None):

@@ -34,21 +34,6 @@ KIND_PRIORITY = (
     Identity.Kind.PHONE,
     Identity.Kind.ANONYMOUS_ID,
 )
-PROFILE_FIELDS = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "address_line",
-    "postcode",
-    "city",
-    "country",
-    "date_of_birth",
-    "language",
-    "timezone",
-)
 # Segment's reserved trait names (and common variants) -> our profile fields.
 TRAIT_ALIASES = {
     "email": "email",

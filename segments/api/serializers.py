@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from profiles.api.serializers import ProfileSerializer
+from profiles.serializers import ProfileSerializer
 from segments.models import Membership, Persona, Segment, SegmentSize
 
 SEGMENT_FIELDS = [

@@ -13,6 +13,7 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import given
 from hypothesis import strategies as st
 
+from collection.errors import CollectionError
 from collection.models import Form
 from collection.services.forms import (
     form_html_snippet,
@@ -20,7 +21,6 @@ from collection.services.forms import (
     form_validate_definition,
 )
 from consent.proof import truncate_ip
-from profiles.errors import ProfilesError
 from profiles.models import Event, Identity, Profile
 
 pytestmark = pytest.mark.django_db
@@ -687,7 +687,7 @@ EMAIL = {"name": "email", "label": "Email", "target": "email", "type": "email"}
 def test_an_invalid_definition_is_refused_with_field_messages(
     fields: Any, consent_purposes: Any, errors: dict[str, list[str]]
 ) -> None:
-    with pytest.raises(ProfilesError) as raised:
+    with pytest.raises(CollectionError) as raised:
         form_validate_definition(
             fields=fields, consent_purposes=consent_purposes, honeypot_field="website"
         )
@@ -835,7 +835,7 @@ def test_a_form_may_only_ask_for_active_purposes_with_a_wording() -> None:
     Purpose.objects.create(code="sms", name="SMS", channel="sms")
     Purpose.objects.create(code="old", name="Old", channel="email", is_active=False)
 
-    with pytest.raises(ProfilesError) as refused:
+    with pytest.raises(CollectionError) as refused:
         form_validate_definition(
             fields=SIGNUP_FIELDS, consent_purposes=["sms", "old", "nope"], honeypot_field="website"
         )

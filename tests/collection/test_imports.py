@@ -16,6 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
+from collection.errors import CollectionError
 from collection.models import ImportJob, ImportMapping
 from collection.services.imports import (
     ImportJobFailed,
@@ -30,7 +31,6 @@ from collection.services.imports import (
     target_suggest,
 )
 from collection.services.imports.reading import ReadOptions, detect_delimiter, open_table
-from profiles.errors import ProfilesError
 from profiles.models import Event, FieldProvenance, Identity, Profile
 
 pytestmark = pytest.mark.django_db
@@ -371,7 +371,7 @@ def test_a_mapping_without_an_identifier_is_refused() -> None:
 
 
 def test_unknown_reading_options_are_refused(trade_show: Any) -> None:
-    with pytest.raises(ProfilesError) as refused:
+    with pytest.raises(CollectionError) as refused:
         import_mapping_save(
             source=trade_show,
             name="Odd",
@@ -722,7 +722,7 @@ def test_a_started_job_cannot_be_started_again(trade_show: Any, tmp_path: Path) 
     )
     import_start(job_id=job.pk, run_async=False)
 
-    with pytest.raises(ProfilesError, match="only an uploaded one starts"):
+    with pytest.raises(CollectionError, match="only an uploaded one starts"):
         import_start(job_id=job.pk, run_async=False)
 
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
-from collection.api.tracking import body as segment_body
+from collection.api.tracking import body as tracking_body
 from collection.api.tracking.body import body_decode
 from collection.api.tracking.fast_check import (
     ENVELOPE_RULES,
@@ -39,9 +39,9 @@ from collection.api.tracking.serializers import (
     BATCH_ITEM_SERIALIZERS,
     CALL_SERIALIZERS,
     IdentifierField,
-    SegmentBatchSerializer,
-    SegmentMessageResultSerializer,
-    SegmentTrackSerializer,
+    TrackingBatchSerializer,
+    TrackingMessageResultSerializer,
+    TrackingTrackSerializer,
 )
 from profiles.errors import InvalidMessage
 from profiles.services import BatchResult, MessageResult
@@ -263,9 +263,9 @@ def test_a_call_the_fast_check_declines_is_judged_by_the_serializer() -> None:
     call = {"userId": "u", "event": "E", "timestamp": "iso-8601"}
 
     fast = call_check(
-        SegmentTrackSerializer, call, received_at=RECEIVED, sent_at=None, zone=fast_zone()
+        TrackingTrackSerializer, call, received_at=RECEIVED, sent_at=None, zone=fast_zone()
     )
-    message = call_message(serializer=SegmentTrackSerializer, data=call, received_at=RECEIVED)
+    message = call_message(serializer=TrackingTrackSerializer, data=call, received_at=RECEIVED)
 
     assert fast is None
     assert message.timestamp == datetime(1900, 1, 1, tzinfo=UTC)
@@ -275,7 +275,7 @@ def test_the_fast_check_steps_aside_when_drf_reads_times_otherwise(settings: Any
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DATETIME_INPUT_FORMATS": ["%Y"]}
     call = {"userId": "u", "event": "E", "timestamp": "2026"}
 
-    message = call_message(serializer=SegmentTrackSerializer, data=call, received_at=RECEIVED)
+    message = call_message(serializer=TrackingTrackSerializer, data=call, received_at=RECEIVED)
 
     assert fast_zone() is None
     assert message.timestamp == datetime(2026, 1, 1, tzinfo=UTC)
@@ -343,7 +343,7 @@ def _outcome_of(prepared: PreparedBatch) -> BatchResult:
 
 
 def _reference_results(prepared: PreparedBatch, outcome: BatchResult) -> Any:
-    """batch_results as it was, rendered through SegmentMessageResultSerializer."""
+    """batch_results as it was, rendered through TrackingMessageResultSerializer."""
     results = dict(prepared.rejected)
     for result in outcome.results:
         index = prepared.positions[result.index]
@@ -353,7 +353,7 @@ def _reference_results(prepared: PreparedBatch, outcome: BatchResult) -> Any:
         if result.status == "error":
             entry["errors"] = result.errors
         results[index] = entry
-    return SegmentMessageResultSerializer([results[i] for i in sorted(results)], many=True).data
+    return TrackingMessageResultSerializer([results[i] for i in sorted(results)], many=True).data
 
 
 def _answered(prepare: Callable[[], PreparedBatch], results: Callable[..., Any]) -> Any:
@@ -389,12 +389,12 @@ def test_a_batch_is_prepared_and_answered_as_the_serializers_alone_would(
 
 
 @SETTINGS
-@given(envelope=calls(SegmentBatchSerializer), zone=st.sampled_from(ZONES))
+@given(envelope=calls(TrackingBatchSerializer), zone=st.sampled_from(ZONES))
 def test_the_batch_envelope_is_checked_as_the_serializer_checks_it(
     envelope: Any, zone: str
 ) -> None:
     with override_settings(TIME_ZONE=zone):
-        expected = _serializer_data(SegmentBatchSerializer, envelope, {})
+        expected = _serializer_data(TrackingBatchSerializer, envelope, {})
         fast = fields_check(ENVELOPE_RULES, envelope, fast_zone())
 
     event(f"envelope: {'valid' if expected is not None else 'invalid'}")
@@ -417,7 +417,7 @@ def test_a_body_is_walked_for_nul_and_surrogates_whenever_it_may_hold_one(
     def decode() -> Any:
         return body_decode(raw=raw, encoding="", limit=1 << 20)
 
-    with mock.patch.object(segment_body, "may_hold_unstorable", return_value=True):
+    with mock.patch.object(tracking_body, "may_hold_unstorable", return_value=True):
         always_walked = _outcome(decode)
 
     assert _outcome(decode) == always_walked

@@ -106,7 +106,7 @@ def test_a_purpose_without_wording_is_refused_for_forms(ada: Profile, make_purpo
     with pytest.raises(PurposeWithoutWording, match="'silent' has no wording") as raised:
         decide(ada, silent, method="form", proof={"form": "signup"})
 
-    assert raised.value.http_status == 400
+    assert raised.value.status == 400
     assert list(raised.value.fields) == ["purpose"]
     assert ConsentRecord.objects.count() == 0
 
@@ -161,7 +161,7 @@ def test_an_unknown_profile_is_a_404(newsletter: Purpose) -> None:
     with pytest.raises(ProfileNotFound) as raised:
         decide(Profile(pk=424242), newsletter)
 
-    assert raised.value.http_status == 404
+    assert raised.value.status == 404
     assert ConsentRecord.objects.count() == 0
 
 

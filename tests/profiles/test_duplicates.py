@@ -396,7 +396,7 @@ def test_a_decided_pair_cannot_be_decided_again(crm: Any) -> None:
     with pytest.raises(CandidateDecided) as error:
         duplicate_decide(candidate_id=candidate.pk, decision="merge")
 
-    assert error.value.http_status == 409
+    assert error.value.status == 409
     assert not ProfileMerge.objects.exists()
 
 

@@ -291,7 +291,7 @@ def test_a_profile_cannot_merge_into_itself(pair: tuple[int, int]) -> None:
     before = state()
     with pytest.raises(SelfMerge) as caught:
         profile_merge(survivor_id=pair[0], absorbed_id=pair[0])
-    assert (caught.value.http_status, caught.value.code) == (400, "self_merge")
+    assert (caught.value.status, caught.value.code) == (400, "self_merge")
     assert state() == before
 
 
@@ -310,7 +310,7 @@ def test_a_tombstone_takes_part_in_no_merge(
     with pytest.raises(MergeIntoTombstone) as caught:
         profile_merge(survivor_id=survivor, absorbed_id=absorbed)
 
-    assert (caught.value.http_status, caught.value.code) == (409, "merged_profile")
+    assert (caught.value.status, caught.value.code) == (409, "merged_profile")
     assert f"merged into #{survivor_id}" in str(caught.value)
     assert state() == before
 
@@ -321,7 +321,7 @@ def test_two_user_ids_never_fuse(pair: tuple[int, int], make_source: Any) -> Non
     before = state()
     with pytest.raises(MergeIdentityLimit) as caught:
         profile_merge(survivor_id=pair[0], absorbed_id=other)
-    assert (caught.value.http_status, caught.value.code) == (409, "identity_limit")
+    assert (caught.value.status, caught.value.code) == (409, "identity_limit")
     assert state() == before
 
 
@@ -329,7 +329,7 @@ def test_a_missing_profile_is_a_404(pair: tuple[int, int]) -> None:
     before = state()
     with pytest.raises(ProfileNotFound) as caught:
         profile_merge(survivor_id=pair[0], absorbed_id=999_999)
-    assert caught.value.http_status == 404
+    assert caught.value.status == 404
     assert state() == before
 
 
@@ -339,7 +339,7 @@ def test_undoing_twice_is_refused(pair: tuple[int, int]) -> None:
     before = state()
     with pytest.raises(MergeAlreadyUndone) as caught:
         profile_merge_undo(merge_id=merge.pk)
-    assert (caught.value.http_status, caught.value.code) == (409, "already_undone")
+    assert (caught.value.status, caught.value.code) == (409, "already_undone")
     assert state() == before
 
 
@@ -356,7 +356,7 @@ def test_undo_is_refused_when_the_survivor_was_merged_since(
     with pytest.raises(SurvivorMergedSince) as caught:
         profile_merge_undo(merge_id=first.pk)
 
-    assert (caught.value.http_status, caught.value.code) == (409, "survivor_merged_since")
+    assert (caught.value.status, caught.value.code) == (409, "survivor_merged_since")
     assert f"merged into #{third}" in str(caught.value)
     assert state() == before
 
@@ -364,4 +364,4 @@ def test_undo_is_refused_when_the_survivor_was_merged_since(
 def test_undoing_an_unknown_merge_is_a_404(db: None) -> None:
     with pytest.raises(MergeNotFound) as caught:
         profile_merge_undo(merge_id=12345)
-    assert caught.value.http_status == 404
+    assert caught.value.status == 404

@@ -83,7 +83,7 @@ def test_the_log_is_listed_filtered_and_undone(
 
 @pytest.mark.parametrize(
     ("absorbed", "status", "code"),
-    [("self", 400, "self_merge"), (999_999, 404, "profile_not_found"), ("x", 400, "invalid")],
+    [("self", 400, "self_merge"), (999_999, 404, "not_found"), ("x", 400, "invalid")],
 )
 def test_bad_merges_are_4xx_with_the_reason(
     api_client: Any, two: tuple[int, int], absorbed: Any, status: int, code: str
@@ -116,7 +116,7 @@ def test_merging_into_a_tombstone_is_a_409(api_client: Any, two: tuple[int, int]
 
 def test_undo_of_an_unknown_merge_is_a_404(api_client: Any) -> None:
     response = api_client.post("/api/merges/4242/undo/")
-    assert (response.status_code, response.json()["error"]["code"]) == (404, "merge_not_found")
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
 
 
 def test_anonymous_callers_cannot_merge(anon_client: Any, two: tuple[int, int]) -> None:

@@ -36,6 +36,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from collection.errors import CollectionError
 from collection.models import Form
 from collection.origins import add_cors_headers, origin_allowed, preflight_response
 from collection.services.forms import (
@@ -50,7 +51,6 @@ from collection.services.forms import (
 )
 from consent.proof import client_ip
 from core.rates import Spend, spend
-from profiles.errors import ProfilesError
 
 HTML_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 STALE_RETRIES = 3  # reads of a definition changed under a post before giving up
@@ -115,7 +115,7 @@ def _posted_data(request: Request) -> Mapping[str, Any]:
         # The last value wins, as in Django forms (a hidden "0" before a checkbox "1").
         return {key: data.get(key) for key in data}
     if not isinstance(data, Mapping):
-        raise ProfilesError(
+        raise CollectionError(
             "The body must be an object of field values.",
             fields={NON_FIELD_ERRORS: ["Send an object of field values."]},
         )

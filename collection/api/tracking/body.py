@@ -12,7 +12,7 @@ from typing import IO, Any
 from rest_framework import exceptions
 from rest_framework.parsers import BaseParser
 
-from profiles.errors import PayloadTooLarge
+from collection.errors import PayloadTooLarge
 
 KB = 1024
 # Segment's documented limits: 32 KB a call, 500 KB a batch request.
@@ -120,7 +120,7 @@ def body_decode(*, raw: bytes, encoding: str, limit: int) -> dict[str, Any]:
     return payload
 
 
-class SegmentJSONParser(BaseParser):
+class TrackingJSONParser(BaseParser):
     """JSON as Segment's libraries send it: gzip or not, limited by the view's `max_body_bytes`."""
 
     media_type = "application/json"
@@ -142,13 +142,13 @@ class SegmentJSONParser(BaseParser):
         )
 
 
-class SegmentTextParser(SegmentJSONParser):
+class TrackingTextParser(TrackingJSONParser):
     """Analytics.js posts JSON as text/plain, which spares the browser a CORS preflight."""
 
     media_type = "text/plain"
 
 
-class SegmentAnyParser(SegmentJSONParser):
+class TrackingAnyParser(TrackingJSONParser):
     """Whatever else a client declares (or nothing): the body is read as JSON all the same."""
 
     media_type = "*/*"

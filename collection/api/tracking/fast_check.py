@@ -5,7 +5,7 @@ here are compiled from the serializers' declared fields at import (an unknown ki
 field fails the import), accept only what the serializer accepts, and build the very same
 validated data. Anything they are not sure of (a wrong type, a blank required text, an
 unparsable time, ...) is handed to the serializer, which judges it and words the errors:
-the messages clients see come from one place. tests/profiles/test_segment_fast_path.py
+the messages clients see come from one place. tests/collection/test_tracking_fast_path.py
 checks the two agree over random calls.
 """
 
@@ -36,8 +36,8 @@ from collection.api.tracking.serializers import (
     BATCH_ITEM_SERIALIZERS,
     CALL_SERIALIZERS,
     IdentifierField,
-    SegmentBatchSerializer,
-    SegmentCallSerializer,
+    TrackingBatchSerializer,
+    TrackingCallSerializer,
     call_time,
 )
 from profiles.errors import InvalidMessage
@@ -62,7 +62,7 @@ class FieldRule(NamedTuple):
 
 
 def _unsupported(name: str, field: serializers.Field) -> TypeError:
-    return TypeError(f"segment_fast has no rule for {name} ({type(field).__name__}): teach it")
+    return TypeError(f"fast_check has no rule for {name} ({type(field).__name__}): teach it")
 
 
 def _text_validator(validator: object, max_length: int | None) -> bool:
@@ -131,26 +131,26 @@ def _rule(name: str, field: serializers.Field) -> FieldRule:
 def rules_for(serializer: type[serializers.Serializer]) -> tuple[FieldRule, ...]:
     """The rules of a serializer's fields, in its field order (the order of its errors)."""
     # A call's validate() is call_time(), which call_check() runs; other serializers have none.
-    call = issubclass(serializer, SegmentCallSerializer)
-    validate = SegmentCallSerializer.validate if call else serializers.Serializer.validate
+    call = issubclass(serializer, TrackingCallSerializer)
+    validate = TrackingCallSerializer.validate if call else serializers.Serializer.validate
     if serializer.validate is not validate:
-        raise TypeError(f"segment_fast does not know {serializer.__name__}.validate")
+        raise TypeError(f"fast_check does not know {serializer.__name__}.validate")
     if getattr(getattr(serializer, "Meta", None), "validators", None):
-        raise TypeError(f"segment_fast does not know {serializer.__name__}'s validators")
+        raise TypeError(f"fast_check does not know {serializer.__name__}'s validators")
     for method in ("run_validation", "to_internal_value"):
         if getattr(serializer, method) is not getattr(serializers.Serializer, method):
-            raise TypeError(f"segment_fast does not know {serializer.__name__}.{method}")
+            raise TypeError(f"fast_check does not know {serializer.__name__}.{method}")
     declared: dict[str, serializers.Field] = serializer._declared_fields  # type: ignore[attr-defined]
     for name in declared:
         if hasattr(serializer, f"validate_{name}"):
-            raise TypeError(f"segment_fast does not know {serializer.__name__}.validate_{name}")
+            raise TypeError(f"fast_check does not know {serializer.__name__}.validate_{name}")
     return tuple(_rule(name, field) for name, field in declared.items())
 
 
 # Compiled at import: a field the rules do not know breaks the import, not a request.
 for _serializer in (*CALL_SERIALIZERS.values(), *BATCH_ITEM_SERIALIZERS.values()):
     rules_for(_serializer)
-ENVELOPE_RULES = rules_for(SegmentBatchSerializer)
+ENVELOPE_RULES = rules_for(TrackingBatchSerializer)
 
 
 def fast_zone() -> tzinfo | None:
@@ -246,7 +246,7 @@ def fields_check(
 
 
 def call_check(
-    serializer: type[SegmentCallSerializer],
+    serializer: type[TrackingCallSerializer],
     data: object,
     *,
     received_at: datetime,
@@ -264,7 +264,7 @@ def call_check(
 
 
 def call_message(
-    *, serializer: type[SegmentCallSerializer], data: object, received_at: datetime
+    *, serializer: type[TrackingCallSerializer], data: object, received_at: datetime
 ) -> Message:
     """One call as a Message; InvalidMessage with the serializer's field messages if invalid."""
     checker = serializer(data=data, context={"received_at": received_at})
@@ -281,7 +281,7 @@ def batch_envelope(data: object) -> dict[str, Any]:
     attrs = fields_check(ENVELOPE_RULES, data, fast_zone())
     if attrs is not None:
         return attrs
-    envelope = SegmentBatchSerializer(data=data)
+    envelope = TrackingBatchSerializer(data=data)
     envelope.is_valid(raise_exception=True)
     return envelope.validated_data
 
@@ -331,7 +331,7 @@ def _oversize() -> Callable[[object], bool]:
 def _result(
     index: int, status: str, message_id: object, errors: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """A call's result, keys in the order SegmentMessageResultSerializer renders them."""
+    """A call's result, keys in the order TrackingMessageResultSerializer renders them."""
     result: dict[str, Any] = {"index": index}
     if message_id:
         result["messageId"] = str(message_id)
@@ -359,7 +359,7 @@ def batch_prepare(
     zone = fast_zone()
     # One serializer per kind, made when first needed: it builds Messages and judges the
     # calls the fast check declines (its fields are only built then).
-    checkers: dict[str, SegmentCallSerializer] = {}
+    checkers: dict[str, TrackingCallSerializer] = {}
     oversize = _oversize()
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):

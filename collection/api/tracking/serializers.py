@@ -1,7 +1,7 @@
 """Segment's tracking spec in, our `Message` out; and the answers of the /v1 API.
 
 These serializers are the documented schema and the judge of every call: the hot path
-(`segment_fast`) is compiled from their fields, and any call it is not sure of is handed
+(`fast_check`) is compiled from their fields, and any call it is not sure of is handed
 to them, so their error messages are the ones clients see.
 """
 
@@ -97,7 +97,7 @@ def call_time(
     return attrs
 
 
-class SegmentCallSerializer(serializers.Serializer):
+class TrackingCallSerializer(serializers.Serializer):
     """Fields every Segment call shares (spec: common fields)."""
 
     kind: ClassVar[str] = ""
@@ -137,7 +137,7 @@ class SegmentCallSerializer(serializers.Serializer):
         )
 
 
-class SegmentIdentifySerializer(SegmentCallSerializer):
+class TrackingIdentifySerializer(TrackingCallSerializer):
     """Who someone is: traits such as email, phone, firstName, company, address."""
 
     kind = "identify"
@@ -147,7 +147,7 @@ class SegmentIdentifySerializer(SegmentCallSerializer):
         return {"traits": data.get("traits") or {}}
 
 
-class SegmentTrackSerializer(SegmentCallSerializer):
+class TrackingTrackSerializer(TrackingCallSerializer):
     """Something someone did."""
 
     kind = "track"
@@ -158,7 +158,7 @@ class SegmentTrackSerializer(SegmentCallSerializer):
         return {"name": data["event"], "properties": data.get("properties") or {}}
 
 
-class SegmentPageSerializer(SegmentCallSerializer):
+class TrackingPageSerializer(TrackingCallSerializer):
     """A page someone viewed; the category is kept in the properties."""
 
     kind = "page"
@@ -173,13 +173,13 @@ class SegmentPageSerializer(SegmentCallSerializer):
         return {"name": data.get("name") or "", "properties": properties}
 
 
-class SegmentScreenSerializer(SegmentPageSerializer):
+class TrackingScreenSerializer(TrackingPageSerializer):
     """A screen someone viewed in an app."""
 
     kind = "screen"
 
 
-class SegmentGroupSerializer(SegmentCallSerializer):
+class TrackingGroupSerializer(TrackingCallSerializer):
     """The organisation someone belongs to; its `name` trait becomes their company."""
 
     kind = "group"
@@ -193,7 +193,7 @@ class SegmentGroupSerializer(SegmentCallSerializer):
         return {"traits": person, "properties": {"groupId": data["groupId"], "traits": traits}}
 
 
-class SegmentAliasSerializer(SegmentCallSerializer):
+class TrackingAliasSerializer(TrackingCallSerializer):
     """An earlier id (usually an anonymous one) belongs to this user id."""
 
     kind = "alias"
@@ -204,20 +204,20 @@ class SegmentAliasSerializer(SegmentCallSerializer):
         return {"previous_id": data["previousId"]}
 
 
-CALL_SERIALIZERS: dict[str, type[SegmentCallSerializer]] = {
+CALL_SERIALIZERS: dict[str, type[TrackingCallSerializer]] = {
     serializer.kind: serializer
     for serializer in (
-        SegmentIdentifySerializer,
-        SegmentTrackSerializer,
-        SegmentPageSerializer,
-        SegmentScreenSerializer,
-        SegmentGroupSerializer,
-        SegmentAliasSerializer,
+        TrackingIdentifySerializer,
+        TrackingTrackSerializer,
+        TrackingPageSerializer,
+        TrackingScreenSerializer,
+        TrackingGroupSerializer,
+        TrackingAliasSerializer,
     )
 }
 
 
-def _batch_item(serializer: type[SegmentCallSerializer]) -> type[SegmentCallSerializer]:
+def _batch_item(serializer: type[TrackingCallSerializer]) -> type[TrackingCallSerializer]:
     """The same call inside a batch: `type` says which, the write key is the batch's."""
     attrs: dict[str, Any] = {
         "__doc__": serializer.__doc__,
@@ -225,7 +225,7 @@ def _batch_item(serializer: type[SegmentCallSerializer]) -> type[SegmentCallSeri
         "type": serializers.ChoiceField(choices=[serializer.kind]),
         "writeKey": None,
     }
-    name = serializer.__name__.replace("Segment", "SegmentBatch", 1)
+    name = serializer.__name__.replace("Tracking", "TrackingBatch", 1)
     return type(name, (serializer,), attrs)
 
 
@@ -234,7 +234,7 @@ BATCH_ITEM_SERIALIZERS = {kind: _batch_item(cls) for kind, cls in CALL_SERIALIZE
 
 @extend_schema_field(
     PolymorphicProxySerializer(
-        component_name="SegmentBatchMessage",
+        component_name="TrackingBatchMessage",
         serializers=BATCH_ITEM_SERIALIZERS,
         resource_type_field_name="type",
         many=True,
@@ -244,7 +244,7 @@ class BatchItemsField(serializers.ListField):
     """The calls of a batch, each checked on its own so one bad call spoils nothing else."""
 
 
-class SegmentBatchSerializer(serializers.Serializer):
+class TrackingBatchSerializer(serializers.Serializer):
     """Many calls in one request (Segment's /v1/batch, formerly /v1/import)."""
 
     batch = BatchItemsField(allow_empty=False, help_text="Up to 500 KB of calls, 32 KB each.")
@@ -256,11 +256,11 @@ class SegmentBatchSerializer(serializers.Serializer):
     )
 
 
-class SegmentSuccessSerializer(serializers.Serializer):
+class TrackingSuccessSerializer(serializers.Serializer):
     success = serializers.BooleanField()
 
 
-class SegmentMessageResultSerializer(serializers.Serializer):
+class TrackingMessageResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the call in the batch.")
     messageId = serializers.CharField(required=False)
     status = serializers.ChoiceField(
@@ -273,19 +273,19 @@ class SegmentMessageResultSerializer(serializers.Serializer):
     )
 
 
-class SegmentBatchResponseSerializer(serializers.Serializer):
+class TrackingBatchResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
-    results = SegmentMessageResultSerializer(many=True)
+    results = TrackingMessageResultSerializer(many=True)
 
 
-class SegmentErrorDetailSerializer(serializers.Serializer):
+class TrackingErrorDetailSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     code = serializers.CharField()
     message = serializers.CharField()
     fields = serializers.DictField(child=serializers.JSONField(), required=False)
 
 
-class SegmentErrorSerializer(serializers.Serializer):
+class TrackingErrorSerializer(serializers.Serializer):
     """The one error format of the API."""
 
-    error = SegmentErrorDetailSerializer()
+    error = TrackingErrorDetailSerializer()

@@ -25,9 +25,9 @@ from rest_framework.views import APIView
 from collection.api.tracking.body import (
     BATCH_MAX_BYTES,
     MESSAGE_MAX_BYTES,
-    SegmentAnyParser,
-    SegmentJSONParser,
-    SegmentTextParser,
+    TrackingAnyParser,
+    TrackingJSONParser,
+    TrackingTextParser,
 )
 from collection.api.tracking.fast_check import (
     batch_envelope,
@@ -36,17 +36,17 @@ from collection.api.tracking.fast_check import (
     call_message,
 )
 from collection.api.tracking.serializers import (
-    SegmentAliasSerializer,
-    SegmentBatchResponseSerializer,
-    SegmentBatchSerializer,
-    SegmentCallSerializer,
-    SegmentErrorSerializer,
-    SegmentGroupSerializer,
-    SegmentIdentifySerializer,
-    SegmentPageSerializer,
-    SegmentScreenSerializer,
-    SegmentSuccessSerializer,
-    SegmentTrackSerializer,
+    TrackingAliasSerializer,
+    TrackingBatchResponseSerializer,
+    TrackingBatchSerializer,
+    TrackingCallSerializer,
+    TrackingErrorSerializer,
+    TrackingGroupSerializer,
+    TrackingIdentifySerializer,
+    TrackingPageSerializer,
+    TrackingScreenSerializer,
+    TrackingSuccessSerializer,
+    TrackingTrackSerializer,
 )
 from collection.origins import add_cors_headers, origin_allowed, preflight_response
 from collection.services.intake import intake_accept
@@ -116,11 +116,11 @@ class OriginAllowed(BasePermission):
 
 
 ERRORS = {
-    400: OpenApiResponse(SegmentErrorSerializer, description="Malformed body or invalid call."),
-    401: OpenApiResponse(SegmentErrorSerializer, description="Missing, unknown or revoked key."),
-    403: OpenApiResponse(SegmentErrorSerializer, description="Origin not allowed."),
-    413: OpenApiResponse(SegmentErrorSerializer, description="Over 32 KB a call, 500 KB a batch."),
-    415: OpenApiResponse(SegmentErrorSerializer, description="Unsupported Content-Encoding."),
+    400: OpenApiResponse(TrackingErrorSerializer, description="Malformed body or invalid call."),
+    401: OpenApiResponse(TrackingErrorSerializer, description="Missing, unknown or revoked key."),
+    403: OpenApiResponse(TrackingErrorSerializer, description="Origin not allowed."),
+    413: OpenApiResponse(TrackingErrorSerializer, description="Over 32 KB a call, 500 KB a batch."),
+    415: OpenApiResponse(TrackingErrorSerializer, description="Unsupported Content-Encoding."),
 }
 
 
@@ -136,12 +136,12 @@ def _document(serializer: Any, response: Any, summary: str, operation_id: str) -
     )
 
 
-class SegmentView(APIView):
+class TrackingView(APIView):
     """Write-key auth, origin check, CORS, gzip-aware JSON; no session, no CSRF."""
 
     authentication_classes = [WriteKeyAuthentication]
     permission_classes = [HasWriteKey, OriginAllowed]
-    parser_classes = [SegmentJSONParser, SegmentTextParser, SegmentAnyParser]
+    parser_classes = [TrackingJSONParser, TrackingTextParser, TrackingAnyParser]
     renderer_classes = [JSONRenderer]
     throttle_classes: list[Any] = []
     max_body_bytes = MESSAGE_MAX_BYTES
@@ -166,10 +166,10 @@ class SegmentView(APIView):
         return response
 
 
-class SegmentCallView(SegmentView):
+class TrackingCallView(TrackingView):
     """One call: 200 `{"success": true}`, or 400 with field messages."""
 
-    serializer_class: type[SegmentCallSerializer] = SegmentCallSerializer
+    serializer_class: type[TrackingCallSerializer] = TrackingCallSerializer
 
     def post(self, request: Request) -> Response:
         message = call_message(
@@ -179,42 +179,42 @@ class SegmentCallView(SegmentView):
         result = outcome.results[0]
         if not result.ok:
             raise InvalidMessage("The message is invalid.", fields=result.errors)
-        # What SegmentSuccessSerializer renders, without running it on every call.
+        # What TrackingSuccessSerializer renders, without running it on every call.
         return Response({"success": True})
 
 
-@_document(SegmentIdentifySerializer, SegmentSuccessSerializer, "Identify", "segment_identify")
-class IdentifyView(SegmentCallView):
-    serializer_class = SegmentIdentifySerializer
+@_document(TrackingIdentifySerializer, TrackingSuccessSerializer, "Identify", "tracking_identify")
+class IdentifyView(TrackingCallView):
+    serializer_class = TrackingIdentifySerializer
 
 
-@_document(SegmentTrackSerializer, SegmentSuccessSerializer, "Track", "segment_track")
-class TrackView(SegmentCallView):
-    serializer_class = SegmentTrackSerializer
+@_document(TrackingTrackSerializer, TrackingSuccessSerializer, "Track", "tracking_track")
+class TrackView(TrackingCallView):
+    serializer_class = TrackingTrackSerializer
 
 
-@_document(SegmentPageSerializer, SegmentSuccessSerializer, "Page", "segment_page")
-class PageView(SegmentCallView):
-    serializer_class = SegmentPageSerializer
+@_document(TrackingPageSerializer, TrackingSuccessSerializer, "Page", "tracking_page")
+class PageView(TrackingCallView):
+    serializer_class = TrackingPageSerializer
 
 
-@_document(SegmentScreenSerializer, SegmentSuccessSerializer, "Screen", "segment_screen")
-class ScreenView(SegmentCallView):
-    serializer_class = SegmentScreenSerializer
+@_document(TrackingScreenSerializer, TrackingSuccessSerializer, "Screen", "tracking_screen")
+class ScreenView(TrackingCallView):
+    serializer_class = TrackingScreenSerializer
 
 
-@_document(SegmentGroupSerializer, SegmentSuccessSerializer, "Group", "segment_group")
-class GroupView(SegmentCallView):
-    serializer_class = SegmentGroupSerializer
+@_document(TrackingGroupSerializer, TrackingSuccessSerializer, "Group", "tracking_group")
+class GroupView(TrackingCallView):
+    serializer_class = TrackingGroupSerializer
 
 
-@_document(SegmentAliasSerializer, SegmentSuccessSerializer, "Alias", "segment_alias")
-class AliasView(SegmentCallView):
-    serializer_class = SegmentAliasSerializer
+@_document(TrackingAliasSerializer, TrackingSuccessSerializer, "Alias", "tracking_alias")
+class AliasView(TrackingCallView):
+    serializer_class = TrackingAliasSerializer
 
 
-@_document(SegmentBatchSerializer, SegmentBatchResponseSerializer, "Batch", "segment_batch")
-class BatchView(SegmentView):
+@_document(TrackingBatchSerializer, TrackingBatchResponseSerializer, "Batch", "tracking_batch")
+class BatchView(TrackingView):
     """Many calls: valid ones kept, each answered by index; 400 only when none was kept."""
 
     max_body_bytes = BATCH_MAX_BYTES
@@ -233,7 +233,7 @@ class BatchView(SegmentView):
             if prepared.messages
             else None
         )
-        # Results are built as SegmentMessageResultSerializer renders them: no serializer
+        # Results are built as TrackingMessageResultSerializer renders them: no serializer
         # runs over a hundred of them per request.
         results = batch_results(prepared=prepared, outcome=outcome)
         if all(result["status"] == "error" for result in results):
@@ -242,7 +242,7 @@ class BatchView(SegmentView):
 
 
 @_document(
-    SegmentBatchSerializer, SegmentBatchResponseSerializer, "Import (batch)", "segment_import"
+    TrackingBatchSerializer, TrackingBatchResponseSerializer, "Import (batch)", "tracking_import"
 )
 class ImportView(BatchView):
     """Segment's older name for /v1/batch."""

@@ -21,7 +21,7 @@ from collection.services.imports import (
     import_run_slice,
     import_start,
 )
-from profiles.errors import ProfilesError
+from core.errors import DomainError
 from profiles.models import Source
 
 
@@ -100,7 +100,7 @@ class Command(BaseCommand):
                     columns=columns,
                     options=read_options,
                 )
-        except ProfilesError as exc:
+        except DomainError as exc:
             details = "; ".join(
                 f"{key}: {', '.join(map(str, texts))}" for key, texts in (exc.fields or {}).items()
             )

@@ -21,6 +21,7 @@ from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
 
+from collection.errors import CollectionError
 from collection.models import ImportJob, ImportMapping, ImportSlice
 from collection.services.imports.mapping import (
     RowMapper,
@@ -40,7 +41,7 @@ from collection.services.imports.reading import (
     resolve_options,
     xlsx_as_csv,
 )
-from profiles.errors import InvalidMessage, ProfilesError
+from profiles.errors import InvalidMessage
 from profiles.models import Source
 from profiles.services.messages import message_prepare
 
@@ -103,7 +104,8 @@ def import_job_create(
 ) -> ImportJob:
     """Store an uploaded file as a job; a file over the size limit fails the job unstored."""
     if mapping is not None and mapping.source_id != source.pk:
-        raise ProfilesError("the mapping belongs to another source", fields={"mapping": ["wrong"]})
+        message = "the mapping belongs to another source"
+        raise CollectionError(message, fields={"mapping": ["wrong"]})
     if columns is not None:
         columns = columns_check(columns)
     elif mapping is not None:
@@ -141,7 +143,7 @@ def import_job_configure(
     """Set the column mapping of an uploaded job, optionally saving it as a named mapping."""
     job = ImportJob.objects.select_for_update().select_related("source").get(pk=job_id)
     if job.status != ImportJob.Status.UPLOADED:
-        raise ProfilesError(
+        raise CollectionError(
             f"import #{job.pk} is {job.get_status_display().lower()}; its mapping is fixed",
             fields={"status": [job.status]},
         )
@@ -268,7 +270,7 @@ def _fail(job: ImportJob, message: str) -> ImportJob:
 
 def _must_be_uploaded(job: ImportJob) -> None:
     if job.status != ImportJob.Status.UPLOADED:
-        raise ProfilesError(
+        raise CollectionError(
             f"import #{job.pk} is {job.get_status_display().lower()}; only an uploaded one starts",
             fields={"status": [job.status]},
         )
@@ -357,7 +359,7 @@ def _queue(
     locked = ImportJob.objects.select_for_update().select_related("source").get(pk=job.pk)
     _must_be_uploaded(locked)
     if (locked.columns, locked.options, locked.file.name) != (job.columns, job.options, uploaded):
-        raise ProfilesError(
+        raise CollectionError(
             f"the mapping of import #{job.pk} changed while it was starting; start it again",
             fields={"columns": ["changed"]},
         )

@@ -22,13 +22,14 @@ from typing import Any
 from django.db import transaction
 from django.utils.text import slugify
 
+from collection.errors import CollectionError
 from collection.models import ImportMapping
 from collection.services.imports.reading import DELIMITERS, ENCODINGS
 from consent.models import Purpose
-from profiles.errors import ProfilesError
+from profiles.fields import PROFILE_FIELDS
 from profiles.models import Event, Source
 from profiles.normalise import clean_text
-from profiles.services.messages import PROFILE_FIELDS, TRAIT_ALIASES, Message, Prepared
+from profiles.services.messages import TRAIT_ALIASES, Message, Prepared
 
 TRAIT_PREFIX = "traits."
 CONSENT_PREFIX = "consent."
@@ -190,15 +191,15 @@ def consent_decision(value: str) -> bool | None:
 
 
 def columns_check(columns: Mapping[str, Any]) -> dict[str, str]:
-    """The mapping as plain text, or ProfilesError with a message per column."""
+    """The mapping as plain text, or CollectionError with a message per column."""
     errors = columns_errors(columns)
     if errors:
-        raise ProfilesError("invalid column mapping", fields=errors)
+        raise CollectionError("invalid column mapping", fields=errors)
     return {str(column): target for column, target in columns.items()}
 
 
 def options_check(options: Mapping[str, Any] | None) -> dict[str, str]:
-    """The reading options a steward chose (empty or "auto" means detect), or ProfilesError."""
+    """The reading options a steward chose (empty or "auto" means detect), or CollectionError."""
     chosen = {
         key: str(value)
         for key, value in (options or {}).items()
@@ -210,7 +211,7 @@ def options_check(options: Mapping[str, Any] | None) -> dict[str, str]:
     if chosen.get("encoding", "utf-8") not in ENCODINGS:
         errors["encoding"] = [f"one of {', '.join(ENCODINGS)}"]
     if errors:
-        raise ProfilesError("invalid reading options", fields=errors)
+        raise CollectionError("invalid reading options", fields=errors)
     return chosen
 
 
@@ -410,7 +411,7 @@ def import_mapping_save(
     """Save a mapping for reuse under a name; saving the same name for the source replaces it."""
     name = clean_text(name, max_length=120)
     if not name:
-        raise ProfilesError("a mapping needs a name", fields={"name": ["is required"]})
+        raise CollectionError("a mapping needs a name", fields={"name": ["is required"]})
     checked = columns_check(columns)
     mapping, _ = ImportMapping.objects.update_or_create(
         source=source, name=name, defaults={"columns": checked, "options": options_check(options)}

@@ -20,7 +20,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files import File
 
-from profiles.errors import ProfilesError
+from collection.errors import ImportJobFailed
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252")
@@ -30,12 +30,6 @@ _CHUNK = 1 << 20
 _SAMPLE = 64 * 1024
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
-
-
-class ImportJobFailed(ProfilesError):
-    """The file as a whole cannot be imported (empty, undecodable, too large, columns missing)."""
-
-    code = "import_failed"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from consent.models import ConsentRecord
 from profiles.errors import InvalidMessage
+from profiles.fields import PROFILE_FIELDS
 from profiles.models import (
     DataQualityIssue,
     Event,
@@ -42,7 +43,7 @@ from profiles.services.ingest.store import (
     ProvenanceRow,
 )
 from profiles.services.ingest.suppression import batch_digests, suppression_filter
-from profiles.services.messages import PROFILE_FIELDS, Key, Message, Prepared, message_prepare
+from profiles.services.messages import Key, Message, Prepared, message_prepare
 from profiles.services.quality.config import QualityConfig, quality_config
 from profiles.services.quality.score import quality_score
 from profiles.services.quality.survivorship import survivorship_winners
@@ -326,7 +327,7 @@ def _drop_duplicates(
     return fresh
 
 
-def _winners(
+def profile_field_winners(
     rows: Iterable[ProvenanceRow], strategies: dict[str, str] | None = None
 ) -> dict[int, dict[str, str]]:
     """Survivorship: per field's rule, trust rank then recency (or the reverse); never empty.
@@ -393,7 +394,7 @@ def _apply_fields(
     upserts = _observe(assigned, source, provenance)
     if upserts:
         store.upsert_provenance(upserts, fresh)
-    winners = _winners(provenance, config.survivorship)
+    winners = profile_field_winners(provenance, config.survivorship)
     by_profile: dict[int, list[Prepared]] = defaultdict(list)
     for item, profile_id in assigned:
         by_profile[profile_id].append(item)
@@ -402,7 +403,7 @@ def _apply_fields(
     update_fields: set[str] = set()
     for profile_id, items in by_profile.items():
         profile = profiles[profile_id]
-        changed = _changes(profile, items, winners.get(profile_id, {}), config)
+        changed = profile_fields_apply(profile, items, winners.get(profile_id, {}), config)
         last_seen = max(item.occurred_at for item in items)
         first_seen = min(item.occurred_at for item in items)
         if profile["last_seen_at"] is None or last_seen > profile["last_seen_at"]:
@@ -461,7 +462,7 @@ def quality_issue_rows(assigned: Assigned) -> list[IssueRow]:
     return [latest[key] for key in sorted(latest)]
 
 
-def _changes(
+def profile_fields_apply(
     profile: dict[str, Any],
     items: list[Prepared],
     winners: dict[str, str],

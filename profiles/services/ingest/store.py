@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from consent.selectors import suppressed_digests
+from profiles.fields import PROFILE_FIELDS
 from profiles.models import (
     DataQualityIssue,
     Event,
@@ -26,7 +27,7 @@ from profiles.models import (
     ProfileAudit,
 )
 from profiles.services.ingest.resolve import Known
-from profiles.services.messages import PROFILE_FIELDS, FieldIssue, Key, Prepared
+from profiles.services.messages import FieldIssue, Key, Prepared
 from profiles.services.quality.score import profiles_score
 
 # The profile columns ingestion reads under lock and may write back.

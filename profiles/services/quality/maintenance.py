@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from profiles.fields import PROFILE_FIELDS
 from profiles.models import (
     DataQualityIssue,
     MaintenanceRun,
@@ -35,7 +36,6 @@ from profiles.normalise import (
 )
 from profiles.services.ingest.pipeline import default_store
 from profiles.services.ingest.store import ProvenanceRow
-from profiles.services.messages import PROFILE_FIELDS
 from profiles.services.quality.config import QualityConfig, quality_config, quality_config_forget
 from profiles.services.quality.score import profiles_score
 from profiles.services.quality.survivorship import survivorship_winners

@@ -17,8 +17,8 @@ from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.db.models.expressions import Combinable, Expression
 from django.db.models.sql import UpdateQuery
 
+from profiles.fields import PROFILE_FIELDS
 from profiles.models import DataQualityIssue, Profile
-from profiles.services.messages import PROFILE_FIELDS
 from profiles.services.quality.config import VALIDITY
 
 _SCORED = frozenset({*PROFILE_FIELDS, "job_function"})

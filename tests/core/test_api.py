@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.api import exception_handler
+from core.errors import DomainError, ErrorCode
 
 pytestmark = pytest.mark.django_db
 
@@ -83,19 +84,19 @@ def test_django_validation_errors_become_400() -> None:
 
 
 def test_domain_errors_use_their_status_and_code() -> None:
-    class MergeConflict(Exception):
-        http_status = 409
-        code = "merge_conflict"
-        fields = {"survivor": ["already merged"]}
+    class MergeConflict(DomainError):
+        status = 409
+        code = ErrorCode.SURVIVOR_MERGED_SINCE
 
-    response = exception_handler(MergeConflict("Profile 3 was merged into 7."), {})
+    error = MergeConflict("Profile 3 was merged into 7.", fields={"survivor": ["already merged"]})
+    response = exception_handler(error, {})
 
     assert response is not None
     assert response.status_code == 409
     assert response.data == {
         "error": {
             "status": 409,
-            "code": "merge_conflict",
+            "code": "survivor_merged_since",
             "message": "Profile 3 was merged into 7.",
             "fields": {"survivor": ["already merged"]},
         }
@@ -124,3 +125,22 @@ def test_ping_answers_without_credentials(anon_client: Any, django_assert_num_qu
 
     assert response.status_code == 200
     assert response.json() == {"pong": True}
+
+
+def test_every_app_error_is_a_domain_error_with_a_code_of_the_vocabulary() -> None:
+    import collection.errors
+    import consent.errors
+    import profiles.errors
+    import segments.errors
+
+    errors = [
+        value
+        for module in (collection.errors, consent.errors, profiles.errors, segments.errors)
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, Exception) and value is not DomainError
+    ]
+
+    assert len(errors) > 20
+    assert all(issubclass(error, DomainError) for error in errors)
+    assert all(isinstance(error.code, ErrorCode) for error in errors)
+    assert all(400 <= error.status < 500 for error in errors)
