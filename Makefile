@@ -9,10 +9,11 @@ PORT ?= 8000
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+# Everything the tests, lint and benchmarks need; production installs requirements.txt only.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
 run: install
@@ -20,6 +21,8 @@ run: install
 	$(BIN)/python manage.py cdp_demo
 	PORT=$(PORT) $(BIN)/python manage.py cdp_run
 
+# Two xdist workers (each with its own test database); PYTEST_ARGS= runs in one process.
+PYTEST_ARGS ?= -n 2
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -29,9 +32,11 @@ bench: install
 		echo "== $$script"; $(BIN)/python $$script $(BENCH_ARGS); \
 	done
 
+# ruff (style, complexity budget), the layers contract (pyproject.toml), mypy.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .

@@ -14,7 +14,7 @@ from cdp_site import views
 
 admin.site.site_header = "CDP · data stewardship"
 admin.site.site_title = "CDP admin"
-admin.site.index_title = "Profiles, consent, segments, journeys and reports"
+admin.site.index_title = "Collection, profiles, consent and segments"
 
 
 @extend_schema(exclude=True)

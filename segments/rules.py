@@ -2,7 +2,7 @@
 
 The compiler (SQL) and the reference evaluator (Python) both work on the nodes made here,
 so they accept exactly the same rules. Every error names the path of the offending node,
-e.g. `rule.all[2].event.where[0].op`. See SEGMENT_RULES.md for the grammar.
+e.g. `rule.all[2].event.where[0].op`. The grammar, with examples: docs/segments.md.
 """
 
 from __future__ import annotations
@@ -380,7 +380,7 @@ def _days(value: Any, path: str, maximum: int = MAX_DAYS) -> int:
     return value
 
 
-def _condition(
+def _condition(  # noqa: C901  (one branch per kind of condition, read as a table)
     raw: dict[str, Any], path: str, *, field: str, type: str, json_field: str = ""
 ) -> Condition:
     op = raw.get("op")

@@ -333,7 +333,7 @@ def _timestamp(raw: object, now: datetime, errors: dict[str, list[str]]) -> date
     return min(parsed, now)
 
 
-def message_prepare(
+def message_prepare(  # noqa: C901  (per-message hot path: one pass over the fields)
     *, message: Message, index: int, source: Source, now: datetime, prechecked: bool = False
 ) -> Prepared:
     """Validate and normalise one message; raises InvalidMessage with field messages.

@@ -795,7 +795,10 @@ def test_report_lines_left_by_a_crashed_batch_are_dropped_when_the_job_finishes(
 _cells = st.text(alphabet="abcdefghijklmnopqrstuvwxyzéàüß0123456789@. -", min_size=1, max_size=12)
 
 
-@hypothesis_settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(
+    max_examples=60,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     delimiter=st.sampled_from([",", ";", "\t", "|"]),
     encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
@@ -824,7 +827,10 @@ def test_any_table_written_as_csv_reads_back_the_same(
 _tricky_cells = st.one_of(_cells, st.sampled_from(["", "a\nb", "x\r\ny", 'say "hi"', "c\rd"]))
 
 
-@hypothesis_settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(
+    max_examples=60,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
     terminator=st.sampled_from(["\r\n", "\n"]),

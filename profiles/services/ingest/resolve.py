@@ -102,7 +102,7 @@ class Resolver:
                 return True
         return False
 
-    def resolve(self, item: Prepared) -> int:
+    def resolve(self, item: Prepared) -> int:  # noqa: C901  (per-message hot path, kept inline)
         rules = self.rules
         keys = [key for key in item.keys if not rules.blocked(key)]
         if len(keys) > 1:
