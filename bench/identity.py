@@ -114,7 +114,7 @@ def truth_pairs(rec_ids: list[str]) -> set[Pair]:
     return {
         tuple(sorted(pair))
         for ids in people.values()
-        for pair in itertools.combinations(ids, 2)  # type: ignore[misc]
+        for pair in itertools.combinations(ids, 2)  # type: ignore[misc]  # the pairs are ints from a sorted list
     }
 
 

@@ -116,12 +116,12 @@ def copy_reference(path: Path) -> Speed:
 
 def _columns(cursor: object, table: str) -> list[str]:
     """The columns COPY can fill (not generated), in table order."""
-    cursor.execute(  # type: ignore[attr-defined]
+    cursor.execute(  # type: ignore[attr-defined]  # a psycopg cursor behind Django's wrapper
         "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
         "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
         [table],
     )
-    return [name for (name,) in cursor.fetchall()]  # type: ignore[attr-defined]
+    return [name for (name,) in cursor.fetchall()]  # type: ignore[attr-defined]  # idem
 
 
 def writes_copied(rows: int) -> tuple[Speed, dict[str, int]]:

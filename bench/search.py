@@ -60,7 +60,7 @@ SQL_EQUIVALENT = {
 }
 
 
-def time_ms(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
+def time_ms(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]  # fn is any zero-argument callable
     samples = []
     for _ in range(repeat):
         start = time.perf_counter()

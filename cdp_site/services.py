@@ -38,7 +38,8 @@ def _schedule_for(spec: PeriodicSpec) -> dict[str, object]:
             every=spec.every_seconds, period=IntervalSchedule.SECONDS
         )
         return {"interval": interval, "crontab": None}
-    minute, hour, day_of_month, month_of_year, day_of_week = spec.crontab.split()  # type: ignore[union-attr]
+    assert spec.crontab is not None  # PeriodicSpec checks it gives exactly one of the two
+    minute, hour, day_of_month, month_of_year, day_of_week = spec.crontab.split()
     crontab, _ = CrontabSchedule.objects.get_or_create(
         minute=minute,
         hour=hour,

@@ -331,7 +331,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-assert CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > CELERY_MAX_COUNTDOWN_SECONDS  # type: ignore[operator]
+assert CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > CELERY_MAX_COUNTDOWN_SECONDS  # type: ignore[operator]  # a dict of mixed values; this one is an int
 
 # Links in emails (double opt-in confirmation, unsubscribe, preferences) start with this.
 CDP_PUBLIC_URL: str = get_from_env(

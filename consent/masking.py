@@ -20,7 +20,7 @@ class MaskedForViewersAdmin:
     mask_fields: tuple[str, ...] = ()
 
     def get_list_display(self, request: HttpRequest) -> Any:
-        names = super().get_list_display(request)  # type: ignore[misc]
+        names = super().get_list_display(request)  # type: ignore[misc]  # a mixin: the ModelAdmin it is mixed into has it
         if may_unmask(request.user):
             return names
         return [
@@ -29,19 +29,19 @@ class MaskedForViewersAdmin:
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        names = super().get_readonly_fields(request, obj)  # type: ignore[misc]
+        names = super().get_readonly_fields(request, obj)  # type: ignore[misc]  # idem
         if may_unmask(request.user):
             return names
         return [self.mask_columns.get(name, name) for name in names]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        names = super().get_fields(request, obj)  # type: ignore[misc]
+        names = super().get_fields(request, obj)  # type: ignore[misc]  # idem
         if may_unmask(request.user):
             return names
         return [self.mask_columns.get(name, name) for name in names]
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
-        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]  # idem
         if obj is not None and not may_unmask(request.user):
             for name in self.mask_fields:
                 setattr(obj, name, mask_value(getattr(obj, name)))
@@ -52,5 +52,5 @@ def _masked_column(name: str) -> Any:
     def column(obj: Any) -> Any:
         return mask_value(getattr(obj, name))
 
-    column.short_description = name.replace("_", " ")  # type: ignore[attr-defined]
+    column.short_description = name.replace("_", " ")  # type: ignore[attr-defined]  # the admin reads a function attribute
     return column

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from consent.errors import InvalidLink, ProfileNotFound, ProfileUnavailable
@@ -162,7 +163,9 @@ def consent_profile_id(*, profile_id: int, lock: bool = False) -> int:
     serialises decisions about one person, and ingestion takes the same row lock first.
     """
     # The ledger's foreign key names the model: consent imports nothing from profiles.
-    profiles = ConsentRecord._meta.get_field("profile").related_model._default_manager
+    # (A class once the apps are loaded; django-stubs also allows the string "self".)
+    profile_model = cast("type[Model]", ConsentRecord._meta.get_field("profile").related_model)
+    profiles = profile_model._default_manager.all()
     if lock:
         profiles = profiles.select_for_update(no_key=True)
     current = profile_id

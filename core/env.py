@@ -48,9 +48,9 @@ def get_from_env(
             raise ImproperlyConfiguredEnv(f"{key} must be set when CDP_ENV=production")
         if default is _MISSING:
             raise ImproperlyConfiguredEnv(f"{key} must be set")
-        return default  # type: ignore[return-value]
+        return default  # type: ignore[return-value]  # typed object; callers pass a T
     if cast is None:
-        return raw  # type: ignore[return-value]
+        return raw  # type: ignore[return-value]  # with no cast, callers ask for str
     try:
         return cast(raw)
     except ValueError as exc:

@@ -14,4 +14,4 @@ class RateAllowance(models.Model):
     allowed_at = models.FloatField(help_text="Unix time in seconds.")
 
     def __str__(self) -> str:
-        return self.key
+        return str(self.key)

@@ -28,7 +28,9 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import DatabaseError, connection
-from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]  # not in django-stubs 5.2.9
+    ServerBindingCursor,
+)
 from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
 
 from django.db import connection
 from django.db.models import Model
+
+if TYPE_CHECKING:
+    from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrapper
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +48,9 @@ def statistics_refresh(*, models: Iterable[type[Model]]) -> list[str]:
     if connection.vendor != "postgresql":
         return []
     tables = sorted({model._meta.db_table for model in models})
+    postgres = cast("PostgresWrapper", connection)  # the vendor, checked above
     with connection.cursor() as cursor:
-        if connection.pg_version >= 150000 and not connection.in_atomic_block:
+        if postgres.pg_version >= 150000 and not connection.in_atomic_block:
             # This connection's own counts reach the statistics system when it next goes
             # idle, at most once a second: now, before they are read.
             cursor.execute("SELECT pg_stat_force_next_flush()")

@@ -311,7 +311,7 @@ def _country_index() -> dict[str, str]:
         path = os.path.join(pycountry.LOCALES_DIR, language, "LC_MESSAGES", "iso3166-1.mo")
         try:
             with open(path, "rb") as handle:
-                catalog = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
+                catalog = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]  # the parsed catalog is a private attribute of gettext
         except Exception:  # noqa: S112 - a missing or damaged catalogue costs its language only
             continue
         for original, translated in catalog.items():

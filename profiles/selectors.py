@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Lower
@@ -71,14 +71,18 @@ def profile_provenance(*, profile: Profile) -> list[dict[str, Any]]:
     the rule picks from provenance (the value shown, unless a steward edited it since).
     """
     from profiles.models import SurvivorshipRule
-    from profiles.services.quality.survivorship import TRUST_THEN_RECENCY, candidate_rank
+    from profiles.services.quality.survivorship import (
+        TRUST_THEN_RECENCY,
+        Candidate,
+        candidate_rank,
+    )
 
     rows = FieldProvenance.objects.filter(profile=profile).select_related("source").order_by("pk")
     strategies = dict(SurvivorshipRule.objects.values_list("field", "strategy"))
     labels = dict(SurvivorshipRule.Strategy.choices)
     by_field: dict[str, list[FieldProvenance]] = defaultdict(list)
     for row in rows:
-        row.trust_rank = row.source.trust_rank  # type: ignore[attr-defined]
+        row.trust_rank = row.source.trust_rank  # type: ignore[attr-defined]  # for candidate_rank, below
         by_field[row.field].append(row)
     out = []
     for name in PROFILE_FIELDS:
@@ -86,7 +90,9 @@ def profile_provenance(*, profile: Profile) -> list[dict[str, Any]]:
         current_text = current.isoformat() if hasattr(current, "isoformat") else str(current or "")
         strategy = strategies.get(name, TRUST_THEN_RECENCY)
         candidates = sorted(
-            by_field.get(name, []), key=lambda row: candidate_rank(row, strategy), reverse=True
+            by_field.get(name, []),
+            key=lambda row: candidate_rank(cast(Candidate, row), strategy),
+            reverse=True,
         )
         if not current_text and not candidates:
             continue

@@ -10,12 +10,11 @@ from urllib.parse import quote
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
-
 
 # CI runs the suite on a loaded 2-core machine, twice at once with xdist: a slow draw is
 # the machine, not the property. `.ci/run` sets CI=1; HYPOTHESIS_PROFILE picks one by name.

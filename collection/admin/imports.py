@@ -109,8 +109,8 @@ class ReadingForm(forms.Form):
     def __init__(self, *args: Any, source: Source, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["mapping"]
-        field.queryset = ImportMapping.objects.filter(source=source).order_by("name")  # type: ignore[attr-defined]
-        field.empty_label = "Current mapping and suggestions"  # type: ignore[attr-defined]
+        field.queryset = ImportMapping.objects.filter(source=source).order_by("name")  # type: ignore[attr-defined]  # a ModelChoiceField; the form field is typed Field
+        field.empty_label = "Current mapping and suggestions"  # type: ignore[attr-defined]  # idem
 
     def options(self) -> dict[str, str]:
         return _service_options(self.cleaned_data) if self.is_valid() else {}

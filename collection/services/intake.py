@@ -50,7 +50,8 @@ def intake_buffered() -> bool:
 
 
 _FIELDS = tuple(field.name for field in fields(Message))
-_DEFAULTS = ("", None, {})  # what a Message field holds when the channel gave nothing
+# What a Message field holds when the channel gave nothing.
+_DEFAULTS: tuple[object, ...] = ("", None, {})
 
 
 def _payload(message: Message, message_id: str) -> dict[str, Any]:

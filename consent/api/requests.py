@@ -116,7 +116,7 @@ class DataSubjectRequestViewSet(
     filter_backends = [DjangoFilterBackend]
     filterset_class = DataSubjectRequestFilter
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):  # type: ignore[no-untyped-def]  # DRF's own signature
         return DataSubjectRequest.objects.select_related("handler").prefetch_related("events")
 
     def _answer(self, dsar: DataSubjectRequest, code: int = status.HTTP_200_OK) -> Response:

@@ -58,7 +58,7 @@ class PurposeViewSet(viewsets.ReadOnlyModelViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = PurposeFilter
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):  # type: ignore[no-untyped-def]  # DRF's own signature
         return purpose_list()
 
 
@@ -77,7 +77,7 @@ class ConsentRecordViewSet(
     filter_backends = [DjangoFilterBackend]
     filterset_class = ConsentRecordFilter
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):  # type: ignore[no-untyped-def]  # DRF's own signature
         return consent_records_list()
 
     @extend_schema(

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -54,7 +54,8 @@ PROOF_MAX_BYTES = 8_192
 
 def _related_model(field: str) -> type[models.Model]:
     """The model a ledger foreign key points at ("profiles.Source"), without importing it."""
-    return ConsentRecord._meta.get_field(field).related_model  # type: ignore[return-value]
+    # A class once the apps are loaded; django-stubs also allows the string "self".
+    return cast("type[models.Model]", ConsentRecord._meta.get_field(field).related_model)
 
 
 def lock_profile(*, profile_id: int) -> int:
@@ -245,24 +246,27 @@ def consent_record(
         and purpose.requires_double_opt_in
         and method in DOUBLE_OPT_IN_METHODS
     )
-    if pending and not (email or "").strip():
+    address = (email or "").strip()
+    if pending and not address:
         message = "This purpose needs a confirmation by email: give the address to send it to."
         raise InvalidDecision(message, fields={"email": [message]})
     profile_id = lock_profile(profile_id=profile_id)
     current = consent_current(profile_id=profile_id, purpose=purpose)
     now = timezone.now()
     if pending:
-        if consent_in_force(record=current, at=now):
-            return current, False  # type: ignore[return-value]
-        if _repeats(
+        if current is not None and consent_in_force(record=current, at=now):
+            return current, False
+        if current is not None and _repeats(
             current, status=Status.PENDING_CONFIRMATION, wording=wording, expires_at=None, at=now
         ):
             # The person asks again (the first email got lost): mail the same request.
-            _send_confirmation(record=current, email=email.strip())  # type: ignore[arg-type,union-attr]
-            return current, False  # type: ignore[return-value]
+            _send_confirmation(record=current, email=address)
+            return current, False
         status = Status.PENDING_CONFIRMATION
-    elif _repeats(current, status=status, wording=wording, expires_at=expires_at, at=now):
-        return current, False  # type: ignore[return-value]
+    elif current is not None and _repeats(
+        current, status=status, wording=wording, expires_at=expires_at, at=now
+    ):
+        return current, False
     record = _append(
         profile_id=profile_id,
         purpose=purpose,
@@ -276,7 +280,7 @@ def consent_record(
         at=now,
     )
     if pending:
-        _send_confirmation(record=record, email=email.strip())  # type: ignore[union-attr]
+        _send_confirmation(record=record, email=address)
     return record, True
 
 

@@ -40,7 +40,7 @@ ANSWER_MONTHS = 1
 EXTENSION_MONTHS = 2
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
-ANSWERS = {
+ANSWERS: dict[str, str] = {
     Kind.ACCESS: "Here is a copy of all the data we hold about you, if any.",
     Kind.PORTABILITY: "Here is the data you gave us, in a machine-readable format, if any.",
     Kind.RECTIFICATION: "Any data we held about you has been corrected as you asked.",
@@ -176,7 +176,9 @@ def dsar_reject(*, request: DataSubjectRequest, reason: str, actor: Any) -> Data
 
 
 def _locate(request: DataSubjectRequest) -> Located:
-    return person_data_owner().locate(request.subject_email, request.subject_phone)  # type: ignore[misc]
+    locate = person_data_owner().locate
+    assert locate is not None  # the owner is the handler that gives locate
+    return locate(request.subject_email, request.subject_phone)
 
 
 def _verified(request: DataSubjectRequest) -> DataSubjectRequest:
@@ -251,7 +253,9 @@ def dsar_restrict(*, request: DataSubjectRequest, actor: Any) -> int:
         raise RequestNotReady("Only a restriction request restricts.")
     located = _locate(locked)
     owner = person_data_owner()
-    changed = owner.restrict(located.profile_ids, True) if located.profile_ids else 0  # type: ignore[misc]
+    if owner.restrict is None:
+        raise RuntimeError(f"the person-data owner {owner.app!r} cannot restrict")
+    changed = owner.restrict(located.profile_ids, True) if located.profile_ids else 0
     _done(locked, located, actor)
     return changed
 
@@ -264,6 +268,8 @@ def dsar_object(*, request: DataSubjectRequest, actor: Any) -> int:
         raise RequestNotReady("Only an objection withdraws consent.")
     located = _locate(locked)
     owner = person_data_owner()
+    if owner.restrict is None:
+        raise RuntimeError(f"the person-data owner {owner.app!r} cannot restrict")
     withdrawn = 0
     # The ledger follows merged tombstones to the survivor: repeats add nothing.
     for profile_id in located.profile_ids:
@@ -278,7 +284,7 @@ def dsar_object(*, request: DataSubjectRequest, actor: Any) -> int:
             )
             withdrawn += created
     if located.profile_ids:
-        owner.restrict(located.profile_ids, True)  # type: ignore[misc]
+        owner.restrict(located.profile_ids, True)
     _done(locked, located, actor, f"withdrawals: {withdrawn}")
     return withdrawn
 
@@ -291,8 +297,10 @@ def dsar_rectify(*, request: DataSubjectRequest, actor: Any) -> list[str]:
         raise RequestNotReady("Only a rectification request corrects data.")
     located = _locate(locked)
     owner = person_data_owner()
+    if owner.rectify is None:
+        raise RuntimeError(f"the person-data owner {owner.app!r} cannot rectify")
     changed = (
-        owner.rectify(located.profile_ids, locked.changes, _user(actor))  # type: ignore[misc]
+        owner.rectify(located.profile_ids, locked.changes, _user(actor))
         if located.profile_ids
         else []
     )

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -30,8 +31,10 @@ DEFAULT_REVIEW_DAYS = 7
 
 
 def _profiles() -> QuerySet:
-    # consent imports nothing from profiles: the ledger's foreign key names the model.
-    return ConsentRecord._meta.get_field("profile").related_model._default_manager.all()
+    # consent imports nothing from profiles: the ledger's foreign key names the model
+    # (a class once the apps are loaded; django-stubs also allows the string "self").
+    profile_model = cast("type[Model]", ConsentRecord._meta.get_field("profile").related_model)
+    return profile_model._default_manager.all()
 
 
 def retention_candidates(*, policy: RetentionPolicy, cutoff: object) -> QuerySet:

@@ -17,6 +17,9 @@ from django.db.backends.postgresql import base
 
 class DatabaseWrapper(base.DatabaseWrapper):
     _verified_at: float | None = None
+    # Django's (5.1), not yet in django-stubs.
+    health_check_enabled: bool
+    health_check_done: bool
 
     @property
     def health_check_delay(self) -> float:

@@ -55,7 +55,7 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = ProfileFilter
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):  # type: ignore[no-untyped-def]  # DRF's own signature
         return profile_list(include_merged=self.request.query_params.get("status") == "merged")
 
     @extend_schema(responses=Profile360Serializer)
@@ -89,7 +89,7 @@ class ProfileEventsView(generics.ListAPIView):
     filter_backends = [DjangoFilterBackend]
     filterset_class = EventFilter
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):  # type: ignore[no-untyped-def]  # DRF's own signature
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Event.objects.none()
         profile = get_object_or_404(Profile, pk=self.kwargs["pk"])
@@ -136,7 +136,7 @@ class MergeViewSet(viewsets.ReadOnlyModelViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = MergeFilter
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):  # type: ignore[no-untyped-def]  # DRF's own signature
         return merge_list()
 
     @extend_schema(request=None, responses=MergeSerializer)

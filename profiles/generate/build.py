@@ -297,7 +297,7 @@ class Population:
         ) in zip(
             ids.tolist(), stages.tolist(), merged, restricted, country.tolist(), city.tolist(),
             language.tolist(), first_seen.tolist(), last_seen.tolist(),
-            *(columns[name].tolist() for name in (  # type: ignore[attr-defined]
+            *(columns[name].tolist() for name in (  # type: ignore[attr-defined]  # numpy arrays have tolist
                 "first", "last", "company", "free_mail", "title", "street", "number", "born",
                 "quality", "survivor",
             )),

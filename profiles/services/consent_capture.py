@@ -26,7 +26,7 @@ from profiles.models import Event, Profile
 
 logger = logging.getLogger(__name__)
 
-_METHOD = {
+_METHOD: dict[str, ConsentMethod] = {
     Event.Type.FORM: ConsentMethod.FORM,
     Event.Type.IMPORT: ConsentMethod.IMPORT,
 }
@@ -110,7 +110,7 @@ def consent_capture(*, source_id: int, captures: Sequence[ConsentCapture]) -> in
                 skipped += 1
                 continue
             form = (capture.context.get("consent") or {}).get(code)
-            item_proof = dict(proof)
+            item_proof: dict[str, Any] = dict(proof)
             imported = capture.context.get("import")
             if isinstance(imported, Mapping):
                 # Which file and row said so: the import's proof.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
@@ -25,7 +25,9 @@ def rows_insert_from(*, model: type[models.Model], fields: Sequence[str], rows: 
     One statement, on any backend: the database does the work, not a Python loop.
     """
     opts = model._meta
-    columns = ", ".join(connection.ops.quote_name(opts.get_field(f).column) for f in fields)
+    columns = ", ".join(
+        connection.ops.quote_name(cast(models.Field, opts.get_field(f)).column) for f in fields
+    )
     sql, params = rows.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -75,7 +77,7 @@ def _system_insert_sql(rows_sql: str) -> str:
     source by slug so that no look-up precedes it."""
     opts = Event._meta
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(opts.get_field(f).column) for f in _EVENT_COLUMNS)
+    columns = ", ".join(quote(cast(models.Field, opts.get_field(f)).column) for f in _EVENT_COLUMNS)
     source = Source._meta
     return (
         f"INSERT INTO {quote(opts.db_table)} ({columns}) "  # noqa: S608
@@ -89,7 +91,7 @@ def _system_insert_sql(rows_sql: str) -> str:
 def _system_insert_rows_sql(rows_sql: str, returning: bool, vendor: str) -> str:
     opts = Event._meta
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(opts.get_field(f).column) for f in _EVENT_COLUMNS)
+    columns = ", ".join(quote(cast(models.Field, opts.get_field(f)).column) for f in _EVENT_COLUMNS)
     source = Source._meta
     source_pk = quote(source.pk.column)
     sql = (

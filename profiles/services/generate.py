@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -118,12 +118,12 @@ def profiles_generate(
             writer: Writer = CopyWriter(
                 population=population, source_id=source.pk, purposes=purposes, now=moment
             )
-            referenced = {
+            referenced: dict[str, Sequence[int]] = {
                 "profiles_source": [source.pk],
                 "consent_purpose": [pk for pk, _ in purposes.values()],
                 "consent_purposeversion": [pk for _, pk in purposes.values() if pk],
             }
-            skipping = foreign_key_checks_skipped(locked=referenced)
+            skipping: AbstractContextManager[bool] = foreign_key_checks_skipped(locked=referenced)
             # Rows each table gets (identities and ledger rows: about one a person).
             adding = {
                 "profiles_profile": profiles,

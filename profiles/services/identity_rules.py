@@ -27,7 +27,7 @@ from profiles.services.messages import KIND_PRIORITY, Key
 
 CACHE_SECONDS = 10.0
 # Without a rule row for a kind: the built-in order, and one user id per profile.
-_DEFAULT_MAX = {Identity.Kind.USER_ID: 1}
+_DEFAULT_MAX: dict[str, int] = {Identity.Kind.USER_ID: 1}
 
 Conflict = tuple[int, int, Key, str]  # profile, the other profile, identifier, reason
 
@@ -76,7 +76,7 @@ class IdentityRules:
 
 def identity_rules_load() -> IdentityRules:
     """Read the rules from the database (two small queries)."""
-    priority = {kind: rank for rank, kind in enumerate(KIND_PRIORITY)}
+    priority: dict[str, int] = {kind: rank for rank, kind in enumerate(KIND_PRIORITY)}
     maximum: dict[str, int] = dict(_DEFAULT_MAX)
     shared: dict[str, int] = {}
     for rule in IdentityRule.objects.all():

@@ -20,9 +20,10 @@ identities moved with it, so ingestion never needs to follow more than one hop.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from consent.services import consent_records_move, consent_records_restore
@@ -53,7 +54,7 @@ from profiles.services.ingest.store import ProvenanceRow
 from profiles.services.quality.config import quality_config
 
 # A merged profile keeps the furthest stage either profile reached.
-_STAGE_RANK = {
+_STAGE_RANK: dict[str, int] = {
     Profile.Lifecycle.ANONYMOUS: 0,
     Profile.Lifecycle.LEAD: 1,
     Profile.Lifecycle.PROSPECT: 2,
@@ -301,7 +302,7 @@ def _restore_survivor_fields(survivor: Profile, changes: dict[str, list[Any]]) -
     for name, (before, after) in changes.items():
         if _json(getattr(survivor, name)) != after:
             continue
-        field = Profile._meta.get_field(name)
+        field = cast(Field, Profile._meta.get_field(name))  # one of _MERGED_FIELDS
         setattr(survivor, name, field.to_python(before))
         restored.append(name)
     return restored

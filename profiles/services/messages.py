@@ -6,8 +6,8 @@ import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeGuard
 from urllib.parse import parse_qs, urlsplit
 
 from django.utils import timezone
@@ -75,7 +75,7 @@ _ADDRESS_PARTS = (
 Key = tuple[str, str, str]  # (kind, namespace, value)
 
 
-def _is_mapping(value: object) -> bool:
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
     # The ABC check is slow and nearly every value is a plain dict: test that first.
     return type(value) is dict or isinstance(value, Mapping)
 
@@ -328,7 +328,7 @@ def _timestamp(raw: object, now: datetime, errors: dict[str, list[str]]) -> date
         errors.setdefault("timestamp", []).append("is not an ISO 8601 date-time")
         return now
     if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.utc)
+        parsed = timezone.make_aware(parsed, UTC)
     # A clock in the future is a client's mistake: the event happened when we got it.
     return min(parsed, now)
 

@@ -125,7 +125,7 @@ class SegmentMembersView(generics.ListAPIView):
     pagination_class = MemberPages
     filter_backends: list = []
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):  # type: ignore[no-untyped-def]  # DRF's own signature
         if getattr(self, "swagger_fake_view", False):
             return segment_members(segment_id=0)
         segment = get_object_or_404(Segment, pk=self.kwargs["pk"])
@@ -179,7 +179,7 @@ class PersonaViewSet(viewsets.ModelViewSet):
     lookup_value_regex = r"[0-9]+"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):  # type: ignore[no-untyped-def]  # DRF's own signature
         return persona_list()
 
     def perform_create(self, serializer: PersonaSerializer) -> None:

@@ -310,7 +310,9 @@ def _rule_node(segment: Segment) -> Node:
     return node
 
 
-def _decision_query(*, segments: Sequence[Segment], now: datetime) -> QuerySet[Profile]:
+def _decision_query(
+    *, segments: Sequence[Segment], now: datetime
+) -> QuerySet[Profile, dict[str, Any]]:
     """Every profile with, per segment, `in_<id>` (a current member) and `should_<id>`.
 
     A dynamic segment keeps active profiles matching its rule; a static list keeps its

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
 import pytest
@@ -139,3 +140,9 @@ def test_concurrent_requests_never_exceed_the_allowance() -> None:
     assert in_parallel(8, client) == []
     assert len(allowed) == 80
     assert sum(allowed) == 25
+
+
+def test_an_allowance_reads_as_its_key() -> None:
+    key = uuid.UUID("12345678-1234-5678-1234-567812345678")
+
+    assert str(RateAllowance(key=key, allowed_at=0.0)) == "12345678-1234-5678-1234-567812345678"

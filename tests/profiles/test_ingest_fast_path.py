@@ -468,7 +468,7 @@ def test_concurrent_batches_on_the_same_people_in_any_order_all_land(web_form: A
 def test_a_message_type_that_is_not_a_string_is_reported(web_form: Any) -> None:
     result = ingest_messages(
         source=web_form,
-        messages=[Message(type=["identify"], user_id="u-1")],  # type: ignore[arg-type]
+        messages=[Message(type=["identify"], user_id="u-1")],  # type: ignore[arg-type]  # a wrong type on purpose
     )
 
     assert result.results[0].errors == {"type": ["unknown message type ['identify']"]}

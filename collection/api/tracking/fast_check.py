@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]  # the C encoder is not in typeshed
 from typing import Any, NamedTuple
 
 import orjson
@@ -140,7 +140,7 @@ def rules_for(serializer: type[serializers.Serializer]) -> tuple[FieldRule, ...]
     for method in ("run_validation", "to_internal_value"):
         if getattr(serializer, method) is not getattr(serializers.Serializer, method):
             raise TypeError(f"fast_check does not know {serializer.__name__}.{method}")
-    declared: dict[str, serializers.Field] = serializer._declared_fields  # type: ignore[attr-defined]
+    declared: dict[str, serializers.Field] = serializer._declared_fields  # type: ignore[attr-defined]  # DRF's metaclass sets it; not in the stubs
     for name in declared:
         if hasattr(serializer, f"validate_{name}"):
             raise TypeError(f"fast_check does not know {serializer.__name__}.validate_{name}")
@@ -383,7 +383,7 @@ def batch_prepare(
             try:
                 data = checker.run_validation(item)
             except serializers.ValidationError as exc:
-                prepared.rejected[index] = _rejection(index, item, exc.detail)  # type: ignore[arg-type]
+                prepared.rejected[index] = _rejection(index, item, exc.detail)  # type: ignore[arg-type]  # ValidationError.detail is a dict for a serializer
                 continue
         prepared.messages.append(checker.message(data))
         prepared.positions.append(index)

@@ -16,7 +16,7 @@ from pathlib import PurePath
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
@@ -97,7 +97,7 @@ def import_job_create(
     source: Source,
     file: File,
     original_name: str = "",
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     mapping: ImportMapping | None = None,
     columns: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
@@ -116,7 +116,9 @@ def import_job_create(
         mapping=mapping,
         original_name=name[:255],
         columns=dict(columns or {}),
-        options=options_check(options if options is not None else (mapping and mapping.options)),
+        options=options_check(
+            options if options is not None else (mapping.options if mapping is not None else None)
+        ),
         created_by=created_by,
     )
     try:

@@ -183,7 +183,8 @@ def _deduped(rows: Iterator[list[str]]) -> Iterator[list[str]]:
     Records come in row order, so a row number going back, or a row's (column, message)
     seen again, is a repeat.
     """
-    last_row, seen = 0, set()
+    last_row = 0
+    seen: set[tuple[str, str]] = set()
     for record in rows:
         row, key = int(record[0]), (record[1], record[2])
         if row < last_row or (row == last_row and key in seen):
@@ -253,7 +254,8 @@ def _report_merge(job: ImportJob, parts: list[ImportSlice]) -> None:
         headers = [next(reader) for reader in readers]  # the same in each
         writer.writerow(headers[0])
         streams = [_deduped(reader) for reader in readers]
-        writer.writerows(heapq.merge(*streams, key=lambda record: int(record[0])))
+        records: Iterator[list[str]] = heapq.merge(*streams, key=lambda record: int(record[0]))
+        writer.writerows(records)
         out.flush()
         out.detach()
         merged.seek(0)

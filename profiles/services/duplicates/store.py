@@ -16,8 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
+from typing import Any, cast
 
 from django.db import connection
+from django.db.models import Field, Model
 
 from profiles.models import DuplicateCandidate, MatchKey, Profile
 from profiles.services.duplicates.matching import MATCH_FIELDS, Record, keys_for, record_from
@@ -59,7 +61,7 @@ def chunks(ids: Sequence[int], size: int = READ_CHUNK) -> Iterator[Sequence[int]
         yield ids[start : start + size]
 
 
-def _table(model: type) -> str:
+def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
@@ -67,7 +69,7 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _in(column: str, ids: Sequence[object]) -> tuple[str, list[object]]:
+def _in(column: str, ids: Sequence[int]) -> tuple[str, list[int | list[int]]]:
     """`column IN ids` as SQL and parameters; one array parameter on PostgreSQL."""
     if _postgres():
         return f"{column} = ANY(%s)", [list(ids)]
@@ -97,7 +99,7 @@ def bounded_queries() -> Iterator[None]:
 
 def records_read(ids: Iterable[int]) -> dict[int, Record]:
     """Active profiles among `ids`, folded for matching (a primary-key look-up, no models)."""
-    columns = ["id", *(Profile._meta.get_field(name).column for name in MATCH_FIELDS)]
+    columns = ["id", *(cast(Field, Profile._meta.get_field(name)).column for name in MATCH_FIELDS)]
     names = ["id", *MATCH_FIELDS]
     select = ", ".join(connection.ops.quote_name(column) for column in columns)
     out: dict[int, Record] = {}
@@ -333,7 +335,7 @@ def candidates_write(rows: Sequence[Scored], now: datetime) -> tuple[dict[Pair, 
                         AS v(l, h, s, f)
                     {upsert}
                 """  # noqa: S608
-                params: list[object] = [stamp, stamp, [r.low for r in part], [r.high for r in part]]
+                params: list[Any] = [stamp, stamp, [r.low for r in part], [r.high for r in part]]
                 params += [[r.score for r in part], features, stamp]
             else:
                 values = ", ".join(["(%s, %s, %s, %s, 'open', %s, %s)"] * len(part))

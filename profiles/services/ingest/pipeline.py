@@ -7,9 +7,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.db import OperationalError, connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from consent.models import ConsentRecord
@@ -260,7 +261,7 @@ def _new_states(profile_ids: Iterable[int], new: dict[int, NewProfile]) -> dict[
 
 @cache
 def _defaults() -> dict[str, Any]:
-    fields = [Profile._meta.get_field(name) for name in (*STATE_COLUMNS, "status")]
+    fields = [cast(Field, Profile._meta.get_field(name)) for name in (*STATE_COLUMNS, "status")]
     return {field.attname: field.get_default() for field in fields} | {"merged_into_id": None}
 
 

@@ -262,7 +262,9 @@ class PostgresStore(OrmStore):
     def lookup(
         self, source_id: int, message_ids: list[str], keys: Collection[Key]
     ) -> tuple[set[str], Known]:
-        reads = [(_SEEN_SQL, [statements.json_text(message_ids), source_id])]
+        reads: list[statements.Statement] = [
+            (_SEEN_SQL, [statements.json_text(message_ids), source_id])
+        ]
         if keys:
             reads.append(_known_statement(keys))
         rows = self._read(*reads)

@@ -35,8 +35,8 @@ def binding_cursor() -> CursorWrapper:
     raw = psycopg.Cursor(connection.connection)
     raw.format = psycopg.pq.Format.BINARY
     if connection.queries_logged:
-        return connection.make_debug_cursor(raw)
-    return connection.make_cursor(raw)
+        return connection.make_debug_cursor(raw)  # type: ignore[arg-type]  # stubs: a CursorWrapper, Django: a raw cursor
+    return connection.make_cursor(raw)  # type: ignore[arg-type]  # stubs: a CursorWrapper, Django: a raw cursor
 
 
 def run(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
@@ -120,7 +120,7 @@ def _filler_fields(model: type[Model], given: frozenset[str]) -> tuple[Field[Any
     return tuple(
         field
         for field in model._meta.concrete_fields
-        if not field.primary_key and field.column not in given and not field.has_db_default()
+        if not field.primary_key and field.column not in given and not field.has_db_default()  # type: ignore[attr-defined]  # Django 5.0's, not in django-stubs
     )
 
 
@@ -129,7 +129,7 @@ def filler(model: type[Model], given: Collection[str], now: datetime) -> list[Co
 
     So a field added to the model later (with a default) needs no change here.
     """
-    constants = []
+    constants: list[Constant] = []
     for field in _filler_fields(model, frozenset(given)):
         if isinstance(field, DateTimeField) and (field.auto_now or field.auto_now_add):
             value = now
@@ -137,6 +137,7 @@ def filler(model: type[Model], given: Collection[str], now: datetime) -> list[Co
             value = field.get_db_prep_save(field.get_default(), connection)
         # Text, not varchar(n): an explicit cast to varchar(n) would silently truncate.
         kind = "text" if isinstance(field, CharField | TextField) else field.db_type(connection)
+        assert kind is not None  # a concrete field has a column type
         constants.append((field.column, kind, value))
     return constants
 

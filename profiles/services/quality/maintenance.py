@@ -187,6 +187,7 @@ def _renormalise(ids: list[int], config: QualityConfig) -> Counter[str]:  # noqa
         profile_id__in=ids, resolved_at__isnull=True, source__isnull=False
     ).exclude(code=Issue.Code.STALE)
     for issue in issues.select_related("source").order_by("pk"):
+        assert issue.source_id is not None  # source__isnull=False above
         current = by_key.get((issue.profile_id, issue.field, issue.source_id))
         if current is not None and current.observed_at > issue.detected_at and current.value:
             superseded.append(issue.pk)
@@ -202,9 +203,9 @@ def _renormalise(ids: list[int], config: QualityConfig) -> Counter[str]:  # noqa
         resolved.append(issue.pk)
         if issue.severity == Issue.Severity.ERROR and current is None:
             # The value was kept out; now valid, it joins the profile's provenance.
-            row = _provenance_row(issue, result.value, states, provenance)
-            if row is not None:
-                revived.append(row)
+            revived_row = _provenance_row(issue, result.value, states, provenance)
+            if revived_row is not None:
+                revived.append(revived_row)
     if revived:
         store.upsert_provenance(revived)
     store.flush()
@@ -250,7 +251,7 @@ def _provenance_row(
     row = ProvenanceRow(
         issue.profile_id,
         issue.field,
-        issue.source_id,
+        issue.source.pk,
         value,
         issue.detected_at,
         issue.source.trust_rank,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import Case, Exists, OuterRef, Q, Value, When
@@ -95,7 +95,7 @@ def score_update_statement(
 
 @lru_cache(maxsize=16)
 def _score_update_sql(weights: tuple[tuple[str, int], ...]) -> tuple[str, tuple[Any, ...]]:
-    query = Profile.objects.filter(pk=0).query.chain(UpdateQuery)
+    query = cast(UpdateQuery, Profile.objects.filter(pk=0).query.chain(UpdateQuery))
     query.add_update_values({"quality_score": score_expression(dict(weights))})
     sql, params = query.get_compiler(connection=connection).as_sql()
     quote = connection.ops.quote_name
