@@ -109,6 +109,20 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         crontab="41 2 * * *",
     ),
     PeriodicSpec(
+        name="daily rollups (catch up)",
+        task="reports.tasks.rollups_catch_up_task",
+        description="Count the events and consent decisions recorded since the last run.",
+        every_seconds=60,
+        queue="reports",
+    ),
+    PeriodicSpec(
+        name="daily rollups (rebuild)",
+        task="reports.tasks.rollups_rebuild_task",
+        description="Recount every daily rollup from the event log and the consent ledger.",
+        crontab="23 3 * * *",
+        queue="reports",
+    ),
+    PeriodicSpec(
         name="prune heartbeats",
         task="cdp_site.tasks.heartbeat_prune_task",
         description="Forget processes not seen for a week.",

@@ -17,12 +17,12 @@ from typing import Any
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from consent.registry import Located, PersonData
+from core.counts import counts_add
 from profiles.fields import EVENT_FIELDS, PROFILE_FIELDS
 from profiles.models import (
     DataQualityIssue,
@@ -133,24 +133,11 @@ def _fold_events(ids: list[int]) -> int:
         .annotate(n=Count("id"))
         .order_by()
     )
-    if not groups:
-        return 0
-    quote = connection.ops.quote_name
-    table = quote(EventAggregate._meta.db_table)
-    count = quote("count")
-    rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(groups))
-    params: list[Any] = []
-    for group in groups:
-        params.extend([group["day"], group["type"], group["name"], group["source_id"], group["n"]])
-    # Table and column names are ours; every value is a bound parameter.
-    sql = (
-        f"INSERT INTO {table} (day, type, name, source_id, {count}) VALUES {rows} "  # noqa: S608
-        f"ON CONFLICT (day, type, name, source_id) "
-        f"DO UPDATE SET {count} = {table}.{count} + excluded.{count}"
+    return counts_add(
+        model=EventAggregate,
+        keys=("day", "type", "name", "source_id"),
+        rows=[{**group, "count": group["n"]} for group in groups],
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-    return sum(group["n"] for group in groups)
 
 
 def person_lock(profile_ids: Sequence[int]) -> list[int]:

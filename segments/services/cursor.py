@@ -12,12 +12,12 @@ catches it).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Max, Q
 
+from core.cursor import id_gaps_after
 from profiles.models import Event
 from segments.models import EventCursor
 from segments.services.membership import segment_refresh_profiles
@@ -31,30 +31,6 @@ class CatchUp:
     profiles: int
     position: int
     gaps: int
-
-
-def _missing(low: int, high: int, seen: list[int]) -> list[tuple[int, int]]:
-    """Ranges of ids in [low, high] that are not in `seen` (sorted)."""
-    ranges: list[tuple[int, int]] = []
-    expected = low
-    for pk in seen:
-        if pk < low or pk > high:
-            continue
-        if pk > expected:
-            ranges.append((expected, pk - 1))
-        expected = max(expected, pk + 1)
-    if expected <= high:
-        ranges.append((expected, high))
-    return ranges
-
-
-def _remaining(gaps: Iterable[list[float]], seen: list[int], now: float, overlap: float) -> list:
-    kept: list[list[float]] = []
-    for low, high, first_seen in gaps:
-        if now - first_seen > overlap:
-            continue
-        kept.extend([a, b, first_seen] for a, b in _missing(int(low), int(high), seen))
-    return kept
 
 
 @transaction.atomic
@@ -76,15 +52,12 @@ def segments_catch_up(*, overlap_seconds: int = 600, max_events: int = 200_000) 
         where |= Q(id__gte=int(low), id__lte=int(high))
     rows = list(Event.objects.filter(where).order_by("id").values_list("id", "profile_id"))
     seen = [pk for pk, _ in rows]
-    new_position = max([cursor.position, *seen])
-    gaps = _remaining(cursor.gaps, seen, now, overlap_seconds)
-    if new_position > cursor.position:
-        gaps.extend(
-            [low, high, now] for low, high in _missing(cursor.position + 1, new_position, seen)
-        )
+    new_position, gaps = id_gaps_after(
+        gaps=cursor.gaps, position=cursor.position, seen=seen, now=now, overlap=overlap_seconds
+    )
     profile_ids = sorted({profile_id for _, profile_id in rows})
     segment_refresh_profiles(profile_ids=profile_ids)
     cursor.position = new_position
-    cursor.gaps = gaps[-1000:]  # bounded: burnt ids (replays, rollbacks) expire anyway
+    cursor.gaps = gaps
     cursor.save(update_fields=["position", "gaps", "updated_at"])
     return CatchUp(len(rows), len(profile_ids), new_position, len(cursor.gaps))

@@ -1,0 +1,84 @@
+"""Daily rollups: what the dashboard and reports read instead of the raw tables.
+
+Each rollup is maintained incrementally from an append-only ledger (the event log, the
+consent ledger) by a cursor, and rebuilt nightly as a safety net. A count is anonymous by
+construction: no profile, no property, so an erased person leaves only counts.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from consent.models import Purpose
+from profiles.models import Source
+
+
+class RollupCursor(models.Model):
+    """How far a rollup has read its ledger: the highest id read and the ids still missing.
+
+    PostgreSQL sequence values are not commit-ordered: ids below the position that were
+    not visible yet are kept in `gaps` and read again until they appear or expire.
+    """
+
+    name = models.CharField(max_length=40, unique=True)
+    position = models.BigIntegerField(default=0)
+    gaps = models.JSONField(default=list, blank=True)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.position}"
+
+
+class DailyEvents(models.Model):
+    """Events per day, source, type, name and UTM source / medium / campaign."""
+
+    day = models.DateField()
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
+    type = models.CharField(max_length=16)
+    name = models.CharField(max_length=200, blank=True)
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=100, blank=True)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "daily events"
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "day",
+                    "source",
+                    "type",
+                    "name",
+                    "utm_source",
+                    "utm_medium",
+                    "utm_campaign",
+                ],
+                name="daily_events_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["day", "type"], name="daily_events_day_type_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.type} {self.name}: {self.count}"
+
+
+class DailyConsents(models.Model):
+    """Consent decisions recorded per day, purpose and status (granted, withdrawn, ...)."""
+
+    day = models.DateField()
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=24)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "daily consents"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "purpose", "status"], name="daily_consents_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.purpose_id} {self.status}: {self.count}"

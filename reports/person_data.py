@@ -1,0 +1,43 @@
+"""The reports app on an erasure: it holds no personal data, only anonymous counts.
+
+An erasure folds the person's events into anonymous counts and deletes them. Events the
+rollup cursor has not read yet would then never reach the daily rollups; they are counted
+here, before the owner of people (profiles, which erases last) deletes them, under the
+cursor's lock so that a concurrent catch-up counts each event once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db.models import Q
+
+from consent.registry import PersonData
+from core.counts import counts_add
+from profiles.models import Event
+from reports.models import RollupCursor
+from reports.services.rollups import LEDGERS, grouped_rows
+
+
+def reports_export(profile_ids: Sequence[int]) -> Mapping[str, Any]:
+    """Nothing: daily counts name no one."""
+    return {}
+
+
+def reports_erase(profile_ids: Sequence[int]) -> int:
+    """Count the person's events the rollup has not read yet; returns how many."""
+    ledger = next(ledger for ledger in LEDGERS if ledger.name == "events")
+    cursor = RollupCursor.objects.select_for_update().filter(name=ledger.name).first()
+    if cursor is None or cursor.rebuilt_at is None:
+        return 0  # the first catch-up counts the whole ledger, folded counts included
+    unread = Q(id__gt=cursor.position)
+    for low, high, _ in cursor.gaps:
+        unread |= Q(id__gte=int(low), id__lte=int(high))
+    rows = Event.objects.filter(unread, profile_id__in=profile_ids)
+    return counts_add(
+        model=ledger.rollup, keys=("day", *ledger.keys), rows=grouped_rows(ledger, rows)
+    )
+
+
+REPORTS_PERSON_DATA = PersonData(app="reports", export=reports_export, erase=reports_erase)
