@@ -12,10 +12,6 @@ from rest_framework.reverse import reverse
 
 from cdp_site import views
 
-admin.site.site_header = "CDP · data stewardship"
-admin.site.site_title = "CDP admin"
-admin.site.index_title = "Collection, profiles, consent and segments"
-
 
 @extend_schema(exclude=True)
 @api_view(["GET"])

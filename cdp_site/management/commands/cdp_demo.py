@@ -17,6 +17,7 @@ from cdp_site.services import roles_sync, schedule_sync
 from collection.demo import collection_demo_load
 from consent.demo import consent_demo_load
 from profiles.demo import profiles_demo_load, profiles_demo_scan
+from reports.services import rollups_rebuild
 from segments.demo import segments_demo_load
 
 DEMO_USER = "steward"
@@ -58,5 +59,6 @@ class Command(BaseCommand):
             f"Demo messages: {totals['accepted']} stored, {totals['duplicates']} already there."
         )
         segment = segments_demo_load()
+        rollups_rebuild()  # the dashboard's charts show the demo's history at once
         self.stdout.write(f"Demo segment {segment.name!r}: {segment.member_count} members.")
         self.stdout.write(f"Steward login: user {DEMO_USER!r}, password {password!r}")

@@ -1,0 +1,263 @@
+"""Reads of the reports app: the steward's dashboard.
+
+Time series come from the daily rollups only, never from the event log; the other
+figures are counts over small or indexed tables (queues, requests, jobs) or one pass
+over the profiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Avg, Count, Q, Sum
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from collection.models import ImportJob
+from consent.models import DataSubjectRequest, Purpose
+from consent.selectors import contactable_profile_ids
+from profiles.models import DuplicateCandidate, IdentityConflict, Profile
+from reports.models import DailyConsents, DailyEvents
+from segments.models import Segment, SegmentSize
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One key figure: its value now, the previous period's to compare, where it leads."""
+
+    label: str
+    value: int | float | None
+    previous: int | float | None = None
+    url: str = ""
+    hint: str = ""
+    # True when a rise is bad news (overdue requests, failed imports): the trend is red.
+    rise_is_bad: bool = False
+
+    @property
+    def change(self) -> float | None:
+        if self.previous in (None, 0) or self.value is None:
+            return None
+        return round(100 * (self.value - self.previous) / self.previous, 1)
+
+    @property
+    def trend(self) -> str:
+        """ "up", "down" or "" for the arrow; "good" or "bad" decided by `rise_is_bad`."""
+        if self.previous is None or self.value is None or self.value == self.previous:
+            return ""
+        return "up" if self.value > self.previous else "down"
+
+    @property
+    def tone(self) -> str:
+        if not self.trend:
+            return ""
+        return "bad" if (self.trend == "up") == self.rise_is_bad else "good"
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    period_days: int
+    since: date
+    figures: list[Figure]
+    purposes: list[dict[str, Any]]
+    segments: list[dict[str, Any]]
+    charts: dict[str, Any] = field(default_factory=dict)
+
+
+def _url(name: str, query: str = "") -> str:
+    return reverse(f"admin:{name}") + (f"?{query}" if query else "")
+
+
+def _days(since: date, until: date) -> list[date]:
+    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
+
+
+def _events_chart(since: date, today: date) -> dict[str, Any]:
+    """Events per day by type, from the rollup."""
+    rows = (
+        DailyEvents.objects.filter(day__gte=since, day__lte=today)
+        .values("day", "type")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    days = _days(since, today)
+    series: dict[str, dict[date, int]] = {}
+    for row in rows:
+        series.setdefault(row["type"], {})[row["day"]] = row["n"]
+    return {
+        "labels": [day.isoformat() for day in days],
+        "datasets": [
+            {"label": kind, "data": [values.get(day, 0) for day in days]}
+            for kind, values in sorted(series.items())
+        ],
+    }
+
+
+def _consents_chart(since: date, today: date) -> dict[str, Any]:
+    """Consents granted and withdrawn per day (every purpose), from the rollup."""
+    rows = (
+        DailyConsents.objects.filter(
+            day__gte=since, day__lte=today, status__in=["granted", "withdrawn"]
+        )
+        .values("day", "status")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    days = _days(since, today)
+    found = {(row["day"], row["status"]): row["n"] for row in rows}
+    return {
+        "labels": [day.isoformat() for day in days],
+        "datasets": [
+            {"label": str(_("granted")), "data": [found.get((day, "granted"), 0) for day in days]},
+            {
+                "label": str(_("withdrawn")),
+                "data": [found.get((day, "withdrawn"), 0) for day in days],
+            },
+        ],
+    }
+
+
+def _between(model_field: str, start: date, end: date) -> Q:
+    return Q(**{f"{model_field}__date__gte": start, f"{model_field}__date__lt": end})
+
+
+def dashboard(
+    *, today: date | None = None, period_days: int = 7, chart_days: int = 30
+) -> Dashboard:
+    """The steward's home: key figures against the previous period, queues, charts."""
+    now = timezone.now()
+    today = today or timezone.localdate(now)
+    start = today - timedelta(days=period_days - 1)
+    previous_start = start - timedelta(days=period_days)
+    tomorrow = today + timedelta(days=1)
+
+    people = Profile.objects.filter(status=Profile.Status.ACTIVE).aggregate(
+        total=Count("id"),
+        new=Count("id", filter=_between("created_at", start, tomorrow)),
+        new_before=Count("id", filter=_between("created_at", previous_start, start)),
+        quality=Avg("quality_score"),
+    )
+    events = DailyEvents.objects.aggregate(
+        now=Sum("count", filter=Q(day__gte=start, day__lte=today)),
+        before=Sum("count", filter=Q(day__gte=previous_start, day__lt=start)),
+    )
+    open_requests = DataSubjectRequest.objects.exclude(
+        status__in=[DataSubjectRequest.Status.DONE, DataSubjectRequest.Status.REJECTED]
+    )
+    requests = open_requests.aggregate(
+        overdue=Count("id", filter=Q(due_at__lt=now)),
+        due_soon=Count("id", filter=Q(due_at__gte=now, due_at__lt=now + timedelta(days=7))),
+    )
+    imports = ImportJob.objects.aggregate(
+        running=Count("id", filter=Q(status__in=["queued", "running"])),
+        failed=Count("id", filter=Q(status="failed") & _between("created_at", start, tomorrow)),
+        failed_before=Count(
+            "id", filter=Q(status="failed") & _between("created_at", previous_start, start)
+        ),
+    )
+    figures = [
+        Figure(_("People in the base"), people["total"], url=_url("profiles_profile_changelist")),
+        Figure(
+            _("New people"),
+            people["new"],
+            people["new_before"],
+            url=_url("profiles_profile_changelist"),
+            hint=_("created in the period"),
+        ),
+        Figure(
+            _("Events"),
+            events["now"] or 0,
+            events["before"] or 0,
+            url=_url("profiles_event_changelist"),
+            hint=_("recorded in the period"),
+        ),
+        Figure(
+            _("Average quality score"),
+            round(people["quality"], 1) if people["quality"] is not None else None,
+            url=_url("profiles_dataqualityissue_changelist"),
+        ),
+        Figure(
+            _("Duplicates to review"),
+            DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN).count(),
+            url=_url("profiles_duplicatecandidate_changelist"),
+        ),
+        Figure(
+            _("Identity conflicts to review"),
+            IdentityConflict.objects.filter(status=IdentityConflict.Status.OPEN).count(),
+            url=_url("profiles_identityconflict_changelist"),
+        ),
+        Figure(
+            _("Requests overdue"),
+            requests["overdue"],
+            url=_url("consent_datasubjectrequest_changelist"),
+            hint=_("data-subject requests past their due date"),
+            rise_is_bad=True,
+        ),
+        Figure(
+            _("Requests due within 7 days"),
+            requests["due_soon"],
+            url=_url("consent_datasubjectrequest_changelist"),
+        ),
+        Figure(
+            _("Imports running"),
+            imports["running"],
+            url=_url("collection_importjob_changelist"),
+        ),
+        Figure(
+            _("Imports failed"),
+            imports["failed"],
+            imports["failed_before"],
+            url=_url("collection_importjob_changelist", "status__exact=failed"),
+            rise_is_bad=True,
+        ),
+    ]
+    decisions: dict[tuple[int, str, bool], int] = {}
+    for recent, (low, high) in (
+        (True, (start, today)),
+        (False, (previous_start, start - timedelta(days=1))),
+    ):
+        for row in (
+            DailyConsents.objects.filter(day__gte=low, day__lte=high)
+            .values("purpose_id", "status")
+            .annotate(n=Sum("count"))
+            .order_by()
+        ):
+            decisions[(row["purpose_id"], row["status"], recent)] = row["n"]
+    total = people["total"] or 0
+    purposes = []
+    for purpose in Purpose.objects.filter(is_active=True).order_by("name"):
+        contactable = contactable_profile_ids(purpose=purpose).count()
+        purposes.append(
+            {
+                "purpose": purpose,
+                "contactable": contactable,
+                "rate": round(100 * contactable / total, 1) if total else None,
+                "granted": decisions.get((purpose.pk, "granted", True), 0),
+                "granted_before": decisions.get((purpose.pk, "granted", False), 0),
+                "withdrawn": decisions.get((purpose.pk, "withdrawn", True), 0),
+                "withdrawn_before": decisions.get((purpose.pk, "withdrawn", False), 0),
+            }
+        )
+    segments = []
+    for segment in Segment.objects.filter(is_active=True).order_by("-member_count")[:8]:
+        before = (
+            SegmentSize.objects.filter(segment=segment, at__date__lt=start)
+            .order_by("-at")
+            .values_list("size", flat=True)
+            .first()
+        )
+        segments.append({"segment": segment, "size": segment.member_count, "before": before})
+    chart_since = today - timedelta(days=chart_days - 1)
+    return Dashboard(
+        period_days=period_days,
+        since=start,
+        figures=figures,
+        purposes=purposes,
+        segments=segments,
+        charts={
+            "events": _events_chart(chart_since, today),
+            "consents": _consents_chart(chart_since, today),
+        },
+    )
