@@ -123,6 +123,13 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         queue="reports",
     ),
     PeriodicSpec(
+        name="scheduled reports",
+        task="reports.tasks.report_deliveries_task",
+        description="Email each scheduled report once its period is over.",
+        every_seconds=300,
+        queue="reports",
+    ),
+    PeriodicSpec(
         name="prune heartbeats",
         task="cdp_site.tasks.heartbeat_prune_task",
         description="Forget processes not seen for a week.",

@@ -42,6 +42,7 @@ urlpatterns = [
     path("api/forms/", include("collection.api.forms.urls")),
     path("api/consent/", include("consent.api.urls")),
     path("api/segments/", include("segments.api.urls")),
+    path("api/reports/", include("reports.api.urls")),
     path("consent/", include("consent.urls")),
     path("api/", include("profiles.api.urls")),
     path("api/ping/", api_ping, name="api-ping"),

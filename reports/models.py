@@ -82,3 +82,62 @@ class DailyConsents(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.purpose_id} {self.status}: {self.count}"
+
+
+class ReportSchedule(models.Model):
+    """A built-in report sent by email to recipients after each week or month."""
+
+    class Cadence(models.TextChoices):
+        WEEKLY = "weekly", "Every Monday, for the week before"
+        MONTHLY = "monthly", "On the 1st, for the month before"
+
+    report = models.CharField(max_length=32, help_text="The built-in report's code.")
+    cadence = models.CharField(max_length=8, choices=Cadence.choices)
+    recipients = models.TextField(help_text="Email addresses, one per line or comma-separated.")
+    is_active = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(help_text="When beat sends the next report.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["is_active", "next_run_at"], name="report_schedule_due_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report} ({self.cadence})"
+
+
+class ReportDelivery(models.Model):
+    """One report of one period for one schedule: sent once, retried while it fails."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    schedule = models.ForeignKey(
+        ReportSchedule, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    period_start = models.DateField()
+    period_end = models.DateField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.SENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    recipients = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "report deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "period_start"], name="report_delivery_once_per_period"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(period_end__gte=models.F("period_start")),
+                name="report_delivery_period_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule_id} {self.period_start}..{self.period_end}: {self.status}"

@@ -28,3 +28,11 @@ def rollups_rebuild_task() -> int:
     from reports.services import rollups_rebuild
 
     return sum(result.rows for result in rollups_rebuild())
+
+
+@shared_task(**RETRY)
+def report_deliveries_task() -> int:
+    """Email the reports whose schedule is due (each period's report once)."""
+    from reports.services import report_deliveries_run
+
+    return report_deliveries_run().sent

@@ -1,5 +1,10 @@
 """Writes of the reports app: rollups caught up by cursor and rebuilt. Import from here."""
 
+from reports.services.deliveries import (
+    DeliveryRun,
+    report_deliveries_run,
+    report_schedule_create,
+)
 from reports.services.rollups import (
     LEDGERS,
     RollupCatchUp,
@@ -7,4 +12,12 @@ from reports.services.rollups import (
     rollups_rebuild,
 )
 
-__all__ = ["LEDGERS", "RollupCatchUp", "rollups_catch_up", "rollups_rebuild"]
+__all__ = [
+    "LEDGERS",
+    "DeliveryRun",
+    "RollupCatchUp",
+    "report_deliveries_run",
+    "report_schedule_create",
+    "rollups_catch_up",
+    "rollups_rebuild",
+]

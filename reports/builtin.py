@@ -1,0 +1,405 @@
+"""The built-in reports: what each one counts, over a period and the period before it.
+
+Each builder reads the daily rollups or small, indexed tables (identities by creation
+time, requests, quality issues, profiles by stage); never the event log. A report is a
+few key figures and tables of plain values, which the admin page, the exports, the
+scheduled email (HTML, PDF, CSV) and the API all render the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Avg, Count, F, Q, Sum
+from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext_lazy as _
+
+from consent.models import DataSubjectRequest, Purpose, RetentionRun
+from consent.selectors import contactable_profile_ids
+from profiles.models import DataQualityIssue, Identity, Profile
+from reports.models import DailyConsents, DailyEvents
+from reports.selectors import Figure
+
+
+@dataclass(frozen=True)
+class Table:
+    title: Any
+    columns: tuple[Any, ...]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class Report:
+    code: str
+    title: Any
+    start: date
+    end: date
+    previous_start: date
+    previous_end: date
+    figures: list[Figure]
+    tables: list[Table]
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def before(self) -> Period:
+        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+
+Builder = Callable[[Period, Period], tuple[list[Figure], list[Table]]]
+
+
+@dataclass(frozen=True)
+class Definition:
+    code: str
+    title: Any
+    description: Any
+    cadence: str  # "weekly" or "monthly": the period a scheduled delivery covers
+    build: Builder
+
+
+def last_complete_period(*, cadence: str, today: date) -> Period:
+    """The last whole week (Monday to Sunday) or calendar month before `today`."""
+    if cadence == "weekly":
+        monday = today - timedelta(days=today.weekday())
+        return Period(monday - timedelta(days=7), monday - timedelta(days=1))
+    first = today.replace(day=1)
+    last_month_end = first - timedelta(days=1)
+    return Period(last_month_end.replace(day=1), last_month_end)
+
+
+def _days(field: str, period: Period) -> Q:
+    return Q(**{f"{field}__gte": period.start, f"{field}__lte": period.end})
+
+
+def _dates(field: str, period: Period) -> Q:
+    return Q(**{f"{field}__date__gte": period.start, f"{field}__date__lte": period.end})
+
+
+def _conversions() -> list[str]:
+    return list(getattr(settings, "CDP_CONVERSION_EVENTS", ["Order Completed"]))
+
+
+def _marketing(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
+    events = DailyEvents.objects.aggregate(
+        now=Sum("count", filter=_days("day", now)),
+        before=Sum("count", filter=_days("day", before)),
+        converted=Sum("count", filter=_days("day", now) & Q(name__in=_conversions())),
+        converted_before=Sum("count", filter=_days("day", before) & Q(name__in=_conversions())),
+    )
+    known = Identity.objects.exclude(kind=Identity.Kind.ANONYMOUS_ID)
+    people = known.aggregate(
+        now=Count("profile_id", distinct=True, filter=_dates("created_at", now)),
+        before=Count("profile_id", distinct=True, filter=_dates("created_at", before)),
+    )
+    figures = [
+        Figure(_("Newly known people"), people["now"], people["before"]),
+        Figure(_("Events"), events["now"] or 0, events["before"] or 0),
+        Figure(_("Conversions"), events["converted"] or 0, events["converted_before"] or 0),
+    ]
+    by_source = {
+        row["source__name"] or "—": row
+        for row in known.values("source__name").annotate(
+            now=Count("profile_id", distinct=True, filter=_dates("created_at", now)),
+            before=Count("profile_id", distinct=True, filter=_dates("created_at", before)),
+        )
+    }
+    acquisition = sorted(
+        (
+            (name, row["now"], row["before"])
+            for name, row in by_source.items()
+            if row["now"] or row["before"]
+        ),
+        key=lambda row: (-row[1], row[0]),
+    )
+    names = (
+        DailyEvents.objects.filter(_days("day", now) | _days("day", before), type="track")
+        .values("name")
+        .annotate(
+            now=Sum("count", filter=_days("day", now)),
+            before=Sum("count", filter=_days("day", before)),
+        )
+        .order_by(F("now").desc(nulls_last=True), "name")[:10]
+    )
+    campaigns = list(
+        DailyEvents.objects.filter(_days("day", now))
+        .exclude(utm_campaign="")
+        .values("utm_campaign", "utm_source", "utm_medium")
+        .annotate(
+            events=Sum("count"),
+            conversions=Sum("count", filter=Q(name__in=_conversions())),
+        )
+        .order_by("utm_campaign", "utm_source", "utm_medium")
+    )
+    ranked = sorted(campaigns, key=lambda row: (-(row["conversions"] or 0), -row["events"]))
+    campaign_rows = [
+        (
+            row["utm_campaign"],
+            row["utm_source"],
+            row["utm_medium"],
+            row["events"],
+            row["conversions"] or 0,
+        )
+        for row in ranked
+    ]
+    columns = (_("Campaign"), _("Source"), _("Medium"), _("Events"), _("Conversions"))
+    tables = [
+        Table(
+            _("Newly known people by source"), (_("Source"), _("People"), _("Before")), acquisition
+        ),
+        Table(
+            _("Engagement: events by name"),
+            (_("Event"), _("Count"), _("Before")),
+            [(row["name"] or "—", row["now"] or 0, row["before"] or 0) for row in names],
+        ),
+        Table(_("Best campaigns"), columns, campaign_rows[:5]),
+        Table(_("Worst campaigns"), columns, list(reversed(campaign_rows[5:]))[:5]),
+    ]
+    return figures, tables
+
+
+def _consent(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
+    decisions = {
+        (row["purpose_id"], row["status"]): row
+        for row in DailyConsents.objects.values("purpose_id", "status").annotate(
+            now=Sum("count", filter=_days("day", now)),
+            before=Sum("count", filter=_days("day", before)),
+        )
+    }
+
+    def decided(purpose_id: int | None, status: str, key: str) -> int:
+        rows = [
+            row[key] or 0
+            for (pid, st), row in decisions.items()
+            if st == status and (purpose_id is None or pid == purpose_id)
+        ]
+        return sum(rows)
+
+    requests = DataSubjectRequest.objects.aggregate(
+        received=Count("id", filter=_dates("received_at", now)),
+        received_before=Count("id", filter=_dates("received_at", before)),
+        answered=Count("id", filter=_dates("completed_at", now)),
+        on_time=Count("id", filter=_dates("completed_at", now) & Q(completed_at__lte=F("due_at"))),
+        erasures=Count("id", filter=_dates("completed_at", now) & Q(kind="erasure", status="done")),
+    )
+    on_time = (
+        round(100 * requests["on_time"] / requests["answered"], 1) if requests["answered"] else None
+    )
+    figures = [
+        Figure(
+            _("Consents granted"),
+            decided(None, "granted", "now"),
+            decided(None, "granted", "before"),
+        ),
+        Figure(
+            _("Consents withdrawn"),
+            decided(None, "withdrawn", "now"),
+            decided(None, "withdrawn", "before"),
+            rise_is_bad=True,
+        ),
+        Figure(_("Requests received"), requests["received"], requests["received_before"]),
+        Figure(_("Requests answered on time (%)"), on_time),
+        Figure(_("Erasures carried out"), requests["erasures"]),
+    ]
+    purposes = [
+        (
+            purpose.name,
+            contactable_profile_ids(purpose=purpose).count(),
+            decided(purpose.pk, "granted", "now"),
+            decided(purpose.pk, "withdrawn", "now"),
+            decided(purpose.pk, "granted", "before"),
+            decided(purpose.pk, "withdrawn", "before"),
+        )
+        for purpose in Purpose.objects.order_by("name")
+    ]
+    kinds = [
+        (row["kind"], row["received"], row["answered"], row["on_time"], row["overdue"])
+        for row in DataSubjectRequest.objects.values("kind")
+        .annotate(
+            received=Count("id", filter=_dates("received_at", now)),
+            answered=Count("id", filter=_dates("completed_at", now)),
+            on_time=Count(
+                "id", filter=_dates("completed_at", now) & Q(completed_at__lte=F("due_at"))
+            ),
+            overdue=Count(
+                "id",
+                filter=Q(due_at__date__lte=now.end, completed_at__isnull=True)
+                & ~Q(status__in=["done", "rejected"]),
+            ),
+        )
+        .order_by("kind")
+    ]
+    runs = [
+        (row["policy__name"], row["runs"], row["matched"] or 0, row["anonymised"] or 0)
+        for row in RetentionRun.objects.filter(_dates("started_at", now), dry_run=False)
+        .values("policy__name")
+        .annotate(runs=Count("id"), matched=Sum("matched"), anonymised=Sum("anonymised"))
+        .order_by("policy__name")
+    ]
+    tables = [
+        Table(
+            _("Consent per purpose"),
+            (
+                _("Purpose"),
+                _("Contactable now"),
+                _("Granted"),
+                _("Withdrawn"),
+                _("Granted before"),
+                _("Withdrawn before"),
+            ),
+            purposes,
+        ),
+        Table(
+            _("Data-subject requests"),
+            (_("Kind"), _("Received"), _("Answered"), _("On time"), _("Overdue at the end")),
+            kinds,
+        ),
+        Table(_("Retention runs"), (_("Policy"), _("Runs"), _("Matched"), _("Anonymised")), runs),
+    ]
+    return figures, tables
+
+
+def _quality(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
+    issues = DataQualityIssue.objects.aggregate(
+        open=Count("id", filter=Q(resolved_at__isnull=True)),
+        found=Count("id", filter=_dates("detected_at", now)),
+        found_before=Count("id", filter=_dates("detected_at", before)),
+        resolved=Count("id", filter=_dates("resolved_at", now)),
+        resolved_before=Count("id", filter=_dates("resolved_at", before)),
+    )
+    score = Profile.objects.filter(status=Profile.Status.ACTIVE).aggregate(avg=Avg("quality_score"))
+    figures = [
+        Figure(
+            _("Average quality score"), round(score["avg"], 1) if score["avg"] is not None else None
+        ),
+        Figure(_("Open issues"), issues["open"]),
+        Figure(_("Issues found"), issues["found"], issues["found_before"], rise_is_bad=True),
+        Figure(_("Issues resolved"), issues["resolved"], issues["resolved_before"]),
+    ]
+    rows = [
+        (row["field"], row["code"], row["open"], row["found"])
+        for row in DataQualityIssue.objects.values("field", "code")
+        .annotate(
+            open=Count("id", filter=Q(resolved_at__isnull=True)),
+            found=Count("id", filter=_dates("detected_at", now)),
+        )
+        .filter(Q(open__gt=0) | Q(found__gt=0))
+        .order_by("-open", "field", "code")
+    ]
+    return figures, [
+        Table(
+            _("Issues by field"),
+            (_("Field"), _("Issue"), _("Open"), _("Found in the period")),
+            rows,
+        )
+    ]
+
+
+STAGES = [stage for stage, _label in Profile.Lifecycle.choices]
+
+
+def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
+    active = Profile.objects.filter(status=Profile.Status.ACTIVE)
+    stages = dict(active.values_list("lifecycle_stage").annotate(n=Count("id")).order_by())
+    total = sum(stages.values())
+    customers = stages.get(Profile.Lifecycle.CUSTOMER, 0)
+    figures = [
+        Figure(_("People"), total),
+        Figure(_("Customers"), customers),
+        Figure(_("Customer rate (%)"), round(100 * customers / total, 1) if total else None),
+    ]
+    funnel = [
+        (
+            stage,
+            stages.get(stage, 0),
+            round(100 * stages.get(stage, 0) / total, 1) if total else None,
+        )
+        for stage in STAGES
+    ]
+    first_month = (now.end.replace(day=1) - timedelta(days=150)).replace(day=1)
+    cohorts: dict[date, dict[str, int]] = {}
+    for row in (
+        active.filter(created_at__date__gte=first_month, created_at__date__lte=now.end)
+        .annotate(month=TruncMonth("created_at"))
+        .values("month", "lifecycle_stage")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        month = row["month"].date() if hasattr(row["month"], "date") else row["month"]
+        cohorts.setdefault(month, {})[row["lifecycle_stage"]] = row["n"]
+    cohort_rows = [
+        (f"{month:%Y-%m}", sum(counts.values()), *(counts.get(stage, 0) for stage in STAGES))
+        for month, counts in sorted(cohorts.items())
+    ]
+    return figures, [
+        Table(_("People by lifecycle stage"), (_("Stage"), _("People"), _("Share (%)")), funnel),
+        Table(
+            _("Cohorts by sign-up month: where they are now"),
+            (_("Month"), _("People"), *STAGES),
+            cohort_rows,
+        ),
+    ]
+
+
+DEFINITIONS: dict[str, Definition] = {
+    definition.code: definition
+    for definition in (
+        Definition(
+            "marketing",
+            _("Weekly marketing report"),
+            _("Acquisition by source, engagement, conversions, best and worst campaigns."),
+            "weekly",
+            _marketing,
+        ),
+        Definition(
+            "consent",
+            _("Monthly consent and GDPR report"),
+            _("Consent per purpose, data-subject requests and deadlines, erasures, retention."),
+            "monthly",
+            _consent,
+        ),
+        Definition(
+            "quality",
+            _("Data-quality report"),
+            _("Quality score, issues found and resolved, open issues by field."),
+            "weekly",
+            _quality,
+        ),
+        Definition(
+            "funnel",
+            _("Lifecycle funnel"),
+            _("People by lifecycle stage, and cohorts by sign-up month."),
+            "monthly",
+            _funnel,
+        ),
+    )
+}
+
+
+def report_build(*, code: str, start: date, end: date) -> Report:
+    """One report over [start, end] (inclusive), compared with as many days before it."""
+    definition = DEFINITIONS[code]
+    period = Period(start, end)
+    before = period.before()
+    figures, tables = definition.build(period, before)
+    return Report(
+        code=code,
+        title=definition.title,
+        start=start,
+        end=end,
+        previous_start=before.start,
+        previous_end=before.end,
+        figures=figures,
+        tables=tables,
+    )
