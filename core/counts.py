@@ -33,6 +33,20 @@ def counts_add(
     count = quote("count")
     columns = [quote(cast(Field, opts.get_field(key)).column) for key in keys]
     conflict = ", ".join(columns)
+    update = f"DO UPDATE SET {count} = {table}.{count} + excluded.{count}"
+    if connection.vendor == "postgresql":
+        # One statement whatever the size: a column of values per key, as typed arrays.
+        fields = [cast(Field, opts.get_field(key)) for key in keys]
+        types = [field.db_type(connection) for field in fields] + ["bigint"]
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        sql = (
+            f"INSERT INTO {table} ({conflict}, {count}) "  # noqa: S608
+            f"SELECT * FROM unnest({arrays}) ON CONFLICT ({conflict}) {update}"
+        )
+        columns_of_values = [list(column) for column in zip(*(v for v, _ in items), strict=True)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*columns_of_values, [added for _, added in items]])
+        return sum(merged.values())
     placeholders = "(" + ", ".join(["%s"] * (len(keys) + 1)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(items), _CHUNK):
@@ -45,8 +59,7 @@ def counts_add(
             sql = (
                 f"INSERT INTO {table} ({conflict}, {count}) "  # noqa: S608
                 f"VALUES {', '.join([placeholders] * len(chunk))} "
-                f"ON CONFLICT ({conflict}) "
-                f"DO UPDATE SET {count} = {table}.{count} + excluded.{count}"
+                f"ON CONFLICT ({conflict}) {update}"
             )
             cursor.execute(sql, params)
     return sum(merged.values())

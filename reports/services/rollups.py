@@ -12,9 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
-from django.db import transaction
-from django.db.models import Count, Max, Model, Q, QuerySet, Sum
+from django.db import connection, transaction
+from django.db.models import Count, Field, Max, Model, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -75,6 +76,56 @@ def grouped_rows(ledger: Ledger, rows: QuerySet) -> list[dict]:
     )
 
 
+def _columns(ledger: Ledger, names: list[str]) -> str:
+    opts = ledger.rollup._meta
+    quote = connection.ops.quote_name
+    return ", ".join(quote(cast(Field, opts.get_field(name)).column) for name in names)
+
+
+def _insert_grouped(ledger: Ledger, rows: QuerySet) -> int:
+    """INSERT ... SELECT of the rows' counts into the emptied rollup: no row leaves the
+    database. Returns how many ledger rows were counted."""
+    grouped = (
+        rows.annotate(day=TruncDate(ledger.day_field))
+        .values("day", *ledger.keys)
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    select, params = grouped.query.sql_with_params()
+    # The SELECT's columns in their order (values() keeps the order it was given).
+    columns = _columns(ledger, list(grouped.query.selected or {}))
+    quote = connection.ops.quote_name
+    table = quote(ledger.rollup._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) {select} RETURNING {quote('count')}",
+            params,
+        )
+        return sum(row[0] for row in cursor.fetchall())
+
+
+def _add_grouped(ledger: Ledger, rows: QuerySet) -> list[int]:
+    """PostgreSQL: add the rows' counts to the rollup and return their ids, in one
+    statement, so that the ids and the counts come from the same snapshot."""
+    picked = rows.annotate(day=TruncDate(ledger.day_field)).values("id", "day", *ledger.keys)
+    select, params = picked.order_by().query.sql_with_params()
+    quote = connection.ops.quote_name
+    table = quote(ledger.rollup._meta.db_table)
+    count = quote("count")
+    names = ", ".join(quote(name) for name in ("day", *ledger.keys))
+    keys = _columns(ledger, ["day", *ledger.keys])
+    sql = (
+        f"WITH picked AS MATERIALIZED ({select}), "  # noqa: S608
+        f"added AS (INSERT INTO {table} ({keys}, {count}) "
+        f"SELECT {names}, COUNT(*) FROM picked GROUP BY {names} "
+        f"ON CONFLICT ({keys}) DO UPDATE SET {count} = {table}.{count} + excluded.{count}) "
+        f"SELECT id FROM picked ORDER BY id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _catch_up(ledger: Ledger, *, overlap_seconds: int, max_rows: int) -> RollupCatchUp:
     cursor, created = RollupCursor.objects.select_for_update().get_or_create(name=ledger.name)
     if created or cursor.rebuilt_at is None:
@@ -83,8 +134,12 @@ def _catch_up(ledger: Ledger, *, overlap_seconds: int, max_rows: int) -> RollupC
     for low, high, _ in cursor.gaps:
         where |= Q(id__gte=int(low), id__lte=int(high))
     rows = ledger.rows().filter(where)
-    seen = sorted(rows.values_list("id", flat=True))
-    counts_add(model=ledger.rollup, keys=("day", *ledger.keys), rows=grouped_rows(ledger, rows))
+    if connection.vendor == "postgresql":
+        seen = _add_grouped(ledger, rows)
+    else:
+        # SQLite reads from one snapshot for the whole transaction: ids and counts agree.
+        seen = sorted(rows.values_list("id", flat=True))
+        counts_add(model=ledger.rollup, keys=("day", *ledger.keys), rows=grouped_rows(ledger, rows))
     cursor.position, cursor.gaps = id_gaps_after(
         gaps=cursor.gaps,
         position=cursor.position,
@@ -102,16 +157,19 @@ def _rebuild(ledger: Ledger, cursor: RollupCursor) -> RollupCatchUp:
     top = ledger.rows().aggregate(top=Max("id"))["top"] or 0
     rows = ledger.rows().filter(id__lte=top)
     ledger.rollup._default_manager.all().delete()
-    grouped = grouped_rows(ledger, rows)
+    counted = _insert_grouped(ledger, rows)
     if ledger.rollup is DailyEvents:
         no_utm = {"utm_source": "", "utm_medium": "", "utm_campaign": ""}
-        grouped.extend(
-            {**group, **no_utm}
-            for group in EventAggregate.objects.values("day", "source_id", "type", "name")
-            .annotate(count=Sum("count"))
-            .order_by()
+        counts_add(
+            model=ledger.rollup,
+            keys=("day", *ledger.keys),
+            rows=[
+                {**group, **no_utm}
+                for group in EventAggregate.objects.values("day", "source_id", "type", "name")
+                .annotate(count=Sum("count"))
+                .order_by()
+            ],
         )
-    counts_add(model=ledger.rollup, keys=("day", *ledger.keys), rows=grouped)
     # Ids missing among the last ones may still commit: keep them as gaps.
     low = max(top - RECENT_IDS, 0)
     recent = sorted(ledger.rows().filter(id__gt=low, id__lte=top).values_list("id", flat=True))
@@ -120,7 +178,7 @@ def _rebuild(ledger: Ledger, cursor: RollupCursor) -> RollupCatchUp:
     )
     cursor.rebuilt_at = timezone.now()
     cursor.save(update_fields=["position", "gaps", "rebuilt_at", "updated_at"])
-    return RollupCatchUp(ledger.name, sum(row["count"] for row in grouped), top, len(cursor.gaps))
+    return RollupCatchUp(ledger.name, counted, top, len(cursor.gaps))
 
 
 @transaction.atomic

@@ -1,0 +1,223 @@
+"""Rollups and the dashboard on generated people: ours against hand-written SQL.
+
+`cdp_generate` fills a fresh database in two steps (a small base, then the full size).
+At the small step and at the full size the dashboard (the admin's first page, in
+process, a viewer logged in) is requested a few times. At the full size:
+- the full rollup rebuild (`rollups_rebuild`) against the reference, hand-written
+  aggregate SQL of the same figures (events per day, source, type, name and UTM; consent
+  decisions per day, purpose and status) written into scratch tables, in the same run;
+  both must give the same counts;
+- the incremental catch-up after 10,000 new events, against the full rebuild;
+- one scheduled report (the weekly marketing report) rendered to PDF and handed to the
+  mail backend.
+Targets: rebuild ≤ 1.5 × the SQL; catch-up ≤ 0.02 × the rebuild; the dashboard at full
+size within 1.5 × its time at the small step.
+Usage: python bench/reports.py [--profiles 1000000] [--events 5000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import emit, print_table, setup_django, timed
+
+TARGET_REBUILD_RATIO = 1.5
+TARGET_CATCH_UP_RATIO = 0.02
+TARGET_DASHBOARD_RATIO = 1.5
+NEW_EVENTS = 10_000
+
+REFERENCE_SQL = [
+    "DROP TABLE IF EXISTS bench_daily_events",
+    "DROP TABLE IF EXISTS bench_daily_consents",
+    """CREATE UNLOGGED TABLE bench_daily_events AS
+       SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, source_id, type, name,
+              utm_source, utm_medium, utm_campaign, count(*) AS count
+       FROM profiles_event
+       GROUP BY 1, 2, 3, 4, 5, 6, 7""",
+    """CREATE UNLOGGED TABLE bench_daily_consents AS
+       SELECT (recorded_at AT TIME ZONE 'UTC')::date AS day, purpose_id, status,
+              count(*) AS count
+       FROM consent_consentrecord
+       GROUP BY 1, 2, 3""",
+]
+
+
+def generate(profiles: int, events: int, seed: int) -> None:
+    from profiles.services.generate import profiles_generate
+
+    profiles_generate(profiles=profiles, events=events, seed=seed)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def dashboard_seconds(runs: int = 7) -> float:
+    """Median seconds of the admin's first page for a viewer (rollups already counted)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-viewer", defaults={"is_staff": True}
+    )
+    user.groups.add(Group.objects.get(name="viewer"))
+    client = Client()
+    client.force_login(user)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        response = client.get("/admin/")
+        times.append(time.perf_counter() - start)
+        if response.status_code != 200:
+            sys.exit(f"the dashboard answered {response.status_code}")
+    return statistics.median(times)
+
+
+def reference() -> float:
+    from django.db import connection, transaction
+
+    start = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in REFERENCE_SQL:
+            cursor.execute(statement)
+    return time.perf_counter() - start
+
+
+def same_counts() -> None:
+    """The rollups and the reference tables hold the same figures."""
+    from django.db import connection
+
+    checks = {
+        "events": (
+            "SELECT day, source_id, type, name, utm_source, utm_medium, utm_campaign, count "
+            "FROM {} ORDER BY 1, 2, 3, 4, 5, 6, 7",
+            "reports_dailyevents",
+            "bench_daily_events",
+        ),
+        "consents": (
+            "SELECT day, purpose_id, status, count FROM {} ORDER BY 1, 2, 3",
+            "reports_dailyconsents",
+            "bench_daily_consents",
+        ),
+    }
+    with connection.cursor() as cursor:
+        for name, (sql, ours, theirs) in checks.items():
+            cursor.execute(sql.format(ours))
+            mine = cursor.fetchall()
+            cursor.execute(sql.format(theirs))
+            if mine != cursor.fetchall():
+                sys.exit(f"the {name} rollup differs from the hand-written SQL")
+
+
+def pdf_seconds() -> float:
+    from django.core import mail
+    from django.test.utils import override_settings
+    from django.utils import timezone
+
+    from reports.services import report_deliveries_run, report_schedule_create
+
+    now = timezone.now()
+    report_schedule_create(
+        report="marketing", recipients="bench@cdp.test", now=now - timezone.timedelta(days=8)
+    )
+    with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+        start = time.perf_counter()
+        run = report_deliveries_run(now=now)
+        seconds = time.perf_counter() - start
+        if run.sent != 1 or not mail.outbox[-1].attachments:
+            sys.exit("the scheduled report was not sent with its attachments")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=5_000_000)
+    args = parser.parse_args()
+    setup_django()
+    small_profiles, small_events = max(args.profiles // 50, 1_000), max(args.events // 50, 5_000)
+
+    from reports.services import rollups_catch_up, rollups_rebuild
+
+    with timed() as gen_small:
+        generate(small_profiles, small_events, seed=1)
+    rollups_rebuild()
+    dash_small = dashboard_seconds()
+    with timed() as gen_full:
+        generate(args.profiles - small_profiles, args.events - small_events, seed=2)
+
+    sql_seconds = min(reference() for _ in range(2))
+    rebuild_seconds = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        rollups_rebuild()
+        rebuild_seconds = min(rebuild_seconds, time.perf_counter() - start)
+    same_counts()
+    dash_full = dashboard_seconds()
+
+    generate(NEW_EVENTS // 5, NEW_EVENTS, seed=3)
+    start = time.perf_counter()
+    caught = rollups_catch_up()
+    catch_up_seconds = time.perf_counter() - start
+    counted = sum(result.rows for result in caught if result.ledger == "events")
+    if counted != NEW_EVENTS:
+        sys.exit(f"the catch-up counted {counted} new events, not {NEW_EVENTS}")
+    pdf = pdf_seconds()
+
+    figures = {
+        "profiles": args.profiles,
+        "events": args.events,
+        "generate_seconds": round(gen_small["seconds"] + gen_full["seconds"], 1),
+        "reference_sql_seconds": round(sql_seconds, 3),
+        "rebuild_seconds": round(rebuild_seconds, 3),
+        "rebuild_vs_sql": round(rebuild_seconds / sql_seconds, 2),
+        "catch_up_seconds": round(catch_up_seconds, 3),
+        "catch_up_vs_rebuild": round(catch_up_seconds / rebuild_seconds, 4),
+        "dashboard_small_ms": round(1000 * dash_small, 1),
+        "dashboard_full_ms": round(1000 * dash_full, 1),
+        "dashboard_full_vs_small": round(dash_full / dash_small, 2),
+        "scheduled_pdf_report_seconds": round(pdf, 2),
+        "targets": {
+            "rebuild_vs_sql": TARGET_REBUILD_RATIO,
+            "catch_up_vs_rebuild": TARGET_CATCH_UP_RATIO,
+            "dashboard_full_vs_small": TARGET_DASHBOARD_RATIO,
+        },
+    }
+    print_table(
+        f"Rollups and dashboard, {args.profiles:,} people, {args.events:,} events",
+        ("measure", "seconds", "ratio", "target"),
+        [
+            ("hand-written aggregate SQL (reference)", sql_seconds, 1.0, ""),
+            (
+                "full rollup rebuild",
+                rebuild_seconds,
+                figures["rebuild_vs_sql"],
+                f"≤ {TARGET_REBUILD_RATIO}",
+            ),
+            (
+                f"catch-up after {NEW_EVENTS:,} events",
+                catch_up_seconds,
+                figures["catch_up_vs_rebuild"],
+                f"≤ {TARGET_CATCH_UP_RATIO} × rebuild",
+            ),
+            (f"dashboard at {small_events:,} events", dash_small, 1.0, ""),
+            (
+                f"dashboard at {args.events:,} events",
+                dash_full,
+                figures["dashboard_full_vs_small"],
+                f"≤ {TARGET_DASHBOARD_RATIO}",
+            ),
+            ("weekly report as PDF, sent", pdf, "", ""),
+        ],
+    )
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()
