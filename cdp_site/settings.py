@@ -190,6 +190,8 @@ EMAIL_BACKEND = get_from_env(
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = get_from_env("DEFAULT_FROM_EMAIL", "cdp@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Event names the reports count as conversions.
+CDP_CONVERSION_EVENTS = env_list("CDP_CONVERSION_EVENTS", ["Order Completed"])
 
 # --- Logging: ids and counts only; personal data never reaches a log line ---------
 LOG_LEVEL = get_from_env("LOG_LEVEL", "INFO")

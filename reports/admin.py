@@ -14,24 +14,12 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyAdmin
 from reports.builtin import DEFINITIONS, last_complete_period, report_build
 from reports.models import DailyConsents, DailyEvents, ReportSchedule, RollupCursor
 from reports.rendering import report_context, report_csv, report_xlsx
 from reports.services import rollups_rebuild
 from reports.services.deliveries import next_run_at, recipients_parse
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the rollup services only."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(DailyEvents)

@@ -88,7 +88,7 @@ def _dates(field: str, period: Period) -> Q:
 
 
 def _conversions() -> list[str]:
-    return list(getattr(settings, "CDP_CONVERSION_EVENTS", ["Order Completed"]))
+    return list(settings.CDP_CONVERSION_EVENTS)
 
 
 def _marketing(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
