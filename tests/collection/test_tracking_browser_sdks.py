@@ -23,17 +23,15 @@ import pytest
 from django.db import connection
 
 from collection.api.tracking.sdk_settings import rudderstack_source_config, segment_settings
+from collection.services.sdk_snippets import SDK_FILES, browser_sdk_snippet
 from profiles.models import Event, Profile, Source
 from tests.browser import Network, chromium, http_server, needs_chromium, static_site
 
 SDK_DIR = Path(__file__).resolve().parent.parent / "browser_sdk"
-BUNDLES = {
-    # The builds a site serves from its own domain: the UMD build of analytics-next (it
-    # exposes `AnalyticsNext`) and RudderStack's bundled UMD build (plugins included, so
-    # nothing is fetched from RudderStack's CDN; it exposes `rudderanalytics`).
-    "analytics-next.js": "node_modules/@segment/analytics-next/dist/umd/index.js",
-    "rudderstack.js": "node_modules/@rudderstack/analytics-js/dist/npm/modern/bundled/umd/index.js",
-}
+# The files a site serves from its own domain, where the admin's snippets expect them: the
+# UMD build of analytics-next (it exposes `AnalyticsNext`) and RudderStack's bundled UMD
+# build (plugins included, nothing fetched from its CDN; it exposes `rudderanalytics`).
+BUNDLES = {src: f"node_modules/{package_file}" for package_file, src in SDK_FILES.values()}
 WAIT_SECONDS = 40
 
 pytestmark = [
@@ -81,8 +79,8 @@ def site(tmp_path: Path, sdk_bundles: dict[str, Path]) -> Iterator[tuple[str, Pa
     """The organisation's web site, which serves its own copy of the SDKs."""
     root = tmp_path / "site"
     (root / "js").mkdir(parents=True)
-    for name, path in sdk_bundles.items():
-        shutil.copyfile(path, root / "js" / name)
+    for src, path in sdk_bundles.items():
+        shutil.copyfile(path, root / src.lstrip("/"))
     (root / "bye.html").write_text("<!doctype html><title>Bye</title><h1>Bye</h1>")
     with http_server(static_site(root)) as url:
         yield url, root
@@ -199,21 +197,28 @@ def assert_one_profile_with_every_call(source: Source) -> None:
     assert {event.profile_id for event in events} == {profile.pk}
 
 
-def test_online_every_call_lands_once_on_one_profile(
+def test_online_every_call_of_the_admin_snippet_lands_once_on_one_profile(
     browser: Any, site: Any, network: Any, website: Any, sdk: str
 ) -> None:
     cdp, _ = network
     source, key = website
-    open_shop(browser, sdk=sdk, site=site, cdp=cdp, key=key)
+    origin, root = site
+    snippet = browser_sdk_snippet(sdk=sdk, base_url=cdp, write_key=key)
+    (root / "home.html").write_text(
+        '<!doctype html><html><head><meta charset="utf-8"><title>Home</title>'
+        f"{snippet}</head><body><h1>Home</h1></body></html>"
+    )
+    browser.get(f"{origin}/home.html")
 
     browser.execute_script(CALLS)
 
-    assert wait_for(source, EXPECTED) == EXPECTED
+    expected = sorted([("page", ""), *EXPECTED])
+    assert wait_for(source, expected) == expected
     assert_one_profile_with_every_call(source)
     resources = browser.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)"
     )
-    assert all(url.startswith((site[0], cdp)) for url in resources), resources
+    assert all(url.startswith((origin, cdp)) for url in resources), resources
 
 
 OFFLINE = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import reverse
+from django.utils.html import escape
 
+from collection.models import Form
+from collection.services.forms import form_save
+from collection.services.sdk_snippets import browser_sdk_snippet
 from profiles.models import Event, Source
 from tests.collection.test_tracking_api import SITE, basic
 
@@ -174,3 +179,60 @@ def test_a_text_plain_call_with_the_key_in_the_body_is_stored(
 
     assert response.status_code == 200
     assert list(Event.objects.filter(source=source).values_list("message_id", flat=True)) == ["m-9"]
+
+
+# --- the snippets the Forms admin shows -------------------------------------------------
+
+
+def test_the_segment_snippet_loads_the_sites_copy_and_reads_its_settings_from_the_cdp() -> None:
+    snippet = browser_sdk_snippet(sdk="segment", base_url="https://cdp.example.org/")
+
+    assert snippet == (
+        "<!-- /js/analytics-next.js: a copy of "
+        "node_modules/@segment/analytics-next/dist/umd/index.js -->\n"
+        '<script src="/js/analytics-next.js"></script>\n'
+        "<script>\n"
+        "  window.analytics = AnalyticsNext.AnalyticsBrowser.load(\n"
+        '    {"writeKey": "WRITE_KEY", "cdnURL": "https://cdp.example.org"},\n'
+        '    {"integrations": {"Segment.io": {"deliveryStrategy": '
+        '{"config": {"keepalive": true}}}}}\n'
+        "  );\n"
+        "  analytics.page();\n"
+        "</script>\n"
+    )
+
+
+def test_the_rudderstack_snippet_takes_its_configuration_and_data_plane_from_the_cdp() -> None:
+    snippet = browser_sdk_snippet(sdk="rudderstack", base_url="https://cdp.example.org")
+
+    assert (
+        '  analytics.load("WRITE_KEY", "https://cdp.example.org", '
+        '{"configUrl": "https://cdp.example.org"});\n'
+    ) in snippet
+    assert '<script src="/js/rudderstack.js"></script>' in snippet
+
+
+def test_a_snippet_cannot_close_its_script_element() -> None:
+    snippet = browser_sdk_snippet(sdk="segment", base_url="https://x.org/</script><b>")
+
+    assert "</script><b>" not in snippet
+    assert snippet.count("</script>") == 2
+
+
+def test_the_form_admin_shows_both_sdk_snippets(admin_client: Any, make_source: Any) -> None:
+    source, _ = make_source("Website", kind="web_form", allowed_origins=[SITE])
+    form = form_save(
+        form=Form(
+            name="Sign-up",
+            slug="signup",
+            source=source,
+            fields=[{"name": "email", "label": "Email", "target": "email", "type": "email"}],
+        )
+    )
+
+    response = admin_client.get(reverse("admin:collection_form_change", args=[form.pk]))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    for sdk in ("segment", "rudderstack"):
+        assert escape(browser_sdk_snippet(sdk=sdk, base_url="http://testserver/")) in page
