@@ -236,3 +236,27 @@ def test_the_form_admin_shows_both_sdk_snippets(admin_client: Any, make_source: 
     assert response.status_code == 200
     for sdk in ("segment", "rudderstack"):
         assert escape(browser_sdk_snippet(sdk=sdk, base_url="http://testserver/")) in page
+
+
+def test_behind_a_tls_proxy_segment_settings_name_https(
+    client: Client, website: tuple[Source, str], settings: Any
+) -> None:
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    _, key = website
+
+    response = client.get(
+        f"/v1/projects/{key}/settings", HTTP_ORIGIN=SITE, HTTP_X_FORWARDED_PROTO="https"
+    )
+
+    assert response.json()["integrations"]["Segment.io"]["protocol"] == "https"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/sourceConfig/?writeKey=wk_abcdefgh%00ijkl", "/v1/projects/wk_abcdefgh%00ijkl/settings"],
+)
+def test_a_key_with_a_nul_character_answers_401(client: Client, path: str) -> None:
+    response = client.get(path, HTTP_ORIGIN=SITE)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_write_key"
