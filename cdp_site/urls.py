@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from cdp_site import views
+from collection.api.tracking.urls import root_urlpatterns as tracking_root_urlpatterns
 
 
 @extend_schema(exclude=True)
@@ -38,6 +39,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", views.health, name="health"),
     path("v1/", include("collection.api.tracking.urls")),
+    *tracking_root_urlpatterns,
     path("api/", api_root, name="api-root"),
     path("api/forms/", include("collection.api.forms.urls")),
     path("api/consent/", include("consent.api.urls")),

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 
 from profiles.models import Source
 
-PREFLIGHT_HEADERS = {
-    "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
-    "Access-Control-Max-Age": "86400",
-}
+FORM_HEADERS = ("Authorization", "Content-Type", "Content-Encoding")
+# Every header the maintained browser SDKs put on a call. A browser sends none of them
+# unless the preflight lists it, and a call it may not send is lost.
+# - Segment's analytics.js: X-Retry-Count on every resend (after a network error, a 5xx,
+#   a timeout, or calls queued offline).
+# - RudderStack's JavaScript SDK: AnonymousId and SentAt on every call; Rsa-Retry-Attempt,
+#   Rsa-Since-Last-Attempt, Rsa-Since-First-Attempt, Rsa-Retry-Reason on a resend;
+#   Rsa-Recovered on calls reclaimed from an earlier page's queue; Accept, and
+#   Authorization on its source configuration request.
+SDK_HEADERS = (
+    *FORM_HEADERS,
+    "Accept",
+    "X-Retry-Count",
+    "AnonymousId",
+    "SentAt",
+    "Rsa-Recovered",
+    "Rsa-Retry-Attempt",
+    "Rsa-Since-Last-Attempt",
+    "Rsa-Since-First-Attempt",
+    "Rsa-Retry-Reason",
+)
+MAX_AGE = "86400"
 
 
 def origin_allowed(*, source: Source, origin: str | None) -> bool:
@@ -30,10 +49,16 @@ def add_cors_headers(response: HttpResponse, *, origin: str | None) -> HttpRespo
     return response
 
 
-def preflight_response(*, origin: str | None) -> HttpResponse:
+def preflight_response(
+    *,
+    origin: str | None,
+    methods: Sequence[str] = ("POST",),
+    headers: Sequence[str] = FORM_HEADERS,
+) -> HttpResponse:
     """Preflights carry no credentials, so they are answered for any origin; the real
     request is checked against the source's allowed origins."""
     response = HttpResponse(status=204)
-    for name, value in PREFLIGHT_HEADERS.items():
-        response[name] = value
+    response["Access-Control-Allow-Methods"] = ", ".join([*methods, "OPTIONS"])
+    response["Access-Control-Allow-Headers"] = ", ".join(headers)
+    response["Access-Control-Max-Age"] = MAX_AGE
     return add_cors_headers(response, origin=origin)

@@ -16,6 +16,7 @@ from collection.services.forms import (
     form_save,
     form_validate_definition,
 )
+from collection.services.sdk_snippets import browser_sdk_snippet
 from core.errors import DomainError
 
 
@@ -98,4 +99,12 @@ class FormAdmin(admin.ModelAdmin):
             snippet = form_html_snippet(form=obj, base_url=request.build_absolute_uri("/"))
             context["html_snippet"] = snippet
             context["html_snippet_rows"] = min(snippet.count("\n") + 1, 40)
+            base_url = request.build_absolute_uri("/")
+            context["sdk_snippets"] = [
+                (name, browser_sdk_snippet(sdk=sdk, base_url=base_url))
+                for sdk, name in (
+                    ("segment", "Segment analytics.js"),
+                    ("rudderstack", "RudderStack JavaScript SDK"),
+                )
+            ]
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -117,7 +117,12 @@ def source_authenticate(*, write_key: str) -> Source:
 
     The row is cached by key prefix; the key itself is checked against its hash each time.
     """
-    if not write_key or len(write_key) < KEY_PREFIX_LENGTH or len(write_key) > 200:
+    if (
+        not write_key
+        or len(write_key) < KEY_PREFIX_LENGTH
+        or len(write_key) > 200
+        or "\x00" in write_key  # from a URL or a header: the database cannot even look it up
+    ):
         raise InvalidWriteKey("unknown or revoked write key")
     source = _source_by_prefix(write_key[:KEY_PREFIX_LENGTH])
     expected = source.write_key_hash if source else _hash_key("not-a-key")

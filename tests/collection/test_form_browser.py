@@ -1,9 +1,6 @@
 """The admin's HTML snippet, pasted into another site and submitted by a real headless browser."""
 
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -13,33 +10,9 @@ import pytest
 from collection.models import Form
 from collection.services.forms import form_html_snippet, form_save
 from profiles.models import Event, Profile
+from tests.browser import chromium, http_server, needs_chromium, static_site
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROME_ARGUMENTS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="needs Debian's chromium and chromedriver at /usr/bin/chromium and "
-        "/usr/bin/chromedriver (apt-get install chromium chromium-driver)",
-    ),
-]
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture(autouse=True)
@@ -52,30 +25,14 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The organisation's own web site: a second small HTTP server on another port."""
     root = tmp_path / "site"
     root.mkdir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with http_server(static_site(root)) as url:
+        yield url, root
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for argument in CHROME_ARGUMENTS:
-        options.add_argument(argument)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    with chromium(tmp_path / "chromium-profile") as driver:
+        yield driver
 
 
 @pytest.mark.django_db(transaction=True)

@@ -740,7 +740,9 @@ def test_a_preflight_is_answered_without_a_key(client: Client) -> None:
     assert response["Access-Control-Allow-Origin"] == SITE
     assert response["Access-Control-Allow-Methods"] == "POST, OPTIONS"
     assert response["Access-Control-Allow-Headers"] == (
-        "Authorization, Content-Type, Content-Encoding"
+        "Authorization, Content-Type, Content-Encoding, Accept, X-Retry-Count, AnonymousId, "
+        "SentAt, Rsa-Recovered, Rsa-Retry-Attempt, Rsa-Since-Last-Attempt, "
+        "Rsa-Since-First-Attempt, Rsa-Retry-Reason"
     )
 
 
@@ -774,9 +776,11 @@ def test_the_openapi_schema_describes_the_tracking_api(client: Client) -> None:
         "/v1/identify",
         "/v1/import",
         "/v1/page",
+        "/v1/projects/{write_key}/settings",
         "/v1/screen",
         "/v1/track",
     ]
+    assert {"/beacon/v1/batch", "/sourceConfig/"} <= set(schema["paths"])
     track = schema["paths"]["/v1/track"]["post"]
     assert track["security"] == [{"writeKey": []}]
     assert set(track["requestBody"]["content"]) == {"application/json", "text/plain"}

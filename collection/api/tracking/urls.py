@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from collection.api.tracking import views
+from collection.api.tracking import sdk_settings, views
 
 _VIEWS = {
     "identify": views.IdentifyView,
@@ -34,3 +34,22 @@ for _name, _view in _VIEWS.items():
     ]
 for _letter, _name in _SHORT.items():
     urlpatterns.append(path(_letter, _VIEWS[_name].as_view(schema=None)))
+urlpatterns.append(
+    path(
+        "projects/<str:write_key>/settings",
+        sdk_settings.SegmentSettingsView.as_view(),
+        name="tracking-segment-settings",
+    )
+)
+
+# RudderStack's SDK builds its URLs from the site's `dataPlaneUrl` and `configUrl` (this
+# server's root): beacons to /beacon/v1/batch, its settings from /sourceConfig/.
+root_urlpatterns: list[URLPattern | URLResolver] = [
+    path("beacon/v1/batch", views.BeaconBatchView.as_view(), name="tracking-beacon"),
+    path(
+        "sourceConfig/",
+        sdk_settings.RudderStackSourceConfigView.as_view(),
+        name="tracking-rudderstack-config",
+    ),
+    path("sourceConfig", sdk_settings.RudderStackSourceConfigView.as_view(schema=None)),
+]

@@ -48,7 +48,12 @@ from collection.api.tracking.serializers import (
     TrackingSuccessSerializer,
     TrackingTrackSerializer,
 )
-from collection.origins import add_cors_headers, origin_allowed, preflight_response
+from collection.origins import (
+    SDK_HEADERS,
+    add_cors_headers,
+    origin_allowed,
+    preflight_response,
+)
 from collection.services.intake import intake_accept
 from profiles.errors import InvalidMessage, InvalidWriteKey
 from profiles.models import Source
@@ -73,16 +78,26 @@ class WriteKeyAuthentication(BaseAuthentication):
     """A source's write key: the Basic auth user name, else `writeKey` in the JSON body."""
 
     def authenticate(self, request: Request) -> tuple[AnonymousUser, Source] | None:
-        key = _basic_user(request)
-        if not key:
-            body_key = request.data.get("writeKey") if isinstance(request.data, dict) else None
-            key = body_key if isinstance(body_key, str) else ""
+        key = _basic_user(request) or self.fallback_key(request)
         if not key:
             return None
         return AnonymousUser(), source_authenticate(write_key=key)
 
+    def fallback_key(self, request: Request) -> str:
+        """The key of a client that sends no Authorization header (a text/plain beacon)."""
+        body_key = request.data.get("writeKey") if isinstance(request.data, dict) else None
+        return body_key if isinstance(body_key, str) else ""
+
     def authenticate_header(self, request: Request) -> str:
         return 'Basic realm="tracking"'
+
+
+class QueryWriteKeyAuthentication(WriteKeyAuthentication):
+    """Also `?writeKey=`: where RudderStack's SDK puts it on a beacon and a settings request."""
+
+    def fallback_key(self, request: Request) -> str:
+        key = super().fallback_key(request) or request.query_params.get("writeKey", "")
+        return key if isinstance(key, str) else ""
 
 
 class WriteKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -95,6 +110,20 @@ class WriteKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "scheme": "basic",
             "description": "The source's write key as user name, empty password. "
             "Alternatively, `writeKey` in the JSON body.",
+        }
+
+
+class QueryWriteKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = QueryWriteKeyAuthentication
+    name = "writeKeyQuery"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "query",
+            "name": "writeKey",
+            "description": "The source's write key in the query string (a beacon cannot set "
+            "headers); Basic auth and `writeKey` in the body are accepted too.",
         }
 
 
@@ -145,6 +174,7 @@ class TrackingView(APIView):
     renderer_classes = [JSONRenderer]
     throttle_classes: list[Any] = []
     max_body_bytes = MESSAGE_MAX_BYTES
+    preflight_methods: tuple[str, ...] = ("POST",)
     source: Source | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -154,7 +184,11 @@ class TrackingView(APIView):
         self.source = request.auth
 
     def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
-        return preflight_response(origin=request.META.get("HTTP_ORIGIN"))
+        return preflight_response(
+            origin=request.META.get("HTTP_ORIGIN"),
+            methods=self.preflight_methods,
+            headers=SDK_HEADERS,
+        )
 
     def finalize_response(
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
@@ -246,3 +280,13 @@ class BatchView(TrackingView):
 )
 class ImportView(BatchView):
     """Segment's older name for /v1/batch."""
+
+
+@_document(
+    TrackingBatchSerializer, TrackingBatchResponseSerializer, "Beacon (batch)", "tracking_beacon"
+)
+class BeaconBatchView(BatchView):
+    """RudderStack's `navigator.sendBeacon` on page unload: a text/plain batch, the key in
+    `?writeKey=` (a beacon cannot set headers)."""
+
+    authentication_classes = [QueryWriteKeyAuthentication]
