@@ -24,6 +24,8 @@ import jellyfish
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
+from profiles.services.names import names_compare
+
 # The profile fields matching reads; a change to any other field never re-scores a profile.
 MATCH_FIELDS = (
     "first_name",
@@ -38,6 +40,8 @@ MATCH_FIELDS = (
 )
 # Log-odds of "same person" for a blocked pair before any field is compared.
 PRIOR = -12.0
+# The most log-odds a pair whose first names clearly differ may reach (a score of 0.018).
+_NAMES_DIFFER_CAP = -4.0
 _WORD = re.compile(r"[a-z0-9]+")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _COMPANY_NOISE = frozenset(
@@ -197,6 +201,7 @@ def pair_score(a: Record, b: Record) -> tuple[float, dict[str, float]]:
         first, last = min(crossed_sims), max(crossed_sims)
     features["first_name"] = round(first, 3)
     features["last_name"] = round(last, 3)
+    names_differ = names_compare((a.first, a.last), (b.first, b.last)) is False
     if first >= 0:
         total += _graded(first, ((1.0, 5.0), (0.92, 3.5), (0.85, 1.5)), -3.0)
     if last >= 0:
@@ -253,5 +258,10 @@ def pair_score(a: Record, b: Record) -> tuple[float, dict[str, float]]:
         total += 2.0 if sim >= 0.9 else -0.5
     else:
         features["company"] = -1.0
+    if names_differ:
+        # Clearly different first names (a household, colleagues behind one line): what
+        # they share is an address or a number, not a person; never queued.
+        features["names_differ"] = 1.0
+        total = min(total, _NAMES_DIFFER_CAP)
     features["log_odds"] = round(total, 2)
     return 1.0 / (1.0 + math.exp(-total)), features
