@@ -24,6 +24,7 @@ import jellyfish
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
+from profiles.normalise import email_domain_suggestion
 from profiles.services.names import names_compare
 
 # The profile fields matching reads; a change to any other field never re-scores a profile.
@@ -42,6 +43,9 @@ MATCH_FIELDS = (
 PRIOR = -12.0
 # The most log-odds a pair whose first names clearly differ may reach (a score of 0.018).
 _NAMES_DIFFER_CAP = -4.0
+# The most a pair may reach that shares no email, phone or date of birth (a score of 0.982):
+# queued for a steward, never merged automatically.
+_UNPROVEN_CAP = 4.0
 _WORD = re.compile(r"[a-z0-9]+")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _COMPANY_NOISE = frozenset(
@@ -92,9 +96,26 @@ class Record:
     dob: date | None
 
 
+_DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+@lru_cache(maxsize=65536)
+def canonical_email(email: str) -> str:
+    """One mailbox, one spelling: a mistyped common domain corrected (gmial.com), and at
+    Gmail the dots and a +tag of the mailbox name dropped (they reach the same inbox)."""
+    local, at, domain = email.lower().rpartition("@")
+    if not at:
+        return email.lower()
+    domain = email_domain_suggestion(domain) or domain
+    if domain in _DOTLESS_DOMAINS:
+        local = local.split("+", 1)[0].replace(".", "")
+        domain = "gmail.com"
+    return f"{local}@{domain}"
+
+
 def record_from(row: Mapping[str, Any]) -> Record:
     """Fold a profile's fields (a dict with `id` and MATCH_FIELDS) for keys and scoring."""
-    email = (row.get("email") or "").lower()
+    email = canonical_email(row.get("email") or "")
     local = email.split("@", 1)[0].split("+", 1)[0].replace(".", "") if email else ""
     company = " ".join(
         word for word in fold(row.get("company") or "").split() if word not in _COMPANY_NOISE
@@ -199,6 +220,7 @@ def pair_score(a: Record, b: Record) -> tuple[float, dict[str, float]]:
         # gets the first-name weights must not depend on the order of the pair.
         crossed_sims = (_name_sim(a.first, b.last), _name_sim(a.last, b.first))
         first, last = min(crossed_sims), max(crossed_sims)
+        features["names_swapped"] = 1.0
     features["first_name"] = round(first, 3)
     features["last_name"] = round(last, 3)
     names_differ = names_compare((a.first, a.last), (b.first, b.last)) is False
@@ -258,6 +280,12 @@ def pair_score(a: Record, b: Record) -> tuple[float, dict[str, float]]:
         total += 2.0 if sim >= 0.9 else -0.5
     else:
         features["company"] = -1.0
+    if total > _UNPROVEN_CAP and not any(
+        features[name] >= 0.8 for name in ("email", "phone", "date_of_birth")
+    ):
+        # Names and a place alone: namesakes live in the same town. Probable, never certain.
+        features["unproven"] = 1.0
+        total = _UNPROVEN_CAP
     if names_differ:
         # Clearly different first names (a household, colleagues behind one line): what
         # they share is an address or a number, not a person; never queued.
