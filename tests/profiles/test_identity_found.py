@@ -94,3 +94,15 @@ def test_reasons_name_the_evidence_against_too() -> None:
     b = record_from({"id": 2, "first_name": "Ada", "last_name": "Lovelace", "city": "Brest"})
 
     assert pair_reasons(pair_score(a, b)[1]) == ("same first name; same last name; different city")
+
+
+def test_one_person_under_two_contact_ids_and_a_badge_scan_is_one_profile(
+    crm: Any, make_source: Any
+) -> None:
+    fair, _ = make_source("Salon 2026", kind="trade_show", default_phone_region="FR")
+    first = send(crm, "m1", "c-1", email="ada@lovelace.fr", firstName="Ada")
+    second = send(crm, "m2", "c-2", email="ada@lovelace.fr", firstName="ADA")
+    badge = send(fair, "m3", "badge-9", email="ada@lovelace.fr", phone="612345678")
+
+    assert first == second == badge
+    assert Identity.objects.filter(kind="external_id", profile_id=first).count() == 3

@@ -208,6 +208,22 @@ def _dob_weight(a: date | None, b: date | None) -> tuple[float, float]:
     return 0.0, -5.0
 
 
+def _capped(total: float, features: dict[str, float], *, names_differ: bool) -> float:
+    """The log-odds after the rules no field weight can outvote."""
+    if total > _UNPROVEN_CAP and not any(
+        features[name] >= 0.8 for name in ("email", "phone", "date_of_birth")
+    ):
+        # Names and a place alone: namesakes live in the same town. Probable, never certain.
+        features["unproven"] = 1.0
+        total = _UNPROVEN_CAP
+    if names_differ:
+        # Clearly different first names (a household, colleagues behind one line): what
+        # they share is an address or a number, not a person; never queued.
+        features["names_differ"] = 1.0
+        total = min(total, _NAMES_DIFFER_CAP)
+    return total
+
+
 def pair_score(a: Record, b: Record) -> tuple[float, dict[str, float]]:
     """The 0-1 score of a pair and each field's similarity (-1 where a side is missing)."""
     total = PRIOR
@@ -280,16 +296,6 @@ def pair_score(a: Record, b: Record) -> tuple[float, dict[str, float]]:
         total += 2.0 if sim >= 0.9 else -0.5
     else:
         features["company"] = -1.0
-    if total > _UNPROVEN_CAP and not any(
-        features[name] >= 0.8 for name in ("email", "phone", "date_of_birth")
-    ):
-        # Names and a place alone: namesakes live in the same town. Probable, never certain.
-        features["unproven"] = 1.0
-        total = _UNPROVEN_CAP
-    if names_differ:
-        # Clearly different first names (a household, colleagues behind one line): what
-        # they share is an address or a number, not a person; never queued.
-        features["names_differ"] = 1.0
-        total = min(total, _NAMES_DIFFER_CAP)
+    total = _capped(total, features, names_differ=names_differ)
     features["log_odds"] = round(total, 2)
     return 1.0 / (1.0 + math.exp(-total)), features

@@ -25,6 +25,14 @@ _DIFFERENT = IdentityConflict.Reason.DIFFERENT_IDENTIFIER
 NAMED_KINDS = frozenset({Identity.Kind.EMAIL, Identity.Kind.PHONE})
 
 
+# Kinds whose other value on the owner says nothing of who the message is: user ids have
+# `one_user_id`; an external id is a record id of one source (a CRM holding one person under
+# two contact ids, a second source's own id), never a second person's.
+_NOT_PERSONAL = frozenset(
+    {Identity.Kind.USER_ID, Identity.Kind.ANONYMOUS_ID, Identity.Kind.EXTERNAL_ID}
+)
+
+
 def item_names(item: Prepared) -> Names:
     return item.fields.get("first_name", ""), item.fields.get("last_name", "")
 
@@ -109,8 +117,8 @@ class Resolver:
             if self.rules.rank(key) >= rank:
                 return False
             kind = key[0]
-            if kind in (Identity.Kind.USER_ID, Identity.Kind.ANONYMOUS_ID):
-                continue  # user ids: `one_user_id`
+            if kind in _NOT_PERSONAL:
+                continue
             if self._owner(key) != owner and self.counts.get((owner, kind), 0) > 0:
                 return True
         return False
