@@ -53,6 +53,8 @@ _REASONS = (
 def pair_reasons(features: dict[str, float]) -> str:
     """The evidence for and against a pair, in words: 'same email; same phone; …'."""
     said = [str(_("names swapped"))] if features.get("names_swapped") else []
+    if features.get("role_email"):
+        said.append(str(_("same role mailbox")))
     for name, agree, disagree in _REASONS:
         sim = features.get(name, -1.0)
         if sim >= 0.85:

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler
 
 Names = tuple[str, str]  # first name, last name (as stored; folded here)
 _WORD = re.compile(r"[a-z0-9]+")
@@ -34,7 +34,8 @@ def _same_name(a: tuple[str, ...], b: tuple[str, ...]) -> bool | None:
     if len(x) == 1 or len(y) == 1:
         return x[0] == y[0]  # an initial
     limit = 1 if min(len(x), len(y)) < 7 else 2
-    return Levenshtein.distance(x, y) <= limit and JaroWinkler.normalized_similarity(x, y) >= 0.85
+    # OSA: a transposed pair of letters (Cliare, Claire) is one typo.
+    return OSA.distance(x, y) <= limit and JaroWinkler.normalized_similarity(x, y) >= 0.85
 
 
 def names_compare(a: Names, b: Names) -> bool | None:

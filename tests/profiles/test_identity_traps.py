@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from profiles.models import BlockedIdentifier, Identity, IdentityConflict, Profile
+from profiles.models import (
+    BlockedIdentifier,
+    DuplicateCandidate,
+    Identity,
+    IdentityConflict,
+    Profile,
+)
 from profiles.services import Message
 from profiles.services.duplicates import duplicate_settings_update, duplicates_scan
 from profiles.services.identity_rules import identifier_hash, identity_rules_invalidate
@@ -174,3 +180,28 @@ def test_names_are_compared_as_a_steward_would(
 ) -> None:
     assert names_compare(a, b) is verdict
     assert names_compare(b, a) is verdict
+
+
+def test_a_colleague_with_her_own_email_leaves_no_pair_for_the_steward(send: Any) -> None:
+    ada = send("m1", email="ada@lovelace.fr", phone="01 40 20 50 50", firstName="Ada")
+
+    grace = send("m2", email="grace@lovelace.fr", phone="01 40 20 50 50", firstName="Grace")
+
+    assert grace != ada
+    assert Identity.objects.get(kind="phone").profile_id == ada
+    assert not IdentityConflict.objects.exists()
+    assert BlockedIdentifier.objects.filter(reason="names").count() == 1
+
+
+def test_colleagues_named_alike_on_a_role_mailbox_are_queued_not_merged(send: Any) -> None:
+    send("m1", email="accueil@lovelace.fr", firstName="Ada", lastName="Lovelace", city="Lyon")
+    send("m2", email="accueil@lovelace.fr", firstName="ADA", lastName="LOVELACE")
+    send("m3", email="accueil@lovelace.fr", firstName="Grace", lastName="Hopper")
+    duplicate_settings_update(auto_merge_enabled=True)
+
+    counts = duplicates_scan()
+
+    assert counts.auto_merged == 0
+    candidate = DuplicateCandidate.objects.get()
+    assert candidate.features["role_email"] == 1.0
+    assert 0.5 <= candidate.score < 0.995

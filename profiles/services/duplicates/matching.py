@@ -43,9 +43,11 @@ MATCH_FIELDS = (
 PRIOR = -12.0
 # The most log-odds a pair whose first names clearly differ may reach (a score of 0.018).
 _NAMES_DIFFER_CAP = -4.0
-# The most a pair may reach that shares no email, phone or date of birth (a score of 0.982):
+# The most a pair may reach that shares no email, phone, date of birth or street address
+# (a score of 0.982):
 # queued for a steward, never merged automatically.
 _UNPROVEN_CAP = 4.0
+_PROOF = (("email", 0.8), ("phone", 0.8), ("date_of_birth", 0.8), ("address_line", 0.9))
 _WORD = re.compile(r"[a-z0-9]+")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _COMPANY_NOISE = frozenset(
@@ -94,6 +96,7 @@ class Record:
     postcode: str
     city: str
     dob: date | None
+    role_email: str = ""  # a role mailbox (blocked as an identifier): weak evidence only
 
 
 _DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
@@ -135,6 +138,7 @@ def record_from(row: Mapping[str, Any]) -> Record:
         postcode=_NOT_ALNUM.sub("", (row.get("postcode") or "").lower()),
         city=fold(row.get("city") or ""),
         dob=dob,
+        role_email=(row.get("role_email") or "").lower(),
     )
 
 
@@ -211,14 +215,15 @@ def _dob_weight(a: date | None, b: date | None) -> tuple[float, float]:
 def _capped(total: float, features: dict[str, float], *, names_differ: bool) -> float:
     """The log-odds after the rules no field weight can outvote."""
     if total > _UNPROVEN_CAP and not any(
-        features[name] >= 0.8 for name in ("email", "phone", "date_of_birth")
+        features[name] >= threshold for name, threshold in _PROOF
     ):
         # Names and a place alone: namesakes live in the same town. Probable, never certain.
         features["unproven"] = 1.0
         total = _UNPROVEN_CAP
-    if names_differ:
+    if names_differ and features["date_of_birth"] < 0.8:
         # Clearly different first names (a household, colleagues behind one line): what
-        # they share is an address or a number, not a person; never queued.
+        # they share is an address or a number, not a person; never queued. Unless they
+        # share a date of birth too: then a first name was mistyped beyond recognition.
         features["names_differ"] = 1.0
         total = min(total, _NAMES_DIFFER_CAP)
     return total
@@ -287,9 +292,14 @@ def pair_score(a: Record, b: Record) -> tuple[float, dict[str, float]]:
     if a.phone and b.phone:
         sim = 1.0 if a.phone[-9:] == b.phone[-9:] else 0.0
         features["phone"] = sim
-        total += 9.0 if sim else -1.0
+        # Most people have one mobile: two different numbers count somewhat against.
+        total += 9.0 if sim else -2.0
     else:
         features["phone"] = -1.0
+    if a.role_email and a.role_email == b.role_email:
+        # A mailbox colleagues share: with the same name, likely one of them; never proof.
+        features["role_email"] = 1.0
+        total += 5.0
     if a.company and b.company:
         sim = token_set_ratio(a.company, b.company) / 100
         features["company"] = round(sim, 3)

@@ -118,9 +118,12 @@ def records_read(ids: Iterable[int]) -> dict[int, Record]:
 
 
 def _unblocked(row: dict[str, Any], rules: IdentityRules) -> dict[str, Any]:
-    """A role mailbox or a test number is no evidence of one person: matching ignores it."""
+    """A role mailbox or a test number is no identifier of one person: matching weighs a
+    shared role mailbox lightly, and ignores a test number."""
     for name in ("email", "phone"):
         if row[name] and rules.blocked((name, "", row[name])):
+            if name == "email":
+                row["role_email"] = row[name]
             row[name] = ""
     return row
 
