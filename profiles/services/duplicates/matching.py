@@ -214,9 +214,7 @@ def _dob_weight(a: date | None, b: date | None) -> tuple[float, float]:
 
 def _capped(total: float, features: dict[str, float], *, names_differ: bool) -> float:
     """The log-odds after the rules no field weight can outvote."""
-    if total > _UNPROVEN_CAP and not any(
-        features[name] >= threshold for name, threshold in _PROOF
-    ):
+    if total > _UNPROVEN_CAP and not any(features[name] >= threshold for name, threshold in _PROOF):
         # Names and a place alone: namesakes live in the same town. Probable, never certain.
         features["unproven"] = 1.0
         total = _UNPROVEN_CAP

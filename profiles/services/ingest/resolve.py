@@ -198,8 +198,10 @@ class Resolver:
                 self.anonymous.discard(owner)
             elif owner in named_apart:
                 continue  # another person's value: flagged shared, not a steward's pair
-            elif owner != profile_id and key[0] in NAMED_KINDS and self._named_apart(
-                owner, key, names
+            elif (
+                owner != profile_id
+                and key[0] in NAMED_KINDS
+                and self._named_apart(owner, key, names)
             ):
                 continue  # the same, for a value the message's better identifier passed by
             elif owner != profile_id and key[0] != Identity.Kind.ANONYMOUS_ID:
