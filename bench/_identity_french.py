@@ -191,8 +191,20 @@ CITIES = [
     ("Nantes", "4400"), ("Lille", "5900"), ("Rennes", "3500"), ("Bordeaux", "3300"),
     ("Strasbourg", "6700"), ("Montpellier", "3400"), ("Nice", "0600"), ("Brest", "2920"),
 ]  # fmt: skip
-STREETS = ["rue de la Paix", "avenue Victor Hugo", "rue des Lilas", "boulevard Voltaire",
-           "rue du Moulin", "place de l'Église", "rue Pasteur", "allée des Tilleuls"]  # fmt: skip
+# About 300 streets of up to 300 numbers: two people at one address are one household.
+STREETS = [
+    f"{kind} {name}"
+    for kind in ("rue", "avenue", "boulevard", "allée", "impasse", "chemin", "place", "quai")
+    for name in (
+        "de la Paix", "Victor Hugo", "des Lilas", "Voltaire", "du Moulin", "de l'Église",
+        "Pasteur", "des Tilleuls", "Jean Jaurès", "de la Gare", "du Stade", "des Écoles",
+        "Gambetta", "de la République", "du Château", "des Roses", "Émile Zola", "du Port",
+        "des Acacias", "Carnot", "de Verdun", "du Général de Gaulle", "Jules Ferry",
+        "des Peupliers", "de la Fontaine", "du Marché", "des Prés", "Saint-Michel",
+        "de la Liberté", "du Lavoir", "des Vignes", "Anatole France", "de Bretagne",
+        "des Cerisiers", "du Bois", "de Provence", "Molière", "Pierre Curie", "du Canal",
+    )
+]  # fmt: skip
 PROVIDERS = ["gmail.com", "orange.fr", "free.fr", "hotmail.fr", "laposte.net", "sfr.fr",
              "yahoo.fr", "wanadoo.fr"]  # fmt: skip
 TYPOS = {"gmail.com": "gmial.com", "hotmail.fr": "hotmial.fr", "orange.fr": "ornage.fr",
@@ -274,7 +286,7 @@ def _person(pid: int, rng: random.Random, **fixed: Any) -> Person:
         "landline": _landline(rng),
         "company": f"{rng.choice(LAST)} {rng.choice(['SAS', 'SARL', 'et Fils', 'Conseil'])}",
         "title": rng.choice(TITLES),
-        "address": f"{rng.randrange(1, 120)} {rng.choice(STREETS)}",
+        "address": f"{rng.randrange(1, 300)} {rng.choice(STREETS)}",
         "postcode": (prefix + "0123456789")[:5] if len(prefix) < 5 else prefix,
         "city": city,
         "dob": f"{rng.randrange(1950, 2004)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
