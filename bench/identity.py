@@ -32,6 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import emit, print_table, setup_django, timed
+from _identity_french import french_run
 
 FEBRL_COLUMNS = [
     "rec_id",
@@ -433,6 +434,9 @@ def main() -> None:
         default=3,
         help="scans (and baseline runs) of each data set; the fastest is kept",
     )
+    parser.add_argument(
+        "--french", type=int, default=3000, help="people of the French multichannel base; 0: skip"
+    )
     args, _ = parser.parse_known_args()
     setup_django()
 
@@ -454,6 +458,25 @@ def main() -> None:
             )
             scaling.append(run)
 
+    french = french_run(args.french, args.seed, reset_profiles) if args.french else None
+    if french:
+        print_table(
+            f"French multichannel base: {french['people']} people "
+            f"({french['trap_people']} in trap groups), 4 channels, seed {args.seed}",
+            ["auto-merge", "rows", "profiles", "unif. P", "unif. R", "unified-or-queued R",
+             "fused", "fused (traps)", "largest", "queue", "queue P", "load s", "scan s"],
+            [
+                [label, r["rows"], r["profiles"], r["unification_precision"],
+                 r["unification_recall"], r["unified_or_queued_recall"],
+                 r["profiles_with_2plus_people"], r["fused_from_trap_groups"],
+                 r["largest_profile_people"], r["review_queue"], r["review_queue_precision"],
+                 r["load_seconds"], r["scan_seconds"]]
+                for label, r in (("off", french["auto_merge_off"]), ("on", french["auto_merge_on"]))
+            ],
+        )  # fmt: skip
+    if not results and not scaling:
+        emit({"bench": "identity", "french": french})
+        return
     print_table(
         "Accuracy: pairs found vs the truth (ours at the auto-merge and review thresholds)",
         ["data", "records", "true pairs", "auto P", "auto R", "review P", "review R",
@@ -544,6 +567,7 @@ def main() -> None:
                 for r in scaling
             ],
             "scaling_time_per_profile_growth": growth and round(growth, 3),
+            "french": french,
             "target_auto_precision": TARGET_AUTO_PRECISION,
             "target_time_ratio": TARGET_TIME_RATIO,
             "meets_targets": worst["auto_precision"] >= TARGET_AUTO_PRECISION

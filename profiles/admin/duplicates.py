@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from profiles.errors import ProfilesError
 from profiles.models import DuplicateCandidate, DuplicateScan, DuplicateSettings, Profile
@@ -35,6 +36,34 @@ COMPARED_FIELDS = (
     ("city", "City"),
     ("date_of_birth", "Date of birth"),
 )
+# Why a pair is in the queue: the evidence the score weighed, strongest kinds first.
+_REASONS = (
+    ("email", _("same email"), _("different email")),
+    ("phone", _("same phone"), _("different phone")),
+    ("date_of_birth", _("same date of birth"), _("different date of birth")),
+    ("first_name", _("same first name"), _("different first name")),
+    ("last_name", _("same last name"), _("different last name")),
+    ("address_line", _("same address"), _("different address")),
+    ("postcode", _("same postcode"), _("different postcode")),
+    ("city", _("same city"), _("different city")),
+    ("company", _("same company"), _("different company")),
+)
+
+
+def pair_reasons(features: dict[str, float]) -> str:
+    """The evidence for and against a pair, in words: 'same email; same phone; …'."""
+    said = [str(_("names swapped"))] if features.get("names_swapped") else []
+    if features.get("role_email"):
+        said.append(str(_("same role mailbox")))
+    for name, agree, disagree in _REASONS:
+        sim = features.get(name, -1.0)
+        if sim >= 0.85:
+            said.append(str(agree) if sim >= 0.999 else f"{_('similar')} {name.replace('_', ' ')}")
+        elif sim >= 0:
+            said.append(str(disagree))
+    return "; ".join(said)
+
+
 SHOWN_FIELDS = (
     ("country", "Country"),
     ("lifecycle_stage", "Lifecycle stage"),
@@ -77,7 +106,16 @@ def _name(profile: Profile) -> str:
 class DuplicateCandidateAdmin(admin.ModelAdmin):
     """The steward queue: the likeliest pairs first; a pair opens side by side."""
 
-    list_display = ("pair", "left", "right", "score_shown", "status", "found_at", "decided_by")
+    list_display = (
+        "pair",
+        "left",
+        "right",
+        "score_shown",
+        "why",
+        "status",
+        "found_at",
+        "decided_by",
+    )
     list_filter = (StatusFilter,)
     list_select_related = ("profile_low", "profile_high", "decided_by")
     ordering = ("-score", "id")
@@ -103,6 +141,10 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
     @admin.display(description="score", ordering="score")
     def score_shown(self, obj: DuplicateCandidate) -> str:
         return f"{obj.score:.3f}"
+
+    @admin.display(description=_("why"))
+    def why(self, obj: DuplicateCandidate) -> str:
+        return pair_reasons(obj.features)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -108,6 +108,8 @@ class BlockedIdentifier(models.Model):
         TEST = "test", "Test value"
         SHARED = "shared", "Shared by many profiles"
         MANUAL = "manual", "Blocked by a steward"
+        # Not blocked: such a value still matches, but only a record that names the person.
+        NAMES = "names", "Seen with different names: a match needs the same name"
 
     kind = models.CharField(max_length=16, choices=Identity.Kind.choices)
     pattern = models.CharField(

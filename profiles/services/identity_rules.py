@@ -58,6 +58,9 @@ class IdentityRules:
     shared_limit: dict[str, int]
     patterns: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
     blocked_hashes: dict[str, set[str]] = field(default_factory=dict)  # by kind
+    # Values seen with different names (a switchboard, a household line): a match on one
+    # needs the record to name the owner.
+    names_required: dict[str, set[str]] = field(default_factory=dict)  # by kind
 
     def blocked(self, key: Key) -> bool:
         """True if the identifier never matches (nor is attached to a profile)."""
@@ -68,6 +71,11 @@ class IdentityRules:
                 if pattern.search(key[2]):
                     return True
         hashes = self.blocked_hashes.get(kind)
+        return hashes is not None and identifier_hash(key) in hashes
+
+    def needs_name(self, key: Key) -> bool:
+        """True if a match on the identifier needs the record to name the owner too."""
+        hashes = self.names_required.get(key[0])
         return hashes is not None and identifier_hash(key) in hashes
 
     def rank(self, key: Key) -> int:
@@ -88,9 +96,12 @@ def identity_rules_load() -> IdentityRules:
         if rule.shared_limit is not None:
             shared[rule.kind] = rule.shared_limit
     rules = IdentityRules(priority=priority, max_per_profile=maximum, shared_limit=shared)
-    for kind, pattern, value_hash in BlockedIdentifier.objects.filter(is_active=True).values_list(
-        "kind", "pattern", "value_hash"
-    ):
+    for kind, pattern, value_hash, reason in BlockedIdentifier.objects.filter(
+        is_active=True
+    ).values_list("kind", "pattern", "value_hash", "reason"):
+        if value_hash and reason == BlockedIdentifier.Reason.NAMES:
+            rules.names_required.setdefault(kind, set()).add(value_hash)
+            continue
         if value_hash:
             rules.blocked_hashes.setdefault(kind, set()).add(value_hash)
             continue
@@ -146,6 +157,25 @@ def identity_conflicts_record(*, conflicts: Iterable[Conflict]) -> None:
     hashes = {(kind, value_hash) for _, _, kind, value_hash in rows if kind in limits}
     if hashes:
         _block_shared(hashes, limits)
+
+
+def identifiers_shared_record(*, keys: Iterable[Key]) -> None:
+    """Flag values seen with different people's names: from now on a match needs a name.
+
+    The steward sees them in the block list (reason "names") and may deactivate one.
+    """
+    rows = {
+        identifier_hash(key): BlockedIdentifier(
+            kind=key[0],
+            value_hash=identifier_hash(key),
+            reason=BlockedIdentifier.Reason.NAMES,
+            note=f"{identifier_mask(key)}: seen with different names"[:200],
+        )
+        for key in keys
+    }
+    if rows:
+        BlockedIdentifier.objects.bulk_create(list(rows.values()), ignore_conflicts=True)
+        transaction.on_commit(identity_rules_invalidate)
 
 
 def _block_shared(hashes: set[tuple[str, str]], limits: dict[str, int]) -> None:

@@ -61,7 +61,16 @@ _STAGE_RANK: dict[str, int] = {
     Profile.Lifecycle.CUSTOMER: 3,
     Profile.Lifecycle.CHURNED: 3,
 }
-_MERGED_FIELDS = (*PROFILE_FIELDS, "traits", "first_seen_at", "last_seen_at", "lifecycle_stage")
+# Survivorship sets the job function with the job title (`profile_fields_apply`), so both
+# are read and written together.
+_MERGED_FIELDS = (
+    *PROFILE_FIELDS,
+    "job_function",
+    "traits",
+    "first_seen_at",
+    "last_seen_at",
+    "lifecycle_stage",
+)
 
 
 def _json(value: Any) -> Any:
@@ -178,11 +187,14 @@ def _survivor_fields(survivor: Profile, absorbed: Profile) -> dict[str, list[Any
         )
     ]
     state = {name: getattr(survivor, name) for name in _MERGED_FIELDS}
-    strategies = quality_config().survivorship
+    config = quality_config()
     profile_fields_apply(
-        state, [], profile_field_winners(provenance, strategies).get(survivor.pk, {})
+        state,
+        [],
+        profile_field_winners(provenance, config.survivorship).get(survivor.pk, {}),
+        config,
     )
-    for name in PROFILE_FIELDS:
+    for name in (*PROFILE_FIELDS, "job_function"):
         # Values no source stated (a steward's edit) fill only what the survivor lacks.
         if state[name] in ("", None) and getattr(absorbed, name) not in ("", None):
             state[name] = getattr(absorbed, name)

@@ -231,7 +231,7 @@ def test_slices_run_side_by_side_create_one_profile_per_person(
     # The same new people in both halves, told by their email first and by their phone
     # later: a person's two rows fall in different slices about half the time.
     people = [[f"twin{n}@example.org", f"First{n}", f"+33612{n:06d}"] for n in range(300)]
-    later = [["", f"Second{n}", f"+33612{n:06d}"] for n in range(300)]
+    later = [["", f"FIRST{n}", f"+33612{n:06d}"] for n in range(300)]
     job = _job(source, tmp_path, [*people, *later], "leads.csv")
     import_start(job_id=job.pk, run_async=False)
 

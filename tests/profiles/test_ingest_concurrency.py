@@ -25,7 +25,7 @@ def test_concurrent_batches_with_the_same_new_email_create_one_profile(web_form:
                 Message(
                     type="identify",
                     message_id=f"m{n}",
-                    traits={"email": "race@example.org", "firstName": f"N{n}"},
+                    traits={"email": "race@example.org", "firstName": "Ada", "title": f"N{n}"},
                 ),
             ],
         )

@@ -24,6 +24,9 @@ import jellyfish
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
+from profiles.normalise import email_domain_suggestion
+from profiles.services.names import names_compare
+
 # The profile fields matching reads; a change to any other field never re-scores a profile.
 MATCH_FIELDS = (
     "first_name",
@@ -38,6 +41,13 @@ MATCH_FIELDS = (
 )
 # Log-odds of "same person" for a blocked pair before any field is compared.
 PRIOR = -12.0
+# The most log-odds a pair whose first names clearly differ may reach (a score of 0.018).
+_NAMES_DIFFER_CAP = -4.0
+# The most a pair may reach that shares no email, phone, date of birth or street address
+# (a score of 0.982):
+# queued for a steward, never merged automatically.
+_UNPROVEN_CAP = 4.0
+_PROOF = (("email", 0.8), ("phone", 0.8), ("date_of_birth", 0.8), ("address_line", 0.9))
 _WORD = re.compile(r"[a-z0-9]+")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _COMPANY_NOISE = frozenset(
@@ -86,11 +96,29 @@ class Record:
     postcode: str
     city: str
     dob: date | None
+    role_email: str = ""  # a role mailbox (blocked as an identifier): weak evidence only
+
+
+_DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+@lru_cache(maxsize=65536)
+def canonical_email(email: str) -> str:
+    """One mailbox, one spelling: a mistyped common domain corrected (gmial.com), and at
+    Gmail the dots and a +tag of the mailbox name dropped (they reach the same inbox)."""
+    local, at, domain = email.lower().rpartition("@")
+    if not at:
+        return email.lower()
+    domain = email_domain_suggestion(domain) or domain
+    if domain in _DOTLESS_DOMAINS:
+        local = local.split("+", 1)[0].replace(".", "")
+        domain = "gmail.com"
+    return f"{local}@{domain}"
 
 
 def record_from(row: Mapping[str, Any]) -> Record:
     """Fold a profile's fields (a dict with `id` and MATCH_FIELDS) for keys and scoring."""
-    email = (row.get("email") or "").lower()
+    email = canonical_email(row.get("email") or "")
     local = email.split("@", 1)[0].split("+", 1)[0].replace(".", "") if email else ""
     company = " ".join(
         word for word in fold(row.get("company") or "").split() if word not in _COMPANY_NOISE
@@ -110,6 +138,7 @@ def record_from(row: Mapping[str, Any]) -> Record:
         postcode=_NOT_ALNUM.sub("", (row.get("postcode") or "").lower()),
         city=fold(row.get("city") or ""),
         dob=dob,
+        role_email=(row.get("role_email") or "").lower(),
     )
 
 
@@ -183,6 +212,21 @@ def _dob_weight(a: date | None, b: date | None) -> tuple[float, float]:
     return 0.0, -5.0
 
 
+def _capped(total: float, features: dict[str, float], *, names_differ: bool) -> float:
+    """The log-odds after the rules no field weight can outvote."""
+    if total > _UNPROVEN_CAP and not any(features[name] >= threshold for name, threshold in _PROOF):
+        # Names and a place alone: namesakes live in the same town. Probable, never certain.
+        features["unproven"] = 1.0
+        total = _UNPROVEN_CAP
+    if names_differ and features["date_of_birth"] < 0.8:
+        # Clearly different first names (a household, colleagues behind one line): what
+        # they share is an address or a number, not a person; never queued. Unless they
+        # share a date of birth too: then a first name was mistyped beyond recognition.
+        features["names_differ"] = 1.0
+        total = min(total, _NAMES_DIFFER_CAP)
+    return total
+
+
 def pair_score(a: Record, b: Record) -> tuple[float, dict[str, float]]:
     """The 0-1 score of a pair and each field's similarity (-1 where a side is missing)."""
     total = PRIOR
@@ -195,8 +239,10 @@ def pair_score(a: Record, b: Record) -> tuple[float, dict[str, float]]:
         # gets the first-name weights must not depend on the order of the pair.
         crossed_sims = (_name_sim(a.first, b.last), _name_sim(a.last, b.first))
         first, last = min(crossed_sims), max(crossed_sims)
+        features["names_swapped"] = 1.0
     features["first_name"] = round(first, 3)
     features["last_name"] = round(last, 3)
+    names_differ = names_compare((a.first, a.last), (b.first, b.last)) is False
     if first >= 0:
         total += _graded(first, ((1.0, 5.0), (0.92, 3.5), (0.85, 1.5)), -3.0)
     if last >= 0:
@@ -244,14 +290,20 @@ def pair_score(a: Record, b: Record) -> tuple[float, dict[str, float]]:
     if a.phone and b.phone:
         sim = 1.0 if a.phone[-9:] == b.phone[-9:] else 0.0
         features["phone"] = sim
-        total += 9.0 if sim else -1.0
+        # Most people have one mobile: two different numbers count somewhat against.
+        total += 9.0 if sim else -2.0
     else:
         features["phone"] = -1.0
+    if a.role_email and a.role_email == b.role_email:
+        # A mailbox colleagues share: with the same name, likely one of them; never proof.
+        features["role_email"] = 1.0
+        total += 5.0
     if a.company and b.company:
         sim = token_set_ratio(a.company, b.company) / 100
         features["company"] = round(sim, 3)
         total += 2.0 if sim >= 0.9 else -0.5
     else:
         features["company"] = -1.0
+    total = _capped(total, features, names_differ=names_differ)
     features["log_odds"] = round(total, 2)
     return 1.0 / (1.0 + math.exp(-total)), features

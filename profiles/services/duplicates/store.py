@@ -23,6 +23,7 @@ from django.db.models import Field, Model
 
 from profiles.models import DuplicateCandidate, MatchKey, Profile
 from profiles.services.duplicates.matching import MATCH_FIELDS, Record, keys_for, record_from
+from profiles.services.identity_rules import IdentityRules, identity_rules_current
 
 READ_CHUNK = 5_000
 # Broad blocking keys: birthday + name code, first-name code + postcode. A pair sharing only
@@ -103,6 +104,7 @@ def records_read(ids: Iterable[int]) -> dict[int, Record]:
     names = ["id", *MATCH_FIELDS]
     select = ", ".join(connection.ops.quote_name(column) for column in columns)
     out: dict[int, Record] = {}
+    rules = identity_rules_current()
     with connection.cursor() as cursor:
         for chunk in chunks(sorted(set(ids))):
             condition, params = _in("id", chunk)
@@ -111,8 +113,19 @@ def records_read(ids: Iterable[int]) -> dict[int, Record]:
                 [*params, Profile.Status.ACTIVE],
             )
             for row in cursor.fetchall():
-                out[row[0]] = record_from(dict(zip(names, row, strict=True)))
+                out[row[0]] = record_from(_unblocked(dict(zip(names, row, strict=True)), rules))
     return out
+
+
+def _unblocked(row: dict[str, Any], rules: IdentityRules) -> dict[str, Any]:
+    """A role mailbox or a test number is no identifier of one person: matching weighs a
+    shared role mailbox lightly, and ignores a test number."""
+    for name in ("email", "phone"):
+        if row[name] and rules.blocked((name, "", row[name])):
+            if name == "email":
+                row["role_email"] = row[name]
+            row[name] = ""
+    return row
 
 
 def keys_rewrite(ids: Sequence[int], records: dict[int, Record]) -> None:

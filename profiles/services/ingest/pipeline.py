@@ -29,11 +29,12 @@ from profiles.normalise import job_function
 from profiles.services.consent_capture import ConsentCapture, consent_capture
 from profiles.services.identity_rules import (
     IdentityRules,
+    identifiers_shared_record,
     identity_conflicts_record,
     identity_rules_current,
 )
 from profiles.services.ingest.collector import cycle_collector_paused
-from profiles.services.ingest.resolve import Known, NewProfile, Resolver
+from profiles.services.ingest.resolve import NAMED_KINDS, Known, NewProfile, Resolver, item_names
 from profiles.services.ingest.results import BatchResult, MessageResult
 from profiles.services.ingest.store import (
     STATE_COLUMNS,
@@ -150,9 +151,7 @@ def ingest_batch(
     if not prepared:
         return BatchResult(results=[result for result in results if result is not None])
     rules = identity_rules_current()
-    kinds = _kinds_to_count(prepared, known, rules)
-    if kinds:
-        known.counts = store.identity_counts(set(known.owners.values()), kinds)
+    _read_what_rules_need(prepared, known, rules, store)
     resolver = Resolver(known, rules)
     assigned_temp = [(item, resolver.resolve(item)) for item in prepared]
 
@@ -202,6 +201,8 @@ def ingest_batch(
             assigned, source, set(created), fresh, profiles, provenance, store, config
         )
     store.flush()
+    if resolver.shared:
+        identifiers_shared_record(keys=sorted(resolver.shared))
     if resolver.conflicts:
         identity_conflicts_record(
             conflicts=[
@@ -290,6 +291,32 @@ def _prepare_all(
 def _keys(prepared: list[Prepared]) -> set[Key]:
     keys = {key for item in prepared for key in item.keys}
     return keys | {item.alias_of for item in prepared if item.alias_of is not None}
+
+
+def _read_what_rules_need(
+    prepared: list[Prepared], known: Known, rules: IdentityRules, store: OrmStore
+) -> None:
+    """Identifier counts and owners' names, only where the batch needs them (often not)."""
+    kinds = _kinds_to_count(prepared, known, rules)
+    if kinds:
+        known.counts = store.identity_counts(set(known.owners.values()), kinds)
+    named = _named_owners(prepared, known)
+    if named:
+        known.names = store.profile_names(named)
+
+
+def _named_owners(prepared: list[Prepared], known: Known) -> set[int]:
+    """Known owners of the email and phone values of messages that name someone."""
+    if not known.owners:
+        return set()
+    owners = set()
+    for item in prepared:
+        if any(item_names(item)):
+            for key in item.keys:
+                owner = known.owners.get(key)
+                if owner is not None and key[0] in NAMED_KINDS:
+                    owners.add(owner)
+    return owners
 
 
 def _kinds_to_count(prepared: list[Prepared], known: Known, rules: IdentityRules) -> list[str]:

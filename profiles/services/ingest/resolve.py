@@ -16,9 +16,25 @@ from dataclasses import dataclass, field
 from profiles.models import Identity, IdentityConflict, Profile
 from profiles.services.identity_rules import Conflict, IdentityRules
 from profiles.services.messages import Key, Prepared
+from profiles.services.names import Names, names_compare
 
 _OWNED_BY_OTHER = IdentityConflict.Reason.OWNED_BY_OTHER
 _DIFFERENT = IdentityConflict.Reason.DIFFERENT_IDENTIFIER
+# Kinds several people may share (a switchboard, a household line, a role mailbox the
+# block list missed): a match on one must not contradict the names.
+NAMED_KINDS = frozenset({Identity.Kind.EMAIL, Identity.Kind.PHONE})
+
+
+# Kinds whose other value on the owner says nothing of who the message is: user ids have
+# `one_user_id`; an external id is a record id of one source (a CRM holding one person under
+# two contact ids, a second source's own id), never a second person's.
+_NOT_PERSONAL = frozenset(
+    {Identity.Kind.USER_ID, Identity.Kind.ANONYMOUS_ID, Identity.Kind.EXTERNAL_ID}
+)
+
+
+def item_names(item: Prepared) -> Names:
+    return item.fields.get("first_name", ""), item.fields.get("last_name", "")
 
 
 @dataclass
@@ -30,12 +46,15 @@ class Known:
     anonymous: set[int] = field(default_factory=set)  # profiles known only by anonymous ids
     # (profile, kind) -> identifiers held: read only when a rule needs it (see the pipeline)
     counts: dict[tuple[int, str], int] = field(default_factory=dict)
+    # profile id -> (first, last): owners of email and phone values of named messages
+    names: dict[int, Names] = field(default_factory=dict)
 
     def update(self, other: Known) -> None:
         self.owners.update(other.owners)
         self.user_ids.update(other.user_ids)
         self.anonymous |= other.anonymous
         self.counts.update(other.counts)
+        self.names.update(other.names)
 
 
 @dataclass
@@ -63,6 +82,7 @@ class Resolver:
         self.user_ids = known.user_ids
         self.anonymous = known.anonymous
         self.counts = known.counts
+        self.names = known.names
         self.rules = rules
         self.one_user_id = rules.max_per_profile.get(Identity.Kind.USER_ID) == 1
         self.limited = {kind for kind in rules.max_per_profile if kind != Identity.Kind.USER_ID}
@@ -70,6 +90,7 @@ class Resolver:
         self.new_profiles: dict[int, NewProfile] = {}
         self.new_identities: dict[Key, int] = {}
         self.stitches: dict[int, int] = {}  # absorbed anonymous profile -> survivor
+        self.shared: set[Key] = set()  # values this batch saw with different names
         self._temp = itertools.count(-1, -1)
 
     def survivor(self, profile_id: int) -> int:
@@ -96,23 +117,40 @@ class Resolver:
             if self.rules.rank(key) >= rank:
                 return False
             kind = key[0]
-            if kind in (Identity.Kind.USER_ID, Identity.Kind.ANONYMOUS_ID):
-                continue  # user ids: `one_user_id`
+            if kind in _NOT_PERSONAL:
+                continue
             if self._owner(key) != owner and self.counts.get((owner, kind), 0) > 0:
                 return True
         return False
 
+    def _named_apart(self, owner: int, key: Key, names: Names) -> bool:
+        """Do the names say the message is not the owner of this shared-able value?
+
+        Clearly different names: two people, and the value is flagged as shared. A value
+        already flagged needs the message to name the owner.
+        """
+        verdict = names_compare(names, self.names[owner]) if owner in self.names else None
+        if verdict is False:
+            self.shared.add(key)
+            return True
+        return verdict is not True and (key in self.shared or self.rules.needs_name(key))
+
     def resolve(self, item: Prepared) -> int:  # noqa: C901  (per-message hot path, kept inline)
         rules = self.rules
+        names = item_names(item)
         keys = [key for key in item.keys if not rules.blocked(key)]
         if len(keys) > 1:
             keys.sort(key=rules.rank)
         user_id = next((key[2] for key in keys if key[0] == Identity.Kind.USER_ID), "")
         profile_id: int | None = None
         passed: set[int] = set()  # owners passed over: they hold another identifier
+        named_apart: set[int] = set()  # owners passed over: another person's names
         for key in keys:
             owner = self._owner(key)
             if owner is None:
+                continue
+            if key[0] in NAMED_KINDS and self._named_apart(owner, key, names):
+                named_apart.add(owner)
                 continue
             # Two different user ids never fuse into one profile.
             if self.one_user_id and user_id and self.user_ids.get(owner, user_id) != user_id:
@@ -139,6 +177,8 @@ class Resolver:
                 self.new_profiles[profile_id].lifecycle = Profile.Lifecycle.LEAD
         if user_id:
             self.user_ids.setdefault(profile_id, user_id)
+        if (names[0] or names[1]) and profile_id not in self.names:
+            self.names[profile_id] = names
         stitch_keys = list(keys)
         if item.alias_of is not None and not rules.blocked(item.alias_of):
             stitch_keys.append(item.alias_of)
@@ -156,6 +196,14 @@ class Resolver:
                 # An anonymous visitor identified themself: their history joins the profile.
                 self.stitches[owner] = profile_id
                 self.anonymous.discard(owner)
+            elif owner in named_apart:
+                continue  # another person's value: flagged shared, not a steward's pair
+            elif (
+                owner != profile_id
+                and key[0] in NAMED_KINDS
+                and self._named_apart(owner, key, names)
+            ):
+                continue  # the same, for a value the message's better identifier passed by
             elif owner != profile_id and key[0] != Identity.Kind.ANONYMOUS_ID:
                 # Two people behind one identifier (a switchboard, a shared mailbox): the
                 # identifier stays with its owner and a steward decides.

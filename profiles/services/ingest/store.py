@@ -136,6 +136,18 @@ class OrmStore:
         )
         return Known(owners=owners, user_ids=user_ids, anonymous=anonymous)
 
+    def profile_names(self, profile_ids: Collection[int]) -> dict[int, tuple[str, str]]:
+        """The first and last names of profiles that have one (to corroborate a match)."""
+        if not profile_ids:
+            return {}
+        self.flush()
+        rows = (
+            Profile.objects.filter(pk__in=list(profile_ids))
+            .exclude(first_name="", last_name="")
+            .values_list("pk", "first_name", "last_name")
+        )
+        return {pk: (first, last) for pk, first, last in rows}
+
     def identity_counts(
         self, profile_ids: Collection[int], kinds: Collection[str]
     ) -> dict[tuple[int, str], int]:
