@@ -30,8 +30,8 @@ class QuietHours:
 
     @classmethod
     def parse(cls, text: str) -> QuietHours | None:
-        """'21:00-08:00' → QuietHours; '' → None (no quiet hours)."""
-        if not text.strip():
+        """'21:00-08:00' → QuietHours; '' or 'off' → None (no quiet hours)."""
+        if text.strip().lower() in ("", "off", "none"):
             return None
         first, _, second = text.partition("-")
         return cls(time.fromisoformat(first.strip()), time.fromisoformat(second.strip()))
@@ -93,13 +93,31 @@ def quiet_until(*, now: datetime, zone: ZoneInfo, hours: QuietHours | None) -> d
     if hours.start > hours.end and local.time() >= hours.start:
         day = day + timedelta(days=1)
     for _ in range(3):
-        candidate = datetime.combine(day, hours.end, tzinfo=zone)
-        # Round-trip through UTC: a wall time in a gap becomes the instant after the jump.
-        end = candidate.astimezone(ZoneInfo("UTC"))
+        end = _first_instant_at(datetime.combine(day, hours.end), zone)
         if end > now:
             return end
         day = day + timedelta(days=1)
     return now + DAY  # unreachable for a sane window; never a time in the past
+
+
+def _first_instant_at(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The first UTC instant whose local time in `zone` is at or past the naive `wall` time.
+
+    Usually the wall time itself; when a spring-forward gap skips it, the jump's instant.
+    """
+    utc = ZoneInfo("UTC")
+    before = wall.replace(tzinfo=zone, fold=0).astimezone(utc)
+    after = wall.replace(tzinfo=zone, fold=1).astimezone(utc)
+    if before.astimezone(zone).replace(tzinfo=None) == wall:
+        return min(before, after)  # an autumn repeat: the first of the two
+    low, high = min(before, after), max(before, after)
+    while high - low > timedelta(seconds=1):  # the jump lies between: bisect to the second
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return high.replace(microsecond=0) + (timedelta(seconds=1) if high.microsecond else timedelta())
 
 
 def cap_reached(*, sent_at: Iterable[datetime], now: datetime, caps: Caps) -> bool:

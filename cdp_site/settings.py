@@ -344,7 +344,7 @@ CDP_ORGANISATION_NAME = get_from_env("CDP_ORGANISATION_NAME", "CDP")
 CDP_POSTAL_ADDRESS = get_from_env("CDP_POSTAL_ADDRESS", "")
 CDP_MAIL_DOMAIN = get_from_env("CDP_MAIL_DOMAIN", "cdp.localhost")  # right side of Message-IDs
 CDP_ORGANISATION_TIME_ZONE = get_from_env("CDP_ORGANISATION_TIME_ZONE", "Europe/Paris")
-CDP_QUIET_HOURS = get_from_env("CDP_QUIET_HOURS", "21:00-08:00")  # local time; "" for none
+CDP_QUIET_HOURS = get_from_env("CDP_QUIET_HOURS", "21:00-08:00")  # local time; "off" for none
 CDP_FREQUENCY_CAPS = {
     "email": {"day": env_int("CDP_EMAIL_CAP_DAY", 2), "week": env_int("CDP_EMAIL_CAP_WEEK", 5)}
 }
