@@ -48,7 +48,7 @@ from profiles.services.events import (
 
 logger = logging.getLogger(__name__)
 
-EVENT_SOURCE = "campaigns"
+EVENT_SOURCE = "cdp-campaigns"
 EVENT_SOURCE_NAME = "Campaigns"
 MAX_ATTEMPTS = 5
 SENT_PROPERTIES = {"channel": "email"}
