@@ -19,7 +19,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.errors import CampaignError
-from campaigns.models import Broadcast, Message, Template
+from campaigns.models import BlockedAddress, Broadcast, Message, Template
 from campaigns.rendering import LANGUAGES, variants_compile
 from campaigns.selectors import broadcast_stats, template_latest_version
 from campaigns.services import (
@@ -298,4 +298,17 @@ class MessageAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(BlockedAddress)
+class BlockedAddressAdmin(admin.ModelAdmin):
+    list_display = ["channel", "digest", "reason", "detail", "created_at"]
+    list_filter = ["channel", "reason"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -255,3 +255,37 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.origin_kind} {self.origin_id} → #{self.profile_id}"
+
+
+class BlockedAddress(models.Model):
+    """An address a channel must not use any more: a hard bounce or a complaint.
+
+    Held as the same keyed HMAC as the suppression list (never in clear). Unlike a
+    suppression (an erased person), it stops sending only, never the person's data.
+    """
+
+    class Reason(models.TextChoices):
+        BOUNCE = "bounce", _("Hard bounce")
+        COMPLAINT = "complaint", _("Complaint")
+
+    channel = models.CharField(max_length=12, default="email")
+    digest = models.CharField(max_length=64, help_text=_("HMAC-SHA256 of kind:normalised value."))
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    detail = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("blocked address")
+        verbose_name_plural = _("blocked addresses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "digest"], name="campaigns_blocked_address_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=["bounce", "complaint"]),
+                name="campaigns_blocked_address_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.digest[:12]}…"

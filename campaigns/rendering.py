@@ -85,6 +85,8 @@ def _check_liquid(*, field: str, source: str, environment: Environment) -> None:
     """Parse and statically check one part; raises InvalidTemplate naming the line."""
     if len(source) > MAX_SOURCE_CHARS:
         raise _refuse(field, 1, str(_("the text is too long")))
+    if "\x00" in source:
+        raise _refuse(field, _line(source, source.index("\x00")), str(_("a NUL character")))
     forbidden = _FORBIDDEN.search(source)
     if forbidden:
         raise _refuse(

@@ -36,7 +36,7 @@ class VersionInputSerializer(serializers.Serializer):
 
 
 class PreviewInputSerializer(serializers.Serializer):
-    profile = serializers.IntegerField(min_value=1)
+    profile = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
 class PreviewSerializer(serializers.Serializer):
@@ -69,9 +69,9 @@ class BroadcastSerializer(serializers.ModelSerializer):
 
 class BroadcastInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    segment = serializers.IntegerField(min_value=1)
-    template = serializers.IntegerField(min_value=1)
-    purpose = serializers.IntegerField(min_value=1)
+    segment = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    template = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    purpose = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     kind = serializers.ChoiceField(choices=Broadcast.Kind.choices, default=Broadcast.Kind.MARKETING)
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     throttle_per_minute = serializers.IntegerField(

@@ -30,13 +30,13 @@ from django.utils import timezone
 
 from campaigns import policy
 from campaigns.links import links_track
-from campaigns.models import Message, TemplateVersion
+from campaigns.models import BlockedAddress, Message, TemplateVersion
 from campaigns.rendering import HTML, TEXT, choose_language, render_compiled
 from campaigns.selectors import contactable_among, withdrawn_profile_ids
 from campaigns.services.content import contexts_build
 from consent.links import consent_unsubscribe_headers
 from consent.models import Purpose, Suppression
-from consent.services import suppression_add, suppression_digest
+from consent.services import suppression_digest
 from profiles.models import Profile
 from profiles.normalise import normalise_email
 from profiles.services.events import (
@@ -117,17 +117,22 @@ def _gate(
         r["id"]: suppression_digest(kind="email", value=_address(profiles[r["profile_id"]]))
         for r in live
     }
-    suppressed = dict(
-        Suppression.objects.filter(
-            digest__in=set(digests.values()), lifted_at__isnull=True
-        ).values_list("digest", "reason")
+    wanted = set(digests.values())
+    suppressed = set(
+        Suppression.objects.filter(digest__in=wanted, lifted_at__isnull=True).values_list(
+            "digest", flat=True
+        )
+    )
+    blocked = set(
+        BlockedAddress.objects.filter(channel="email", digest__in=wanted).values_list(
+            "digest", flat=True
+        )
     )
     for pk, digest in digests.items():
         if digest in suppressed:
-            reason = suppressed[digest]
-            skip[pk] = (
-                Message.Reason.UNDELIVERABLE if reason == "bounce" else Message.Reason.SUPPRESSED
-            )
+            skip[pk] = Message.Reason.SUPPRESSED
+        elif digest in blocked:
+            skip[pk] = Message.Reason.UNDELIVERABLE
     by_purpose: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     for row in live:
         if row["id"] not in skip:
@@ -362,12 +367,16 @@ def _asynchronous_commits() -> Iterator[None]:
 
 
 def _bounce(claimed: Claimed, code: int) -> None:
-    """A permanent refusal of the address: the message failed and the address is suppressed."""
+    """A permanent refusal of the address: the message failed, the address is blocked."""
     with transaction.atomic():
         Message.objects.filter(pk=claimed.pk).update(
             status=Message.Status.FAILED, lease_until=None, last_error=f"bounce {code}"
         )
-        suppression_add(identifiers=[("email", claimed.address)], reason="bounce")
+        BlockedAddress.objects.get_or_create(
+            channel="email",
+            digest=suppression_digest(kind="email", value=claimed.address),
+            defaults={"reason": BlockedAddress.Reason.BOUNCE, "detail": f"SMTP {code}"},
+        )
 
 
 def _retry_later(claimed: Claimed, error: str, now: datetime) -> None:

@@ -59,6 +59,14 @@ class Sink:
             self.messages.append(parsed)
         return "250 OK"
 
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address.startswith("bounce"):
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     def ids(self) -> list[str]:
         with self.lock:
             return [m["Message-ID"] for m in self.messages]

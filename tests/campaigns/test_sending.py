@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Broadcast, Message
+from campaigns.models import BlockedAddress, Broadcast, Message
 from campaigns.services import broadcast_create, broadcast_schedule, outbox_send_due
-from consent.services import suppression_add
+from consent.models import Suppression
+from consent.services import suppression_add, suppression_digest
 from profiles.models import Event, Profile
 from segments.services import persona_create
 from tests.campaigns.conftest import grant, make_people, static_segment, withdraw
@@ -83,7 +84,9 @@ def test_the_gate_skips_each_person_who_may_not_be_contacted_with_the_reason(
         grant(person, newsletter)
     withdraw(withdrawn, newsletter)
     suppression_add(identifiers=[("email", suppressed.email)])
-    suppression_add(identifiers=[("email", bounced.email)], reason="bounce")
+    BlockedAddress.objects.create(
+        digest=suppression_digest(kind="email", value=bounced.email), reason="bounce"
+    )
     segment = static_segment([ok, withdrawn, never, suppressed, restricted, erased, bounced])
     _broadcast(segment, template, newsletter)
     Profile.objects.filter(pk=restricted.pk).update(status="restricted")
@@ -161,3 +164,25 @@ def test_a_frequency_cap_skips_marketing_but_not_transactional(
 
     assert (result.sent, result.skipped) == (1, {"frequency_cap": 1})
     assert len(smtp_sink.messages) == 2
+
+
+@pytest.mark.django_db
+def test_a_hard_bounce_fails_the_message_and_blocks_the_address_for_email_only(
+    smtp_sink: Any, template: Any, newsletter: Any
+) -> None:
+    (person,) = make_people(1)
+    Profile.objects.filter(pk=person.pk).update(email="bounce@example.org")
+    grant(person, newsletter)
+    segment = static_segment([person])
+    _broadcast(segment, template, newsletter)
+
+    first = outbox_send_due()
+    _broadcast(segment, template, newsletter)
+    second = outbox_send_due()
+
+    assert (first.failed, second.skipped) == (1, {"undeliverable": 1})
+    failed = Message.objects.get(status="failed")
+    assert failed.last_error == "bounce 550"
+    assert BlockedAddress.objects.get().reason == "bounce"
+    assert smtp_sink.messages == []
+    assert not Suppression.objects.exists()  # the person's data is not refused
