@@ -248,6 +248,9 @@ SPECTACULAR_SETTINGS = {
         "RequestKindEnum": "consent.models.gdpr.RequestKind",
         "RequestStatusEnum": "consent.models.gdpr.RequestStatus",
         "SegmentKindEnum": "segments.models.Segment.Kind",
+        "MessageKindEnum": "campaigns.models.MessageKind",
+        "MessageStatusEnum": "campaigns.models.MessageStatus",
+        "BroadcastStatusEnum": "campaigns.models.BroadcastStatus",
     },
 }
 

@@ -35,11 +35,11 @@ class VersionInputSerializer(serializers.Serializer):
     variants = serializers.JSONField()
 
 
-class PreviewInputSerializer(serializers.Serializer):
+class TemplatePreviewInputSerializer(serializers.Serializer):
     profile = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
-class PreviewSerializer(serializers.Serializer):
+class TemplatePreviewSerializer(serializers.Serializer):
     language = serializers.CharField()
     subject = serializers.CharField()
     preheader = serializers.CharField(allow_blank=True)

@@ -23,10 +23,10 @@ from campaigns.api.serializers import (
     BroadcastInputSerializer,
     BroadcastSerializer,
     MessageSerializer,
-    PreviewInputSerializer,
-    PreviewSerializer,
     ScheduleInputSerializer,
     TemplateInputSerializer,
+    TemplatePreviewInputSerializer,
+    TemplatePreviewSerializer,
     TemplateSerializer,
     VersionInputSerializer,
     VersionSerializer,
@@ -102,19 +102,19 @@ class TemplateViewSet(viewsets.ViewSet):
         )
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=PreviewInputSerializer, responses=PreviewSerializer)
+    @extend_schema(request=TemplatePreviewInputSerializer, responses=TemplatePreviewSerializer)
     @action(detail=True, methods=["post"])
     def preview(self, request: Request, pk: str) -> Response:
         """The latest version as one person would receive it (nothing is sent)."""
         template = get_object_or_404(Template, pk=pk)
-        data = PreviewInputSerializer(data=request.data)
+        data = TemplatePreviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         profile = get_object_or_404(Profile, pk=data.validated_data["profile"])
         access_log_add(
             user=request.user, action="view", what="api:campaign-preview", profile_id=profile.pk
         )
         return Response(
-            PreviewSerializer(template_preview(template=template, profile=profile)).data
+            TemplatePreviewSerializer(template_preview(template=template, profile=profile)).data
         )
 
 
