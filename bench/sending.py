@@ -108,7 +108,7 @@ def _claims(count: int) -> tuple[list[Any], dict[int, Any]]:
     """The outbox rows as a worker would hold them once claimed, and their contexts."""
     from campaigns.models import Message
     from campaigns.services.content import contexts_build
-    from campaigns.services.outbox import Claimed, _version
+    from campaigns.services.outbox import Claimed, version_load
     from profiles.models import Profile
 
     rows = list(
@@ -129,11 +129,13 @@ def _claims(count: int) -> tuple[list[Any], dict[int, Any]]:
         )
         for row in rows
     ]
-    _version(rows[0]["template_version_id"])  # loaded once, before the processes fork
+    loaded = version_load(version_id=rows[0]["template_version_id"])
+    for claim in claims:
+        claim.version = loaded  # loaded once, before the processes fork
     contexts = contexts_build(
         profiles=list(profiles.values()),
         purpose_id=rows[0]["purpose_id"],
-        uses=_version(rows[0]["template_version_id"])[2],
+        uses=loaded.uses,
     )
     return claims, contexts
 

@@ -83,6 +83,7 @@ class Claimed:
     purpose_id: int
     kind: str
     version_id: int
+    version: LoadedVersion | None = None
 
 
 @dataclass
@@ -258,25 +259,45 @@ def outbox_claim(*, limit: int, now: datetime | None = None) -> tuple[list[Claim
     ], result
 
 
-@functools.lru_cache(maxsize=64)
-def _version(version_id: int) -> tuple[dict[str, Any], str, frozenset[str]]:
-    """A version's compiled variants, its template's default language, and the names it uses."""
+@dataclass(frozen=True)
+class LoadedVersion:
+    """A version's compiled variants, its template's default language, the names it uses."""
+
+    compiled: dict[str, Any]
+    default_language: str
+    uses: frozenset[str]
+
+
+@functools.lru_cache(maxsize=256)
+def _names_used(source: str, html: bool) -> frozenset[str]:
+    """The top-level names a compiled part reads (keyed by its text: never stale)."""
+    return frozenset((HTML if html else TEXT).from_string(source).analyze().globals)
+
+
+def version_load(*, version_id: int) -> LoadedVersion:
+    """One query: a batch loads each of its versions once."""
     version = TemplateVersion.objects.select_related("template").get(pk=version_id)
     uses: set[str] = set()
     for parts in version.compiled.values():
         for part, source in parts.items():
             if source:
-                environment = HTML if part == "html" else TEXT
-                uses.update(environment.from_string(source).analyze().globals)
-    return version.compiled, version.template.default_language, frozenset(uses)
+                uses.update(_names_used(source, part == "html"))
+    return LoadedVersion(
+        compiled=version.compiled,
+        default_language=version.template.default_language,
+        uses=frozenset(uses),
+    )
 
 
 def email_build(
     *, claimed: Claimed, context: dict[str, Any], track: bool = True
 ) -> EmailMultiAlternatives:
     """The email of one claimed message: rendered parts, Message-ID, unsubscribe headers."""
-    compiled, default, _ = _version(claimed.version_id)
-    language = choose_language(available=compiled, wanted=claimed.profile.language, default=default)
+    loaded = claimed.version or version_load(version_id=claimed.version_id)
+    compiled = loaded.compiled
+    language = choose_language(
+        available=compiled, wanted=claimed.profile.language, default=loaded.default_language
+    )
     rendered = render_compiled(compiled=compiled[language], context=context)
     html = rendered.html
     if rendered.preheader:
@@ -397,7 +418,10 @@ def outbox_send_claimed(*, claimed: Sequence[Claimed], result: SendResult) -> Se
         by_purpose[(item.purpose_id, item.version_id)].append(item)
     contexts: dict[int, dict[str, Any]] = {}
     for (purpose_id, version_id), items in by_purpose.items():
-        uses = _version(version_id)[2]
+        loaded = version_load(version_id=version_id)
+        for item in items:
+            item.version = loaded
+        uses = loaded.uses
         built = contexts_build(
             profiles=[i.profile for i in items], purpose_id=purpose_id, uses=uses
         )
