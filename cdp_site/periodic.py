@@ -97,6 +97,14 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         queue="segments",
     ),
     PeriodicSpec(
+        name="campaigns: send due messages",
+        task="campaigns.tasks.outbox_send_task",
+        description="Claim due outbox messages (broadcasts, held ones whose quiet hours "
+        "ended, expired leases) and send them.",
+        every_seconds=15,
+        queue="journeys",
+    ),
+    PeriodicSpec(
         name="probable duplicates (new and changed profiles)",
         task="profiles.tasks.duplicates_scan_task",
         description="Compare profiles created or changed since the last run (audit log cursor).",

@@ -250,6 +250,9 @@ SPECTACULAR_SETTINGS = {
         "RequestKindEnum": "consent.models.gdpr.RequestKind",
         "RequestStatusEnum": "consent.models.gdpr.RequestStatus",
         "SegmentKindEnum": "segments.models.Segment.Kind",
+        "MessageKindEnum": "campaigns.models.MessageKind",
+        "MessageStatusEnum": "campaigns.models.MessageStatus",
+        "BroadcastStatusEnum": "campaigns.models.BroadcastStatus",
     },
 }
 
@@ -340,6 +343,18 @@ CDP_PUBLIC_URL: str = get_from_env(
     "CDP_PUBLIC_URL", "http://localhost:8000", required_in_production=True
 )
 CONSENT_CONFIRM_MAX_AGE_DAYS = env_int("CONSENT_CONFIRM_MAX_AGE_DAYS", 7)
+
+# Campaigns: who sends, from where, and when marketing may reach people.
+CDP_ORGANISATION_NAME = get_from_env("CDP_ORGANISATION_NAME", "CDP")
+CDP_POSTAL_ADDRESS = get_from_env("CDP_POSTAL_ADDRESS", "")
+CDP_MAIL_DOMAIN = get_from_env("CDP_MAIL_DOMAIN", "cdp.localhost")  # right side of Message-IDs
+CDP_ORGANISATION_TIME_ZONE = get_from_env("CDP_ORGANISATION_TIME_ZONE", "Europe/Paris")
+CDP_QUIET_HOURS = get_from_env("CDP_QUIET_HOURS", "21:00-08:00")  # local time; "off" for none
+CDP_FREQUENCY_CAPS = {
+    "email": {"day": env_int("CDP_EMAIL_CAP_DAY", 2), "week": env_int("CDP_EMAIL_CAP_WEEK", 5)}
+}
+CDP_OUTBOX_LEASE_SECONDS = env_int("CDP_OUTBOX_LEASE_SECONDS", 300)
+CDP_MACHINE_OPEN_SECONDS = env_int("CDP_MACHINE_OPEN_SECONDS", 10)
 # Data-subject requests and retention.
 CDP_RETENTION_BATCH = env_int("CDP_RETENTION_BATCH", 500)
 # Days a retention policy's dry-run report waits for review before the first real run.

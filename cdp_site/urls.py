@@ -46,6 +46,8 @@ urlpatterns = [
     path("api/segments/", include("segments.api.urls")),
     path("api/reports/", include("reports.api.urls")),
     path("consent/", include("consent.urls")),
+    path("api/campaigns/", include("campaigns.api.urls")),
+    path("t/", include("campaigns.urls")),
     path("api/", include("profiles.api.urls")),
     path("api/ping/", api_ping, name="api-ping"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -45,6 +45,9 @@ class ErrorCode(StrEnum):
     # Segments
     INVALID_RULE = "invalid_rule"
     WRONG_SEGMENT_KIND = "wrong_segment_kind"
+    # Campaigns
+    INVALID_TEMPLATE = "invalid_template"
+    BROADCAST_STATE = "broadcast_state"
 
 
 class DomainError(Exception):

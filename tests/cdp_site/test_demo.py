@@ -36,8 +36,9 @@ def test_cdp_demo_loads_overlapping_people_once(capsys: pytest.CaptureFixture[st
     call_command("cdp_demo")
 
     assert (Profile.objects.count(), Event.objects.count(), Source.objects.count()) == counts
-    # The four channels, plus the system source of segment entry / exit events.
+    # The four channels, plus the system sources of segment and email events.
     assert sorted(Source.objects.values_list("slug", flat=True)) == [
+        "cdp-campaigns",
         "cdp-segments",
         "crm",
         "newsletter",
@@ -63,6 +64,25 @@ def test_cdp_demo_loads_overlapping_people_once(capsys: pytest.CaptureFixture[st
     assert job.error_report
     assert Profile.objects.filter(traits__stand_visited="B12").count() == 25
     assert "already there" in capsys.readouterr().out
+
+
+def test_cdp_demo_sends_its_broadcast_once_with_opens_and_clicks_on_profiles(
+    mailoutbox: list[Any],
+) -> None:
+    from campaigns.models import Message
+
+    call_command("cdp_demo")
+    call_command("cdp_demo")
+
+    sent = Message.objects.filter(status="sent")
+    assert sent.count() == len(mailoutbox) > 0
+    assert {m.extra_headers["Message-ID"] for m in mailoutbox} == set(
+        sent.values_list("message_id", flat=True)
+    )
+    assert Event.objects.filter(name="Email Opened", source__slug="cdp-campaigns").count() == 3
+    assert Event.objects.filter(name="Email Clicked", source__slug="cdp-campaigns").count() == 1
+    endings = {m.subject.rpartition(", ")[2] for m in mailoutbox}
+    assert endings <= {"this month's news", "les nouvelles du mois"}
 
 
 def test_cdp_demo_leaves_probable_duplicates_for_review(

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from campaigns.demo import campaigns_demo_load
 from cdp_site.roles import ADMIN
 from cdp_site.services import roles_sync, schedule_sync
 from collection.demo import collection_demo_load
@@ -61,4 +62,6 @@ class Command(BaseCommand):
         segment = segments_demo_load()
         rollups_rebuild()  # the dashboard's charts show the demo's history at once
         self.stdout.write(f"Demo segment {segment.name!r}: {segment.member_count} members.")
+        mail = campaigns_demo_load(segment=segment)
+        self.stdout.write(f"Demo broadcast: {mail['sent']} emails sent (files under var/mail).")
         self.stdout.write(f"Steward login: user {DEMO_USER!r}, password {password!r}")

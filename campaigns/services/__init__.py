@@ -1,0 +1,29 @@
+"""Writes of the campaigns app. Import from here: `from campaigns.services import ...`."""
+
+from campaigns.services.broadcasts import (
+    broadcast_cancel,
+    broadcast_create,
+    broadcast_estimate,
+    broadcast_pause,
+    broadcast_resume,
+    broadcast_schedule,
+)
+from campaigns.services.outbox import outbox_claim, outbox_send_claimed, outbox_send_due
+from campaigns.services.templates import template_create, template_version_add
+from campaigns.services.tracking import tracking_click, tracking_open
+
+__all__ = [
+    "broadcast_cancel",
+    "broadcast_create",
+    "broadcast_estimate",
+    "broadcast_pause",
+    "broadcast_resume",
+    "broadcast_schedule",
+    "outbox_claim",
+    "outbox_send_claimed",
+    "outbox_send_due",
+    "template_create",
+    "template_version_add",
+    "tracking_click",
+    "tracking_open",
+]

@@ -1,0 +1,12 @@
+"""Public tracking endpoints, under /t/."""
+
+from django.urls import URLPattern, path
+
+from campaigns import views
+
+app_name = "campaigns"
+
+urlpatterns: list[URLPattern] = [
+    path("o/<str:token>/", views.open_pixel, name="open"),
+    path("c/<str:token>/", views.click, name="click"),
+]
