@@ -111,6 +111,7 @@ def test_navigation_follows_the_stewards_jobs_with_settings_last(db: None) -> No
         "People and quality",
         "Consent and GDPR",
         "Segments",
+        "Campaigns",
         "Reports",
         "Settings",
     ]

@@ -60,8 +60,8 @@ class Command(BaseCommand):
             f"Demo messages: {totals['accepted']} stored, {totals['duplicates']} already there."
         )
         segment = segments_demo_load()
-        rollups_rebuild()  # the dashboard's charts show the demo's history at once
         self.stdout.write(f"Demo segment {segment.name!r}: {segment.member_count} members.")
         mail = campaigns_demo_load(segment=segment)
         self.stdout.write(f"Demo broadcast: {mail['sent']} emails sent (files under var/mail).")
+        rollups_rebuild()  # the dashboard's charts show the demo's history at once
         self.stdout.write(f"Steward login: user {DEMO_USER!r}, password {password!r}")
