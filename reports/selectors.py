@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.models import BlockedAddress, Message
 from collection.models import ImportJob
 from consent.models import DataSubjectRequest, Purpose
 from consent.selectors import contactable_profile_ids
@@ -157,6 +158,18 @@ def dashboard(
             "id", filter=Q(status="failed") & _between("created_at", previous_start, start)
         ),
     )
+    mail = Message.objects.aggregate(
+        sent=Count("id", filter=_between("sent_at", start, tomorrow)),
+        sent_before=Count("id", filter=_between("sent_at", previous_start, start)),
+        opened=Count(
+            "id", filter=_between("sent_at", start, tomorrow) & Q(opened_at__isnull=False)
+        ),
+        clicked=Count(
+            "id", filter=_between("sent_at", start, tomorrow) & Q(clicked_at__isnull=False)
+        ),
+        skipped=Count("id", filter=_between("created_at", start, tomorrow) & Q(status="skipped")),
+    )
+    bounced = BlockedAddress.objects.filter(_between("created_at", start, tomorrow)).count()
     figures = [
         Figure(_("People in the base"), people["total"], url=_url("profiles_profile_changelist")),
         Figure(
@@ -199,6 +212,27 @@ def dashboard(
             _("Requests due within 7 days"),
             requests["due_soon"],
             url=_url("consent_datasubjectrequest_changelist"),
+        ),
+        Figure(
+            _("Emails sent"),
+            mail["sent"],
+            mail["sent_before"],
+            url=_url("campaigns_message_changelist"),
+            hint=_("%(opened)s opened, %(clicked)s clicked by people (machines apart)")
+            % {"opened": mail["opened"], "clicked": mail["clicked"]},
+        ),
+        Figure(
+            _("Emails skipped"),
+            mail["skipped"],
+            url=_url("campaigns_message_changelist", "status__exact=skipped"),
+            hint=_("no consent, suppressed, capped or undeliverable"),
+        ),
+        Figure(
+            _("Addresses blocked"),
+            bounced,
+            url=_url("campaigns_blockedaddress_changelist"),
+            hint=_("hard bounces and complaints in the period"),
+            rise_is_bad=True,
         ),
         Figure(
             _("Imports running"),
