@@ -215,7 +215,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # Fail closed: a view that does not declare its actions' permissions refuses everyone
+    # (core/permissions.py); public endpoints set their own classes.
+    "DEFAULT_PERMISSION_CLASSES": ["core.permissions.HasActionPermissions"],
     "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [

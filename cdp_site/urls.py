@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from cdp_site import views
+from core.permissions import IsActiveStaff
 
 admin.site.site_header = "CDP · data stewardship"
 admin.site.site_title = "CDP admin"
@@ -19,6 +20,7 @@ admin.site.index_title = "Collection, profiles, consent and segments"
 
 @extend_schema(exclude=True)
 @api_view(["GET"])
+@permission_classes([IsActiveStaff])
 def api_root(request: Request, format: str | None = None) -> Response:
     """Entry points of the API."""
     return Response(

@@ -49,6 +49,13 @@ class TimelinePages(NewestFirst):
 class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
     """Profiles: list with filters and search (`q`), the 360° view, and the timeline."""
 
+    required_permissions = {
+        "list": ("profiles.view_profile",),
+        "retrieve": ("profiles.view_profile",),
+        # A merge writes a merge log entry and changes both profiles.
+        "merge": ("profiles.add_profilemerge", "profiles.change_profile"),
+    }
+
     serializer_class = ProfileSerializer
     pagination_class = NewestFirst
     lookup_value_regex = r"[0-9]+"
@@ -84,6 +91,8 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
 class ProfileEventsView(generics.ListAPIView):
     """A profile's timeline across channels, newest first, filterable by type, name, time."""
 
+    required_permissions = {"get": ("profiles.view_event",)}
+
     serializer_class = EventSerializer
     pagination_class = TimelinePages
     filter_backends = [DjangoFilterBackend]
@@ -101,6 +110,13 @@ class ProfileEventsView(generics.ListAPIView):
 
 class SourceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Sources; creating one or rotating its key answers the write key once."""
+
+    required_permissions = {
+        "list": ("profiles.view_source",),
+        "retrieve": ("profiles.view_source",),
+        "create": ("profiles.add_source",),
+        "rotate_key": ("profiles.change_source",),
+    }
 
     queryset = Source.objects.order_by("name")
     serializer_class = SourceSerializer
@@ -129,6 +145,12 @@ class SourceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
 class MergeViewSet(viewsets.ReadOnlyModelViewSet):
     """The merge log (filter by profile, survivor, absorbed, rule, actor, undone, time); undo."""
+
+    required_permissions = {
+        "list": ("profiles.view_profilemerge",),
+        "retrieve": ("profiles.view_profilemerge",),
+        "undo": ("profiles.change_profilemerge", "profiles.change_profile"),
+    }
 
     serializer_class = MergeSerializer
     pagination_class = NewestFirst
