@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -35,7 +36,7 @@ def required_permissions(view: Any, request: Request) -> Sequence[str] | None:
 class HasActionPermissions(BasePermission):
     """Fail closed: an active staff user holding every permission the action declares."""
 
-    message = "Your role does not allow this action."
+    message = _("Your role does not allow this action.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user

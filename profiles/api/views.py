@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import get_object_or_404
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.services import access_log_add
+from consent.services import access_log_add, may_unmask
 from profiles.api.filters import EventFilter, MergeFilter, ProfileFilter
 from profiles.api.serializers import (
     EventSerializer,
@@ -31,6 +33,9 @@ from profiles.services import (
     source_create,
     source_rotate_key,
 )
+
+# Profile filters whose value is personal data.
+PERSONAL_FILTERS = ("q", "email")
 
 
 class NewestFirst(CursorPagination):
@@ -64,6 +69,14 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]  # DRF's own signature
         return profile_list(include_merged=self.request.query_params.get("status") == "merged")
+
+    def filter_queryset(self, queryset):  # type: ignore[no-untyped-def]  # DRF's own signature
+        # Searching by an address or a name confirms a person exists: not for viewers.
+        searched = set(self.request.query_params) & set(PERSONAL_FILTERS)
+        if searched and not may_unmask(self.request.user):
+            message = _("Searching by personal data ({fields}) needs the permission to see it.")
+            raise PermissionDenied(message.format(fields=", ".join(sorted(searched))))
+        return super().filter_queryset(queryset)
 
     @extend_schema(responses=Profile360Serializer)
     def retrieve(self, request: Request, pk: str | None = None) -> Response:

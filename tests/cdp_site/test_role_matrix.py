@@ -155,7 +155,7 @@ POLICIES: dict[str, Policy] = {
     # Admin pages of our own
     "admin:consent_consentrecord_record": _p(get=WRITE),
     "admin:profiles_profilemerge_undo": _p(post=WRITE),
-    "admin:profiles_quality_overview": _p(get=READ),
+    "admin:profiles_quality_overview": _p(get=WRITE),
     "admin:profiles_quality_run": _p(post=WRITE),
     "admin:collection_importjob_mapping": _p(get=WRITE),
     "admin:collection_importjob_preview": _p(get=WRITE),

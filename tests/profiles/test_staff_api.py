@@ -201,9 +201,7 @@ def test_unmasking_is_a_permission_held_not_a_mask_missing(db: None) -> None:
 
     body = client.get("/api/profiles/").json()
 
-    assert [(row["email"], row["first_name"]) for row in body["results"]] == [
-        ("a***@e***", "A***")
-    ]
+    assert [(row["email"], row["first_name"]) for row in body["results"]] == [("a***@e***", "A***")]
 
 
 def test_a_viewer_may_not_write_through_the_staff_api(role_client: Any, make_source: Any) -> None:
