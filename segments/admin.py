@@ -26,6 +26,7 @@ from django.utils.safestring import SafeString
 
 from consent.services import access_log_add, mask_value, may_unmask
 from consent.services.access import EXPORT_PERMISSION
+from core.spreadsheets import spreadsheet_safe
 from segments.describe import Line, rule_describe
 from segments.errors import RuleError, SegmentsError
 from segments.models import Persona, Segment
@@ -353,7 +354,7 @@ class SegmentAdmin(admin.ModelAdmin):
                 "entered_at",
             ).iterator(chunk_size=2000):
                 values = row[:-1] if unmasked else [row[0], *map(mask_value, row[1:-1])]
-                yield writer.writerow([*values, row[-1].isoformat()])
+                yield writer.writerow([*map(spreadsheet_safe, values), row[-1].isoformat()])
 
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}.csv"'
