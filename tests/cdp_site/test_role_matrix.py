@@ -72,6 +72,7 @@ POLICIES: dict[str, Policy] = {
     "consent:confirm": _p(get=PUBLIC),
     "consent:unsubscribe": _p(get=PUBLIC, post=PUBLIC),
     "consent:preferences": _p(get=PUBLIC, post=PUBLIC),
+    "consent:return": _p(get=PUBLIC, post=PUBLIC),
     **{
         name: _p(post=WRITE_KEY, denied=401)
         for name in (
