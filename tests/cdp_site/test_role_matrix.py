@@ -321,8 +321,10 @@ def _expected_standard(model_admin: Any, page: str, role: str) -> bool:
         return False
     opts = model_admin.model._meta
     actions = {"add": ["add"], "delete": ["delete"]}.get(page, ["view", "change"])
-    held = set(Group.objects.get(name=role).permissions.values_list("codename", flat=True))
-    return any(f"{action}_{opts.model_name}" in held for action in actions)
+    held = set(
+        Group.objects.get(name=role).permissions.values_list("content_type__app_label", "codename")
+    )
+    return any((opts.app_label, f"{action}_{opts.model_name}") in held for action in actions)
 
 
 def _to_login(response: Any) -> bool:
