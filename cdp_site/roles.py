@@ -32,5 +32,15 @@ ROLE_GRANTS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
     ],
 }
 
+# Pages that show raw personal data without masking (a data-quality issue's raw value and
+# suggestion, a duplicate pair side by side, an intake batch's JSON): viewers do not get
+# them at all.
+WITHHELD_FROM_VIEWERS: set[str] = {
+    "view_dataqualityissue",
+    "view_duplicatecandidate",
+    "view_matchkey",
+    "view_intakebatch",
+}
+
 # Codenames no role may hold (append-only or audit tables); apps add theirs.
 FORBIDDEN_CODENAMES: set[str] = set(CONSENT_FORBIDDEN_CODENAMES)

@@ -92,17 +92,18 @@ def roles_sync() -> dict[str, int]:
     """Give each steward group exactly the permissions its role grants."""
     from django.contrib.auth.models import Group, Permission
 
-    from cdp_site.roles import FORBIDDEN_CODENAMES, ROLE_GRANTS
+    from cdp_site.roles import FORBIDDEN_CODENAMES, ROLE_GRANTS, VIEWER, WITHHELD_FROM_VIEWERS
 
     counts: dict[str, int] = {}
     for role, grants in ROLE_GRANTS.items():
         group, _ = Group.objects.get_or_create(name=role)
         permission_ids: set[int] = set()
+        withheld = FORBIDDEN_CODENAMES | (WITHHELD_FROM_VIEWERS if role == VIEWER else set())
         for app_labels, actions in grants:
             for perm_id, codename in Permission.objects.filter(
                 content_type__app_label__in=app_labels
             ).values_list("id", "codename"):
-                if codename.split("_", 1)[0] in actions and codename not in FORBIDDEN_CODENAMES:
+                if codename.split("_", 1)[0] in actions and codename not in withheld:
                     permission_ids.add(perm_id)
         group.permissions.set(permission_ids)
         counts[role] = len(permission_ids)

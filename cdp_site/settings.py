@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     # Ours, lowest layer first (see docs/architecture.md).
     "core",
     "consent",
@@ -80,7 +82,22 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login with 429.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Brute force on the admin login: django-axes locks a username from one client address
+# after AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_MINUTES (429 with a clear page).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The same client address as rate limits and consent proofs (NUM_PROXIES hops).
+AXES_CLIENT_IP_CALLABLE = "consent.proof.client_ip"
 
 ROOT_URLCONF = "cdp_site.urls"
 WSGI_APPLICATION = "cdp_site.wsgi.application"
@@ -217,7 +234,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # Fail closed: a view that does not declare its actions' permissions refuses everyone
+    # (core/permissions.py); public endpoints set their own classes.
+    "DEFAULT_PERMISSION_CLASSES": ["core.permissions.HasActionPermissions"],
     "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [

@@ -12,10 +12,12 @@ from rest_framework.reverse import reverse
 
 from cdp_site import views
 from collection.api.tracking.urls import root_urlpatterns as tracking_root_urlpatterns
+from core.permissions import IsActiveStaff
 
 
 @extend_schema(exclude=True)
 @api_view(["GET"])
+@permission_classes([IsActiveStaff])
 def api_root(request: Request, format: str | None = None) -> Response:
     """Entry points of the API."""
     return Response(

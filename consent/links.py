@@ -7,6 +7,7 @@ of token can never be replayed as another.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from consent.errors import ExpiredLink, InvalidLink
 CONFIRM_SALT = "consent.confirm"
 UNSUBSCRIBE_SALT = "consent.unsubscribe"
 PREFERENCES_SALT = "consent.preferences"
+RETURN_SALT = "consent.return"
 DEFAULT_CONFIRM_MAX_AGE_DAYS = 7
 DEFAULT_PUBLIC_URL = "http://localhost:8000"
 
@@ -103,3 +105,28 @@ def consent_unsubscribe_headers(*, profile_id: int, purpose_id: int) -> dict[str
     """The List-Unsubscribe and List-Unsubscribe-Post (RFC 8058 one-click) headers of an email."""
     url = unsubscribe_url(profile_id=profile_id, purpose_id=purpose_id)
     return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def return_token_make(*, digests: Iterable[str]) -> str:
+    """A link that lifts a suppression: it carries the hashed identifiers, never an address."""
+    return signing.TimestampSigner(salt=RETURN_SALT).sign_object({"d": sorted(digests)})
+
+
+def return_token_read(*, token: str) -> list[str]:
+    """The suppression digests a come-back link is about; refused once too old."""
+    try:
+        payload = signing.TimestampSigner(salt=RETURN_SALT).unsign_object(
+            token, max_age=confirm_max_age()
+        )
+    except signing.SignatureExpired as error:
+        raise ExpiredLink("This confirmation link has expired.") from error
+    except (signing.BadSignature, ValueError) as error:
+        raise InvalidLink("This link is not valid.") from error
+    digests = payload.get("d") if isinstance(payload, dict) else None
+    if not (isinstance(digests, list) and digests and all(isinstance(d, str) for d in digests)):
+        raise InvalidLink("This link is not valid.")
+    return digests
+
+
+def return_url(*, digests: Iterable[str]) -> str:
+    return public_url(reverse("consent:return", args=[return_token_make(digests=digests)]))

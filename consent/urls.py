@@ -10,4 +10,5 @@ urlpatterns: list[URLPattern] = [
     path("confirm/<str:token>/", views.confirm, name="confirm"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("preferences/<str:token>/", views.preferences, name="preferences"),
+    path("return/<str:token>/", views.come_back, name="return"),
 ]

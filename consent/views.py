@@ -18,6 +18,7 @@ from consent.errors import ConsentError, InvalidLink, ProfileUnavailable
 from consent.links import (
     preferences_token_make,
     preferences_token_read,
+    return_token_read,
     unsubscribe_token_read,
 )
 from consent.models import Purpose
@@ -29,7 +30,12 @@ from consent.selectors import (
     consent_profile_id,
     consent_state_for_profile,
 )
-from consent.services import consent_confirm, consent_preferences_update, consent_unsubscribe
+from consent.services import (
+    consent_confirm,
+    consent_preferences_update,
+    consent_unsubscribe,
+    suppression_return_confirm,
+)
 
 ONE_CLICK_KEY = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"
@@ -149,3 +155,20 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         "consent/preferences.html",
         {"rows": rows, "saved": request.GET.get("saved") == "1"},
     )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def come_back(request: HttpRequest, token: str) -> HttpResponse:
+    """An erased person asks to be known again: GET shows a button, POST (the click) lifts
+    their suppression; they then sign up again like anyone."""
+    try:
+        if request.method == "POST":
+            suppression_return_confirm(
+                token=token, ip=client_ip(request), user_agent=_user_agent(request)
+            )
+            return render(request, "consent/returned.html")
+        return_token_read(token=token)
+    except ConsentError as error:
+        return _link_error(request, error)
+    return render(request, "consent/return.html")

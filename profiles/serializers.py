@@ -16,14 +16,17 @@ from profiles.models import Profile
 
 
 class MaskedForViewers:
-    """Masks `masked_fields` unless the request's user may see personal data (not viewers)."""
+    """Masks `masked_fields` unless the request's user may see personal data (not viewers).
+
+    Fail closed: a serializer built without a request masks too.
+    """
 
     masked_fields: tuple[str, ...] = ()
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)  # type: ignore[misc]  # a mixin: the serializer it is mixed into has it
         request = self.context.get("request")  # type: ignore[attr-defined]  # idem, context
-        if request is not None and not may_unmask(request.user):
+        if request is None or not may_unmask(request.user):
             for name in self.masked_fields:
                 data[name] = mask_value(data.get(name))
         return data

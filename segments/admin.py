@@ -25,6 +25,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from consent.services import access_log_add, mask_value, may_unmask
+from consent.services.access import EXPORT_PERMISSION
+from core.spreadsheets import spreadsheet_safe
 from segments.describe import Line, rule_describe
 from segments.errors import RuleError, SegmentsError
 from segments.models import Persona, Segment
@@ -318,15 +320,16 @@ class SegmentAdmin(admin.ModelAdmin):
             "members": page[:MEMBERS_PAGE],
             "next_after": page[MEMBERS_PAGE - 1].profile_id if len(page) > MEMBERS_PAGE else None,
             "form": form if segment.kind == Segment.Kind.STATIC else None,
+            "can_export": request.user.has_perm(EXPORT_PERMISSION),
             "title": f"Members of {segment.name}",
         }
         return TemplateResponse(request, f"{TEMPLATES}/members.html", context)
 
     def export_view(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
-        """All current members as CSV, streamed in chunks."""
-        segment = get_object_or_404(Segment, pk=pk)
-        if not self.has_view_permission(request, segment):
+        """All current members as CSV, streamed in chunks (stewards: the export permission)."""
+        if not (self.has_view_permission(request) and request.user.has_perm(EXPORT_PERMISSION)):
             raise PermissionDenied
+        segment = get_object_or_404(Segment, pk=pk)
         columns = ["profile_id", "email", "first_name", "last_name", "company", "country"]
         unmasked = may_unmask(request.user)
         access_log_add(
@@ -351,7 +354,7 @@ class SegmentAdmin(admin.ModelAdmin):
                 "entered_at",
             ).iterator(chunk_size=2000):
                 values = row[:-1] if unmasked else [row[0], *map(mask_value, row[1:-1])]
-                yield writer.writerow([*values, row[-1].isoformat()])
+                yield writer.writerow([*map(spreadsheet_safe, values), row[-1].isoformat()])
 
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}.csv"'

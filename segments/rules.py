@@ -154,8 +154,30 @@ def rule_parse(rule: Any, *, segment_id: int | None = None, path: str = "rule") 
     `segment_id`: the segment the rule belongs to, so a reference back to it (directly or
     through other segments) is refused.
     """
+    _refuse_unstorable(rule, path)
     parser = _Parser(segment_id=segment_id)
     return parser.node(rule, path, depth=0)
+
+
+def _refuse_unstorable(raw: Any, path: str, depth: int = 0) -> None:
+    """Texts PostgreSQL refuses (a NUL character, a lone surrogate) are a RuleError naming
+    the node, not a database error; the walk stops at the depth the parser allows."""
+    if depth > MAX_DEPTH * 2 + 4:
+        return  # deeper than any valid rule: the parser refuses it with its own message
+    if isinstance(raw, str):
+        if "\x00" in raw:
+            raise RuleError(path, "must not contain a NUL character")
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RuleError(path, "must be valid Unicode text") from None
+    elif isinstance(raw, dict):
+        for key, value in raw.items():
+            _refuse_unstorable(key, path, depth + 1)
+            _refuse_unstorable(value, f"{path}.{key}", depth + 1)
+    elif isinstance(raw, list):
+        for i, item in enumerate(raw):
+            _refuse_unstorable(item, f"{path}[{i}]", depth + 1)
 
 
 class _Parser:

@@ -33,9 +33,45 @@ def _fast_password_hasher(settings: Any) -> None:
 
 @pytest.fixture
 def staff_user(db: None) -> Any:
-    return get_user_model().objects.create_user(
+    """A steward: staff rights come from the group, never from `is_staff` alone."""
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user(
         username="ada", password="correct horse battery", is_staff=True
     )
+    user.groups.add(Group.objects.get(name="steward"))
+    return user
+
+
+@pytest.fixture
+def role_user(db: None) -> Any:
+    """role_user("viewer" | "steward" | "admin") -> a staff user in that group."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    def make(role: str) -> Any:
+        user = get_user_model().objects.create_user(
+            username=f"{role}-user", password="pw", is_staff=True, email=f"{role}@cdp.test"
+        )
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def role_client(role_user: Any) -> Any:
+    """role_client(role) -> an API client authenticated as a user of that role."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def make(role: str) -> APIClient:
+        client = APIClient()
+        token = Token.objects.create(user=role_user(role))
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
 
 
 @pytest.fixture

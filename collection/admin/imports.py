@@ -35,6 +35,7 @@ from collection.services.imports import (
     max_bytes,
     trait_key_for,
 )
+from consent.services import may_unmask
 from core.errors import DomainError
 from profiles.models import Source
 
@@ -246,13 +247,12 @@ class ImportJobAdmin(admin.ModelAdmin):
         ]
 
     def _job(self, request: HttpRequest, job_id: int, *, run: bool = False) -> ImportJob:
-        job = get_object_or_404(ImportJob.objects.select_related("source"), pk=job_id)
-        allowed = (
-            self.has_add_permission(request) if run else self.has_view_permission(request, job)
-        )
-        if not allowed:
+        # Checked before the look-up: a refusal says nothing of the job. Previews and
+        # error reports hold the file's rows: only those who may see personal data.
+        allowed = self.has_add_permission(request) if run else may_unmask(request.user)
+        if not (allowed and self.has_view_permission(request)):
             raise PermissionDenied
-        return job
+        return get_object_or_404(ImportJob.objects.select_related("source"), pk=job_id)
 
     def _context(self, request: HttpRequest, job: ImportJob, title: str) -> dict[str, Any]:
         return {

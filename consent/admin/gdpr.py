@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from consent.errors import ConsentError
+from consent.masking import MaskedForViewersAdmin
 from consent.models import (
     AccessLog,
     DataSubjectRequest,
@@ -95,7 +96,8 @@ class RequestAddForm(forms.ModelForm):
 
 
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(admin.ModelAdmin):
+class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
+    personal_lookups = ("subject_email", "subject_phone", "changes", "answer")
     list_display = (
         "id",
         "kind",

@@ -10,7 +10,7 @@ from typing import Any
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -31,7 +31,7 @@ from consent.services import (
 from consent.services.access import ERASE_PERMISSION, EXPORT_PERMISSION
 
 Kind = DataSubjectRequest.Kind
-WRITE_PERMISSION = "consent.add_datasubjectrequest"
+HANDLE = ("consent.view_datasubjectrequest", "consent.change_datasubjectrequest")
 
 
 class DataSubjectRequestSerializer(serializers.ModelSerializer):
@@ -90,17 +90,6 @@ class NoteSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=200, help_text="How / why (no personal data).")
 
 
-class MayHandleRequests(permissions.BasePermission):
-    """Staff read; changing a request takes the permission to add requests (stewards)."""
-
-    message = "Handling data-subject requests needs the steward's permissions."
-
-    def has_permission(self, request: Request, view: object) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return bool(request.user and request.user.has_perm(WRITE_PERMISSION))
-
-
 class DataSubjectRequestViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -110,7 +99,16 @@ class DataSubjectRequestViewSet(
     """Data-subject requests: record, verify, extend, reject, carry out (export / erase …)."""
 
     serializer_class = DataSubjectRequestSerializer
-    permission_classes = [permissions.IsAdminUser, MayHandleRequests]
+    required_permissions = {
+        "list": ("consent.view_datasubjectrequest",),
+        "retrieve": ("consent.view_datasubjectrequest",),
+        "create": ("consent.add_datasubjectrequest",),
+        "verify": HANDLE,
+        "extend": HANDLE,
+        "reject": HANDLE,
+        # Exports also need the export permission, erasure the erase one (checked below).
+        "execute": HANDLE,
+    }
     pagination_class = NewestFirst
     lookup_value_regex = r"[0-9]+"
     filter_backends = [DjangoFilterBackend]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, mixins, permissions, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,19 +27,6 @@ from consent.selectors import (
 )
 from consent.services import consent_record
 
-RECORD_PERMISSION = "consent.add_consentrecord"
-
-
-class MayRecordConsent(permissions.BasePermission):
-    """Reading the ledger takes staff; recording a decision also the steward's permission."""
-
-    message = "Recording consent needs the permission to add consent records."
-
-    def has_permission(self, request: Request, view: object) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return bool(request.user and request.user.has_perm(RECORD_PERMISSION))
-
 
 class NewestFirst(CursorPagination):
     """Cursor pages: constant cost on a long ledger, no COUNT(*)."""
@@ -52,6 +39,11 @@ class NewestFirst(CursorPagination):
 
 class PurposeViewSet(viewsets.ReadOnlyModelViewSet):
     """Purposes with their current wording."""
+
+    required_permissions = {
+        "list": ("consent.view_purpose",),
+        "retrieve": ("consent.view_purpose",),
+    }
 
     serializer_class = PurposeSerializer
     lookup_value_regex = r"[0-9]+"
@@ -71,7 +63,11 @@ class ConsentRecordViewSet(
     """The consent ledger: list (filter by profile, purpose, status, method), record a decision."""
 
     serializer_class = ConsentRecordSerializer
-    permission_classes = [permissions.IsAdminUser, MayRecordConsent]
+    required_permissions = {
+        "list": ("consent.view_consentrecord",),
+        "retrieve": ("consent.view_consentrecord",),
+        "create": ("consent.add_consentrecord",),
+    }
     pagination_class = NewestFirst
     lookup_value_regex = r"[0-9]+"
     filter_backends = [DjangoFilterBackend]
@@ -112,6 +108,8 @@ class ConsentRecordViewSet(
 
 class ProfileConsentView(generics.GenericAPIView):
     """A profile's current consent for every purpose, derived from the ledger."""
+
+    required_permissions = {"get": ("consent.view_consentrecord",)}
 
     serializer_class = ProfileConsentSerializer
     pagination_class = None

@@ -24,6 +24,8 @@ from consent.services.suppression import (
     suppression_add,
     suppression_digest,
     suppression_lift,
+    suppression_return_confirm,
+    suppression_return_request,
 )
 
 __all__ = [
@@ -55,4 +57,6 @@ __all__ = [
     "suppression_add",
     "suppression_digest",
     "suppression_lift",
+    "suppression_return_confirm",
+    "suppression_return_request",
 ]

@@ -13,14 +13,13 @@ ERASE_PERMISSION = "consent.erase_personal_data"
 
 
 def may_unmask(user: Any) -> bool:
-    """Viewers (the mask permission) see personal data masked; stewards and admins unmasked.
+    """Only a user holding the unmask permission (stewards, admins, superusers) sees data.
 
-    Masking is opt-in by role so that a plain staff account keeps working; superusers
-    hold every permission, unmask included, and see everything.
+    Fail closed: a viewer, a staff account in no group and anyone else see it masked.
     """
     if not (user and getattr(user, "is_authenticated", False)):
         return False
-    return user.has_perm(UNMASK_PERMISSION) or not user.has_perm(MASK_PERMISSION)
+    return bool(user.has_perm(UNMASK_PERMISSION))
 
 
 def access_log_add(*, user: Any, action: str, what: str, profile_id: int | None) -> AccessLog:

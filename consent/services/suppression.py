@@ -11,14 +11,21 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
+from consent.links import confirm_max_age, return_token_read, return_url
 from consent.models import DataSubjectRequest, Suppression
+from consent.proof import click_proof
+
+logger = logging.getLogger(__name__)
 
 SUPPRESSIBLE_KINDS = frozenset(Suppression.Kind.values)
 
@@ -73,3 +80,26 @@ def suppression_lift(*, digests: Iterable[str], proof: Mapping[str, Any]) -> int
     return Suppression.objects.filter(digest__in=set(digests), lifted_at__isnull=True).update(
         lifted_at=timezone.now(), lift_proof=dict(proof)
     )
+
+
+def suppression_return_request(*, email: str, digests: Iterable[str]) -> None:
+    """An erased person's address ticked a consent box: mail that address a link; only the
+    click (double opt-in) lifts the suppression, so nobody else can bring them back."""
+    context = {"url": return_url(digests=digests), "days": confirm_max_age().days}
+    subject = " ".join(render_to_string("consent/email/return_subject.txt", context).split())
+    body = render_to_string("consent/email/return_body.txt", context)
+    transaction.on_commit(functools.partial(_mail_return, subject=subject, body=body, to=email))
+
+
+def _mail_return(*, subject: str, body: str, to: str) -> None:
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+    except Exception:
+        logger.exception("come-back confirmation email failed")  # no address logged
+
+
+def suppression_return_confirm(*, token: str, ip: str, user_agent: str) -> int:
+    """The person clicked the link mailed to them: lift the suppression, with the click as proof."""
+    digests = return_token_read(token=token)
+    proof = click_proof(ip=ip, user_agent=user_agent, method="double_opt_in")
+    return suppression_lift(digests=digests, proof=proof)

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from consent.masking import MaskedForViewersAdmin
+from consent.masking import MaskedForViewersAdmin, search_by_id_only
 from consent.services import access_log_add, mask_value, may_unmask
 from profiles.admin.merges import merge_selected_profiles
 from profiles.admin.quality import OpenIssueFilter
@@ -113,7 +113,7 @@ class IdentityInline(admin.TabularInline):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     """The 360° page: identities, each field's sources, the cross-channel timeline."""
 
     list_display = (
@@ -129,6 +129,7 @@ class ProfileAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "lifecycle_stage", OpenIssueFilter)
     search_fields = ("email",)  # the real search is index-backed, see get_search_results
+    personal_lookups = (*PERSONAL_FIELDS, "value", "traits")
     search_help_text = "Email, phone (+33…) or name prefix (“lovel”, “ada lovelace”)."
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -171,6 +172,8 @@ class ProfileAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Profile], search_term: str
     ) -> tuple[QuerySet[Profile], bool]:
+        if not may_unmask(request.user):
+            return search_by_id_only(queryset, search_term)
         if not search_term.strip():
             return queryset, False
         queryset = queryset.annotate(_last=Lower("last_name"), _first=Lower("first_name"))

@@ -183,6 +183,8 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         """Side by side: each field of both profiles, its similarity, and the decisions."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied  # before the look-up: a refusal says nothing of the row
         candidate = get_object_or_404(
             DuplicateCandidate.objects.select_related("profile_low", "profile_high"),
             pk=object_id,
@@ -285,6 +287,8 @@ class DuplicateSettingsAdmin(admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         settings = duplicate_settings_get()
         return HttpResponseRedirect(
             reverse("admin:profiles_duplicatesettings_change", args=[settings.pk])

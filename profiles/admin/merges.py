@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -153,9 +154,11 @@ class ProfileMergeAdmin(admin.ModelAdmin):
         return [undo, *super().get_urls()]
 
     def undo_view(self, request: HttpRequest, merge_id: int) -> HttpResponse:
+        if not self.has_undo_permission(request):
+            raise PermissionDenied
         merge = get_object_or_404(ProfileMerge, pk=merge_id)
         url = reverse("admin:profiles_profilemerge_change", args=[merge.pk])
-        if request.method != "POST" or not self.has_undo_permission(request):
+        if request.method != "POST":
             return HttpResponseRedirect(url)
         self._undo(request, merge.pk)
         return HttpResponseRedirect(url)

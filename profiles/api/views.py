@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import get_object_or_404
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.services import access_log_add
+from consent.services import access_log_add, may_unmask
 from profiles.api.filters import EventFilter, MergeFilter, ProfileFilter
 from profiles.api.serializers import (
     EventSerializer,
@@ -32,6 +34,9 @@ from profiles.services import (
     source_rotate_key,
 )
 
+# Profile filters whose value is personal data.
+PERSONAL_FILTERS = ("q", "email")
+
 
 class NewestFirst(CursorPagination):
     """Cursor pages: constant cost on a million rows, no COUNT(*)."""
@@ -49,6 +54,13 @@ class TimelinePages(NewestFirst):
 class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
     """Profiles: list with filters and search (`q`), the 360° view, and the timeline."""
 
+    required_permissions = {
+        "list": ("profiles.view_profile",),
+        "retrieve": ("profiles.view_profile",),
+        # A merge writes a merge log entry and changes both profiles.
+        "merge": ("profiles.add_profilemerge", "profiles.change_profile"),
+    }
+
     serializer_class = ProfileSerializer
     pagination_class = NewestFirst
     lookup_value_regex = r"[0-9]+"
@@ -57,6 +69,14 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]  # DRF's own signature
         return profile_list(include_merged=self.request.query_params.get("status") == "merged")
+
+    def filter_queryset(self, queryset):  # type: ignore[no-untyped-def]  # DRF's own signature
+        # Searching by an address or a name confirms a person exists: not for viewers.
+        searched = set(self.request.query_params) & set(PERSONAL_FILTERS)
+        if searched and not may_unmask(self.request.user):
+            message = _("Searching by personal data ({fields}) needs the permission to see it.")
+            raise PermissionDenied(message.format(fields=", ".join(sorted(searched))))
+        return super().filter_queryset(queryset)
 
     @extend_schema(responses=Profile360Serializer)
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
@@ -84,6 +104,8 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
 class ProfileEventsView(generics.ListAPIView):
     """A profile's timeline across channels, newest first, filterable by type, name, time."""
 
+    required_permissions = {"get": ("profiles.view_event",)}
+
     serializer_class = EventSerializer
     pagination_class = TimelinePages
     filter_backends = [DjangoFilterBackend]
@@ -101,6 +123,13 @@ class ProfileEventsView(generics.ListAPIView):
 
 class SourceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Sources; creating one or rotating its key answers the write key once."""
+
+    required_permissions = {
+        "list": ("profiles.view_source",),
+        "retrieve": ("profiles.view_source",),
+        "create": ("profiles.add_source",),
+        "rotate_key": ("profiles.change_source",),
+    }
 
     queryset = Source.objects.order_by("name")
     serializer_class = SourceSerializer
@@ -129,6 +158,12 @@ class SourceViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
 class MergeViewSet(viewsets.ReadOnlyModelViewSet):
     """The merge log (filter by profile, survivor, absorbed, rule, actor, undone, time); undo."""
+
+    required_permissions = {
+        "list": ("profiles.view_profilemerge",),
+        "retrieve": ("profiles.view_profilemerge",),
+        "undo": ("profiles.change_profilemerge", "profiles.change_profile"),
+    }
 
     serializer_class = MergeSerializer
     pagination_class = NewestFirst

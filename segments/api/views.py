@@ -59,6 +59,18 @@ class MemberPages(CursorPagination):
 class SegmentViewSet(viewsets.ViewSet):
     """Segments: list, create, read, change, delete; members, sizes, refresh, preview."""
 
+    required_permissions = {
+        "list": ("segments.view_segment",),
+        "retrieve": ("segments.view_segment",),
+        "sizes": ("segments.view_segment",),
+        # A preview shows a sample of profiles (masked for viewers).
+        "preview": ("segments.view_segment", "profiles.view_profile"),
+        "create": ("segments.add_segment",),
+        "partial_update": ("segments.change_segment",),
+        "refresh": ("segments.change_segment",),
+        "destroy": ("segments.delete_segment",),
+    }
+
     lookup_value_regex = r"[0-9]+"
 
     @extend_schema(responses=SegmentSerializer(many=True))
@@ -97,7 +109,11 @@ class SegmentViewSet(viewsets.ViewSet):
         found = segment_preview(
             rule=data.validated_data["rule"], sample=data.validated_data["sample"]
         )
-        return Response(PreviewSerializer({"count": found.count, "sample": found.sample}).data)
+        access_log_add(
+            user=request.user, action="view", what="api:segment-preview", profile_id=None
+        )
+        body = {"count": found.count, "sample": found.sample}
+        return Response(PreviewSerializer(body, context={"request": request}).data)
 
     @extend_schema(request=None, responses={202: None})
     @action(detail=True, methods=["post"])
@@ -120,6 +136,12 @@ class SegmentViewSet(viewsets.ViewSet):
 class SegmentMembersView(generics.ListAPIView):
     """Current members of a segment (cursor pages by profile id); a static list takes
     POST (add) and DELETE (remove) of profile ids or email addresses."""
+
+    required_permissions = {
+        "get": ("segments.view_membership", "profiles.view_profile"),
+        "post": ("segments.change_segment", "segments.add_membership"),
+        "delete": ("segments.change_segment", "segments.change_membership"),
+    }
 
     serializer_class = MemberSerializer
     pagination_class = MemberPages
@@ -159,6 +181,10 @@ class SegmentMembersView(generics.ListAPIView):
 class ProfileSegmentsView(APIView):
     """The segments a profile is in now, and their personas."""
 
+    required_permissions = {
+        "get": ("segments.view_membership", "segments.view_persona", "profiles.view_profile")
+    }
+
     @extend_schema(responses=ProfileSegmentsSerializer)
     def get(self, request: Request, pk: int) -> Response:
         profile = get_object_or_404(Profile, pk=pk)
@@ -174,6 +200,14 @@ class ProfileSegmentsView(APIView):
 
 class PersonaViewSet(viewsets.ModelViewSet):
     """Buyer personas tied to segments."""
+
+    required_permissions = {
+        "list": ("segments.view_persona",),
+        "retrieve": ("segments.view_persona",),
+        "create": ("segments.add_persona",),
+        "partial_update": ("segments.change_persona",),
+        "destroy": ("segments.delete_persona",),
+    }
 
     serializer_class = PersonaSerializer
     lookup_value_regex = r"[0-9]+"

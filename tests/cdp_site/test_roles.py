@@ -44,3 +44,12 @@ def test_stewards_export_and_only_admins_erase() -> None:
     assert ("consent", "erase_personal_data") not in steward
     assert ("consent", "erase_personal_data") in admin
     assert ("consent", "delete_accesslog") not in admin
+
+
+def test_viewers_do_not_get_pages_of_raw_personal_data() -> None:
+    perms = _codenames("viewer")
+
+    withheld = {("profiles", "view_dataqualityissue"), ("profiles", "view_duplicatecandidate")}
+    assert withheld & perms == set()
+    assert ("collection", "view_intakebatch") not in perms
+    assert ("profiles", "view_dataqualityissue") in _codenames("steward")

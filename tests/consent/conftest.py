@@ -74,34 +74,3 @@ def make_profile(db: None) -> Any:
 @pytest.fixture
 def ada(make_profile: Any) -> Profile:
     return make_profile("ada@example.org", first_name="Ada")
-
-
-@pytest.fixture
-def role_user(db: None) -> Any:
-    """role_user("viewer" | "steward" | "admin") -> a staff user in that group."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-
-    def make(role: str) -> Any:
-        user = get_user_model().objects.create_user(
-            username=f"{role}-user", password="pw", is_staff=True, email=f"{role}@cdp.test"
-        )
-        user.groups.add(Group.objects.get(name=role))
-        return user
-
-    return make
-
-
-@pytest.fixture
-def role_client(role_user: Any) -> Any:
-    """role_client(role) -> an API client authenticated as a user of that role."""
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
-
-    def make(role: str) -> APIClient:
-        client = APIClient()
-        token = Token.objects.create(user=role_user(role))
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client
-
-    return make

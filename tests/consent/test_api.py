@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
 from consent.models import ConsentRecord, Purpose
@@ -23,7 +24,7 @@ def _time(value: datetime | None) -> str | None:
 def test_purposes_are_listed_with_their_current_wording(
     api_client: Any, newsletter: Purpose, offers: Purpose, django_assert_num_queries: Any
 ) -> None:
-    with django_assert_num_queries(3):  # token with its user, count, page
+    with django_assert_num_queries(5):  # token with its user, its permissions (2), count, page
         response = api_client.get("/api/consent/purposes/")
 
     assert response.status_code == 200
@@ -233,7 +234,7 @@ def test_the_ledger_of_a_profile_is_paginated_newest_first(
     offered, _ = decide(ada, offers)
     decide(make_profile("alan@example.org"), newsletter)
 
-    with django_assert_num_queries(2):  # token with its user, page
+    with django_assert_num_queries(4):  # token with its user, its permissions (2), page
         response = api_client.get("/api/consent/records/", {"profile": ada.pk, "page_size": 2})
 
     body = response.json()
@@ -337,6 +338,7 @@ def test_the_ledger_has_no_update_or_delete_verb(
 
 def test_a_viewer_reads_the_ledger_but_cannot_record(ada: Profile, newsletter: Purpose) -> None:
     viewer = get_user_model().objects.create_user("viewer", is_staff=True)
+    viewer.groups.add(Group.objects.get(name="viewer"))
     client = APIClient()
     client.force_authenticate(viewer)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from profiles.services.messages import Message
 from tests.consent.gdpr_helpers import ADA, ingest_person
 
 pytestmark = pytest.mark.django_db
+
+RETURN_LINK = re.compile(r"https?://[^/\s]+(/consent/return/[^\s]+/)")
 
 
 @pytest.fixture(autouse=True)
@@ -134,32 +137,77 @@ def test_a_form_without_consent_does_not_bring_the_person_back(
     assert Suppression.objects.filter(lifted_at__isnull=True).count() == 2
 
 
-def test_the_persons_own_opt_in_on_a_form_lifts_the_suppression_with_proof(
-    erased: None, web_form: Any, purposes: Any, client: Any
+def _opt_in(client: Any, capture: Any) -> Any:
+    with capture(execute=True):
+        return client.post(
+            "/api/forms/signup/submissions",
+            {"email": ADA["email"], "consent_newsletter": "on", "consent_wording_newsletter": "1"},
+            REMOTE_ADDR="203.0.113.77",
+        )
+
+
+def test_an_opt_in_typed_by_anyone_does_not_lift_the_suppression(
+    erased: None,
+    web_form: Any,
+    purposes: Any,
+    client: Any,
+    mailoutbox: list[Any],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     make_form(web_form)
-    response = client.post(
-        "/api/forms/signup/submissions",
-        {
-            "email": ADA["email"],
-            "consent_newsletter": "on",
-            "consent_wording_newsletter": "1",
-        },
-        REMOTE_ADDR="203.0.113.77",
-    )
-    assert response.status_code == 201
+    before = live_rows()
+
+    response = _opt_in(client, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 400
+    assert live_rows() == before
+    assert Suppression.objects.filter(lifted_at__isnull=True).count() == 2
+    # Only the address's owner gets the way back: a link mailed to it.
+    assert [mail.to for mail in mailoutbox] == [[ADA["email"]]]
+    assert ADA["email"] not in mailoutbox[0].body
+
+
+def test_the_persons_confirmed_opt_in_lifts_the_suppression_with_proof(
+    erased: None,
+    web_form: Any,
+    purposes: Any,
+    client: Any,
+    mailoutbox: list[Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    make_form(web_form)
+    _opt_in(client, django_capture_on_commit_callbacks)
+    path = RETURN_LINK.search(mailoutbox[0].body).group(1)
+
+    shown = client.get(path)
+    clicked = client.post(path, REMOTE_ADDR="198.51.100.9")
+    again = _opt_in(client, django_capture_on_commit_callbacks)
+
+    assert (shown.status_code, clicked.status_code, again.status_code) == (200, 200, 201)
     lifted = Suppression.objects.get(kind="email")
-    assert lifted.lifted_at is not None
-    assert (
-        lifted.lift_proof["source"],
-        lifted.lift_proof["ip"],
-        lifted.lift_proof["purposes"],
-    ) == (
-        web_form.slug,
-        "203.0.113.0",
-        ["newsletter"],
+    assert (lifted.lift_proof["method"], lifted.lift_proof["ip"]) == (
+        "double_opt_in",
+        "198.51.100.0",
     )
     assert Suppression.objects.get(kind="phone").lifted_at is None
     profile = Profile.objects.get(status="active")
     assert profile.email == ADA["email"]
     assert ConsentRecord.objects.filter(profile=profile, status="granted").count() == 1
+
+
+def test_a_tampered_come_back_link_lifts_nothing(
+    erased: None,
+    web_form: Any,
+    purposes: Any,
+    client: Any,
+    mailoutbox: list[Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    make_form(web_form)
+    _opt_in(client, django_capture_on_commit_callbacks)
+    path = RETURN_LINK.search(mailoutbox[0].body).group(1)
+
+    response = client.post(path[:-3] + "xx/")
+
+    assert response.status_code == 400
+    assert Suppression.objects.filter(lifted_at__isnull=True).count() == 2

@@ -162,8 +162,10 @@ def test_an_unknown_run_kind_is_refused(admin_client: Any) -> None:
     assert MaintenanceRun.objects.count() == 0
 
 
-def test_staff_without_permission_cannot_see_the_overview(client: Any, staff_user: Any) -> None:
-    client.force_login(staff_user)
+def test_staff_without_permission_cannot_see_the_overview(client: Any, db: None) -> None:
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_user("nogroup", is_staff=True))
 
     response = client.get("/admin/profiles/dataqualityissue/overview/")
 

@@ -185,3 +185,36 @@ def test_an_extreme_utc_offset_is_compared_in_utc(api_client: Any, web_form: Any
 
     assert response.status_code == 200
     assert len(response.json()["results"]) == 2
+
+
+def test_unmasking_is_a_permission_held_not_a_mask_missing(db: None) -> None:
+    """A staff user given only the view permission (no role) sees personal data masked."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from rest_framework.test import APIClient
+
+    Profile.objects.create(email="ada@example.org", first_name="Ada")
+    user = get_user_model().objects.create_user("reader", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_profile"))
+    client = APIClient()
+    client.force_authenticate(user)
+
+    body = client.get("/api/profiles/").json()
+
+    assert [(row["email"], row["first_name"]) for row in body["results"]] == [("a***@e***", "A***")]
+
+
+def test_a_viewer_may_not_write_through_the_staff_api(role_client: Any, make_source: Any) -> None:
+    viewer = role_client("viewer")
+    source, _ = make_source("Shop")
+    a = Profile.objects.create(email="a@example.org")
+    b = Profile.objects.create(email="b@example.org")
+
+    created = viewer.post("/api/sources/", {"name": "Evil", "kind": "api"})
+    rotated = viewer.post(f"/api/sources/{source.pk}/rotate-key/")
+    merged = viewer.post(f"/api/profiles/{a.pk}/merge/", {"absorbed_id": b.pk})
+    segment = viewer.post("/api/segments/", {"name": "S", "kind": "static"})
+
+    assert [r.status_code for r in (created, rotated, merged, segment)] == [403, 403, 403, 403]
+    assert Source.objects.count() == 1
+    assert Profile.objects.filter(status="active").count() == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -218,3 +219,43 @@ def test_a_segment_used_by_another_cannot_be_deleted(api_client: Any) -> None:
 
     assert response.status_code == 409
     assert Segment.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("rule", "path"),
+    [
+        ({"field": "first_name", "op": "eq", "value": "Ada\x00"}, "rule.value"),
+        ({"all": [{"event": {"name": "signup\x00"}, "op": "performed"}]}, "rule.all[0].event.name"),
+        ({"field": "city", "op": "in", "value": ["Paris", "\ud800"]}, "rule.value[1]"),
+    ],
+)
+@pytest.mark.parametrize("url", ["/api/segments/", "/api/segments/preview/"])
+def test_a_text_postgresql_refuses_in_a_rule_is_a_400_naming_the_node(
+    api_client: Any, rule: Any, path: str, url: str
+) -> None:
+    # Sent as ASCII JSON (\u0000, \ud800 escapes), as a client would.
+    body = json.dumps({"name": "Nul", "rule": rule})
+    response = api_client.post(url, body, content_type="application/json")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], list(error["fields"])) == ("invalid_rule", [path])
+    assert Segment.objects.count() == 0
+
+
+def test_the_member_export_neutralises_spreadsheet_formulas(
+    client: Any, staff_user: Any, make_profile: Any
+) -> None:
+    from segments.services import segment_members_add
+
+    evil = make_profile(
+        email="x@example.org", first_name='=HYPERLINK("http://evil")', last_name="@SUM"
+    )
+    segment = segment_create(name="Static", kind="static")
+    segment_members_add(segment_id=segment.pk, profile_ids=[evil.pk])
+    client.force_login(staff_user)
+
+    export = client.get(f"/admin/segments/segment/{segment.pk}/export/")
+
+    lines = b"".join(export.streaming_content).decode().splitlines()
+    assert lines[1].startswith(f'{evil.pk},x@example.org,"\'=HYPERLINK(""http://evil"")",\'@SUM,')

@@ -35,6 +35,7 @@ from collection.services.imports.reading import (
     Table,
     open_table,
 )
+from core.spreadsheets import spreadsheet_safe
 from core.statistics import statistics_refresh
 from profiles.services.ingest import WRITTEN_MODELS, ingest_messages
 
@@ -42,7 +43,6 @@ BATCH_ROWS = 2_000  # rows per ingestion batch (one transaction each; larger is 
 DEFAULT_TASK_ROWS = 5_000  # rows per task run before it re-queues itself
 REPORT_HEADER = ["row", "column", "message"]
 _BOM = "\ufeff".encode()  # spreadsheets read the error report as UTF-8
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def task_rows() -> int:
@@ -58,17 +58,12 @@ class ImportProgress:
     has_more: bool
 
 
-def _cell(value: str) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula (the file is untrusted)."""
-    return f"'{value}" if value[:1] in _FORMULA_STARTS else value
-
-
 def _report_lines(header: list[str], records: list[list[str]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if header:
-        writer.writerow([_cell(value) for value in header])
-    writer.writerows([_cell(value) for value in record] for record in records)
+        writer.writerow([spreadsheet_safe(value) for value in header])
+    writer.writerows([spreadsheet_safe(value) for value in record] for record in records)
     return buffer.getvalue().encode("utf-8")
 
 

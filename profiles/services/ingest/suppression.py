@@ -2,16 +2,17 @@
 
 One look-up per batch: the HMAC of every email and phone the batch carries is checked
 against the consent app's suppression list. A suppressed message is rejected with the
-error "suppressed" and writes nothing, unless it is the person's own fresh opt-in: a
-form submission (from a web-form source) that grants a consent purpose. That lifts the
-suppression, with the submission as proof, and the message is stored like any other.
+error "suppressed" and writes nothing. A form post is public: anyone may type the
+address, so a form submission (from a web-form source) that grants a consent purpose does
+not lift the suppression; it mails the address a link, and only the person's click on it
+(a confirmed double opt-in) lifts the suppression. They then sign up again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from consent.services import suppression_digest, suppression_lift
+from consent.services import suppression_digest, suppression_return_request
 from profiles.models import Event, Identity, Source
 from profiles.services.ingest.results import MessageResult
 from profiles.services.messages import Prepared
@@ -19,8 +20,8 @@ from profiles.services.messages import Prepared
 SUPPRESSED_KINDS = frozenset({Identity.Kind.EMAIL, Identity.Kind.PHONE})
 SUPPRESSED_ERROR = {
     "suppressed": [
-        "suppressed: this person asked to be erased; only their own opt-in on a form "
-        "can bring them back."
+        "suppressed: this person asked to be erased; only their confirmed opt-in (the "
+        "link mailed to the address) can bring them back."
     ]
 }
 
@@ -46,29 +47,30 @@ def _fresh_opt_in(item: Prepared, source: Source) -> bool:
     )
 
 
+def _suppressed_email(item: Prepared, hits: set[str]) -> str | None:
+    """The message's suppressed email address, the one the come-back link goes to."""
+    for kind, _, value in item.keys:
+        if kind == Identity.Kind.EMAIL and suppression_digest(kind=kind, value=value) in hits:
+            return str(value)
+    return None
+
+
 def suppression_filter(
     prepared: list[Prepared],
     source: Source,
     results: list[MessageResult | None],
     suppressed: set[str],
 ) -> list[Prepared]:
-    """Drop suppressed messages (reported in `results`), lifting for fresh opt-ins."""
+    """Drop suppressed messages (reported in `results`); a fresh opt-in gets a link mailed."""
     kept = []
     for item in prepared:
         hits = _digests(item) & suppressed
         if not hits:
             kept.append(item)
-        elif _fresh_opt_in(item, source):
-            proof = {
-                "source": source.slug,
-                "message_id": item.message_id,
-                "occurred_at": item.occurred_at.isoformat(),
-                "ip": str(item.context.get("ip", ""))[:64],
-                "purposes": sorted(str(code) for code in item.context["consent"]),
-            }
-            suppression_lift(digests=hits, proof=proof)
-            kept.append(item)
         else:
+            email = _suppressed_email(item, hits)
+            if email is not None and _fresh_opt_in(item, source):
+                suppression_return_request(email=email, digests=hits)
             results[item.index] = MessageResult(
                 index=item.index,
                 status="error",
