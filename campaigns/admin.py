@@ -33,7 +33,7 @@ from campaigns.services import (
     template_version_add,
 )
 from campaigns.services.preview import template_preview, template_test_send
-from consent.services import access_log_add
+from consent.services import access_log_add, may_unmask
 from profiles.models import Profile
 
 PART_WIDGETS = {
@@ -133,10 +133,12 @@ class TemplateAdmin(admin.ModelAdmin):
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """The latest version as a chosen person, at desktop and mobile widths; a test send."""
-        template = get_object_or_404(Template, pk=pk)
-        if not self.has_view_permission(request, template):
+        if not self.has_view_permission(request):
             raise PermissionDenied
+        template = get_object_or_404(Template, pk=pk)
         raw = request.POST.get("profile") or request.GET.get("profile", "")
+        if raw and not may_unmask(request.user):
+            raise PermissionDenied  # a person's values, rendered: not for viewers
         profile = Profile.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
         shown = None
         if profile is not None:
@@ -245,9 +247,9 @@ class BroadcastAdmin(admin.ModelAdmin):
 
     def confirm_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """How many will be sent and skipped; confirming schedules (snapshots the audience)."""
-        broadcast = get_object_or_404(Broadcast, pk=pk)
-        if not self.has_change_permission(request, broadcast):
+        if not self.has_change_permission(request):
             raise PermissionDenied
+        broadcast = get_object_or_404(Broadcast, pk=pk)
         if request.method == "POST":
             try:
                 broadcast_schedule(broadcast_id=broadcast.pk)
@@ -266,9 +268,9 @@ class BroadcastAdmin(admin.ModelAdmin):
 
     def act_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Pause, resume or cancel (POST)."""
-        broadcast = get_object_or_404(Broadcast, pk=pk)
-        if request.method != "POST" or not self.has_change_permission(request, broadcast):
+        if request.method != "POST" or not self.has_change_permission(request):
             raise PermissionDenied
+        broadcast = get_object_or_404(Broadcast, pk=pk)
         actions = {"pause": broadcast_pause, "resume": broadcast_resume, "cancel": broadcast_cancel}
         action = actions.get(request.POST.get("action", ""))
         if action is None:

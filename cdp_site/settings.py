@@ -224,7 +224,11 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # django-axes logs every successful login and reset at INFO; lockouts are warnings.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- API --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
@@ -145,8 +145,10 @@ class ReportScheduleAdmin(admin.ModelAdmin):
 
     def report_view(self, request: HttpRequest, code: str) -> HttpResponse:
         """A built-in report over a chosen period, with its exports."""
-        if not request.user.has_perm("reports.view_dailyevents") or code not in DEFINITIONS:
+        if not request.user.has_perm("reports.view_dailyevents"):
             raise PermissionDenied
+        if code not in DEFINITIONS:
+            raise Http404(_("No such report."))
         definition = DEFINITIONS[code]
         period = last_complete_period(cadence=definition.cadence, today=timezone.localdate())
         form = PeriodForm(request.GET or {"start": period.start, "end": period.end})

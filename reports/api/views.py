@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,16 +17,12 @@ from reports.api.serializers import (
 from reports.builtin import DEFINITIONS, report_build
 from reports.errors import ReportNotFound
 
-
-class MayReadReports(BasePermission):
-    """Roles that may read reports (viewer, steward, admin); nobody else."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and request.user.has_perm("reports.view_dailyevents"))
+# Roles that may read reports (viewer, steward, admin); checked by core.permissions.
+READ_REPORTS = {"get": ("reports.view_dailyevents",)}
 
 
 class ReportListView(APIView):
-    permission_classes = [IsAuthenticated, MayReadReports]
+    required_permissions = READ_REPORTS
 
     @extend_schema(responses=DefinitionSerializer(many=True), tags=["reports"])
     def get(self, request: Request) -> Response:
@@ -36,7 +31,7 @@ class ReportListView(APIView):
 
 
 class ReportView(APIView):
-    permission_classes = [IsAuthenticated, MayReadReports]
+    required_permissions = READ_REPORTS
 
     @extend_schema(parameters=[PeriodInputSerializer], responses=ReportSerializer, tags=["reports"])
     def get(self, request: Request, code: str) -> Response:

@@ -77,9 +77,10 @@ def test_templates_are_versioned_and_previewed_as_a_person(writer: APIClient) ->
 
 
 @pytest.mark.django_db
-def test_a_viewer_reads_but_cannot_write(api_client: APIClient) -> None:
-    listed = api_client.get("/api/campaigns/templates/")
-    refused = api_client.post(
+def test_a_viewer_reads_but_cannot_write(role_client: Any) -> None:
+    viewer = role_client("viewer")
+    listed = viewer.get("/api/campaigns/templates/")
+    refused = viewer.post(
         "/api/campaigns/templates/", {"name": "T", "variants": variants()}, format="json"
     )
 

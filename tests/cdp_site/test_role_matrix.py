@@ -106,6 +106,14 @@ POLICIES: dict[str, Policy] = {
             "b",
         )
     },
+    # Browser SDKs: their settings and beacons take a write key, never a staff login.
+    "tracking-segment-settings": _p(get=WRITE_KEY, denied=401),
+    "tracking-beacon": _p(post=WRITE_KEY, denied=401),
+    "tracking-rudderstack-config": _p(get=WRITE_KEY, denied=401),
+    "sourceConfig": _p(get=WRITE_KEY, denied=401),
+    # Email tracking: anyone holding a signed link (a bad token is a 404).
+    "campaigns:open": _p(get=PUBLIC),
+    "campaigns:click": _p(get=PUBLIC),
     # Profiles API
     "profile-list": _p(get=READ),
     "profile-detail": _p(get=READ),
@@ -139,6 +147,22 @@ POLICIES: dict[str, Policy] = {
     "consent-request-extend": _p(post=WRITE),
     "consent-request-reject": _p(post=WRITE),
     "consent-request-execute": _p(post=WRITE),
+    # Campaigns API
+    "campaign-template-list": _p(get=READ, post=WRITE),
+    "campaign-template-detail": _p(get=READ),
+    "campaign-template-versions": _p(get=READ, post=WRITE),
+    "campaign-template-preview": _p(post=WRITE),
+    "campaign-broadcast-list": _p(get=READ, post=WRITE),
+    "campaign-broadcast-detail": _p(get=READ),
+    "campaign-broadcast-stats": _p(get=READ),
+    **{
+        f"campaign-broadcast-{action}": _p(post=WRITE)
+        for action in ("schedule", "send", "pause", "resume", "cancel")
+    },
+    "campaign-profile-messages": _p(get=READ),
+    # Reports API
+    "report-list": _p(get=READ),
+    "report-detail": _p(get=READ),
     # Admin site pages
     "admin:index": _p(get=STAFF),
     "admin:login": _p(get=PUBLIC),
@@ -165,6 +189,10 @@ POLICIES: dict[str, Policy] = {
     "admin:segments_segment_preview": _p(post=READ),
     "admin:segments_segment_members": _p(get=READ, post=WRITE),
     "admin:segments_segment_export": _p(get=WRITE),
+    "admin:campaigns_template_preview": _p(get=READ),
+    "admin:campaigns_broadcast_confirm": _p(get=WRITE, post=WRITE),
+    "admin:campaigns_broadcast_act": _p(post=WRITE),
+    "admin:reports_report_view": _p(get=READ),
 }
 
 
