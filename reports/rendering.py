@@ -14,19 +14,15 @@ from typing import Any
 from django.template.loader import render_to_string
 from openpyxl import Workbook
 
+from core.spreadsheets import spreadsheet_safe
 from reports.builtin import Report, Table
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def spreadsheet_cell(value: Any) -> Any:
-    """A value a spreadsheet shows as data: text that could start a formula gets a quote."""
+    """A value a spreadsheet shows as data (numbers stay numbers, text never a formula)."""
     if value is None:
         return ""
-    if isinstance(value, (int, float)):
-        return value
-    text = str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+    return spreadsheet_safe(value if isinstance(value, (int, float)) else str(value))
 
 
 @dataclass(frozen=True)

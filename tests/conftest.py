@@ -182,3 +182,12 @@ def _fresh_quality_rules() -> Any:
     quality_config_forget()
     yield
     quality_config_forget()
+
+
+@pytest.fixture
+def smtp_sink(settings: Any) -> Any:
+    """A real SMTP server (aiosmtpd) that Django's mail goes to; what it received."""
+    from tests.mail import smtp_server
+
+    with smtp_server(settings) as sink:
+        yield sink

@@ -1,22 +1,18 @@
-"""Fixtures of the campaigns tests: a real SMTP server (aiosmtpd), people, a segment."""
+"""Fixtures of the campaigns tests: a real SMTP server (tests/mail.py), people, a segment."""
 
 from __future__ import annotations
 
-import email
-import socket
-import threading
 from collections.abc import Iterator
-from email.message import Message as MailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from campaigns.services import template_create
 from consent.services import consent_record
 from profiles.models import Profile
 from segments.models import Segment
 from segments.services import segment_create, segment_members_add
+from tests.mail import Sink, free_port, smtp_server
 
 MJML = (
     "<mjml><mj-head><mj-style>.lead { color: #123456; }</mj-style></mj-head>"
@@ -46,53 +42,12 @@ def variants() -> dict[str, Any]:
     }
 
 
-class Sink:
-    """What the SMTP server received: one parsed message per recipient delivery."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.messages: list[MailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.original_content)
-        with self.lock:
-            self.messages.append(parsed)
-        return "250 OK"
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        if address.startswith("bounce"):
-            return "550 5.1.1 No such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    def ids(self) -> list[str]:
-        with self.lock:
-            return [m["Message-ID"] for m in self.messages]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_sink(settings: Any) -> Iterator[Sink]:
-    """An aiosmtpd server on a free port, and Django's SMTP backend pointed at it."""
-    sink = Sink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = False
+    """A real SMTP server; marketing is not held by quiet hours in these tests."""
     settings.CDP_QUIET_HOURS = ""
-    try:
+    with smtp_server(settings) as sink:
         yield sink
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -138,3 +93,6 @@ def static_segment(people: list[Profile], name: str = "Readers") -> Segment:
     segment = segment_create(name=name, kind=Segment.Kind.STATIC, rule=None)
     segment_members_add(segment_id=segment.pk, profile_ids=[p.pk for p in people])
     return segment
+
+
+__all__ = ["Sink", "free_port", "grant", "make_people", "static_segment", "variants", "withdraw"]

@@ -182,7 +182,9 @@ def test_the_api_refuses_a_staff_account_in_no_group(history: Any) -> None:
     assert client.get(reverse("report-list")).status_code == 403
 
 
-def test_a_scheduled_report_is_emailed_once_with_its_pdf_and_csv(history: Any, inbox: Any) -> None:
+def test_a_scheduled_report_is_emailed_once_with_its_pdf_and_csv(
+    history: Any, smtp_sink: Any
+) -> None:
     now = datetime(2026, 11, 30, 6, 5, tzinfo=UTC)
     schedule = report_schedule_create(
         report="marketing", recipients="ada@cdp.test, grace@cdp.test", now=now - timedelta(days=7)
@@ -193,7 +195,7 @@ def test_a_scheduled_report_is_emailed_once_with_its_pdf_and_csv(history: Any, i
     again = report_deliveries_run(now=now)
 
     assert (first.sent, again.sent) == (1, 0)
-    [mail] = inbox.messages
+    [mail] = smtp_sink.messages
     assert mail["To"] == "ada@cdp.test, grace@cdp.test"
     parts = {part.get_content_type(): part for part in mail.walk()}
     assert parts["application/pdf"].get_payload(decode=True).startswith(b"%PDF")
@@ -211,7 +213,7 @@ def test_a_scheduled_report_is_emailed_once_with_its_pdf_and_csv(history: Any, i
 
 
 def test_a_report_the_mail_server_refused_is_sent_at_a_later_tick(
-    history: Any, inbox: Any, settings: Any
+    history: Any, smtp_sink: Any, settings: Any
 ) -> None:
     now = datetime(2026, 11, 30, 6, 5, tzinfo=UTC)
     report_schedule_create(report="quality", recipients="ada@cdp.test", now=now - timedelta(days=7))
@@ -223,7 +225,7 @@ def test_a_report_the_mail_server_refused_is_sent_at_a_later_tick(
     later = report_deliveries_run(now=now + timedelta(minutes=5))
 
     assert (refused.failed, later.sent) == (1, 1)
-    assert len(inbox.messages) == 1
+    assert len(smtp_sink.messages) == 1
     delivery = ReportDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.error) == ("sent", 2, "")
     assert ReportSchedule.objects.get().next_run_at.date() == date(2026, 12, 7)
