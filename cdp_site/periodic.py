@@ -131,6 +131,13 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         queue="reports",
     ),
     PeriodicSpec(
+        name="dashboard figures",
+        task="reports.tasks.figures_snapshot_task",
+        description="Count people and contactable people per purpose for the dashboard.",
+        every_seconds=300,
+        queue="reports",
+    ),
+    PeriodicSpec(
         name="scheduled reports",
         task="reports.tasks.report_deliveries_task",
         description="Email each scheduled report once its period is over.",

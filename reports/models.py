@@ -141,3 +141,15 @@ class ReportDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule_id} {self.period_start}..{self.period_end}: {self.status}"
+
+
+class FigureSnapshot(models.Model):
+    """A figure too costly to count on every page view (people, contactable people per
+    purpose), counted by beat every few minutes; the dashboard reads it."""
+
+    name = models.CharField(max_length=60, unique=True)
+    value = models.FloatField(null=True, blank=True)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value}"

@@ -8,7 +8,7 @@ over the profiles.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Avg, Count, Q, Sum
@@ -21,7 +21,7 @@ from collection.models import ImportJob
 from consent.models import DataSubjectRequest, Purpose
 from consent.selectors import contactable_profile_ids
 from profiles.models import DuplicateCandidate, IdentityConflict, Profile
-from reports.models import DailyConsents, DailyEvents
+from reports.models import DailyConsents, DailyEvents, FigureSnapshot
 from segments.models import Segment, SegmentSize
 
 
@@ -61,10 +61,48 @@ class Figure:
 class Dashboard:
     period_days: int
     since: date
+    counted_at: datetime | None
     figures: list[Figure]
     purposes: list[dict[str, Any]]
     segments: list[dict[str, Any]]
     charts: dict[str, Any] = field(default_factory=dict)
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def figures_count(*, today: date | None = None, period_days: int = 7) -> dict[str, float | None]:
+    """People, new people (this period and the one before), the average quality score and
+    the people contactable per active purpose (`contactable:<purpose id>`)."""
+    today = today or timezone.localdate()
+    start = today - timedelta(days=period_days - 1)
+    previous_start = start - timedelta(days=period_days)
+    tomorrow = today + timedelta(days=1)
+    people = Profile.objects.filter(status=Profile.Status.ACTIVE).aggregate(
+        total=Count("id"),
+        new=Count("id", filter=_between("created_at", start, tomorrow)),
+        new_before=Count("id", filter=_between("created_at", previous_start, start)),
+        quality=Avg("quality_score"),
+    )
+    figures: dict[str, float | None] = {
+        "people": people["total"],
+        "people_new": people["new"],
+        "people_new_before": people["new_before"],
+        "quality": people["quality"],
+    }
+    for purpose in Purpose.objects.filter(is_active=True):
+        figures[f"contactable:{purpose.pk}"] = contactable_profile_ids(purpose=purpose).count()
+    return figures
+
+
+def figures_snapshot() -> dict[str, Any]:
+    """The figures beat counted last (empty if it never did), and when, under "__at__"."""
+    rows = list(FigureSnapshot.objects.values_list("name", "value", "computed_at"))
+    found: dict[str, Any] = {name: value for name, value, _ in rows}
+    if rows:
+        found["__at__"] = min(at for _, _, at in rows)
+    return found
 
 
 def _url(name: str, query: str = "") -> str:
@@ -134,12 +172,9 @@ def dashboard(
     previous_start = start - timedelta(days=period_days)
     tomorrow = today + timedelta(days=1)
 
-    people = Profile.objects.filter(status=Profile.Status.ACTIVE).aggregate(
-        total=Count("id"),
-        new=Count("id", filter=_between("created_at", start, tomorrow)),
-        new_before=Count("id", filter=_between("created_at", previous_start, start)),
-        quality=Avg("quality_score"),
-    )
+    snapshot = figures_snapshot()
+    counted_at = snapshot.pop("__at__", None)
+    costly = snapshot or figures_count(today=today, period_days=period_days)
     events = DailyEvents.objects.aggregate(
         now=Sum("count", filter=Q(day__gte=start, day__lte=today)),
         before=Sum("count", filter=Q(day__gte=previous_start, day__lt=start)),
@@ -171,11 +206,13 @@ def dashboard(
     )
     bounced = BlockedAddress.objects.filter(_between("created_at", start, tomorrow)).count()
     figures = [
-        Figure(_("People in the base"), people["total"], url=_url("profiles_profile_changelist")),
+        Figure(
+            _("People in the base"), _int(costly["people"]), url=_url("profiles_profile_changelist")
+        ),
         Figure(
             _("New people"),
-            people["new"],
-            people["new_before"],
+            _int(costly["people_new"]),
+            _int(costly["people_new_before"]),
             url=_url("profiles_profile_changelist"),
             hint=_("created in the period"),
         ),
@@ -188,7 +225,7 @@ def dashboard(
         ),
         Figure(
             _("Average quality score"),
-            round(people["quality"], 1) if people["quality"] is not None else None,
+            round(costly["quality"], 1) if costly["quality"] is not None else None,
             url=_url("profiles_dataqualityissue_changelist"),
         ),
         Figure(
@@ -259,10 +296,10 @@ def dashboard(
             .order_by()
         ):
             decisions[(row["purpose_id"], row["status"], recent)] = row["n"]
-    total = people["total"] or 0
+    total = _int(costly["people"]) or 0
     purposes = []
     for purpose in Purpose.objects.filter(is_active=True).order_by("name"):
-        contactable = contactable_profile_ids(purpose=purpose).count()
+        contactable = _int(costly.get(f"contactable:{purpose.pk}")) or 0
         purposes.append(
             {
                 "purpose": purpose,
@@ -287,6 +324,7 @@ def dashboard(
     return Dashboard(
         period_days=period_days,
         since=start,
+        counted_at=counted_at,
         figures=figures,
         purposes=purposes,
         segments=segments,

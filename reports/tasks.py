@@ -36,3 +36,11 @@ def report_deliveries_task() -> int:
     from reports.services import report_deliveries_run
 
     return report_deliveries_run().sent
+
+
+@shared_task(**RETRY)
+def figures_snapshot_task() -> int:
+    """Count the dashboard's costly figures (people, contactable people per purpose)."""
+    from reports.services import figures_snapshot_refresh
+
+    return figures_snapshot_refresh()

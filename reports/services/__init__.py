@@ -11,11 +11,13 @@ from reports.services.rollups import (
     rollups_catch_up,
     rollups_rebuild,
 )
+from reports.services.snapshots import figures_snapshot_refresh
 
 __all__ = [
     "LEDGERS",
     "DeliveryRun",
     "RollupCatchUp",
+    "figures_snapshot_refresh",
     "report_deliveries_run",
     "report_schedule_create",
     "rollups_catch_up",

@@ -146,3 +146,37 @@ def test_a_steward_recounts_the_rollups_from_the_admin_and_a_viewer_may_not(
     done = staff("steward").post(url, form, follow=True)
     assert done.status_code == 200
     assert sum(DailyEvents.objects.values_list("count", flat=True)) == 4
+
+
+def test_once_beat_counted_them_the_dashboard_reads_people_and_consent_from_the_snapshot(
+    people: list[int],
+) -> None:
+    from consent.models import ConsentRecord
+    from profiles.models import Profile
+    from reports.services import figures_snapshot_refresh
+
+    figures_snapshot_refresh()
+    Profile.objects.create(email="later@example.org")  # counted at the next refresh
+    client = staff("viewer")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("admin:index"))
+
+    board = response.context["dashboard"]
+    figures = {str(figure.label): figure.value for figure in board.figures}
+    assert figures["People in the base"] == 2
+    assert [row["contactable"] for row in board.purposes] == [1]
+    assert board.counted_at is not None
+    tables = (Profile._meta.db_table, ConsentRecord._meta.db_table, Event._meta.db_table)
+    touched = [q["sql"] for q in queries if any(f'"{t}"' in q["sql"] for t in tables)]
+    assert touched == []
+
+    figures_snapshot_refresh()
+    again = {str(f.label): f.value for f in staff_client_dashboard()}
+    assert again["People in the base"] == 3
+
+
+def staff_client_dashboard() -> list[Any]:
+    from reports.selectors import dashboard
+
+    return dashboard().figures

@@ -18,7 +18,7 @@ from cdp_site.services import roles_sync, schedule_sync
 from collection.demo import collection_demo_load
 from consent.demo import consent_demo_load
 from profiles.demo import profiles_demo_load, profiles_demo_scan
-from reports.services import rollups_rebuild
+from reports.services import figures_snapshot_refresh, rollups_rebuild
 from segments.demo import segments_demo_load
 
 DEMO_USER = "steward"
@@ -64,4 +64,5 @@ class Command(BaseCommand):
         mail = campaigns_demo_load(segment=segment)
         self.stdout.write(f"Demo broadcast: {mail['sent']} emails sent (files under var/mail).")
         rollups_rebuild()  # the dashboard's charts show the demo's history at once
+        figures_snapshot_refresh()
         self.stdout.write(f"Steward login: user {DEMO_USER!r}, password {password!r}")
