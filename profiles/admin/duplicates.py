@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from profiles.admin.merges import merge_plan_context
 from profiles.errors import ProfilesError
 from profiles.models import DuplicateCandidate, DuplicateScan, DuplicateSettings, Profile
 from profiles.services.duplicates import (
@@ -193,6 +194,11 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST":
             return self._decide(request, candidate)
+        return self._compare(request, candidate, extra_context or {})
+
+    def _compare(
+        self, request: HttpRequest, candidate: DuplicateCandidate, extra: dict[str, Any]
+    ) -> HttpResponse:
         left, right = candidate.profile_low, candidate.profile_high
         rows = []
         for name, label in COMPARED_FIELDS:
@@ -223,7 +229,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             and candidate.status == DuplicateCandidate.Status.OPEN,
             "left_url": reverse("admin:profiles_profile_change", args=[left.pk]),
             "right_url": reverse("admin:profiles_profile_change", args=[right.pk]),
-            **(extra_context or {}),
+            **extra,
         }
         return TemplateResponse(request, "admin/profiles/duplicatecandidate/compare.html", context)
 
@@ -232,6 +238,18 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             raise PermissionDenied
         decision = request.POST.get("decision", "")
         survivor = request.POST.get("survivor", "")
+        pair = (candidate.profile_low_id, candidate.profile_high_id)
+        chosen = int(survivor) if survivor.isdigit() else pair[0]
+        confirmed = "confirm" in request.POST or candidate.status != DuplicateCandidate.Status.OPEN
+        if decision.startswith("merge") and not confirmed and chosen in pair:
+            # First what each field will keep, computed as the merge will; then the merge.
+            other = pair[1] if chosen == pair[0] else pair[0]
+            try:
+                plan = merge_plan_context(survivor_id=chosen, absorbed_id=other)
+            except ProfilesError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return HttpResponseRedirect(request.path)
+            return self._compare(request, candidate, plan)
         try:
             duplicate_decide(
                 candidate_id=candidate.pk,
