@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -20,6 +20,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from profiles.admin.reasons import pair_reasons
 from profiles.errors import ProfilesError
 from profiles.models import (
     BlockedIdentifier,
@@ -30,6 +31,7 @@ from profiles.models import (
 )
 from profiles.services import profile_merge, profile_merge_undo
 from profiles.services.conflicts import identity_conflict_dismiss, identity_conflict_merge
+from profiles.services.duplicates import identity_conflicts_score
 from profiles.services.identity_rules import identity_rules_invalidate
 from profiles.services.merge import merge_preview
 
@@ -291,7 +293,7 @@ class BlockedIdentifierAdmin(admin.ModelAdmin):
 
 @admin.register(IdentityConflict)
 class IdentityConflictAdmin(admin.ModelAdmin):
-    """The steward queue: identifiers that would have fused two profiles."""
+    """The steward queue: identifiers that would have fused two profiles, likeliest first."""
 
     list_display = (
         "id",
@@ -299,12 +301,15 @@ class IdentityConflictAdmin(admin.ModelAdmin):
         "value_masked",
         "profile",
         "other_profile",
+        "score_shown",
+        "why",
         "reason",
         "status",
         "created_at",
     )
     list_filter = ("status", "kind", "reason")
     list_select_related = ("profile", "other_profile")
+    ordering = (F("score").desc(nulls_last=True), "-id")
     show_full_result_count = False
     actions = ["merge_them", "dismiss"]
     readonly_fields = (
@@ -323,6 +328,22 @@ class IdentityConflictAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description=_("score"), ordering="score")
+    def score_shown(self, obj: IdentityConflict) -> str:
+        return "" if obj.score is None else f"{obj.score:.3f}"
+
+    @admin.display(description=_("why"))
+    def why(self, obj: IdentityConflict) -> str:
+        return pair_reasons(obj.features or {})
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Conflicts queued since the last scan get their score before the steward ranks them.
+        if self.has_view_or_change_permission(request):
+            identity_conflicts_score()
+        return super().changelist_view(request, extra_context)
 
     @admin.action(description=_("Merge them (the identifier's owner survives)…"))
     def merge_them(

@@ -170,3 +170,34 @@ def test_an_identity_conflicts_merge_is_confirmed_field_by_field(
     done = admin_client.post("/admin/profiles/identityconflict/", {**chosen, "confirm": "yes"})
     assert done.status_code == 302
     assert Profile.objects.filter(pk__in=[ada, grace], status="merged").count() == 1
+
+
+def test_the_conflict_queue_ranks_pairs_by_score_with_their_reasons(admin_client: Any) -> None:
+    def pair(first: dict[str, str], second: dict[str, str], value: str) -> IdentityConflict:
+        return IdentityConflict.objects.create(
+            profile=Profile.objects.create(**first),
+            other_profile=Profile.objects.create(**second),
+            kind="phone",
+            value_hash=value,
+            value_masked=value,
+            reason="different",
+        )
+
+    ada = {"first_name": "Ada", "last_name": "Lovelace", "city": "London"}
+    unlikely = pair(
+        {"first_name": "Jean", "last_name": "Martin", "city": "Lyon"},
+        {"first_name": "Jean", "last_name": "Martin", "city": "Brest", "email": "jm@x.fr"},
+        "+331******01",
+    )
+    likely = pair({**ada, "email": "ada@x.org"}, {**ada, "email": "ada@x.org"}, "+331******02")
+
+    page = admin_client.get("/admin/profiles/identityconflict/").content.decode()
+
+    likely.refresh_from_db()
+    unlikely.refresh_from_db()
+    assert likely.score is not None and unlikely.score is not None
+    assert likely.score > unlikely.score
+    assert page.index("+331******02") < page.index("+331******01")
+    assert "same email" in page
+    assert "different city" in page
+    assert f"{likely.score:.3f}" in page
