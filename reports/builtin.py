@@ -22,7 +22,7 @@ from consent.models import DataSubjectRequest, Purpose, RetentionRun
 from consent.selectors import contactable_profile_ids
 from profiles.models import DataQualityIssue, Identity, Profile
 from reports.models import DailyConsents, DailyEvents
-from reports.selectors import Figure
+from reports.selectors import Figure, figures_snapshot
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,29 @@ def _marketing(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
     return figures, tables
 
 
+# Beat counts the people contactable per active purpose every few minutes (an anti-join
+# over the profiles and the consent ledger, ~0.5 s a purpose at 1M people); a report uses
+# that count while it is this fresh, and counts live otherwise.
+SNAPSHOT_FRESH = timedelta(minutes=30)
+
+
+def _contactable_counts(purposes: list[Purpose]) -> dict[int, int]:
+    from django.utils import timezone
+
+    snapshot = figures_snapshot()
+    at = snapshot.get("__at__")
+    fresh = at is not None and timezone.now() - at <= SNAPSHOT_FRESH
+    counts = {}
+    for purpose in purposes:
+        counted = snapshot.get(f"contactable:{purpose.pk}") if fresh else None
+        counts[purpose.pk] = (
+            int(counted)
+            if counted is not None
+            else contactable_profile_ids(purpose=purpose).count()
+        )
+    return counts
+
+
 def _consent(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
     decisions = {
         (row["purpose_id"], row["status"]): row
@@ -212,16 +235,18 @@ def _consent(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
         Figure(_("Requests answered on time (%)"), on_time),
         Figure(_("Erasures carried out"), requests["erasures"]),
     ]
+    all_purposes = list(Purpose.objects.order_by("name"))
+    contactable = _contactable_counts(all_purposes)
     purposes = [
         (
             purpose.name,
-            contactable_profile_ids(purpose=purpose).count(),
+            contactable[purpose.pk],
             decided(purpose.pk, "granted", "now"),
             decided(purpose.pk, "withdrawn", "now"),
             decided(purpose.pk, "granted", "before"),
             decided(purpose.pk, "withdrawn", "before"),
         )
-        for purpose in Purpose.objects.order_by("name")
+        for purpose in all_purposes
     ]
     kinds = [
         (row["kind"], row["received"], row["answered"], row["on_time"], row["overdue"])
