@@ -44,10 +44,10 @@ REFERENCE_SQL = [
        FROM profiles_event
        GROUP BY 1, 2, 3, 4, 5, 6, 7""",
     """CREATE UNLOGGED TABLE bench_daily_consents AS
-       SELECT (recorded_at AT TIME ZONE 'UTC')::date AS day, purpose_id, status,
+       SELECT (recorded_at AT TIME ZONE 'UTC')::date AS day, purpose_id, status, method,
               count(*) AS count
        FROM consent_consentrecord
-       GROUP BY 1, 2, 3""",
+       GROUP BY 1, 2, 3, 4""",
 ]
 
 
@@ -109,7 +109,7 @@ def same_counts() -> None:
             "bench_daily_events",
         ),
         "consents": (
-            "SELECT day, purpose_id, status, count FROM {} ORDER BY 1, 2, 3",
+            "SELECT day, purpose_id, status, method, count FROM {} ORDER BY 1, 2, 3, 4",
             "reports_dailyconsents",
             "bench_daily_consents",
         ),
@@ -132,11 +132,11 @@ FLOOR_SQL = [
        GROUP BY 1, 2, 3, 4, 5, 6, 7
        ON CONFLICT (day, source_id, type, name, utm_source, utm_medium, utm_campaign)
        DO UPDATE SET count = reports_dailyevents.count + excluded.count""",
-    """INSERT INTO reports_dailyconsents (day, purpose_id, status, count)
-       SELECT (recorded_at AT TIME ZONE 'UTC')::date, purpose_id, status, count(*)
+    """INSERT INTO reports_dailyconsents (day, purpose_id, status, method, count)
+       SELECT (recorded_at AT TIME ZONE 'UTC')::date, purpose_id, status, method, count(*)
        FROM consent_consentrecord WHERE id > %(consents)s
-       GROUP BY 1, 2, 3
-       ON CONFLICT (day, purpose_id, status)
+       GROUP BY 1, 2, 3, 4
+       ON CONFLICT (day, purpose_id, status, method)
        DO UPDATE SET count = reports_dailyconsents.count + excluded.count""",
 ]
 

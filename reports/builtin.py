@@ -262,6 +262,22 @@ def _consent(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
     ]
     all_purposes = list(Purpose.objects.order_by("name"))
     contactable = _contactable_counts(all_purposes)
+    confirmations = {
+        (row["purpose_id"], row["method"] == "double_opt_in"): row["n"] or 0
+        for row in DailyConsents.objects.filter(
+            _days("day", now),
+            Q(status="pending_confirmation") | Q(status="granted", method="double_opt_in"),
+        )
+        .values("purpose_id", "method")
+        .annotate(n=Sum("count"))
+        .order_by()
+    }
+
+    def confirmed(purpose_id: int) -> tuple[int, int, float | None]:
+        asked = confirmations.get((purpose_id, False), 0)
+        done = confirmations.get((purpose_id, True), 0)
+        return asked, done, round(100 * done / asked, 1) if asked else None
+
     purposes = [
         (
             purpose.name,
@@ -270,6 +286,7 @@ def _consent(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
             decided(purpose.pk, "withdrawn", "now"),
             decided(purpose.pk, "granted", "before"),
             decided(purpose.pk, "withdrawn", "before"),
+            *confirmed(purpose.pk),
         )
         for purpose in all_purposes
     ]
@@ -307,6 +324,9 @@ def _consent(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
                 _("Withdrawn"),
                 _("Granted before"),
                 _("Withdrawn before"),
+                _("Confirmation asked"),
+                _("Confirmed"),
+                _("Confirmation rate (%)"),
             ),
             purposes,
         ),

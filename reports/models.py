@@ -65,18 +65,20 @@ class DailyEvents(models.Model):
 
 
 class DailyConsents(models.Model):
-    """Consent decisions recorded per day, purpose and status (granted, withdrawn, ...)."""
+    """Consent decisions recorded per day, purpose, status (granted, withdrawn, ...) and
+    method (form, import, double opt-in confirmation, ...)."""
 
     day = models.DateField()
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=24)
+    method = models.CharField(max_length=24, blank=True)
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "daily consents"
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "purpose", "status"], name="daily_consents_unique"
+                fields=["day", "purpose", "status", "method"], name="daily_consents_unique"
             )
         ]
 

@@ -53,7 +53,7 @@ LEDGERS: tuple[Ledger, ...] = (
         name="consents",
         rows=lambda: ConsentRecord.objects.all(),
         day_field="recorded_at",
-        keys=("purpose_id", "status"),
+        keys=("purpose_id", "status", "method"),
         rollup=DailyConsents,
     ),
 )
