@@ -28,6 +28,7 @@ from django.utils.translation import gettext
 from profiles.fields import PROFILE_FIELDS
 from profiles.models import FieldProvenance, Profile
 from profiles.services.ingest.pipeline import profile_field_winners, profile_fields_apply
+from profiles.services.ingest.store import ProvenanceRow
 from profiles.services.quality.config import QualityConfig
 from profiles.services.quality.survivorship import (
     RECENCY_THEN_TRUST,
@@ -202,11 +203,12 @@ def merge_plan_compute(
         for row in ours
     ] + [row._replace(profile_id=survivor.pk) for row in theirs if row.pk in moved]
     state = plan.state
+    rows = [
+        ProvenanceRow(r.profile_id, r.field, r.source_id, r.value, r.observed_at, r.trust_rank)
+        for r in after
+    ]
     profile_fields_apply(
-        state,
-        [],
-        profile_field_winners(after, config.survivorship).get(survivor.pk, {}),
-        config,
+        state, [], profile_field_winners(rows, config.survivorship).get(survivor.pk, {}), config
     )
     for name in (*PROFILE_FIELDS, "job_function"):
         # Values no source stated (a steward's edit) fill only what the survivor lacks.

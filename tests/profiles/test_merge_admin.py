@@ -195,7 +195,8 @@ def test_the_conflict_queue_ranks_pairs_by_score_with_their_reasons(admin_client
 
     likely.refresh_from_db()
     unlikely.refresh_from_db()
-    assert likely.score is not None and unlikely.score is not None
+    assert likely.score is not None
+    assert unlikely.score is not None
     assert likely.score > unlikely.score
     assert page.index("+331******02") < page.index("+331******01")
     assert "same email" in page
