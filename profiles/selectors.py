@@ -5,20 +5,23 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, cast
 
+from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import Lower
 
 from profiles.fields import PROFILE_FIELDS
+from profiles.folding import fold
 from profiles.hooks import profile_facts
 from profiles.models import Event, FieldProvenance, Identity, Profile, ProfileMerge
 from profiles.normalise import clean_text, normalise_email, normalise_phone
 
-# Sorts after any character a name prefix can continue with, for index-friendly ranges.
-_PREFIX_END = "\U0010ffff"
-
 
 def profile_search_condition(*, query: str, phone_region: str = "") -> Q:
-    """Index-backed search: an email, a phone number, or a name prefix ("last" or "first last")."""
+    """Index-backed search: an email or its start, a phone number, or names' starts.
+
+    Names are compared without case or accents ("amelie durand" finds Amélie Durand), one
+    word against the first or the last name, two words in either order; a phone number in
+    national form is read in `phone_region` (default: CDP_DEFAULT_PHONE_REGION).
+    """
     text = clean_text(query, max_length=200)
     if not text:
         return Q()
@@ -27,20 +30,21 @@ def profile_search_condition(*, query: str, phone_region: str = "") -> Q:
         return Q(email=email.value) if email.ok else Q(email__startswith=text.lower())
     digits = sum(ch.isdigit() for ch in text)
     if digits >= 6 and digits >= len(text.replace(" ", "")) - 3:
-        phone = normalise_phone(text, region=phone_region)
+        phone = normalise_phone(text, region=phone_region or settings.CDP_DEFAULT_PHONE_REGION)
         if phone.ok:
             return Q(phone=phone.value)
-    words = text.lower().split(" ")
-    last = words[-1] if len(words) > 1 else words[0]
-    condition = Q(_last__gte=last, _last__lt=last + _PREFIX_END)
-    if len(words) > 1:
-        first = " ".join(words[:-1])
-        # "Ada Lovelace" or "Lovelace Ada": try both orders.
-        condition = (condition & Q(_first__startswith=first)) | (
-            Q(_last__gte=words[0], _last__lt=words[0] + _PREFIX_END)
-            & Q(_first__startswith=" ".join(words[1:]))
+    words = fold(text).split()
+    if len(words) == 1:
+        return (
+            Q(last_name_key__startswith=words[0])
+            | Q(first_name_key__startswith=words[0])
+            | Q(email__startswith=text.lower())
         )
-    return condition
+    first, last = " ".join(words[:-1]), words[-1]
+    # "Amélie Durand" or "Durand Amélie": both orders, each on the (last, first) index.
+    return (Q(last_name_key__startswith=last) & Q(first_name_key__startswith=first)) | (
+        Q(last_name_key__startswith=words[0]) & Q(first_name_key__startswith=" ".join(words[1:]))
+    )
 
 
 def profile_list(*, query: str = "", include_merged: bool = False) -> QuerySet[Profile]:
@@ -49,9 +53,7 @@ def profile_list(*, query: str = "", include_merged: bool = False) -> QuerySet[P
     if not include_merged:
         queryset = queryset.exclude(status=Profile.Status.MERGED)
     if query:
-        queryset = queryset.annotate(_last=Lower("last_name"), _first=Lower("first_name")).filter(
-            profile_search_condition(query=query)
-        )
+        queryset = queryset.filter(profile_search_condition(query=query))
     return queryset.order_by("-id")
 
 

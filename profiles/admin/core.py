@@ -9,10 +9,10 @@ from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import QuerySet
-from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from consent.masking import MaskedForViewersAdmin, search_by_id_only
 from consent.services import access_log_add, mask_value, may_unmask
@@ -130,7 +130,10 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     list_filter = ("status", "lifecycle_stage", OpenIssueFilter)
     search_fields = ("email",)  # the real search is index-backed, see get_search_results
     personal_lookups = (*PERSONAL_FIELDS, "value", "traits")
-    search_help_text = "Email, phone (+33…) or name prefix (“lovel”, “ada lovelace”)."
+    search_help_text = _(
+        "First or last name, with or without accents (“amelie durand”), phone "
+        "(“06 12 34 56 78”), or the start of an email address."
+    )
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     list_per_page = 50
@@ -176,7 +179,6 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             return search_by_id_only(queryset, search_term)
         if not search_term.strip():
             return queryset, False
-        queryset = queryset.annotate(_last=Lower("last_name"), _first=Lower("first_name"))
         return queryset.filter(profile_search_condition(query=search_term)), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -106,6 +106,65 @@ def test_the_admin_search_uses_email_phone_and_name(admin_client: Any, web_form:
     assert b"ada@example.org" not in response.content
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "amelie durand",
+        "Durand Amélie",
+        "AMÉLIE",
+        "amel",
+        "durand",
+        "06 12 34 56 78",
+        "0612345678",
+        "+33 6 12 34 56 78",
+        "a.durand@",
+        "a.dur",
+    ],
+)
+def test_the_admin_search_finds_a_person_as_a_steward_types_them(
+    admin_client: Any, web_form: Any, query: str
+) -> None:
+    ingest_messages(
+        source=web_form,
+        messages=[
+            Message(
+                type="identify",
+                traits={
+                    "email": "a.durand@example.fr",
+                    "firstName": "Amélie",
+                    "lastName": "Durand",
+                    "phone": "06 12 34 56 78",
+                },
+            ),
+            Message(
+                type="identify",
+                traits={"email": "emile@example.fr", "firstName": "Émile", "lastName": "Zola"},
+            ),
+        ],
+    )
+
+    response = admin_client.get("/admin/profiles/profile/", {"q": query})
+
+    assert b"a.durand@example.fr" in response.content
+    assert b"emile@example.fr" not in response.content
+
+
+def test_the_name_keys_fold_accents_and_case_in_the_database(web_form: Any) -> None:
+    ingest_messages(
+        source=web_form,
+        messages=[
+            Message(
+                type="identify",
+                traits={"email": "e@example.fr", "firstName": "ÉLODIE", "lastName": "Lœuvre-Ça"},
+            )
+        ],
+    )
+
+    keys = Profile.objects.values_list("first_name_key", "last_name_key").get()
+
+    assert keys == ("elodie", "louvre-ca")  # one character for one: œ → o
+
+
 def test_cdp_source_create_prints_the_key_last() -> None:
     out = StringIO()
 
