@@ -14,7 +14,9 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from consent.links import preferences_url
 from consent.masking import MaskedForViewersAdmin, search_by_id_only
+from consent.selectors import consent_history_for_profile
 from consent.services import access_log_add, mask_value, may_unmask
 from profiles.admin.merges import merge_selected_profiles
 from profiles.admin.quality import OpenIssueFilter
@@ -213,6 +215,16 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
                 setattr(profile, name, mask_value(getattr(profile, name)))
         return profile
 
+    def _consent_context(self, request: HttpRequest, profile_id: int) -> dict[str, Any]:
+        """Consent per purpose with its ledger; proof and the preference link for unmaskers."""
+        unmasked = may_unmask(request.user)
+        return {
+            "consent360": consent_history_for_profile(profile_id=profile_id),
+            "show_proof": unmasked,
+            # A bearer link: whoever holds it changes the person's consent.
+            "preferences_link": preferences_url(profile_id=profile_id) if unmasked else "",
+        }
+
     @admin.action(description="Merge the two selected profiles…", permissions=["change"])
     def merge_selected(self, request: HttpRequest, queryset: QuerySet[Profile]) -> Any:
         return merge_selected_profiles(self, request, queryset)
@@ -237,7 +249,18 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
                 user=request.user, action="view", what="admin:profile", profile_id=int(object_id)
             )
             extra["panels360"] = profile_panels(profile_id=int(object_id))
+            extra.update(self._consent_context(request, int(object_id)))
+            extra["title"] = _person_title(view360["profile"], unmasked=may_unmask(request.user))
+            extra["subtitle"] = None  # "#242" stays in the breadcrumbs
         return super().change_view(request, object_id, form_url, extra_context=extra)
+
+
+def _person_title(profile: Profile, *, unmasked: bool) -> str:
+    """The page's title: the person's name, else their email, else "Profile #id"."""
+    name = f"{profile.first_name} {profile.last_name}".strip() or profile.email
+    if not name:
+        return str(_("Profile #%(id)s") % {"id": profile.pk})
+    return name if unmasked else mask_value(name)
 
 
 @admin.register(Identity)
