@@ -15,6 +15,22 @@ from profiles.models import Event, FieldProvenance, Identity, Profile, ProfileMe
 from profiles.normalise import clean_text, normalise_email, normalise_phone
 
 
+# Sorts after any character a prefix can continue with: a btree range finds a prefix under
+# any collation (PostgreSQL 15 uses an index for LIKE 'x%' only under the "C" collation).
+_PREFIX_END = "\U0010ffff"
+
+
+def _starts(field: str, prefix: str) -> Q:
+    """`field` starts with `prefix`, as an index range (and the exact test, for any collation)."""
+    return Q(
+        **{
+            f"{field}__gte": prefix,
+            f"{field}__lt": prefix + _PREFIX_END,
+            f"{field}__startswith": prefix,
+        }
+    )
+
+
 def profile_search_condition(*, query: str, phone_region: str = "") -> Q:
     """Index-backed search: an email or its start, a phone number, or names' starts.
 
@@ -27,7 +43,7 @@ def profile_search_condition(*, query: str, phone_region: str = "") -> Q:
         return Q()
     if "@" in text:
         email = normalise_email(text)
-        return Q(email=email.value) if email.ok else Q(email__startswith=text.lower())
+        return Q(email=email.value) if email.ok else _starts("email", text.lower())
     digits = sum(ch.isdigit() for ch in text)
     if digits >= 6 and digits >= len(text.replace(" ", "")) - 3:
         phone = normalise_phone(text, region=phone_region or settings.CDP_DEFAULT_PHONE_REGION)
