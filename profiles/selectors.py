@@ -14,7 +14,6 @@ from profiles.hooks import profile_facts
 from profiles.models import Event, FieldProvenance, Identity, Profile, ProfileMerge
 from profiles.normalise import clean_text, normalise_email, normalise_phone
 
-
 # Sorts after any character a prefix can continue with: a btree range finds a prefix under
 # any collation (PostgreSQL 15 uses an index for LIKE 'x%' only under the "C" collation).
 _PREFIX_END = "\U0010ffff"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -18,6 +19,7 @@ from consent.links import preferences_url
 from consent.masking import MaskedForViewersAdmin, search_by_id_only
 from consent.selectors import consent_history_for_profile
 from consent.services import access_log_add, mask_value, may_unmask
+from core.widgets import RepeatedTextInput, TextListField
 from profiles.admin.merges import merge_selected_profiles
 from profiles.admin.quality import OpenIssueFilter
 from profiles.fields import EVENT_FIELDS, PERSONAL_FIELDS, PROFILE_SHOWN_FIELDS
@@ -45,7 +47,31 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
+class OriginsField(TextListField):
+    """Browser origins, one an input: scheme and host (and port), no path."""
+
+    def item_clean(self, item: str) -> str:
+        parts = urlsplit(item if "://" in item else f"https://{item}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise forms.ValidationError(
+                _("%(origin)s is not an origin such as https://www.example.org") % {"origin": item}
+            )
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise forms.ValidationError(
+                _("%(origin)s has a path: an origin is only https://host (and a port)")
+                % {"origin": item}
+            )
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
 class SourceAddForm(forms.ModelForm):
+    allowed_origins = OriginsField(
+        label=_("Allowed origins"),
+        required=False,
+        widget=RepeatedTextInput(placeholder="https://www.example.org"),
+        help_text=_("The sites whose pages may post to this source (forms, browser SDKs)."),
+    )
+
     class Meta:
         model = Source
         fields = [

@@ -277,11 +277,11 @@ def test_the_import_pages_need_a_staff_login(client: Client, trade_show: Any) ->
 
 
 ISSUES_CSV = (
-    "Email,Phone,Born,Country,Opt-in newsletter\r\n"
-    "amelie@example.fr,06 12 34 56 78,1990-02-14,FR,oui\r\n"
-    "ben@example.fr,0612,1990-02-31,Atlantis,non\r\n"
-    "cleo@example.fr,,,,\r\n"
-).encode()
+    b"Email,Phone,Born,Country,Opt-in newsletter\r\n"
+    b"amelie@example.fr,06 12 34 56 78,1990-02-14,FR,oui\r\n"
+    b"ben@example.fr,0612,1990-02-31,Atlantis,non\r\n"
+    b"cleo@example.fr,,,,\r\n"
+)
 
 
 def _cells(html: str, row_number: int) -> list[str]:
