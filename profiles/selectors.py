@@ -51,14 +51,14 @@ def profile_search_condition(*, query: str, phone_region: str = "") -> Q:
     words = fold(text).split()
     if len(words) == 1:
         return (
-            Q(last_name_key__startswith=words[0])
-            | Q(first_name_key__startswith=words[0])
-            | Q(email__startswith=text.lower())
+            _starts("last_name_key", words[0])
+            | _starts("first_name_key", words[0])
+            | _starts("email", text.lower())
         )
     first, last = " ".join(words[:-1]), words[-1]
     # "Amélie Durand" or "Durand Amélie": both orders, each on the (last, first) index.
-    return (Q(last_name_key__startswith=last) & Q(first_name_key__startswith=first)) | (
-        Q(last_name_key__startswith=words[0]) & Q(first_name_key__startswith=" ".join(words[1:]))
+    return (_starts("last_name_key", last) & Q(first_name_key__startswith=first)) | (
+        _starts("last_name_key", words[0]) & Q(first_name_key__startswith=" ".join(words[1:]))
     )
 
 
