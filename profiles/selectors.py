@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import Any, cast
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 
 from profiles.fields import PROFILE_FIELDS
@@ -70,6 +71,36 @@ def profile_list(*, query: str = "", include_merged: bool = False) -> QuerySet[P
     if query:
         queryset = queryset.filter(profile_search_condition(query=query))
     return queryset.order_by("-id")
+
+
+def event_names(*, limit: int = 300) -> list[str]:
+    """The distinct event names of the event log, by name (for the segment builder).
+
+    On PostgreSQL a skip scan of the (type, name, occurred_at) index: one index probe per
+    distinct (type, name), however many events there are.
+    """
+    if connection.vendor != "postgresql":
+        names = Event.objects.exclude(name="").values_list("name", flat=True).distinct()
+        return sorted(names.order_by("name")[:limit])
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE seen(type, name, n) AS (
+                (SELECT type, name, 1 FROM {table} ORDER BY type, name LIMIT 1)
+                UNION ALL
+                SELECT next.type, next.name, seen.n + 1 FROM seen, LATERAL (
+                    SELECT e.type, e.name FROM {table} e
+                    WHERE (e.type, e.name) > (seen.type, seen.name)
+                    ORDER BY e.type, e.name LIMIT 1
+                ) next
+                WHERE seen.n < %s
+            )
+            SELECT DISTINCT name FROM seen WHERE name <> '' ORDER BY name LIMIT %s
+            """,
+            [limit * 4, limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def profile_events(*, profile_id: int) -> QuerySet[Event]:
