@@ -207,7 +207,7 @@ def form_validate_definition(
 
 def purpose_choices() -> list[tuple[str, str]]:
     """(code, name) of the purposes a form may ask for: active, with a wording."""
-    usable = purpose_list().filter(is_active=True, current_version__isnull=False)
+    usable = purpose_list().filter(is_active=True, versions__isnull=False).distinct()
     return [(purpose.code, purpose.name) for purpose in usable]
 
 
