@@ -15,7 +15,10 @@
       input.name = input.name.replace(/-\d+-/, "-" + index + "-");
       if (input.id) { input.id = input.id.replace(/-\d+-/, "-" + index + "-"); }
       if (input.type === "checkbox") { input.checked = false; }
-      else if (input.tagName === "SELECT") { input.selectedIndex = 0; }
+      else if (input.tagName === "SELECT") {
+        // A new row's choice: the one the template names blank, else the first.
+        input.value = input.dataset.blank !== undefined ? input.dataset.blank : input.options[0].value;
+      }
       else { input.value = ""; }
     });
     last.parentNode.insertBefore(copy, last.nextSibling);
