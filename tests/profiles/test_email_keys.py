@@ -15,7 +15,7 @@ from profiles.services.identity_rules import identifier_hash
 
 pytestmark = pytest.mark.django_db
 
-rekey = importlib.import_module("profiles.migrations.0006_email_identity_mailbox_keys").rekey
+rekey = importlib.import_module("profiles.migrations.0007_email_identity_mailbox_keys").rekey
 
 
 def send(source: Any, message_id: str, **traits: Any) -> Any:

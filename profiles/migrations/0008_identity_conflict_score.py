@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("profiles", "0006_email_identity_mailbox_keys"),
+        ("profiles", "0007_email_identity_mailbox_keys"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -176,6 +176,6 @@ def rekey(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("profiles", "0005_role_mailboxes_seed")]
+    dependencies = [("profiles", "0006_profile_name_keys")]
 
     operations = [migrations.RunPython(rekey, migrations.RunPython.noop)]
