@@ -39,6 +39,10 @@ SECRET_KEY: str = get_from_env("SECRET_KEY", "", required_in_production=True) or
 DEBUG = env_bool("DEBUG", False)
 # Keys the HMAC of source write keys; rotating it revokes every write key.
 CDP_WRITE_KEY_PEPPER: str = get_from_env("WRITE_KEY_PEPPER", "") or SECRET_KEY
+# Keys the HMAC of staff API tokens; rotating it revokes every token.
+CDP_API_TOKEN_PEPPER: str = get_from_env("API_TOKEN_PEPPER", "") or f"api-token:{SECRET_KEY}"
+# Bad API tokens and write keys one client address may send: a burst, then one per period.
+CDP_BAD_CREDENTIAL_RATE = env_rate("BAD_CREDENTIAL_RATE", "20/min")
 # Keys the HMAC of suppressed identifiers (erased people). Locally it derives from
 # SECRET_KEY; in production set it once and keep it: changing it forgets every suppression.
 CDP_SUPPRESSION_KEY: str = get_from_env("SUPPRESSION_KEY", "") or f"suppression:{SECRET_KEY}"
@@ -56,7 +60,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -97,7 +100,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # The same client address as rate limits and consent proofs (NUM_PROXIES hops).
-AXES_CLIENT_IP_CALLABLE = "consent.proof.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.clients.client_ip"
 
 ROOT_URLCONF = "cdp_site.urls"
 WSGI_APPLICATION = "cdp_site.wsgi.application"
@@ -235,7 +238,7 @@ LOGGING = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous call gets 401 with a WWW-Authenticate header.
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Fail closed: a view that does not declare its actions' permissions refuses everyone

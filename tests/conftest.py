@@ -13,8 +13,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from core.tokens import api_token_create
 
 # CI runs the suite on a loaded 2-core machine, twice at once with xdist: a slow draw is
 # the machine, not the property. `.ci/run` sets CI=1; HYPOTHESIS_PROFILE picks one by name.
@@ -62,13 +63,12 @@ def role_user(db: None) -> Any:
 @pytest.fixture
 def role_client(role_user: Any) -> Any:
     """role_client(role) -> an API client authenticated as a user of that role."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     def make(role: str) -> APIClient:
         client = APIClient()
-        token = Token.objects.create(user=role_user(role))
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, key = api_token_create(user=role_user(role), name="tests")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         return client
 
     return make
@@ -78,8 +78,8 @@ def role_client(role_user: Any) -> Any:
 def api_client(staff_user: Any) -> APIClient:
     """A client authenticated with the staff user's API token."""
     client = APIClient()
-    token = Token.objects.create(user=staff_user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = api_token_create(user=staff_user, name="tests")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
