@@ -230,10 +230,20 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
                     row["value"] = mask_value(row["value"])
                     for seen in row["sources"]:
                         seen["value"] = mask_value(seen["value"])
+                for issue in view360["issues"]:  # raw values as received, and their fixes
+                    issue.value = mask_value(issue.value)
+                    issue.suggestion = mask_value(issue.suggestion)
             extra["view360"] = view360
             access_log_add(
                 user=request.user, action="view", what="admin:profile", profile_id=int(object_id)
             )
+            if view360["issues"]:  # the data-quality panel: values as received, audited too
+                access_log_add(
+                    user=request.user,
+                    action="view",
+                    what="admin:profile:quality",
+                    profile_id=int(object_id),
+                )
             extra["panels360"] = profile_panels(profile_id=int(object_id))
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
