@@ -234,7 +234,5 @@ def test_a_grant_from_a_public_channel_for_a_double_opt_in_purpose_waits_for_the
             captures=[capture(ada, message_type, {"offers": {"granted": True, "form": "s"}})],
         )
 
-    assert list(ConsentRecord.objects.values_list("status", flat=True)) == [
-        "pending_confirmation"
-    ]
+    assert list(ConsentRecord.objects.values_list("status", flat=True)) == ["pending_confirmation"]
     assert [mail.to for mail in mailoutbox] == [["ada@example.org"]]
