@@ -417,6 +417,8 @@ CDP_RETENTION_REVIEW_DAYS = env_int("CDP_RETENTION_REVIEW_DAYS", 7)
 CDP_INTAKE_MODE = get_from_env("CDP_INTAKE_MODE", "buffered")
 CDP_IMPORT_MAX_BYTES = env_int("CDP_IMPORT_MAX_BYTES", 100 * 1024 * 1024)
 CDP_IMPORT_TASK_ROWS = env_int("CDP_IMPORT_TASK_ROWS", 5_000)
+# How long a queued or running import may go without a batch before beat queues it again.
+CDP_IMPORT_LEASE_SECONDS = env_int("CDP_IMPORT_LEASE_SECONDS", 180)
 # Days an import's uploaded file and error report are kept after the job finished.
 CDP_IMPORT_FILE_RETENTION_DAYS = env_int("CDP_IMPORT_FILE_RETENTION_DAYS", 30)
 

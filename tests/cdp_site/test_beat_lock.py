@@ -9,12 +9,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from django.db import connections
 
 from cdp_site.beat_lock import beat_lock_release, beat_lock_try
+from tests.conftest import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLDER = """
@@ -27,17 +26,9 @@ time.sleep(300)
 
 
 @pytest.fixture
-def holder(settings: Any) -> Iterator[subprocess.Popen[str]]:
+def holder() -> Iterator[subprocess.Popen[str]]:
     """Another process (another beat) that took the lock, on the test database."""
-    database = settings.DATABASES["default"]
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="cdp_site.settings")
-    if connections["default"].vendor == "postgresql":
-        host, port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
-        user = database["USER"] or "postgres"
-        env["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{database['NAME']}"
-    else:
-        env.pop("DATABASE_URL", None)
-        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+    env = dict(os.environ, DATABASE_URL=current_database_url())
     process = subprocess.Popen(
         [sys.executable, "-c", HOLDER], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
     )
