@@ -70,6 +70,13 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         crontab="40 2 * * *",
     ),
     PeriodicSpec(
+        name="imports: resume stalled jobs",
+        task="collection.tasks.import_leases_requeue_task",
+        description="Queue again the imports whose lease expired (CDP_IMPORT_LEASE_SECONDS "
+        "without a batch: their worker died); a resumed job imports no row twice.",
+        every_seconds=60,
+    ),
+    PeriodicSpec(
         name="import files retention",
         task="collection.tasks.import_files_expire_task",
         description="Delete uploaded import files and error reports "

@@ -67,6 +67,13 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="A queued or running job's run holds it until then (renewed at each batch); "
+        "past it, beat queues the job again.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

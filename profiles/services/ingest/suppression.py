@@ -2,7 +2,8 @@
 
 One look-up per batch: the HMAC of every email and phone the batch carries is checked
 against the consent app's suppression list. A suppressed message is rejected with the
-error "suppressed" and writes nothing. A form post is public: anyone may type the
+error "suppressed" and writes nothing (a public form answers it as a success, so that it
+does not reveal the erasure). A form post is public: anyone may type the
 address, so a form submission (from a web-form source) that grants a consent purpose does
 not lift the suppression; it mails the address a link, and only the person's click on it
 (a confirmed double opt-in) lifts the suppression. They then sign up again.
@@ -18,8 +19,9 @@ from profiles.services.ingest.results import MessageResult
 from profiles.services.messages import Prepared
 
 SUPPRESSED_KINDS = frozenset({Identity.Kind.EMAIL, Identity.Kind.PHONE})
+SUPPRESSED = "suppressed"  # the error's key
 SUPPRESSED_ERROR = {
-    "suppressed": [
+    SUPPRESSED: [
         "suppressed: this person asked to be erased; only their confirmed opt-in (the "
         "link mailed to the address) can bring them back."
     ]
