@@ -173,6 +173,9 @@ class IdentityConflict(models.Model):
     merge = models.ForeignKey(
         ProfileMerge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # How likely the two profiles are one person (the duplicate scorer), and its evidence.
+    score = models.FloatField(null=True, blank=True)
+    features = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -186,6 +189,7 @@ class IdentityConflict(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "-id"], name="identity_conflict_status_idx"),
+            models.Index(fields=["status", "-score"], name="identity_conflict_score_idx"),
             models.Index(fields=["value_hash"], name="identity_conflict_hash_idx"),
         ]
 

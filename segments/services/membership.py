@@ -595,7 +595,7 @@ def profile_ids_from_identifiers(
 ) -> tuple[list[int], list[str]]:
     """Profile ids for a list of ids or email addresses (merges followed); and the unknown."""
     from profiles.models import Identity
-    from profiles.normalise import normalise_email
+    from profiles.normalise import email_key, normalise_email
 
     ids: set[int] = set()
     emails: dict[str, str] = {}
@@ -609,7 +609,7 @@ def profile_ids_from_identifiers(
             continue
         normalised = normalise_email(text)
         if normalised.value:
-            emails[normalised.value] = text
+            emails[email_key(normalised.value)] = text
         else:
             unknown.append(text)
     found = dict(

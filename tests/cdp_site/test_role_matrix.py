@@ -119,6 +119,7 @@ POLICIES: dict[str, Policy] = {
     "profile-list": _p(get=READ),
     "profile-detail": _p(get=READ),
     "profile-merge": _p(post=WRITE),
+    "profile-merge-preview": _p(get=WRITE),
     "profile-events": _p(get=READ),
     "source-list": _p(get=READ, post=WRITE),
     "source-detail": _p(get=READ),

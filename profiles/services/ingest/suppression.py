@@ -29,11 +29,17 @@ SUPPRESSED_ERROR = {
 
 
 def _digests(item: Prepared) -> set[str]:
-    return {
+    digests = {
         suppression_digest(kind=kind, value=value)
         for kind, _, value in item.keys
         if kind in SUPPRESSED_KINDS
     }
+    # The address as given too: a person erased before identities held the mailbox's key
+    # is suppressed under the address's own digest.
+    address = item.fields.get("email")
+    if address:
+        digests.add(suppression_digest(kind=Identity.Kind.EMAIL, value=address))
+    return digests
 
 
 def _fresh_opt_in(item: Prepared, source: Source) -> bool:
@@ -51,9 +57,12 @@ def _fresh_opt_in(item: Prepared, source: Source) -> bool:
 
 def _suppressed_email(item: Prepared, hits: set[str]) -> str | None:
     """The message's suppressed email address, the one the come-back link goes to."""
+    address = item.fields.get("email")
+    if address and suppression_digest(kind=Identity.Kind.EMAIL, value=address) in hits:
+        return str(address)
     for kind, _, value in item.keys:
         if kind == Identity.Kind.EMAIL and suppression_digest(kind=kind, value=value) in hits:
-            return str(value)
+            return str(address or value)  # mailed as the person spelled it
     return None
 
 
