@@ -293,7 +293,11 @@ def _log_and_move(moves: list[tuple[Row, str, str, str]], now: datetime, result:
         batch_size=2000,
     )
     result.steps += len(logs)
-    sends = [(log, row) for log, (row, outcome, _, _) in zip(logs, logged) if outcome == "send"]
+    sends = [
+        (log, row)
+        for log, (row, outcome, _, _) in zip(logs, logged, strict=True)
+        if outcome == "send"
+    ]
     if sends:
         result.messages += _messages_create(sends, now)
     # Arrival: where each row goes next and when that step is due.

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from datetime import timedelta
 from typing import Any
-
-import uuid
 
 import pytest
 from django.utils import timezone
@@ -58,7 +57,7 @@ def welcome(template: Any, newsletter: Any) -> Any:
 def test_people_who_enter_the_segment_walk_the_journey_and_get_each_message_once(
     welcome: Any, newsletter: Any, smtp_sink: Any
 ) -> None:
-    journey, segment = welcome
+    _journey, segment = welcome
     people = make_people(3)
     for person in people:
         grant(person, newsletter)
