@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import time
 from collections import defaultdict
@@ -22,7 +23,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import F, Value
+from django.db.models import F, JSONField, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -38,7 +39,9 @@ from campaigns.journeys.definition import (
 from campaigns.models import Enrolment, Journey, JourneyVersion, Message, StepLog
 from campaigns.selectors import template_latest_version, withdrawn_profile_ids
 from campaigns.services.outbox import message_id_make
+from core.ids import id_in
 from profiles.models import Profile, ProfileAudit
+from profiles.services.events import rows_insert_from
 from segments.compiler import compile_rule
 from segments.services import segment_members_add, segment_members_remove
 
@@ -175,7 +178,7 @@ def _exit_the_gone(rows: list[Row], now: datetime, result: Advance) -> list[Row]
     """Exit those no longer reachable: not active (erased, merged, restricted) or withdrawn."""
     profile_ids = {row.profile_id for row in rows}
     gone = set(
-        Profile.objects.filter(pk__in=profile_ids)
+        Profile.objects.filter(id_in("pk", profile_ids))
         .exclude(status=Profile.Status.ACTIVE)
         .values_list("pk", flat=True)
     )
@@ -194,7 +197,7 @@ def _exit_the_gone(rows: list[Row], now: datetime, result: Advance) -> list[Row]
     for pk, reason in reasons.items():
         by_reason[reason].append(pk)
     for reason, pks in by_reason.items():
-        Enrolment.objects.filter(pk__in=pks).update(
+        Enrolment.objects.filter(id_in("pk", pks)).update(
             status=Enrolment.Status.EXITED, exit_reason=reason, finished_at=now, due_at=None
         )
     result.exited += len(reasons)
@@ -217,7 +220,7 @@ def _execute(
         ]
     if step.type == "branch":
         matching = set(
-            Profile.objects.filter(pk__in=[row.profile_id for row in group])
+            Profile.objects.filter(id_in("pk", [row.profile_id for row in group]))
             .filter(compile_rule(step.raw["rule"], now=now))
             .values_list("pk", flat=True)
         )
@@ -235,7 +238,7 @@ def _execute(
         return moves
     profile_ids = [row.profile_id for row in group]
     if step.type == "update_profile":
-        _update_profiles(step, profile_ids)
+        _update_profiles(step, profile_ids, now)
     elif step.type == "add_to_segment":
         segment_members_add(segment_id=step.raw["segment"], profile_ids=profile_ids)
     elif step.type == "remove_from_segment":
@@ -247,17 +250,15 @@ def _execute(
     return [(row, "done", target("next", ""), "") for row in group]
 
 
-def _update_profiles(step: Step, profile_ids: Sequence[int]) -> None:
+def _update_profiles(step: Step, profile_ids: Sequence[int], now: datetime) -> None:
     """Set the lifecycle stage or one trait of active profiles, with their audit rows."""
-    profiles = Profile.objects.filter(pk__in=profile_ids, status=Profile.Status.ACTIVE)
+    profiles = Profile.objects.filter(id_in("pk", profile_ids), status=Profile.Status.ACTIVE)
     if "lifecycle_stage" in step.raw:
         changed = profiles.exclude(lifecycle_stage=step.raw["lifecycle_stage"])
         ids = list(changed.values_list("pk", flat=True))
-        Profile.objects.filter(pk__in=ids).update(lifecycle_stage=step.raw["lifecycle_stage"])
+        Profile.objects.filter(id_in("pk", ids)).update(lifecycle_stage=step.raw["lifecycle_stage"])
         fields = ["lifecycle_stage"]
     else:
-        import json
-
         patch = json.dumps({step.raw["trait"]: step.raw["value"]})
         merged = (
             RawSQL("traits || %s::jsonb", [patch])
@@ -265,39 +266,50 @@ def _update_profiles(step: Step, profile_ids: Sequence[int]) -> None:
             else RawSQL("json_patch(traits, %s)", [patch])
         )
         ids = list(profiles.values_list("pk", flat=True))
-        Profile.objects.filter(pk__in=ids).update(traits=merged)
+        Profile.objects.filter(id_in("pk", ids)).update(traits=merged)
         fields = [f"traits.{step.raw['trait']}"]
-    ProfileAudit.objects.bulk_create(
-        [ProfileAudit(profile_id=pk, action="journey", fields=fields) for pk in ids]
+    rows_insert_from(
+        model=ProfileAudit,
+        fields=["profile", "action", "fields", "at"],
+        rows=Profile.objects.filter(id_in("pk", ids))
+        .order_by()
+        .values_list("pk", Value("journey"), Value(fields, output_field=JSONField()), Value(now)),
     )
 
 
 def _log_and_move(moves: list[tuple[Row, str, str, str]], now: datetime, result: Advance) -> None:
     """Write the step log, the sends' outbox rows, and move each set of rows on."""
-    logged = [
-        (row, outcome, target, variant) for row, outcome, target, variant in moves if row.step
-    ]
-    logs = StepLog.objects.bulk_create(
-        [
-            StepLog(
-                enrolment_id=row.id,
-                visit=row.visit + 1,
-                journey_id=row.journey_id,
-                step=row.step,
-                outcome=outcome,
-                variant=variant,
-                at=now,
+    # The step log: one INSERT ... SELECT from the enrolment rows per (step, outcome).
+    logged: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    for row, outcome, _, variant in moves:
+        if row.step:
+            logged[(row.step, outcome, variant)].append(row)
+    sends: list[tuple[int, Row]] = []
+    for (key, outcome, variant), group in logged.items():
+        ids = [row.id for row in group]
+        result.steps += rows_insert_from(
+            model=StepLog,
+            fields=["enrolment", "visit", "journey", "step", "outcome", "variant", "at"],
+            rows=Enrolment.objects.filter(id_in("pk", ids))
+            .order_by()
+            .values_list(
+                "pk",
+                F("visit") + Value(1),
+                "journey_id",
+                "step",
+                Value(outcome),
+                Value(variant),
+                Value(now),
+            ),
+        )
+        if outcome == "send":
+            by_enrolment = {row.id: row for row in group}
+            sends.extend(
+                (log_id, by_enrolment[enrolment_id])
+                for log_id, enrolment_id in StepLog.objects.filter(
+                    id_in("enrolment_id", ids), step=key, at=now
+                ).values_list("pk", "enrolment_id")
             )
-            for row, outcome, _, variant in logged
-        ],
-        batch_size=2000,
-    )
-    result.steps += len(logs)
-    sends = [
-        (log, row)
-        for log, (row, outcome, _, _) in zip(logs, logged, strict=True)
-        if outcome == "send"
-    ]
     if sends:
         result.messages += _messages_create(sends, now)
     # Arrival: where each row goes next and when that step is due.
@@ -317,9 +329,9 @@ def _log_and_move(moves: list[tuple[Row, str, str, str]], now: datetime, result:
             changes["visit"] = F("visit") + Value(1)
         if variant:
             changes["variant"] = variant
-        Enrolment.objects.filter(pk__in=ids).update(**changes)
+        Enrolment.objects.filter(id_in("pk", ids)).update(**changes)
     if finished:
-        Enrolment.objects.filter(pk__in=finished).update(
+        Enrolment.objects.filter(id_in("pk", finished)).update(
             status=Enrolment.Status.COMPLETED,
             finished_at=now,
             due_at=None,
@@ -344,18 +356,18 @@ def _zones_for(moves: list[tuple[Row, str, str, str]]) -> dict[int, Any]:
         return {}
     return {
         pk: policy.recipient_zone(timezone=zone, country=country)
-        for pk, zone, country in Profile.objects.filter(pk__in=waiting).values_list(
+        for pk, zone, country in Profile.objects.filter(id_in("pk", waiting)).values_list(
             "pk", "timezone", "country"
         )
     }
 
 
-def _messages_create(sends: list[tuple[StepLog, Row]], now: datetime) -> int:
+def _messages_create(sends: list[tuple[int, Row]], now: datetime) -> int:
     """One outbox row per send step visit: its origin is the step log row, never reused."""
     journeys = Journey.objects.in_bulk({row.journey_id for _, row in sends})
     versions: dict[int, int] = {}
     messages = []
-    for log, row in sends:
+    for log_id, row in sends:
         step = version_definition(row.version_id).steps[row.step]
         template_id = step.raw["template"]
         if template_id not in versions:
@@ -366,14 +378,14 @@ def _messages_create(sends: list[tuple[StepLog, Row]], now: datetime) -> int:
         messages.append(
             Message(
                 origin_kind=Message.Origin.JOURNEY_STEP,
-                origin_id=log.pk,
+                origin_id=log_id,
                 profile_id=row.profile_id,
                 purpose_id=journeys[row.journey_id].purpose_id,
                 kind=step.raw.get("kind", Message.Kind.MARKETING),
                 template_version_id=versions[template_id],
                 message_id=message_id_make(
                     origin_kind=Message.Origin.JOURNEY_STEP,
-                    origin_id=log.pk,
+                    origin_id=log_id,
                     profile_id=row.profile_id,
                 ),
                 due_at=now,
