@@ -257,3 +257,20 @@ def test_leaving_the_trigger_segment_exits_when_asked(template: Any, newsletter:
     assert journeys_catch_up().exited == 1
     assert Enrolment.objects.get().exit_reason == "left_segment"
     assert Event.objects.filter(name="Segment Exited").count() == 1
+
+
+def test_a_static_list_larger_than_a_chunk_gets_one_event_per_person(
+    welcome: Any, monkeypatch: Any
+) -> None:
+    from segments.services import membership
+
+    monkeypatch.setattr(membership, "CHUNK", 2)
+    _, segment = welcome
+    people = make_people(5)
+    segment_members_add(segment_id=segment.pk, profile_ids=[p.pk for p in people])
+    assert journeys_catch_up().enrolled == 5
+    from segments.services import segment_members_remove
+
+    segment_members_remove(segment_id=segment.pk, profile_ids=[p.pk for p in people])
+    assert Event.objects.filter(name="Segment Entered").count() == 5
+    assert Event.objects.filter(name="Segment Exited").count() == 5
