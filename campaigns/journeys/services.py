@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet, Value
+from django.db.models import Exists, Field, OuterRef, QuerySet, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -244,7 +244,8 @@ def enrol_from(
     )
     opts = Enrolment._meta
     columns = ", ".join(
-        connection.ops.quote_name(opts.get_field(name).column) for name in ENROL_COLUMNS
+        connection.ops.quote_name(cast(Field, opts.get_field(name)).column)
+        for name in ENROL_COLUMNS
     )
     sql, params = rows.query.sql_with_params()
     table = connection.ops.quote_name(opts.db_table)

@@ -73,7 +73,8 @@ def journeys_catch_up(
         overlap=overlap_seconds,
     )
     cursor.save(update_fields=["position", "gaps", "updated_at"])
-    return CatchUp(len(seen), *counts, cursor.position)
+    enrolled, woken, exited, converted = counts
+    return CatchUp(len(seen), enrolled, woken, exited, converted, cursor.position)
 
 
 def _segment_events(window: QuerySet[Event], name: str, segment_id: int) -> QuerySet[Event]:
