@@ -134,7 +134,8 @@ def journeys_demo_load() -> dict[str, int]:
     )
     journey_enrol(journey_id=journey.pk, profile_ids=signed_up, source="steward")
     now = timezone.now()
-    with override_settings(CDP_QUIET_HOURS="off"):
+    # The demo compresses three days into one run: no quiet hours, no daily cap.
+    with override_settings(CDP_QUIET_HOURS="off", CDP_FREQUENCY_CAPS={}):
         journeys_advance(now=now)
         # Two in three signed up more than three days ago: they are past the branch.
         waiting = list(
@@ -155,7 +156,7 @@ def journeys_demo_load() -> dict[str, int]:
     if buyer is not None:
         Event.objects.create(
             profile_id=buyer,
-            source=system_source_get(slug="cdp-demo-shop", name="Demo shop"),
+            source=system_source_get(slug="website", name="Website"),
             type="track",
             name="Order Completed",
             properties={"total": 49.0, "currency": "EUR"},

@@ -81,11 +81,15 @@ class Advance:
         self.batches += other.batches
 
 
-@functools.lru_cache(maxsize=256)
 def version_definition(version_id: int) -> Definition:
-    """A version's parsed definition (versions never change: cached by id)."""
+    """A version's parsed definition (read by id, parsed once per distinct text)."""
     raw = JourneyVersion.objects.values_list("definition", flat=True).get(pk=version_id)
-    return definition_parse(raw, check_references=False)
+    return _parsed(json.dumps(raw, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Definition:
+    return definition_parse(json.loads(text), check_references=False)
 
 
 def variant_pick(*, journey_id: int, profile_id: int, step: Step) -> str:
@@ -161,16 +165,17 @@ def _advance_batch(*, limit: int, now: datetime) -> Advance:
     for row in rows:
         groups[(row.version_id, row.step)].append(row)
     journeys = Journey.objects.in_bulk({row.journey_id for row in rows})
+    definitions = {version_id: version_definition(version_id) for version_id, _ in groups}
     moves: list[tuple[Row, str, str, str]] = []  # row, outcome, target, variant
     for (version_id, key), group in groups.items():
-        definition = version_definition(version_id)
+        definition = definitions[version_id]
         if key == ENTRY:
             moves.extend((row, "", definition.start, "") for row in group)
             continue
         step = definition.steps[key]
         moves.extend(_execute(step, group, journeys, now, result))
         result.by_step[step.type] = result.by_step.get(step.type, 0) + len(group)
-    _log_and_move(moves, now, result)
+    _log_and_move(moves, definitions, now, result)
     return result
 
 
@@ -277,7 +282,12 @@ def _update_profiles(step: Step, profile_ids: Sequence[int], now: datetime) -> N
     )
 
 
-def _log_and_move(moves: list[tuple[Row, str, str, str]], now: datetime, result: Advance) -> None:
+def _log_and_move(
+    moves: list[tuple[Row, str, str, str]],
+    definitions: dict[int, Definition],
+    now: datetime,
+    result: Advance,
+) -> None:
     """Write the step log, the sends' outbox rows, and move each set of rows on."""
     # The step log: one INSERT ... SELECT from the enrolment rows per (step, outcome).
     logged: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
@@ -311,16 +321,16 @@ def _log_and_move(moves: list[tuple[Row, str, str, str]], now: datetime, result:
                 ).values_list("pk", "enrolment_id")
             )
     if sends:
-        result.messages += _messages_create(sends, now)
+        result.messages += _messages_create(sends, definitions, now)
     # Arrival: where each row goes next and when that step is due.
     arrivals: dict[tuple[str, datetime, str, bool], list[int]] = defaultdict(list)
     finished: list[int] = []
-    zones = _zones_for(moves)
+    zones = _zones_for(moves, definitions)
     for row, _, target, variant in moves:
         if target == FINISH:
             finished.append(row.id)
             continue
-        step = version_definition(row.version_id).steps[target]
+        step = definitions[row.version_id].steps[target]
         due = arrival_due(step, now=now, zone=zones.get(row.profile_id))
         arrivals[(target, due, variant, bool(row.step))].append(row.id)
     for (target, due, variant, counts), ids in arrivals.items():
@@ -344,13 +354,14 @@ def _log_and_move(moves: list[tuple[Row, str, str, str]], now: datetime, result:
         transaction.on_commit(lambda: outbox_send_task.delay())
 
 
-def _zones_for(moves: list[tuple[Row, str, str, str]]) -> dict[int, Any]:
+def _zones_for(
+    moves: list[tuple[Row, str, str, str]], definitions: dict[int, Definition]
+) -> dict[int, Any]:
     """The time zone of each person about to wait until a local time (one query)."""
     waiting = [
         row.profile_id
         for row, _, target, _ in moves
-        if target != FINISH
-        and version_definition(row.version_id).steps[target].type == "wait_until"
+        if target != FINISH and definitions[row.version_id].steps[target].type == "wait_until"
     ]
     if not waiting:
         return {}
@@ -362,13 +373,15 @@ def _zones_for(moves: list[tuple[Row, str, str, str]]) -> dict[int, Any]:
     }
 
 
-def _messages_create(sends: list[tuple[int, Row]], now: datetime) -> int:
+def _messages_create(
+    sends: list[tuple[int, Row]], definitions: dict[int, Definition], now: datetime
+) -> int:
     """One outbox row per send step visit: its origin is the step log row, never reused."""
     journeys = Journey.objects.in_bulk({row.journey_id for _, row in sends})
     versions: dict[int, int] = {}
     messages = []
     for log_id, row in sends:
-        step = version_definition(row.version_id).steps[row.step]
+        step = definitions[row.version_id].steps[row.step]
         template_id = step.raw["template"]
         if template_id not in versions:
             latest = template_latest_version(template_id=template_id)
