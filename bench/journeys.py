@@ -37,8 +37,7 @@ def _populate(count: int) -> tuple[Any, Any]:
     from consent.models import Purpose
     from consent.services import purpose_wording_add
     from profiles.models import Profile
-    from segments.models import Segment
-    from segments.services import segment_members_add
+    from segments.services import segment_create, segment_refresh
 
     newsletter = Purpose.objects.create(code="newsletter", name="Newsletter", channel="email")
     purpose_wording_add(purpose=newsletter, text="Send me the newsletter.")
@@ -54,7 +53,9 @@ def _populate(count: int) -> tuple[Any, Any]:
         ],
         batch_size=5000,
     )
-    segment = Segment.objects.create(name="Bench sign-ups", kind="static")
+    # A dynamic segment not refreshed yet: its first refresh, after the journey is live,
+    # lets everyone in at once, one "Segment Entered" event each.
+    segment = segment_create(name="Bench sign-ups", rule={"field": "email", "op": "is_set"})
     definition = {
         "trigger": {"type": "segment_entered", "segment": segment.pk},
         "start": "ab",
@@ -83,8 +84,7 @@ def _populate(count: int) -> tuple[Any, Any]:
     from campaigns.journeys.triggers import journeys_catch_up
 
     journeys_catch_up()  # the cursor starts at the end of the log, before the sign-ups
-    ids = list(Profile.objects.order_by("pk").values_list("pk", flat=True))
-    segment_members_add(segment_id=segment.pk, profile_ids=ids)
+    segment_refresh(segment_id=segment.pk)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     journey.refresh_from_db()
