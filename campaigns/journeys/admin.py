@@ -29,6 +29,7 @@ from campaigns.journeys.services import (
     journey_delete,
     journey_pause,
     journey_resume,
+    journey_update,
     journey_version_add,
 )
 from campaigns.journeys.simulate import journey_simulate
@@ -60,6 +61,14 @@ class JourneyForm(forms.ModelForm):
         version = self.instance.version if self.instance.pk else None
         if version is not None:
             self.fields["definition"].initial = json.dumps(version.definition, indent=2)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("goal_event") and not cleaned.get("goal_days"):
+            self.add_error("goal_days", _("Give the number of days the goal is counted."))
+        if cleaned.get("reentry") == Journey.Reentry.AFTER_DAYS and not cleaned.get("reentry_days"):
+            self.add_error("reentry_days", _("Give the number of days (1 or more)."))
+        return cleaned
 
     def clean_definition(self) -> Any:
         try:
@@ -104,12 +113,12 @@ class JourneyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Journey, form: Any, change: bool) -> None:
         definition = form.cleaned_data["definition"]
         meta = {name: getattr(obj, name) for name in JourneyForm.Meta.fields}
+        meta["purpose_id"] = meta.pop("purpose").pk
         if not change:
-            meta["purpose_id"] = meta.pop("purpose").pk
             created = journey_create(definition=definition, actor=request.user, **meta)
             obj.pk = created.pk
             return
-        Journey.objects.filter(pk=obj.pk).update(**meta)
+        journey_update(journey_id=obj.pk, **meta)
         current = obj.version.definition if obj.version else None
         if definition != current:
             journey_version_add(journey_id=obj.pk, definition=definition, actor=request.user)

@@ -111,6 +111,45 @@ def journey_create(
     return journey
 
 
+@transaction.atomic
+def journey_update(
+    *,
+    journey_id: int,
+    name: str,
+    description: str,
+    purpose_id: int,
+    reentry: str,
+    reentry_days: int | None,
+    goal_event: str,
+    goal_days: int | None,
+) -> Journey:
+    """Change a journey's name, purpose, re-entry policy or goal (not its steps: a version)."""
+    journey = _locked(journey_id)
+    _check(
+        purpose_id=purpose_id,
+        reentry=reentry,
+        reentry_days=reentry_days,
+        goal_event=goal_event,
+        goal_days=goal_days,
+    )
+    if Journey.objects.filter(name=name).exclude(pk=journey.pk).exists():
+        raise InvalidJourney(
+            _("This journey cannot be saved."),
+            fields={"name": [_("A journey with this name exists.")]},
+        )
+    Journey.objects.filter(pk=journey.pk).update(
+        name=name,
+        description=description,
+        purpose_id=purpose_id,
+        reentry=reentry,
+        reentry_days=reentry_days,
+        goal_event=goal_event,
+        goal_days=goal_days if goal_event else None,
+    )
+    journey.refresh_from_db()
+    return journey
+
+
 def _locked(journey_id: int) -> Journey:
     journey = Journey.objects.select_for_update().filter(pk=journey_id).first()
     if journey is None:

@@ -160,3 +160,28 @@ def test_admin_shows_the_offending_step_and_draws_the_graph(
     assert graph.status_code == 200
     assert "reminder" in page
     assert "yes → offer" in page
+
+
+def test_admin_edit_refuses_a_goal_without_days_and_saves_steps_as_a_version(
+    admin_client: Any, definition: dict[str, Any], newsletter: Any
+) -> None:
+    form = {
+        "name": "Welcome",
+        "description": "",
+        "purpose": newsletter.pk,
+        "reentry": "never",
+        "reentry_days": "",
+        "goal_event": "",
+        "goal_days": "",
+        "definition": json.dumps(definition),
+    }
+    admin_client.post("/admin/campaigns/journey/add/", form)
+    journey = Journey.objects.get()
+    url = f"/admin/campaigns/journey/{journey.pk}/change/"
+    refused = admin_client.post(url, {**form, "goal_event": "Order Completed"})
+    definition["steps"]["wait"]["duration"] = {"days": 5}
+    admin_client.post(url, {**form, "definition": json.dumps(definition)})
+
+    assert refused.status_code == 200
+    journey.refresh_from_db()
+    assert (journey.goal_event, journey.version.version) == ("", 2)
