@@ -314,3 +314,6 @@ class BlockedAddressAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from campaigns.journeys import admin as _journeys_admin  # noqa: E402, F401  (registers Journey)

@@ -26,6 +26,19 @@ class BroadcastState(CampaignError):
     code = ErrorCode.BROADCAST_STATE
 
 
+class InvalidJourney(CampaignError):
+    """A journey definition that cannot run; `fields` maps the offending step's path."""
+
+    code = ErrorCode.INVALID_JOURNEY
+
+
+class JourneyState(CampaignError):
+    """The action does not apply to the journey (or enrolment) in its current state."""
+
+    status = 409
+    code = ErrorCode.JOURNEY_STATE
+
+
 class NotFound(CampaignError):
     status = 404
     code = ErrorCode.NOT_FOUND

@@ -112,6 +112,14 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         queue="journeys",
     ),
     PeriodicSpec(
+        name="journeys: triggers and due steps",
+        task="campaigns.tasks.journeys_tick_task",
+        description="Read new events (enrol, wake those waiting for one, exit, count goals), "
+        "then advance due enrolments as sets.",
+        every_seconds=10,
+        queue="journeys",
+    ),
+    PeriodicSpec(
         name="probable duplicates (new and changed profiles)",
         task="profiles.tasks.duplicates_scan_task",
         description="Compare profiles created or changed since the last run (audit log cursor).",

@@ -50,6 +50,8 @@ class ErrorCode(StrEnum):
     # Campaigns
     INVALID_TEMPLATE = "invalid_template"
     BROADCAST_STATE = "broadcast_state"
+    INVALID_JOURNEY = "invalid_journey"
+    JOURNEY_STATE = "journey_state"
 
 
 class DomainError(Exception):

@@ -162,6 +162,16 @@ POLICIES: dict[str, Policy] = {
         for action in ("schedule", "send", "pause", "resume", "cancel")
     },
     "campaign-profile-messages": _p(get=READ),
+    "campaign-profile-enrolments": _p(get=READ),
+    "campaign-journey-list": _p(get=READ, post=WRITE),
+    "campaign-journey-detail": _p(get=READ, delete=WRITE),
+    "campaign-journey-validate": _p(post=READ),
+    "campaign-journey-simulate": _p(post=READ),
+    "campaign-journey-stats": _p(get=READ),
+    **{
+        f"campaign-journey-{action}": _p(post=WRITE)
+        for action in ("versions", "activate", "pause", "resume", "archive", "enrol")
+    },
     # Reports API
     "report-list": _p(get=READ),
     "report-detail": _p(get=READ),
@@ -194,6 +204,8 @@ POLICIES: dict[str, Policy] = {
     "admin:campaigns_template_preview": _p(get=READ),
     "admin:campaigns_broadcast_confirm": _p(get=WRITE, post=WRITE),
     "admin:campaigns_broadcast_act": _p(post=WRITE),
+    "admin:campaigns_journey_graph": _p(get=READ),
+    "admin:campaigns_journey_act": _p(post=WRITE),
     "admin:reports_report_view": _p(get=READ),
 }
 
