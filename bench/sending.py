@@ -142,21 +142,18 @@ def _claims(count: int) -> tuple[list[Any], dict[int, Any]]:
 
 def _prerendered(claims: list[Any], contexts: dict[int, Any]) -> list[tuple[str, bytes]]:
     """The reference's input: each person's message, rendered by the same code, as bytes."""
-    from campaigns.services.outbox import email_build
+    from campaigns.services.outbox import email_bytes
 
-    return [
-        (c.address, email_build(claimed=c, context=contexts[c.profile.pk]).message().as_bytes())
-        for c in claims
-    ]
+    return [(c.address, email_bytes(claimed=c, context=contexts[c.profile.pk])) for c in claims]
 
 
 def _render_and_smtplib_part(port: int, claims: list[Any], contexts: dict[int, Any]) -> None:
     """The floor of sending: render and serialise each message, smtplib; no outbox."""
-    from campaigns.services.outbox import email_build
+    from campaigns.services.outbox import email_bytes
 
     server = smtplib.SMTP("127.0.0.1", port)
     for claim in claims:
-        body = email_build(claimed=claim, context=contexts[claim.profile.pk]).message().as_bytes()
+        body = email_bytes(claimed=claim, context=contexts[claim.profile.pk])
         server.sendmail("cdp@localhost", [claim.address], body)
     server.quit()
 
@@ -168,13 +165,23 @@ def _smtplib_part(port: int, messages: list[tuple[str, bytes]]) -> None:
     server.quit()
 
 
-def _outbox_part(batch: int) -> None:
+def _outbox_part(batch: int, profile: str = "") -> None:
     from django.db import connection
 
     from campaigns.services import outbox_send_due
 
     connection.close()  # a fresh connection in the forked process
-    outbox_send_due(limit=batch, budget_seconds=3600)
+    if not profile:
+        outbox_send_due(limit=batch, budget_seconds=3600)
+        return
+    import cProfile
+
+    cProfile.runctx(
+        "outbox_send_due(limit=batch, budget_seconds=3600)",
+        globals(),
+        {"outbox_send_due": outbox_send_due, "batch": batch},
+        f"{profile}.{os.getpid()}",
+    )
 
 
 def _parallel(processes: int, target: Any, args: list[tuple[Any, ...]]) -> float:
@@ -195,6 +202,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5_000)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--batch", type=int, default=100, help="messages claimed at once")
+    parser.add_argument("--profile", default="", help="cProfile the outbox into FILE.<pid>")
     args, _ = parser.parse_known_args()
     if not Path(SMTP_SINK).exists():
         sys.exit("smtp-sink is missing: apt-get install -y postfix (only its smtp-sink is used)")
@@ -237,7 +245,9 @@ def main() -> None:
             _render_and_smtplib_part,
             [(port, part, contexts) for part in claim_share],
         )
-        outbox = _parallel(args.processes, _outbox_part, [(args.batch,)] * args.processes)
+        outbox = _parallel(
+            args.processes, _outbox_part, [(args.batch, args.profile)] * args.processes
+        )
         sent = Message.objects.filter(status="sent").count()
         if sent != args.messages:
             sys.exit(f"the outbox sent {sent} of {args.messages}")

@@ -198,13 +198,43 @@ def _parsed(source: str, html: bool) -> Any:
     return (HTML if html else TEXT).from_string(source)
 
 
+def _text_of(html: str) -> str:
+    return re.sub(r"\n\s*\n+", "\n\n", unescape(strip_tags(html))).strip()
+
+
+@functools.lru_cache(maxsize=256)
+def text_source(html: str) -> str | None:
+    """The plain text's Liquid source derived once from a compiled HTML (None: per person).
+
+    The Liquid tags are set aside while the markup is stripped, then put back; a tag
+    whose pair was inside the markup leaves a source that does not parse: derived per
+    person then, as before.
+    """
+    kept: list[str] = []
+
+    def aside(match: re.Match[str]) -> str:
+        kept.append(match.group(0))
+        return f"cdpliquid{len(kept) - 1}x"
+
+    source = _PLACEHOLDER.sub(lambda m: kept[int(m.group(1))], _text_of(_LIQUID.sub(aside, html)))
+    try:
+        _parsed(source, False)
+    except LiquidError:
+        return None
+    return source
+
+
 def render_compiled(*, compiled: Mapping[str, str], context: Mapping[str, Any]) -> Rendered:
     """One person's subject, preheader, HTML and text from a compiled variant."""
+    derived = None if compiled["text"] else text_source(compiled["html"])
     out: dict[str, str] = {}
     for part in ("subject", "preheader", "html", "text"):
-        source = compiled[part]
+        source = derived if part == "text" and derived is not None else compiled[part]
         try:
-            out[part] = _parsed(source, part == "html").render(**context) if source else ""
+            if "{" not in source:
+                out[part] = source  # no Liquid: the text as it is
+            else:
+                out[part] = _parsed(source, part == "html").render(**context)
         except LiquidError as error:
             token = getattr(error, "token", None)
             index = getattr(token, "start_index", 0) if token is not None else 0
@@ -212,7 +242,7 @@ def render_compiled(*, compiled: Mapping[str, str], context: Mapping[str, Any]) 
             raise _refuse(field, _line(source, index), str(error.message or error)) from error
     subject, preheader, html, text = out["subject"], out["preheader"], out["html"], out["text"]
     if not text:
-        text = re.sub(r"\n\s*\n+", "\n\n", unescape(strip_tags(html))).strip()
+        text = _text_of(html)
     subject = " ".join(subject.split())
     return Rendered(subject=subject, preheader=" ".join(preheader.split()), html=html, text=text)
 
