@@ -11,6 +11,7 @@ from campaigns.services.broadcasts import (
 from campaigns.services.outbox import outbox_claim, outbox_send_claimed, outbox_send_due
 from campaigns.services.templates import template_create, template_version_add
 from campaigns.services.tracking import tracking_click, tracking_open
+from campaigns.services.webhooks import webhook_enqueue
 
 __all__ = [
     "broadcast_cancel",
@@ -26,4 +27,5 @@ __all__ = [
     "template_version_add",
     "tracking_click",
     "tracking_open",
+    "webhook_enqueue",
 ]
