@@ -234,6 +234,8 @@ def main() -> None:
         broadcast = _populate(args.messages)
         with timed() as snapshot:
             broadcast_schedule(broadcast_id=broadcast.pk)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # the statistics autovacuum would gather after a load
         claims, contexts = _claims(args.messages)
         prepared = _prerendered(claims, contexts)
         share = [prepared[n :: args.processes] for n in range(args.processes)]

@@ -6,59 +6,107 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0001_initial'),
-        ('consent', '0002_default_retention'),
-        ('profiles', '0005_role_mailboxes_seed'),
+        ("campaigns", "0001_initial"),
+        ("consent", "0002_default_retention"),
+        ("profiles", "0005_role_mailboxes_seed"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='payload',
+            model_name="message",
+            name="payload",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='message',
-            name='response_status',
+            model_name="message",
+            name="response_status",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='message',
-            name='channel',
-            field=models.CharField(choices=[('email', 'Email'), ('webhook', 'Webhook')], default='email', max_length=12),
+            model_name="message",
+            name="channel",
+            field=models.CharField(
+                choices=[("email", "Email"), ("webhook", "Webhook")], default="email", max_length=12
+            ),
         ),
         migrations.AlterField(
-            model_name='message',
-            name='template_version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='messages', to='campaigns.templateversion'),
+            model_name="message",
+            name="template_version",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="messages",
+                to="campaigns.templateversion",
+            ),
         ),
         migrations.CreateModel(
-            name='WebhookEndpoint',
+            name="WebhookEndpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
-                ('url', models.URLField(max_length=500, verbose_name='URL')),
-                ('secret_env', models.CharField(blank=True, help_text='Environment variable holding the signing secret; empty: CDP_WEBHOOK_SECRET.', max_length=100, validators=[django.core.validators.RegexValidator('^[A-Z][A-Z0-9_]*$', "An environment variable's name.")], verbose_name='secret variable')),
-                ('timeout_seconds', models.PositiveSmallIntegerField(default=10, verbose_name='timeout (seconds)')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True, verbose_name="name")),
+                ("url", models.URLField(max_length=500, verbose_name="URL")),
+                (
+                    "secret_env",
+                    models.CharField(
+                        blank=True,
+                        help_text="Environment variable holding the signing secret; empty: CDP_WEBHOOK_SECRET.",
+                        max_length=100,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z][A-Z0-9_]*$", "An environment variable's name."
+                            )
+                        ],
+                        verbose_name="secret variable",
+                    ),
+                ),
+                (
+                    "timeout_seconds",
+                    models.PositiveSmallIntegerField(default=10, verbose_name="timeout (seconds)"),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'webhook endpoint',
-                'verbose_name_plural': 'webhook endpoints',
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('timeout_seconds__gte', 1), ('timeout_seconds__lte', 60)), name='campaigns_webhook_timeout_range')],
+                "verbose_name": "webhook endpoint",
+                "verbose_name_plural": "webhook endpoints",
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("timeout_seconds__gte", 1), ("timeout_seconds__lte", 60)
+                        ),
+                        name="campaigns_webhook_timeout_range",
+                    )
+                ],
             },
         ),
         migrations.AddField(
-            model_name='message',
-            name='endpoint',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='messages', to='campaigns.webhookendpoint'),
+            model_name="message",
+            name="endpoint",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="messages",
+                to="campaigns.webhookendpoint",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('channel', 'email'), ('template_version__isnull', False)), models.Q(('channel', 'webhook'), ('endpoint__isnull', False)), _connector='OR'), name='campaigns_message_channel_target'),
+            model_name="message",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("channel", "email"), ("template_version__isnull", False)),
+                    models.Q(("channel", "webhook"), ("endpoint__isnull", False)),
+                    _connector="OR",
+                ),
+                name="campaigns_message_channel_target",
+            ),
         ),
     ]

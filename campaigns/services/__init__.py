@@ -1,5 +1,6 @@
 """Writes of the campaigns app. Import from here: `from campaigns.services import ...`."""
 
+from campaigns.services.bounces import bounce_record
 from campaigns.services.broadcasts import (
     broadcast_cancel,
     broadcast_create,
@@ -14,6 +15,7 @@ from campaigns.services.tracking import tracking_click, tracking_open
 from campaigns.services.webhooks import webhook_enqueue
 
 __all__ = [
+    "bounce_record",
     "broadcast_cancel",
     "broadcast_create",
     "broadcast_estimate",

@@ -25,7 +25,12 @@ from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import sanitize_address
 from django.db import DatabaseError, connection
 
+from campaigns.bounces import verp_address
 from campaigns.mime import header_value, mime_bytes
+
+# The source of the profile events the campaigns app appends (sent, bounced, called…).
+EVENT_SOURCE = "cdp-campaigns"
+EVENT_SOURCE_NAME = "Campaigns"
 
 
 def smtp_of(mailer: Any) -> Any:
@@ -36,12 +41,15 @@ def smtp_of(mailer: Any) -> Any:
 
 
 class Sender:
-    """The From header and envelope sender of a batch, computed once."""
+    """The From header of a batch, computed once; each message's envelope sender (VERP)."""
 
     def __init__(self) -> None:
         self.header = sanitize_address(settings.DEFAULT_FROM_EMAIL, "utf-8")
         self.envelope = parseaddr(self.header)[1]
-        self.date = formatdate()
+
+    def envelope_of(self, *, message_pk: int) -> str:
+        """The Return-Path of one message: the bounce address tagged with it (VERP)."""
+        return verp_address(message_pk=message_pk)
 
     def bytes_of(
         self,

@@ -34,7 +34,7 @@ from campaigns.models import BlockedAddress, Message, TemplateVersion
 from campaigns.rendering import HTML, TEXT, choose_language, render_compiled
 from campaigns.selectors import contactable_among, withdrawn_profile_ids
 from campaigns.services.content import contexts_build
-from campaigns.services.delivery import Marks, Sender, smtp_of
+from campaigns.services.delivery import EVENT_SOURCE, EVENT_SOURCE_NAME, Marks, Sender, smtp_of
 from campaigns.services.webhooks import webhooks_send_claimed
 from consent.links import consent_unsubscribe_headers
 from consent.models import Purpose, Suppression
@@ -50,8 +50,6 @@ from profiles.services.events import (
 
 logger = logging.getLogger(__name__)
 
-EVENT_SOURCE = "cdp-campaigns"
-EVENT_SOURCE_NAME = "Campaigns"
 MAX_ATTEMPTS = 5
 SENT_PROPERTIES = {"channel": "email"}
 PROFILE_STATUS_REASON: dict[str, str] = {
@@ -576,12 +574,13 @@ def _send_one(
         smtp = smtp_of(mailer)
         if smtp is not None:
             body = email_bytes(claimed=item, context=context, sender=sender)
+            envelope = sender.envelope_of(message_pk=item.pk)
             try:
-                smtp.sendmail(sender.envelope, [item.address], body)
+                smtp.sendmail(envelope, [item.address], body)
             except smtplib.SMTPServerDisconnected:
                 mailer.close()  # an idle connection the server closed between batches
                 mailer.open()
-                smtp_of(mailer).sendmail(sender.envelope, [item.address], body)
+                smtp_of(mailer).sendmail(envelope, [item.address], body)
         else:
             mailer.send_messages([email_build(claimed=item, context=context)])
     except smtplib.SMTPRecipientsRefused as error:

@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.errors import InvalidWebhook
 from campaigns.models import Message, WebhookEndpoint
+from campaigns.services.delivery import EVENT_SOURCE, EVENT_SOURCE_NAME
 from consent.models import Purpose
 from profiles.models import Profile
 from profiles.services.events import system_events_append
@@ -42,8 +43,6 @@ from profiles.services.events import system_events_append
 DEFAULT_SECRET_ENV = "CDP_WEBHOOK_SECRET"  # noqa: S105 - the name of a variable
 BACKOFF_SECONDS = 30
 BACKOFF_CAP = timedelta(hours=1)
-EVENT_SOURCE = "cdp-campaigns"
-EVENT_SOURCE_NAME = "Campaigns"
 
 
 def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:

@@ -26,7 +26,8 @@ def test_the_bytes_parse_back_to_the_same_parts_and_headers() -> None:
         for part in parsed.iter_parts()
     }
 
-    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    assert b"\r\n" in raw
+    assert b"\n" not in raw.replace(b"\r\n", b"")
     assert max(len(line) for line in raw.split(b"\r\n")) <= 78
     assert str(parsed["Subject"]) == " ".join(("Nouvelles du mois, Élodie — n° 12 " * 3).split())
     assert parsed["Message-ID"] == "<b.1.2.abc@cdp.localhost>"

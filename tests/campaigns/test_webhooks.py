@@ -38,7 +38,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             state.calls.append((self.headers, body))
             time.sleep(state.delay)
@@ -90,7 +90,7 @@ def test_a_webhook_call_is_signed_carries_the_person_and_is_recorded(
     result = outbox_send_due()
 
     assert (result.sent, result.failed, result.retried) == (1, 0, 0)
-    (headers, body), = receiver[0].calls
+    ((headers, body),) = receiver[0].calls
     stamp, signature = (part.split("=", 1)[1] for part in headers["X-CDP-Signature"].split(","))
     expected = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
     assert signature == expected
