@@ -5,9 +5,13 @@ At the small step and at the full size the dashboard (the admin's first page, in
 process, a viewer logged in) is requested a few times. At the full size:
 - the full rollup rebuild (`rollups_rebuild`) against the reference, hand-written
   aggregate SQL of the same figures (events per day, source, type, name and UTM; consent
-  decisions per day, purpose and status) written into scratch tables, in the same run;
-  both must give the same counts;
-- the incremental catch-up after 10,000 new events, against the full rebuild;
+  decisions per day, purpose, status and method; each conversion — the generated data's
+  `purchase` events — with its first and last UTM touch, by LATERAL joins) written into
+  scratch tables, in the same run; both must give the same rows;
+- the incremental catch-up after 10,000 new events, against the full rebuild and against
+  its floor: one hand-written `INSERT … SELECT … ON CONFLICT DO UPDATE` per rollup adding
+  the same new rows' counts to the same tables (each side run three times, alternately,
+  in a transaction rolled back; the best of each kept);
 - one scheduled report (the weekly marketing report) rendered to PDF and handed to the
   mail backend.
 Targets: rebuild ≤ 1.5 × the SQL; catch-up ≤ 0.02 × the rebuild; the dashboard at full
@@ -18,9 +22,11 @@ Usage: python bench/reports.py [--profiles 1000000] [--events 5000000]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,19 +37,47 @@ TARGET_CATCH_UP_RATIO = 0.02
 TARGET_DASHBOARD_RATIO = 1.5
 NEW_EVENTS = 10_000
 
+# The generated data's conversion event (the bench sets CDP_CONVERSION_EVENTS to it).
+CONVERSION = "purchase"
+ATTRIBUTION = """
+    SELECT c.id AS event_id, (c.occurred_at AT TIME ZONE 'UTC')::date AS day, c.name,
+           coalesce(f.utm_source, '') AS first_source,
+           coalesce(f.utm_medium, '') AS first_medium,
+           coalesce(f.utm_campaign, '') AS first_campaign,
+           coalesce(l.utm_source, '') AS last_source,
+           coalesce(l.utm_medium, '') AS last_medium,
+           coalesce(l.utm_campaign, '') AS last_campaign,
+           CASE WHEN p.first_seen_at IS NOT NULL
+                THEN greatest(extract(day FROM c.occurred_at - p.first_seen_at), 0)::int
+           END AS days_to_convert
+    FROM profiles_event c JOIN profiles_profile p ON p.id = c.profile_id
+    LEFT JOIN LATERAL (
+        SELECT utm_source, utm_medium, utm_campaign FROM profiles_event e
+        WHERE e.profile_id = c.profile_id AND e.occurred_at <= c.occurred_at
+          AND e.utm_source <> ''
+        ORDER BY e.occurred_at, e.id LIMIT 1) f ON true
+    LEFT JOIN LATERAL (
+        SELECT utm_source, utm_medium, utm_campaign FROM profiles_event e
+        WHERE e.profile_id = c.profile_id AND e.occurred_at <= c.occurred_at
+          AND e.utm_source <> ''
+        ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) l ON true
+    WHERE c.type = 'track' AND c.name = 'purchase'"""
+
 REFERENCE_SQL = [
     "DROP TABLE IF EXISTS bench_daily_events",
     "DROP TABLE IF EXISTS bench_daily_consents",
+    "DROP TABLE IF EXISTS bench_conversions",
     """CREATE UNLOGGED TABLE bench_daily_events AS
        SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, source_id, type, name,
               utm_source, utm_medium, utm_campaign, count(*) AS count
        FROM profiles_event
        GROUP BY 1, 2, 3, 4, 5, 6, 7""",
     """CREATE UNLOGGED TABLE bench_daily_consents AS
-       SELECT (recorded_at AT TIME ZONE 'UTC')::date AS day, purpose_id, status,
+       SELECT (recorded_at AT TIME ZONE 'UTC')::date AS day, purpose_id, status, method,
               count(*) AS count
        FROM consent_consentrecord
-       GROUP BY 1, 2, 3""",
+       GROUP BY 1, 2, 3, 4""",
+    f"CREATE UNLOGGED TABLE bench_conversions AS {ATTRIBUTION}",
 ]
 
 
@@ -105,9 +139,15 @@ def same_counts() -> None:
             "bench_daily_events",
         ),
         "consents": (
-            "SELECT day, purpose_id, status, count FROM {} ORDER BY 1, 2, 3",
+            "SELECT day, purpose_id, status, method, count FROM {} ORDER BY 1, 2, 3, 4",
             "reports_dailyconsents",
             "bench_daily_consents",
+        ),
+        "conversions": (
+            "SELECT event_id, day, name, first_source, first_medium, first_campaign, "
+            "last_source, last_medium, last_campaign, days_to_convert FROM {} ORDER BY 1",
+            "reports_conversion",
+            "bench_conversions",
         ),
     }
     with connection.cursor() as cursor:
@@ -117,6 +157,72 @@ def same_counts() -> None:
             cursor.execute(sql.format(theirs))
             if mine != cursor.fetchall():
                 sys.exit(f"the {name} rollup differs from the hand-written SQL")
+
+
+FLOOR_SQL = [
+    """INSERT INTO reports_dailyevents
+         (day, source_id, type, name, utm_source, utm_medium, utm_campaign, count)
+       SELECT (occurred_at AT TIME ZONE 'UTC')::date, source_id, type, name,
+              utm_source, utm_medium, utm_campaign, count(*)
+       FROM profiles_event WHERE id > %(events)s
+       GROUP BY 1, 2, 3, 4, 5, 6, 7
+       ON CONFLICT (day, source_id, type, name, utm_source, utm_medium, utm_campaign)
+       DO UPDATE SET count = reports_dailyevents.count + excluded.count""",
+    """INSERT INTO reports_dailyconsents (day, purpose_id, status, method, count)
+       SELECT (recorded_at AT TIME ZONE 'UTC')::date, purpose_id, status, method, count(*)
+       FROM consent_consentrecord WHERE id > %(consents)s
+       GROUP BY 1, 2, 3, 4
+       ON CONFLICT (day, purpose_id, status, method)
+       DO UPDATE SET count = reports_dailyconsents.count + excluded.count""",
+    f"""INSERT INTO reports_conversion (event_id, day, name, first_source, first_medium,
+         first_campaign, last_source, last_medium, last_campaign, days_to_convert)
+       {ATTRIBUTION} AND c.id > %(events)s
+       ON CONFLICT (event_id) DO NOTHING""",
+]
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _rolled_back(work: Callable[[], object]) -> float:
+    """Seconds `work` takes inside a transaction that is then rolled back."""
+    from django.db import transaction
+
+    start = time.perf_counter()
+    try:
+        with transaction.atomic():
+            work()
+            seconds = time.perf_counter() - start
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    return seconds
+
+
+def catch_up_and_floor(runs: int = 3) -> tuple[float, float]:
+    """Best seconds of the catch-up and of its floor (the same counts added to the same
+    rollups by hand-written SQL), alternately, each rolled back."""
+    from django.db import connection
+
+    from reports.models import RollupCursor
+    from reports.services import rollups_catch_up
+
+    positions = {
+        cursor.name: cursor.position
+        for cursor in RollupCursor.objects.filter(name__in=("events", "consents"))
+    }
+
+    def floor() -> None:
+        with connection.cursor() as cursor:
+            for statement in FLOOR_SQL:
+                cursor.execute(statement, positions)
+
+    ours = floor_seconds = float("inf")
+    for _ in range(runs):
+        floor_seconds = min(floor_seconds, _rolled_back(floor))
+        ours = min(ours, _rolled_back(rollups_catch_up))
+    return ours, floor_seconds
 
 
 def pdf_seconds() -> float:
@@ -144,6 +250,7 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=5_000_000)
     args = parser.parse_args()
+    os.environ["CDP_CONVERSION_EVENTS"] = CONVERSION
     setup_django()
     small_profiles, small_events = max(args.profiles // 50, 1_000), max(args.events // 50, 5_000)
 
@@ -166,9 +273,8 @@ def main() -> None:
     dash_full = dashboard_seconds()
 
     generate(NEW_EVENTS // 5, NEW_EVENTS, seed=3)
-    start = time.perf_counter()
+    catch_up_seconds, floor_seconds = catch_up_and_floor()
     caught = rollups_catch_up()
-    catch_up_seconds = time.perf_counter() - start
     counted = sum(result.rows for result in caught if result.ledger == "events")
     if counted != NEW_EVENTS:
         sys.exit(f"the catch-up counted {counted} new events, not {NEW_EVENTS}")
@@ -183,6 +289,9 @@ def main() -> None:
         "rebuild_vs_sql": round(rebuild_seconds / sql_seconds, 2),
         "catch_up_seconds": round(catch_up_seconds, 3),
         "catch_up_vs_rebuild": round(catch_up_seconds / rebuild_seconds, 4),
+        "catch_up_floor_seconds": round(floor_seconds, 3),
+        "catch_up_vs_floor": round(catch_up_seconds / floor_seconds, 2),
+        "floor_vs_rebuild": round(floor_seconds / rebuild_seconds, 4),
         "dashboard_small_ms": round(1000 * dash_small, 1),
         "dashboard_full_ms": round(1000 * dash_full, 1),
         "dashboard_full_vs_small": round(dash_full / dash_small, 2),
@@ -209,6 +318,12 @@ def main() -> None:
                 catch_up_seconds,
                 figures["catch_up_vs_rebuild"],
                 f"≤ {TARGET_CATCH_UP_RATIO} × rebuild",
+            ),
+            (
+                f"floor: hand-written upsert of the same {NEW_EVENTS:,} events",
+                floor_seconds,
+                figures["floor_vs_rebuild"],
+                f"ours {figures['catch_up_vs_floor']} × floor",
             ),
             (f"dashboard at {small_events:,} events", dash_small, 1.0, ""),
             (

@@ -65,23 +65,49 @@ class DailyEvents(models.Model):
 
 
 class DailyConsents(models.Model):
-    """Consent decisions recorded per day, purpose and status (granted, withdrawn, ...)."""
+    """Consent decisions recorded per day, purpose, status (granted, withdrawn, ...) and
+    method (form, import, double opt-in confirmation, ...)."""
 
     day = models.DateField()
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=24)
+    method = models.CharField(max_length=24, blank=True)
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "daily consents"
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "purpose", "status"], name="daily_consents_unique"
+                fields=["day", "purpose", "status", "method"], name="daily_consents_unique"
             )
         ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.purpose_id} {self.status}: {self.count}"
+
+
+class Conversion(models.Model):
+    """One conversion event (a name in `CDP_CONVERSION_EVENTS`), attributed to the UTM
+    campaign of the person's first and last touch before it, with the days since the
+    person was first seen. It names no one: the event's id alone, which points nowhere
+    once the person is erased (the row stays, an anonymous count)."""
+
+    event_id = models.BigIntegerField(unique=True)
+    day = models.DateField()
+    name = models.CharField(max_length=200)
+    first_source = models.CharField(max_length=100, blank=True)
+    first_medium = models.CharField(max_length=100, blank=True)
+    first_campaign = models.CharField(max_length=200, blank=True)
+    last_source = models.CharField(max_length=100, blank=True)
+    last_medium = models.CharField(max_length=100, blank=True)
+    last_campaign = models.CharField(max_length=200, blank=True)
+    days_to_convert = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "name"], name="conversion_day_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.name}"
 
 
 class ReportSchedule(models.Model):
