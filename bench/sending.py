@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import resource
 import shutil
 import smtplib
 import subprocess
@@ -184,9 +185,14 @@ def _outbox_part(batch: int, profile: str = "") -> None:
     )
 
 
-def _parallel(processes: int, target: Any, args: list[tuple[Any, ...]]) -> float:
+CPU: dict[str, float] = {}
+
+
+def _parallel(processes: int, target: Any, args: list[tuple[Any, ...]], name: str) -> float:
+    """Wall seconds of the processes; their CPU seconds (user + system) go to CPU[name]."""
     context = multiprocessing.get_context("fork")
     workers = [context.Process(target=target, args=a) for a in args[:processes]]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     for worker in workers:
         worker.start()
@@ -194,7 +200,10 @@ def _parallel(processes: int, target: Any, args: list[tuple[Any, ...]]) -> float
         worker.join()
         if worker.exitcode != 0:
             sys.exit(f"a process failed ({worker.exitcode})")
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[name] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall
 
 
 def main() -> None:
@@ -241,14 +250,17 @@ def main() -> None:
         share = [prepared[n :: args.processes] for n in range(args.processes)]
         claim_share = [claims[n :: args.processes] for n in range(args.processes)]
         connection.close()
-        reference = _parallel(args.processes, _smtplib_part, [(port, part) for part in share])
+        reference = _parallel(
+            args.processes, _smtplib_part, [(port, part) for part in share], "reference"
+        )
         floor = _parallel(
             args.processes,
             _render_and_smtplib_part,
             [(port, part, contexts) for part in claim_share],
+            "floor",
         )
         outbox = _parallel(
-            args.processes, _outbox_part, [(args.batch, args.profile)] * args.processes
+            args.processes, _outbox_part, [(args.batch, args.profile)] * args.processes, "outbox"
         )
         sent = Message.objects.filter(status="sent").count()
         if sent != args.messages:
@@ -277,6 +289,12 @@ def main() -> None:
     )
     print(f"outbox / smtplib: {ratio:.2f} (target ≥ {TARGET_OUTBOX_VS_SMTPLIB})")
     print(f"outbox / floor (rendering included, no outbox): {floor / outbox:.2f}")
+    per = {k: v / args.messages * 1000 for k, v in CPU.items()}
+    print(
+        "CPU of the sending processes a message (PostgreSQL's and the sink's apart): "
+        f"reference {per['reference']:.2f} ms, floor {per['floor']:.2f} ms, "
+        f"outbox {per['outbox']:.2f} ms; reference / outbox {per['reference'] / per['outbox']:.2f}"
+    )
     print(f"audience snapshot of {args.messages}: {snapshot['seconds']:.2f} s")
     emit(
         {
@@ -290,6 +308,7 @@ def main() -> None:
             "outbox_vs_floor": round(floor / outbox, 3),
             "target": TARGET_OUTBOX_VS_SMTPLIB,
             "snapshot_seconds": round(snapshot["seconds"], 3),
+            "cpu_ms_per_message": {k: round(v / args.messages * 1000, 3) for k, v in CPU.items()},
         }
     )
 

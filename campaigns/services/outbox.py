@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -363,7 +363,9 @@ class Content:
 
 def content_build(*, claimed: Claimed, context: dict[str, Any], track: bool = True) -> Content:
     """The rendered parts of one claimed message: Message-ID, unsubscribe headers, links."""
-    loaded = claimed.version or version_load(version_id=claimed.version_id)
+    if claimed.version is None and claimed.version_id is None:
+        raise ValueError("an email message needs a template version")
+    loaded = claimed.version or version_load(version_id=cast(int, claimed.version_id))
     compiled = loaded.compiled
     language = choose_language(
         available=compiled, wanted=claimed.profile.language, default=loaded.default_language

@@ -13,7 +13,7 @@ from campaigns.rendering import HTML, TEXT, _plan, _render
 SOURCES = (
     '<p class="x">Bonjour {{ profile.first_name }},</p>'
     '{% if profile.city != "" %}<p>à {{ profile.city }}{% if traits.vip %} (VIP){% endif %}'
-    "</p>{% endif %}<a href=\"{{ links.preferences }}\">p</a> {{ traits.score }}"
+    '</p>{% endif %}<a href="{{ links.preferences }}">p</a> {{ traits.score }}'
     " {{ traits.tags }} {{ segments.size }} {{ traits.missing.deep }}"
     "{% for s in segments %}<li>{{ s | upcase }}</li>{% endfor %}{{ profile.first_name | upcase }}",
     "Nouvelles, {{ profile.first_name }} {{ traits.vip }}",
