@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -16,6 +17,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from collection.models import ImportJob, ImportMapping
@@ -37,7 +39,7 @@ from collection.services.imports import (
 )
 from consent.services import may_unmask
 from core.errors import DomainError
-from profiles.models import Source
+from profiles.models import DataQualityIssue, Source
 
 TEMPLATES = "admin/collection/importjob"
 PREVIEW_ROWS = 20
@@ -136,10 +138,25 @@ class MappingForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.header = header
-        # Consent columns: one target per active purpose (ledger decisions with proof).
+        # Consent columns: two targets per active purpose (ledger decisions with proof).
+        codes = sorted(consent_codes())
         choices = [
             *TARGET_CHOICES[:-1],
-            *((f"consent.{code}", f"Consent: {code}") for code in sorted(consent_codes())),
+            *(
+                (
+                    f"consent.{code}",
+                    _("Consent to %(purpose)s (yes grants; no or empty: not given)")
+                    % {"purpose": code},
+                )
+                for code in codes
+            ),
+            *(
+                (
+                    f"consent_or_withdrawal.{code}",
+                    _("Consent to %(purpose)s (yes grants; no withdraws)") % {"purpose": code},
+                )
+                for code in codes
+            ),
             TARGET_CHOICES[-1],
         ]
         for index, column in enumerate(header):
@@ -177,6 +194,23 @@ class MappingForm(forms.Form):
             (column, self[f"target_{index}"], self[f"trait_{index}"])
             for index, column in enumerate(self.header)
         ]
+
+
+def _issues_link(job: ImportJob) -> dict[str, Any]:
+    """The data-quality issues a finished job's rows raised: its source's, while it ran."""
+    if job.started_at is None or job.finished_at is None:
+        return {}
+    since, until = job.started_at - timedelta(seconds=1), job.finished_at + timedelta(seconds=1)
+    count = DataQualityIssue.objects.filter(
+        source_id=job.source_id, detected_at__range=(since, until)
+    ).count()
+    window = {
+        "source__id__exact": job.source_id,
+        "detected_at__gte": since.isoformat(),
+        "detected_at__lte": until.isoformat(),
+    }
+    url = reverse("admin:profiles_dataqualityissue_changelist") + "?" + urlencode(window)
+    return {"issues_url": url, "issue_count": count}
 
 
 @admin.register(ImportJob)
@@ -376,11 +410,13 @@ class ImportJobAdmin(admin.ModelAdmin):
                         row.values[index],
                         row.stored.get(preview.header[index], ""),
                         row.errors.get(preview.header[index], []),
+                        row.issues.get(preview.header[index], []),
                     )
                     for index in positions
                 ],
                 "row_errors": row.errors.get("", []),
                 "has_errors": bool(row.errors),
+                "issue_count": sum(len(texts) for texts in row.issues.values()),
             }
             for row in preview.rows
         ]
@@ -439,6 +475,7 @@ class ImportJobAdmin(admin.ModelAdmin):
                     "mapping_url": reverse("admin:collection_importjob_mapping", args=[job.pk]),
                     "preview_url": reverse("admin:collection_importjob_preview", args=[job.pk]),
                     "start_url": reverse("admin:collection_importjob_start", args=[job.pk]),
+                    **_issues_link(job),
                 }
             )
         return super().change_view(request, object_id, form_url, extra)
