@@ -19,6 +19,10 @@ class InvalidBroadcast(CampaignError):
     """A broadcast to a segment, template or purpose that cannot be used."""
 
 
+class InvalidWebhook(CampaignError):
+    """A webhook call to an endpoint, person or purpose that cannot be used."""
+
+
 class BroadcastState(CampaignError):
     """The action does not apply to the broadcast in its current state."""
 

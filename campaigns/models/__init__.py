@@ -14,6 +14,7 @@ from campaigns.models.messages import (
     BlockedAddress,
     Broadcast,
     BroadcastStatus,
+    Channel,
     Message,
     MessageKind,
     MessageStatus,
@@ -21,12 +22,14 @@ from campaigns.models.messages import (
     SkipReason,
     Template,
     TemplateVersion,
+    WebhookEndpoint,
 )
 
 __all__ = [
     "BlockedAddress",
     "Broadcast",
     "BroadcastStatus",
+    "Channel",
     "Enrolment",
     "EnrolmentStatus",
     "Journey",
@@ -41,4 +44,5 @@ __all__ = [
     "StepLog",
     "Template",
     "TemplateVersion",
+    "WebhookEndpoint",
 ]

@@ -8,6 +8,7 @@ wakes workers up; a row's due time and lease are the timers.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -177,6 +178,46 @@ class Origin(models.TextChoices):
     JOURNEY_STEP = "journey_step", _("Journey step")
 
 
+class WebhookEndpoint(models.Model):
+    """A system the outbox calls with a signed JSON POST (an SMS gateway, a CRM, …).
+
+    The signing secret is never stored: `secret_env` names the environment variable that
+    holds it (empty: `CDP_WEBHOOK_SECRET`).
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    url = models.URLField(_("URL"), max_length=500)
+    secret_env = models.CharField(
+        _("secret variable"),
+        max_length=100,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z][A-Z0-9_]*$", _("An environment variable's name."))],
+        help_text=_("Environment variable holding the signing secret; empty: CDP_WEBHOOK_SECRET."),
+    )
+    timeout_seconds = models.PositiveSmallIntegerField(_("timeout (seconds)"), default=10)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gte=1) & Q(timeout_seconds__lte=60),
+                name="campaigns_webhook_timeout_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    WEBHOOK = "webhook", _("Webhook")
+
+
 class Message(models.Model):
     """One message owed to one person by one origin; the outbox row workers claim."""
 
@@ -184,18 +225,24 @@ class Message(models.Model):
     Reason = SkipReason
     Kind = MessageKind
     Origin = Origin
+    Channel = Channel
 
     origin_kind = models.CharField(max_length=16, choices=Origin.choices)
     origin_id = models.BigIntegerField()
     profile = models.ForeignKey(
         "profiles.Profile", on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    channel = models.CharField(max_length=12, default="email")
+    channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.EMAIL)
     purpose = models.ForeignKey("consent.Purpose", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=16, choices=MessageKind.choices)
     template_version = models.ForeignKey(
-        TemplateVersion, on_delete=models.PROTECT, related_name="messages"
+        TemplateVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
     )
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=MessageStatus.choices, default="queued")
     skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True)
     message_id = models.CharField(max_length=200, unique=True)
@@ -226,6 +273,12 @@ class Message(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(origin_kind__in=Origin.values), name="campaigns_message_origin"
+            ),
+            # An email is rendered from a template version; a webhook call goes to an endpoint.
+            models.CheckConstraint(
+                condition=(Q(channel="email") & Q(template_version__isnull=False))
+                | (Q(channel="webhook") & Q(endpoint__isnull=False)),
+                name="campaigns_message_channel_target",
             ),
             # A skipped message says why; no other status carries a reason.
             models.CheckConstraint(

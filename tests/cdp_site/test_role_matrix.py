@@ -115,6 +115,8 @@ POLICIES: dict[str, Policy] = {
     # Email tracking: anyone holding a signed link (a bad token is a 404).
     "campaigns:open": _p(get=PUBLIC),
     "campaigns:click": _p(get=PUBLIC),
+    # An email service's bounces and complaints: a shared secret's signature, never a login.
+    "campaigns:delivery_events": _p(post=NOBODY, denied=401),
     # Profiles API
     "profile-list": _p(get=READ),
     "profile-detail": _p(get=READ),
