@@ -156,6 +156,13 @@ def consent_records_list() -> QuerySet[ConsentRecord]:
     return ConsentRecord.objects.select_related("purpose", "wording", "recorded_by").order_by("-id")
 
 
+def consent_profile_language(*, profile_id: int) -> str:
+    """The language stated on a person's profile ("" when none): their pages and emails."""
+    profile_model = cast("type[Model]", ConsentRecord._meta.get_field("profile").related_model)
+    found = profile_model._default_manager.filter(pk=profile_id).values_list("language", flat=True)
+    return found.first() or ""
+
+
 def consent_profile_id(*, profile_id: int, lock: bool = False) -> int:
     """The profile a person's decisions go to (merges followed); an erased one is refused.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -28,8 +29,10 @@ from consent.selectors import (
     consent_current,
     consent_in_force,
     consent_profile_id,
+    consent_profile_language,
     consent_state_for_profile,
 )
+from core.i18n import in_person_language
 from consent.services import (
     consent_confirm,
     consent_preferences_update,
@@ -43,6 +46,14 @@ ONE_CLICK_VALUE = "One-Click"
 
 def _user_agent(request: HttpRequest) -> str:
     return request.headers.get("User-Agent", "")
+
+
+def _render_for(
+    request: HttpRequest, profile_id: int, template: str, context: dict[str, object]
+) -> HttpResponse:
+    """A person's page in the person's language (their profile's, else their browser's)."""
+    with in_person_language(stated=consent_profile_language(profile_id=profile_id)):
+        return render(request, template, context)
 
 
 def _link_error(request: HttpRequest, error: ConsentError) -> HttpResponse:
@@ -63,16 +74,23 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
             record, _ = consent_confirm(
                 token=token, ip=client_ip(request), user_agent=_user_agent(request)
             )
-            return render(request, "consent/confirmed.html", {"purpose": record.purpose})
+            return _render_for(
+                request, record.profile_id, "consent/confirmed.html", {"purpose": record.purpose}
+            )
         pending = consent_confirmation_request(token=token)
         profile_id = consent_profile_id(profile_id=pending.profile_id)
     except ConsentError as error:
         return _link_error(request, error)
     current = consent_current(profile_id=profile_id, purpose=pending.purpose)
     if consent_in_force(record=current):
-        return render(request, "consent/confirmed.html", {"purpose": pending.purpose})
-    return render(
-        request, "consent/confirm.html", {"purpose": pending.purpose, "wording": pending.wording}
+        return _render_for(
+            request, profile_id, "consent/confirmed.html", {"purpose": pending.purpose}
+        )
+    return _render_for(
+        request,
+        profile_id,
+        "consent/confirm.html",
+        {"purpose": pending.purpose, "wording": pending.wording},
     )
 
 
@@ -101,15 +119,18 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     except ConsentError as error:
         return _link_error(request, error)
     if request.method == "GET":
-        return render(request, "consent/unsubscribe.html", {"purpose": purpose})
+        return _render_for(request, profile_id, "consent/unsubscribe.html", {"purpose": purpose})
     if one_click:
-        return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
+        with in_person_language(stated=consent_profile_language(profile_id=profile_id)):
+            text = gettext("Unsubscribed.")
+        return HttpResponse(f"{text}\n", content_type="text/plain; charset=utf-8")
     # The same link may open the person's preference page, to see or undo the choice.
     preferences_path = reverse(
         "consent:preferences", kwargs={"token": preferences_token_make(profile_id=profile_id)}
     )
-    return render(
+    return _render_for(
         request,
+        profile_id,
         "consent/unsubscribed.html",
         {"purpose": purpose, "preferences_path": preferences_path},
     )
@@ -150,8 +171,9 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         }
         for state in consent_state_for_profile(profile_id=profile_id)
     ]
-    return render(
+    return _render_for(
         request,
+        profile_id,
         "consent/preferences.html",
         {"rows": rows, "saved": request.GET.get("saved") == "1"},
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
+from django.utils import translation
 
 from campaigns.errors import InvalidTemplate
 from campaigns.models import Template
@@ -29,7 +30,8 @@ def template_preview(*, template: Template, profile: Profile, language: str = ""
         wanted=language or profile.language,
         default=template.default_language,
     )
-    rendered = render_compiled(compiled=version.compiled[chosen], context=context)
+    with translation.override(chosen):
+        rendered = render_compiled(compiled=version.compiled[chosen], context=context)
     return {
         "language": chosen,
         "subject": rendered.subject,

@@ -36,8 +36,10 @@ from consent.selectors import (
     consent_current,
     consent_in_force,
     consent_profile_id,
+    consent_profile_language,
     purpose_current_wording,
 )
+from core.i18n import in_person_language
 
 logger = logging.getLogger(__name__)
 
@@ -201,8 +203,9 @@ def _send_confirmation(*, record: ConsentRecord, email: str) -> None:
         "url": confirm_url(record_id=record.pk),
         "days": confirm_max_age().days,
     }
-    subject = " ".join(render_to_string("consent/email/confirm_subject.txt", context).split())
-    body = render_to_string("consent/email/confirm_body.txt", context)
+    with in_person_language(stated=consent_profile_language(profile_id=record.profile_id)):
+        subject = " ".join(render_to_string("consent/email/confirm_subject.txt", context).split())
+        body = render_to_string("consent/email/confirm_body.txt", context)
     transaction.on_commit(
         partial(_mail_confirmation, record_id=record.pk, subject=subject, body=body, to=email)
     )
