@@ -24,8 +24,8 @@ class Template(models.Model):
         default="en",
         help_text=_("The variant used when the person's language has none."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["name"]
@@ -44,14 +44,21 @@ class TemplateVersion(models.Model):
     inlined, still carrying its Liquid tags (rendered per person at send time).
     """
 
-    template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
-    variants = models.JSONField()
-    compiled = models.JSONField(editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    template = models.ForeignKey(
+        Template, on_delete=models.CASCADE, related_name="versions", verbose_name=_("template")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    version = models.PositiveIntegerField(verbose_name=_("version"))
+    variants = models.JSONField(verbose_name=_("variants"))
+    compiled = models.JSONField(editable=False, verbose_name=_("compiled"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["template", "-version"]
@@ -102,6 +109,7 @@ class Broadcast(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         editable=False,
+        verbose_name=_("template version"),
     )
     purpose = models.ForeignKey(
         "consent.Purpose", on_delete=models.PROTECT, related_name="+", verbose_name=_("purpose")
@@ -116,14 +124,25 @@ class Broadcast(models.Model):
     throttle_per_minute = models.PositiveIntegerField(
         _("messages a minute"), null=True, blank=True, help_text=_("Empty: as fast as possible.")
     )
-    audience_size = models.PositiveIntegerField(default=0, editable=False)
-    snapshot_at = models.DateTimeField(null=True, blank=True, editable=False)
-    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    audience_size = models.PositiveIntegerField(
+        default=0, editable=False, verbose_name=_("audience size")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    snapshot_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("snapshot at")
+    )
+    paused_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("paused at")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["-id"]
@@ -185,30 +204,47 @@ class Message(models.Model):
     Kind = MessageKind
     Origin = Origin
 
-    origin_kind = models.CharField(max_length=16, choices=Origin.choices)
-    origin_id = models.BigIntegerField()
+    origin_kind = models.CharField(
+        max_length=16, choices=Origin.choices, verbose_name=_("origin kind")
+    )
+    origin_id = models.BigIntegerField(verbose_name=_("origin id"))
     profile = models.ForeignKey(
-        "profiles.Profile", on_delete=models.PROTECT, related_name="+", db_index=False
+        "profiles.Profile",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("profile"),
     )
-    channel = models.CharField(max_length=12, default="email")
-    purpose = models.ForeignKey("consent.Purpose", on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=16, choices=MessageKind.choices)
+    channel = models.CharField(max_length=12, default="email", verbose_name=_("channel"))
+    purpose = models.ForeignKey(
+        "consent.Purpose", on_delete=models.PROTECT, related_name="+", verbose_name=_("purpose")
+    )
+    kind = models.CharField(max_length=16, choices=MessageKind.choices, verbose_name=_("kind"))
     template_version = models.ForeignKey(
-        TemplateVersion, on_delete=models.PROTECT, related_name="messages"
+        TemplateVersion,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("template version"),
     )
-    status = models.CharField(max_length=12, choices=MessageStatus.choices, default="queued")
-    skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True)
-    message_id = models.CharField(max_length=200, unique=True)
-    due_at = models.DateTimeField()
-    attempts = models.PositiveSmallIntegerField(default=0)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    language = models.CharField(max_length=8, blank=True)
-    last_error = models.CharField(max_length=200, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    opened_at = models.DateTimeField(null=True, blank=True)
-    clicked_at = models.DateTimeField(null=True, blank=True)
-    machine_opened_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        max_length=12, choices=MessageStatus.choices, default="queued", verbose_name=_("status")
+    )
+    skip_reason = models.CharField(
+        max_length=16, choices=SkipReason.choices, blank=True, verbose_name=_("skip reason")
+    )
+    message_id = models.CharField(max_length=200, unique=True, verbose_name=_("message id"))
+    due_at = models.DateTimeField(verbose_name=_("due at"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    lease_until = models.DateTimeField(null=True, blank=True, verbose_name=_("lease until"))
+    language = models.CharField(max_length=8, blank=True, verbose_name=_("language"))
+    last_error = models.CharField(max_length=200, blank=True, verbose_name=_("last error"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    opened_at = models.DateTimeField(null=True, blank=True, verbose_name=_("opened at"))
+    clicked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("clicked at"))
+    machine_opened_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("machine opened at")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("message")
@@ -268,11 +304,15 @@ class BlockedAddress(models.Model):
         BOUNCE = "bounce", _("Hard bounce")
         COMPLAINT = "complaint", _("Complaint")
 
-    channel = models.CharField(max_length=12, default="email")
-    digest = models.CharField(max_length=64, help_text=_("HMAC-SHA256 of kind:normalised value."))
-    reason = models.CharField(max_length=12, choices=Reason.choices)
-    detail = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    channel = models.CharField(max_length=12, default="email", verbose_name=_("channel"))
+    digest = models.CharField(
+        max_length=64,
+        help_text=_("HMAC-SHA256 of kind:normalised value."),
+        verbose_name=_("digest"),
+    )
+    reason = models.CharField(max_length=12, choices=Reason.choices, verbose_name=_("reason"))
+    detail = models.CharField(max_length=200, blank=True, verbose_name=_("detail"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("blocked address")

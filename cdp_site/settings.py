@@ -115,6 +115,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -166,6 +167,8 @@ if LANGUAGE_CODE not in dict(LANGUAGES):
         f"CDP_LANGUAGE must be one of {', '.join(dict(LANGUAGES))}, not {LANGUAGE_CODE!r}"
     )
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# English dates as ISO and 24-hour times (cdp_site/formats/en); French as Django writes it.
+FORMAT_MODULE_PATH = ["cdp_site.formats"]
 TIME_ZONE = get_from_env("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -9,6 +9,7 @@ from typing import cast
 
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from consent.errors import InvalidLink, ProfileNotFound, ProfileUnavailable
 from consent.links import confirm_token_read
@@ -186,11 +187,13 @@ def consent_profile_id(*, profile_id: int, lock: bool = False) -> int:
             continue
         if status == "erased":
             raise ProfileUnavailable(
-                "This profile was erased.", fields={"profile": ["This profile was erased."]}
+                gettext("This profile was erased."),
+                fields={"profile": [gettext("This profile was erased.")]},
             )
         return current
     raise ProfileNotFound(
-        "No profile with this id.", fields={"profile": ["No profile with this id."]}
+        gettext("No profile with this id."),
+        fields={"profile": [gettext("No profile with this id.")]},
     )
 
 
@@ -204,7 +207,7 @@ def consent_confirmation_request(*, token: str) -> ConsentRecord:
         .first()
     )
     if record is None:
-        raise InvalidLink("This link is not valid.")
+        raise InvalidLink(gettext("This link is not valid."))
     return record
 
 

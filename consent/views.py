@@ -32,13 +32,13 @@ from consent.selectors import (
     consent_profile_language,
     consent_state_for_profile,
 )
-from core.i18n import in_person_language
 from consent.services import (
     consent_confirm,
     consent_preferences_update,
     consent_unsubscribe,
     suppression_return_confirm,
 )
+from core.i18n import in_person_language
 
 ONE_CLICK_KEY = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"
@@ -106,7 +106,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         profile_id, purpose_id = unsubscribe_token_read(token=token)
         purpose = Purpose.objects.filter(pk=purpose_id).first()
         if purpose is None:
-            raise InvalidLink("This link is not valid.")
+            raise InvalidLink(gettext("This link is not valid."))
         if request.method == "POST":
             consent_unsubscribe(
                 token=token,

@@ -1,6 +1,7 @@
 """Operational state shared by every app (no domain models, no personal data)."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class RateAllowance(models.Model):
@@ -10,8 +11,14 @@ class RateAllowance(models.Model):
     A row whose time has passed is the same as no row; `rate_sweep` deletes those.
     """
 
-    key = models.UUIDField(primary_key=True)
-    allowed_at = models.FloatField(help_text="Unix time in seconds.")
+    key = models.UUIDField(primary_key=True, verbose_name=_("key"))
+    allowed_at = models.FloatField(
+        help_text=_("Unix time in seconds."), verbose_name=_("allowed at")
+    )
+
+    class Meta:
+        verbose_name = _("rate allowance")
+        verbose_name_plural = _("rate allowances")
 
     def __str__(self) -> str:
         return str(self.key)

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
 
 from collection.models import Form
 from collection.services.forms import (
@@ -70,8 +71,8 @@ class FormAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at",)
     fieldsets = (
         (None, {"fields": ("name", "slug", "source", "is_active", "created_at")}),
-        ("Definition", {"fields": ("fields", "consent_purposes")}),
-        ("After posting", {"fields": ("thank_you_url", "honeypot_field")}),
+        (_("Definition"), {"fields": ("fields", "consent_purposes")}),
+        (_("After posting"), {"fields": ("thank_you_url", "honeypot_field")}),
     )
 
     def save_model(self, request: HttpRequest, obj: Form, form: Any, change: bool) -> None:

@@ -16,6 +16,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from collection.models import ImportJob, ImportMapping
@@ -63,8 +65,8 @@ class UploadForm(forms.Form):
     mapping = forms.ModelChoiceField(
         queryset=ImportMapping.objects.select_related("source").order_by("source__name", "name"),
         required=False,
-        empty_label="Propose the source's last mapping",
-        help_text="A saved mapping of the same source.",
+        empty_label=_("Propose the source's last mapping"),
+        help_text=_("A saved mapping of the same source."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -127,8 +129,8 @@ class MappingForm(forms.Form):
     save_as = forms.CharField(
         required=False,
         max_length=120,
-        label="Save this mapping as",
-        help_text="Optional; the next file of this source will be proposed this mapping.",
+        label=_("Save this mapping as"),
+        help_text=_("Optional; the next file of this source will be proposed this mapping."),
     )
 
     def __init__(
@@ -208,11 +210,11 @@ class ImportJobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="Progress")
+    @admin.display(description=gettext("Progress"))
     def progress(self, job: ImportJob) -> SafeString:
         return render_to_string(f"{TEMPLATES}/progress.html", {"job": job})
 
-    @admin.display(description="Error report")
+    @admin.display(description=gettext("Error report"))
     def errors(self, job: ImportJob) -> str:
         if not job.error_report:
             return "—"
@@ -268,7 +270,9 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def _not_uploaded(self, request: HttpRequest, job: ImportJob) -> HttpResponse:
         messages.info(
-            request, f"{job} is {job.get_status_display().lower()}; its mapping is fixed."
+            request,
+            gettext("%(job)s is %(value)s; its mapping is fixed.")
+            % {"job": job, "value": job.get_status_display().lower()},
         )
         return HttpResponseRedirect(reverse("admin:collection_importjob_change", args=[job.pk]))
 
@@ -342,7 +346,11 @@ class ImportJobAdmin(admin.ModelAdmin):
                 )
             else:
                 if form.cleaned_data["save_as"]:
-                    messages.success(request, f"Mapping {form.cleaned_data['save_as']!r} saved.")
+                    messages.success(
+                        request,
+                        gettext("Mapping %(value)s saved.")
+                        % {"value": repr(form.cleaned_data["save_as"])},
+                    )
                 return HttpResponseRedirect(
                     reverse("admin:collection_importjob_preview", args=[job.pk])
                 )
@@ -404,9 +412,13 @@ class ImportJobAdmin(admin.ModelAdmin):
             messages.error(request, str(exc))
         else:
             if job.status == ImportJob.Status.FAILED:
-                messages.error(request, "The import could not start; the reason is below.")
+                messages.error(request, gettext("The import could not start; the reason is below."))
             else:
-                messages.success(request, f"{job} is queued: {job.total_rows} rows to import.")
+                messages.success(
+                    request,
+                    gettext("%(job)s is queued: %(total_rows)s rows to import.")
+                    % {"job": job, "total_rows": job.total_rows},
+                )
         return HttpResponseRedirect(reverse("admin:collection_importjob_change", args=[job.pk]))
 
     def errors_view(self, request: HttpRequest, job_id: int) -> FileResponse:
@@ -445,7 +457,7 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     # --- Actions -----------------------------------------------------------------------------
 
-    @admin.action(description="Start the selected uploaded imports", permissions=["add"])
+    @admin.action(description=gettext("Start the selected uploaded imports"), permissions=["add"])
     def start_selected(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
         for job_id in queryset.filter(status=ImportJob.Status.UPLOADED).values_list(
             "pk", flat=True
@@ -454,12 +466,14 @@ class ImportJobAdmin(admin.ModelAdmin):
             if job.status == ImportJob.Status.FAILED:
                 messages.error(request, f"{job}: {job.message}")
             else:
-                messages.success(request, f"{job} is queued.")
+                messages.success(request, gettext("%(job)s is queued.") % {"job": job})
 
-    @admin.action(description="Resume the selected stalled imports", permissions=["add"])
+    @admin.action(description=gettext("Resume the selected stalled imports"), permissions=["add"])
     def resume_selected(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
         resumed = sum(import_requeue(job_id=pk) for pk in queryset.values_list("pk", flat=True))
-        messages.info(request, f"{resumed} import(s) queued again.")
+        messages.info(
+            request, gettext("%(resumed)s import(s) queued again.") % {"resumed": resumed}
+        )
 
 
 class ImportMappingForm(forms.ModelForm):
@@ -489,7 +503,7 @@ class ImportMappingAdmin(admin.ModelAdmin):
         # The name and source are what the upsert finds a mapping by.
         return ("source", "name") if obj is not None else ()
 
-    @admin.display(description="Imports")
+    @admin.display(description=gettext("Imports"))
     def jobs_link(self, mapping: ImportMapping) -> str:
         url = (
             reverse("admin:collection_importjob_changelist")

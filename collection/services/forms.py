@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
+from django.utils.translation import gettext
 
 from collection.errors import CollectionError, FormRateLimited, FormUnavailable, OriginNotAllowed
 from collection.models import Form
@@ -202,7 +203,7 @@ def form_validate_definition(
     if purpose_errors:
         errors["consent_purposes"] = purpose_errors
     if errors:
-        raise CollectionError("invalid form definition", fields=errors)
+        raise CollectionError(gettext("invalid form definition"), fields=errors)
 
 
 def _purposes_usable(codes: list[str]) -> list[str]:
@@ -462,11 +463,11 @@ def form_submit(
     also does both checks.
     """
     if not form.is_active or not form.source.is_active:
-        raise FormUnavailable("Not found.")
+        raise FormUnavailable(gettext("Not found."))
     guard = FormGuard(form, rate)
     if not origin_allowed(source=form.source, origin=origin):
         guard.admit()  # the refusal is checked against the current definition too
-        raise OriginNotAllowed("This site may not post to this form.")
+        raise OriginNotAllowed(gettext("This site may not post to this form."))
     if not _is_empty(data.get(form.honeypot_field)):
         guard.admit()
         return FormSubmission(stored=False)
@@ -475,7 +476,7 @@ def form_submit(
     errors.update(consent_errors)
     if errors:
         guard.admit()
-        raise InvalidMessage("Some fields are invalid.", fields=errors)
+        raise InvalidMessage(gettext("Some fields are invalid."), fields=errors)
     context: dict[str, Any] = {
         "consent": consent,
         "ip": truncate_ip(ip),
@@ -493,7 +494,9 @@ def form_submit(
     )
     result = intake_accept(source=form.source, messages=[message], guard=guard).results[0]
     if result.status == "error":
-        raise InvalidMessage("Some fields are invalid.", fields=_form_errors(form, result.errors))
+        raise InvalidMessage(
+            gettext("Some fields are invalid."), fields=_form_errors(form, result.errors)
+        )
     return FormSubmission(stored=True, profile_id=result.profile_id, message_id=result.message_id)
 
 

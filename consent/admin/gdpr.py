@@ -19,6 +19,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from consent.errors import ConsentError
 from consent.masking import MaskedForViewersAdmin
@@ -84,7 +86,7 @@ class RequestStepInline(admin.TabularInline):
 
 class RequestAddForm(forms.ModelForm):
     changes = forms.JSONField(
-        required=False, help_text='Rectification only: {"last_name": "King"}.'
+        required=False, help_text=_('Rectification only: {"last_name": "King"}.')
     )
 
     class Meta:
@@ -229,13 +231,13 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         if ok:
             messages.success(request, f"{ok} request(s) {done}.")
 
-    @admin.action(description="Verify the requester's identity", permissions=["change"])
+    @admin.action(description=gettext("Verify the requester's identity"), permissions=["change"])
     def verify(self, request: HttpRequest, queryset: QuerySet) -> Any:
         page = self._confirm(
             request,
             queryset,
             action="verify",
-            title="Verify identity",
+            title=gettext("Verify identity"),
             warning="Say how the requester's identity was checked (keep no copy of documents).",
             button="Verified",
             note_label="How it was verified",
@@ -251,13 +253,13 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         )
         return None
 
-    @admin.action(description="Extend the deadline by two months", permissions=["change"])
+    @admin.action(description=gettext("Extend the deadline by two months"), permissions=["change"])
     def extend(self, request: HttpRequest, queryset: QuerySet) -> Any:
         page = self._confirm(
             request,
             queryset,
             action="extend",
-            title="Extend the deadline",
+            title=gettext("Extend the deadline"),
             warning="Once per request, for complex or numerous requests; tell the person why.",
             button="Extend",
             note_label="Reason",
@@ -273,18 +275,18 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         )
         return None
 
-    @admin.action(description="Export the person's data (access, portability)")
+    @admin.action(description=gettext("Export the person's data (access, portability)"))
     def export(self, request: HttpRequest, queryset: QuerySet) -> Any:
         if not request.user.has_perm(EXPORT_PERMISSION):
             raise PermissionDenied
         if queryset.count() != 1:
-            messages.error(request, "Export one request at a time.")
+            messages.error(request, gettext("Export one request at a time."))
             return None
         page = self._confirm(
             request,
             queryset,
             action="export",
-            title="Export personal data",
+            title=gettext("Export personal data"),
             warning="The file holds everything we hold about the person: send it to them only.",
             button="Download",
         )
@@ -303,7 +305,8 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         return response
 
     @admin.action(
-        description="Carry out (rectification, restriction, objection)", permissions=["change"]
+        description=gettext("Carry out (rectification, restriction, objection)"),
+        permissions=["change"],
     )
     def carry_out(self, request: HttpRequest, queryset: QuerySet) -> Any:
         kinds = (Kind.RECTIFICATION, Kind.RESTRICTION, Kind.OBJECTION)
@@ -312,7 +315,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             request,
             queryset,
             action="carry_out",
-            title="Carry out requests",
+            title=gettext("Carry out requests"),
             warning="Rectifications correct fields; restrictions and objections take the "
             "people out of segments and sending.",
             button="Carry out",
@@ -327,7 +330,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         )
         return None
 
-    @admin.action(description="Erase the person (cannot be undone)")
+    @admin.action(description=gettext("Erase the person (cannot be undone)"))
     def erase(self, request: HttpRequest, queryset: QuerySet) -> Any:
         if not request.user.has_perm(ERASE_PERMISSION):
             raise PermissionDenied
@@ -336,7 +339,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             request,
             queryset,
             action="erase",
-            title="Erase people",
+            title=gettext("Erase people"),
             warning="Every app's data about these people is removed or anonymised for good; "
             "their email and phone go on the suppression list.",
             button="Erase for good",
@@ -400,8 +403,12 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
     inlines = [RetentionRunInline]
     actions = ["dry_run"]
 
-    @admin.action(description="Dry run: count who would be anonymised")
+    @admin.action(description=gettext("Dry run: count who would be anonymised"))
     def dry_run(self, request: HttpRequest, queryset: QuerySet) -> None:
         for policy in queryset:
             run = retention_run(policy=policy, dry_run=True)
-            messages.info(request, f"{policy}: {run.matched} profile(s) would be anonymised.")
+            messages.info(
+                request,
+                gettext("%(policy)s: %(matched)s profile(s) would be anonymised.")
+                % {"policy": policy, "matched": run.matched},
+            )

@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from consent.errors import ConsentError
 from consent.masking import MaskedForViewersAdmin
@@ -87,7 +89,7 @@ class PurposeAdmin(admin.ModelAdmin):
     def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict[str, Any]:
         return {} if obj else {"code": ("name",)}
 
-    @admin.display(description="wording version")
+    @admin.display(description=gettext("wording version"))
     def current_version(self, obj: Purpose) -> int | None:
         return getattr(obj, "current_version", None)
 
@@ -104,7 +106,7 @@ class PurposeAdmin(admin.ModelAdmin):
 
 
 class DecisionForm(forms.Form):
-    profile = forms.IntegerField(min_value=1, label="Profile id")
+    profile = forms.IntegerField(min_value=1, label=_("Profile id"))
     purpose = forms.ModelChoiceField(queryset=Purpose.objects.order_by("name"))
     status = forms.ChoiceField(
         choices=[
@@ -115,7 +117,7 @@ class DecisionForm(forms.Form):
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=1000,
-        help_text="How the person told us (letter, phone call, ticket number): kept as proof.",
+        help_text=_("How the person told us (letter, phone call, ticket number): kept as proof."),
     )
 
 
@@ -207,9 +209,15 @@ class ConsentRecordAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
                     form.add_error(field if field in form.fields else None, errors)
             else:
                 if created:
-                    messages.success(request, f"Recorded: {record.purpose} {record.status}.")
+                    messages.success(
+                        request,
+                        gettext("Recorded: %(purpose)s %(status)s.")
+                        % {"purpose": record.purpose, "status": record.status},
+                    )
                 else:
-                    messages.info(request, "This was already the person's decision: nothing added.")
+                    messages.info(
+                        request, gettext("This was already the person's decision: nothing added.")
+                    )
                 url = reverse("admin:consent_consentrecord_changelist")
                 return HttpResponseRedirect(f"{url}?profile={record.profile_id}")
         context = {

@@ -20,6 +20,7 @@ from django.core.mail import send_mail
 from django.db import models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from consent.errors import (
     ExpiredLink,
@@ -109,8 +110,8 @@ def _resolve_wording(
     if wording is not None:
         if wording.purpose_id != purpose.pk:
             raise InvalidWording(
-                "This wording belongs to another purpose.",
-                fields={"wording": ["This wording belongs to another purpose."]},
+                gettext("This wording belongs to another purpose."),
+                fields={"wording": [gettext("This wording belongs to another purpose.")]},
             )
         return wording
     shown = method == Method.FORM or (method == Method.PREFERENCE_PAGE and status == Status.GRANTED)
@@ -141,7 +142,7 @@ def _validate(
     ):
         errors["source"] = ["No source with this id."]
     if errors:
-        raise InvalidDecision("This decision cannot be recorded.", fields=errors)
+        raise InvalidDecision(gettext("This decision cannot be recorded."), fields=errors)
 
 
 def _repeats(
@@ -177,8 +178,8 @@ def _append(
 ) -> ConsentRecord:
     if expires_at is not None and expires_at <= at:
         raise InvalidDecision(
-            "This decision cannot be recorded.",
-            fields={"expires_at": ["The expiry must be in the future."]},
+            gettext("This decision cannot be recorded."),
+            fields={"expires_at": [gettext("The expiry must be in the future.")]},
         )
     return ConsentRecord.objects.create(
         profile_id=profile_id,
@@ -297,9 +298,11 @@ def consent_confirm(*, token: str, ip: str, user_agent: str) -> tuple[ConsentRec
     if current is not None and current.pk != pending.pk:
         if consent_in_force(record=current, at=now):
             return current, False  # a second click, or already granted another way
-        raise SupersededLink("This request was withdrawn or replaced since; nothing was changed.")
+        raise SupersededLink(
+            gettext("This request was withdrawn or replaced since; nothing was changed.")
+        )
     if pending.expires_at is not None and pending.expires_at <= now:
-        raise ExpiredLink("This confirmation link has expired.")
+        raise ExpiredLink(gettext("This confirmation link has expired."))
     record = _append(
         profile_id=profile_id,
         purpose=pending.purpose,

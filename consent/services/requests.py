@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.mail import mail_admins, send_mail
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from consent.errors import InvalidRequest, RequestNotReady
 from consent.models import (
@@ -102,7 +103,7 @@ def dsar_create(
     if received_at is not None and timezone.is_naive(received_at):
         errors["received_at"] = ["Give a time zone."]
     if errors:
-        raise InvalidRequest("This request cannot be recorded.", fields=errors)
+        raise InvalidRequest(gettext("This request cannot be recorded."), fields=errors)
     received = received_at or timezone.now()
     request = DataSubjectRequest.objects.create(
         kind=kind,
@@ -121,7 +122,10 @@ def _open(request: DataSubjectRequest) -> DataSubjectRequest:
     """The request, locked and re-read; refused once closed."""
     locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
     if locked.status in (Status.DONE, Status.REJECTED):
-        raise RequestNotReady(f"This request is {locked.get_status_display().lower()} already.")
+        raise RequestNotReady(
+            gettext("This request is %(value)s already.")
+            % {"value": locked.get_status_display().lower()}
+        )
     return locked
 
 
@@ -131,8 +135,8 @@ def dsar_verify(*, request: DataSubjectRequest, method: str, actor: Any) -> Data
     method = (method or "").strip()
     if not method:
         raise InvalidRequest(
-            "Say how the identity was verified.",
-            fields={"method": ["Say how the identity was verified."]},
+            gettext("Say how the identity was verified."),
+            fields={"method": [gettext("Say how the identity was verified.")]},
         )
     locked = _open(request)
     locked.status = Status.VERIFIED
@@ -150,11 +154,12 @@ def dsar_extend(*, request: DataSubjectRequest, reason: str, actor: Any) -> Data
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest(
-            "Say why more time is needed.", fields={"reason": ["Say why more time is needed."]}
+            gettext("Say why more time is needed."),
+            fields={"reason": [gettext("Say why more time is needed.")]},
         )
     locked = _open(request)
     if locked.extended:
-        raise RequestNotReady("This request was extended already.")
+        raise RequestNotReady(gettext("This request was extended already."))
     locked.extended = True
     locked.extension_reason = reason
     locked.due_at = dsar_due(received_at=locked.received_at, extended=True)
@@ -184,7 +189,7 @@ def _locate(request: DataSubjectRequest) -> Located:
 def _verified(request: DataSubjectRequest) -> DataSubjectRequest:
     locked = _open(request)
     if locked.status != Status.VERIFIED:
-        raise RequestNotReady("Verify the requester's identity first.")
+        raise RequestNotReady(gettext("Verify the requester's identity first."))
     return locked
 
 
@@ -202,7 +207,9 @@ def dsar_export(*, request: DataSubjectRequest, actor: Any, via: str = "admin") 
     """The person's data from every app (access, portability); closes such a request."""
     locked = _verified(request)
     if locked.kind not in (Kind.ACCESS, Kind.PORTABILITY):
-        raise RequestNotReady("Only access and portability requests are answered with an export.")
+        raise RequestNotReady(
+            gettext("Only access and portability requests are answered with an export.")
+        )
     located = _locate(locked)
     data = person_export(profile_ids=located.profile_ids)
     AccessLog.objects.create(
@@ -226,7 +233,7 @@ def dsar_erase(*, request: DataSubjectRequest, actor: Any, via: str = "admin") -
     """Erase the person in every app, suppress their identifiers, and forget them here too."""
     locked = _verified(request)
     if locked.kind != Kind.ERASURE:
-        raise RequestNotReady("Only an erasure request erases.")
+        raise RequestNotReady(gettext("Only an erasure request erases."))
     located = _locate(locked)
     touched = person_erase(profile_ids=located.profile_ids)
     suppression_add(identifiers=located.identifiers, reason="erasure", request=locked)
@@ -250,7 +257,7 @@ def dsar_restrict(*, request: DataSubjectRequest, actor: Any) -> int:
     """Restriction: the person stays stored but drops out of segments and sending."""
     locked = _verified(request)
     if locked.kind != Kind.RESTRICTION:
-        raise RequestNotReady("Only a restriction request restricts.")
+        raise RequestNotReady(gettext("Only a restriction request restricts."))
     located = _locate(locked)
     owner = person_data_owner()
     if owner.restrict is None:
@@ -265,7 +272,7 @@ def dsar_object(*, request: DataSubjectRequest, actor: Any) -> int:
     """Objection: every purpose the person is contactable for is withdrawn in the ledger."""
     locked = _verified(request)
     if locked.kind != Kind.OBJECTION:
-        raise RequestNotReady("Only an objection withdraws consent.")
+        raise RequestNotReady(gettext("Only an objection withdraws consent."))
     located = _locate(locked)
     owner = person_data_owner()
     if owner.restrict is None:
@@ -294,7 +301,7 @@ def dsar_rectify(*, request: DataSubjectRequest, actor: Any) -> list[str]:
     """Rectification: correct the fields the person named."""
     locked = _verified(request)
     if locked.kind != Kind.RECTIFICATION:
-        raise RequestNotReady("Only a rectification request corrects data.")
+        raise RequestNotReady(gettext("Only a rectification request corrects data."))
     located = _locate(locked)
     owner = person_data_owner()
     if owner.rectify is None:

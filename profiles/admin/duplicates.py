@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from profiles.errors import ProfilesError
@@ -134,7 +135,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
     def left(self, obj: DuplicateCandidate) -> str:
         return _name(obj.profile_low)
 
-    @admin.display(description="probable duplicate")
+    @admin.display(description=gettext("probable duplicate"))
     def right(self, obj: DuplicateCandidate) -> str:
         return _name(obj.profile_high)
 
@@ -163,7 +164,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.action(description="Not the same person (remembered)", permissions=["change"])
+    @admin.action(description=gettext("Not the same person (remembered)"), permissions=["change"])
     def mark_not_same_person(
         self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]
     ) -> None:
@@ -173,7 +174,9 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
                 candidate_id=candidate.pk, decision=NOT_SAME_PERSON, actor=request.user
             )
             done += 1
-        self.message_user(request, f"{done} pair(s) marked as two different people.")
+        self.message_user(
+            request, gettext("%(done)s pair(s) marked as two different people.") % {"done": done}
+        )
 
     def change_view(
         self,
@@ -247,9 +250,11 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             self.message_user(request, f"{exc} {details}".strip(), messages.ERROR)
             return HttpResponseRedirect(request.path)
         if decision.startswith("merge"):
-            self.message_user(request, "Merged. The absorbed profile stays as a tombstone.")
+            self.message_user(
+                request, gettext("Merged. The absorbed profile stays as a tombstone.")
+            )
         else:
-            self.message_user(request, "Remembered: this pair will not be proposed again.")
+            self.message_user(request, gettext("Remembered: this pair will not be proposed again."))
         return HttpResponseRedirect(reverse("admin:profiles_duplicatecandidate_changelist"))
 
 

@@ -16,6 +16,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from profiles.errors import ProfilesError
 from profiles.models import (
@@ -34,7 +36,7 @@ _COMPARED = ("first_name", "last_name", "email", "phone", "company", "city", "co
 
 
 class MergeChoiceForm(forms.Form):
-    survivor = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect, label="Keep")
+    survivor = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect, label=_("Keep"))
     reason = forms.CharField(max_length=500, required=False)
 
     def __init__(self, *args: Any, profiles: list[Profile], **kwargs: Any) -> None:
@@ -48,7 +50,9 @@ def merge_selected_profiles(
     """Two selected profiles: a side-by-side page to choose the survivor, then merge."""
     profiles = list(queryset.order_by("pk")[:3])
     if len(profiles) != 2:
-        modeladmin.message_user(request, "Select exactly two profiles to merge.", messages.ERROR)
+        modeladmin.message_user(
+            request, gettext("Select exactly two profiles to merge."), messages.ERROR
+        )
         return None
     form = MergeChoiceForm(request.POST if "confirm" in request.POST else None, profiles=profiles)
     if form.is_valid():
@@ -62,7 +66,9 @@ def merge_selected_profiles(
                 reason=form.cleaned_data["reason"],
             )
         except ProfilesError as exc:
-            modeladmin.message_user(request, f"Not merged: {exc}", messages.ERROR)
+            modeladmin.message_user(
+                request, gettext("Not merged: %(exc)s") % {"exc": exc}, messages.ERROR
+            )
             return None
         url = reverse("admin:profiles_profilemerge_change", args=[merge.pk])
         modeladmin.message_user(
@@ -167,11 +173,20 @@ class ProfileMergeAdmin(admin.ModelAdmin):
         try:
             profile_merge_undo(merge_id=merge_id, actor=request.user)
         except ProfilesError as exc:
-            self.message_user(request, f"Merge #{merge_id} not undone: {exc}", messages.ERROR)
+            self.message_user(
+                request,
+                gettext("Merge #%(merge_id)s not undone: %(exc)s")
+                % {"merge_id": merge_id, "exc": exc},
+                messages.ERROR,
+            )
         else:
-            self.message_user(request, f"Merge #{merge_id} undone.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("Merge #%(merge_id)s undone.") % {"merge_id": merge_id},
+                messages.SUCCESS,
+            )
 
-    @admin.action(description="Undo the selected merges", permissions=["undo"])
+    @admin.action(description=gettext("Undo the selected merges"), permissions=["undo"])
     def undo_selected(self, request: HttpRequest, queryset: QuerySet[ProfileMerge]) -> None:
         # Newest first: a later merge of a survivor must be undone before the earlier one.
         for merge_id in queryset.order_by("-id").values_list("pk", flat=True):
@@ -219,13 +234,15 @@ class BlockedIdentifierForm(forms.ModelForm):
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise forms.ValidationError(f"Not a valid regular expression: {exc}") from exc
+            raise forms.ValidationError(
+                gettext("Not a valid regular expression: %(exc)s") % {"exc": exc}
+            ) from exc
         return pattern
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if bool(data.get("pattern")) == bool(data.get("value_hash")):
-            raise forms.ValidationError("Give either a pattern or a value hash, not both.")
+            raise forms.ValidationError(gettext("Give either a pattern or a value hash, not both."))
         return data
 
 
@@ -237,7 +254,7 @@ class BlockedIdentifierAdmin(admin.ModelAdmin):
     list_display = ("kind", "pattern", "short_hash", "reason", "note", "is_active")
     list_filter = ("kind", "reason", "is_active")
 
-    @admin.display(description="value hash")
+    @admin.display(description=gettext("value hash"))
     def short_hash(self, obj: BlockedIdentifier) -> str:
         return obj.value_hash[:12]
 
@@ -287,21 +304,33 @@ class IdentityConflictAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Merge them (the identifier's owner survives)")
+    @admin.action(description=gettext("Merge them (the identifier's owner survives)"))
     def merge_them(self, request: HttpRequest, queryset: QuerySet[IdentityConflict]) -> None:
         for conflict_id in queryset.order_by("pk").values_list("pk", flat=True):
             try:
                 merge = identity_conflict_merge(conflict_id=conflict_id, actor=request.user)
             except ProfilesError as exc:
-                self.message_user(request, f"Conflict #{conflict_id}: {exc}", messages.ERROR)
+                self.message_user(
+                    request,
+                    gettext("Conflict #%(conflict_id)s: %(exc)s")
+                    % {"conflict_id": conflict_id, "exc": exc},
+                    messages.ERROR,
+                )
             else:
                 self.message_user(
-                    request, f"Conflict #{conflict_id}: merged ({merge}).", messages.SUCCESS
+                    request,
+                    gettext("Conflict #%(conflict_id)s: merged (%(merge)s).")
+                    % {"conflict_id": conflict_id, "merge": merge},
+                    messages.SUCCESS,
                 )
 
-    @admin.action(description="Dismiss (different people)")
+    @admin.action(description=gettext("Dismiss (different people)"))
     def dismiss(self, request: HttpRequest, queryset: QuerySet[IdentityConflict]) -> None:
         count = identity_conflict_dismiss(
             conflict_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
         )
-        self.message_user(request, f"{count} conflict(s) dismissed.", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("%(count)s conflict(s) dismissed.") % {"count": count},
+            messages.SUCCESS,
+        )

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 from profiles.errors import InvalidMessage
 from profiles.models import Event, Identity, Source
@@ -354,7 +355,7 @@ def message_prepare(  # noqa: C901  (per-message hot path: one pass over the fie
         if not _is_mapping(value):
             errors.setdefault(what, []).append("must be an object")
     if errors:
-        raise InvalidMessage("invalid message", fields=errors)
+        raise InvalidMessage(gettext("invalid message"), fields=errors)
     if not prechecked:
         for what, value in (
             ("traits", message.traits),
@@ -411,7 +412,7 @@ def message_prepare(  # noqa: C901  (per-message hot path: one pass over the fie
         for issue in issues:
             if issue.severity == "error":
                 invalid.setdefault(f"traits.{issue.field}", []).append(issue.message)
-        raise InvalidMessage("invalid message", fields={**invalid, **errors})
+        raise InvalidMessage(gettext("invalid message"), fields={**invalid, **errors})
     properties = dict(message.properties)
     return Prepared(
         index=index,

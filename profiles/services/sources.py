@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from profiles.errors import InvalidWriteKey, ProfilesError
 from profiles.hooks import source_changed_notify
@@ -44,14 +45,18 @@ def source_create(
     """Create a source and return it with its write key, which is never shown again."""
     if kind not in Source.Kind.values:
         raise ProfilesError(
-            f"unknown source kind {kind!r}", fields={"kind": [f"one of {Source.Kind.values}"]}
+            gettext("unknown source kind %(kind)s") % {"kind": repr(kind)},
+            fields={"kind": [gettext("one of %(values)s") % {"values": Source.Kind.values}]},
         )
     slug = slug or slugify(name)[:60]
     if not slug:
-        raise ProfilesError("a source needs a name", fields={"name": ["is required"]})
+        raise ProfilesError(
+            gettext("a source needs a name"), fields={"name": [gettext("is required")]}
+        )
     if Source.objects.filter(slug=slug).exists():
         raise ProfilesError(
-            f"a source {slug!r} exists already", fields={"slug": ["is already taken"]}
+            gettext("a source %(slug)s exists already") % {"slug": repr(slug)},
+            fields={"slug": [gettext("is already taken")]},
         )
     key = _new_key()
     source = Source.objects.create(
@@ -123,10 +128,10 @@ def source_authenticate(*, write_key: str) -> Source:
         or len(write_key) > 200
         or "\x00" in write_key  # from a URL or a header: the database cannot even look it up
     ):
-        raise InvalidWriteKey("unknown or revoked write key")
+        raise InvalidWriteKey(gettext("unknown or revoked write key"))
     source = _source_by_prefix(write_key[:KEY_PREFIX_LENGTH])
     expected = source.write_key_hash if source else _hash_key("not-a-key")
     matches = hmac.compare_digest(expected, _hash_key(write_key))
     if source is None or not matches or not source.is_active:
-        raise InvalidWriteKey("unknown or revoked write key")
+        raise InvalidWriteKey(gettext("unknown or revoked write key"))
     return source

@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.authentication import BaseAuthentication
@@ -70,7 +71,7 @@ def _basic_user(request: Request) -> str:
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidWriteKey("malformed Basic authorization header") from exc
+        raise InvalidWriteKey(gettext("malformed Basic authorization header")) from exc
     return decoded.partition(":")[0]
 
 
@@ -212,7 +213,7 @@ class TrackingCallView(TrackingView):
         outcome = intake_accept(source=request.auth, messages=[message])
         result = outcome.results[0]
         if not result.ok:
-            raise InvalidMessage("The message is invalid.", fields=result.errors)
+            raise InvalidMessage(gettext("The message is invalid."), fields=result.errors)
         # What TrackingSuccessSerializer renders, without running it on every call.
         return Response({"success": True})
 
@@ -271,7 +272,9 @@ class BatchView(TrackingView):
         # runs over a hundred of them per request.
         results = batch_results(prepared=prepared, outcome=outcome)
         if all(result["status"] == "error" for result in results):
-            raise InvalidMessage("No message of the batch is valid.", fields={"batch": results})
+            raise InvalidMessage(
+                gettext("No message of the batch is valid."), fields={"batch": results}
+            )
         return Response({"success": True, "results": results})
 
 

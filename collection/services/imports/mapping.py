@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from collection.errors import CollectionError
 from collection.models import ImportMapping
@@ -194,7 +195,7 @@ def columns_check(columns: Mapping[str, Any]) -> dict[str, str]:
     """The mapping as plain text, or CollectionError with a message per column."""
     errors = columns_errors(columns)
     if errors:
-        raise CollectionError("invalid column mapping", fields=errors)
+        raise CollectionError(gettext("invalid column mapping"), fields=errors)
     return {str(column): target for column, target in columns.items()}
 
 
@@ -211,7 +212,7 @@ def options_check(options: Mapping[str, Any] | None) -> dict[str, str]:
     if chosen.get("encoding", "utf-8") not in ENCODINGS:
         errors["encoding"] = [f"one of {', '.join(ENCODINGS)}"]
     if errors:
-        raise CollectionError("invalid reading options", fields=errors)
+        raise CollectionError(gettext("invalid reading options"), fields=errors)
     return chosen
 
 
@@ -411,7 +412,9 @@ def import_mapping_save(
     """Save a mapping for reuse under a name; saving the same name for the source replaces it."""
     name = clean_text(name, max_length=120)
     if not name:
-        raise CollectionError("a mapping needs a name", fields={"name": ["is required"]})
+        raise CollectionError(
+            gettext("a mapping needs a name"), fields={"name": [gettext("is required")]}
+        )
     checked = columns_check(columns)
     mapping, _ = ImportMapping.objects.update_or_create(
         source=source, name=name, defaults={"columns": checked, "options": options_check(options)}
