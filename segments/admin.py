@@ -172,7 +172,9 @@ class SegmentAdmin(admin.ModelAdmin):
     @admin.display(description=gettext("Rule in words"))
     def rule_in_words(self, obj: Segment) -> SafeString:
         if obj.kind == Segment.Kind.STATIC:
-            return format_html("{}", "A static list: members are added by hand or by import.")
+            return format_html(
+                "{}", gettext("A static list: members are added by hand or by import.")
+            )
         try:
             return format_html(
                 '<ul class="rule-words">{}</ul>', lines_html(rule_describe(obj.rule))
@@ -329,7 +331,7 @@ class SegmentAdmin(admin.ModelAdmin):
             "next_after": page[MEMBERS_PAGE - 1].profile_id if len(page) > MEMBERS_PAGE else None,
             "form": form if segment.kind == Segment.Kind.STATIC else None,
             "can_export": request.user.has_perm(EXPORT_PERMISSION),
-            "title": f"Members of {segment.name}",
+            "title": gettext("Members of %(name)s") % {"name": segment.name},
         }
         return TemplateResponse(request, f"{TEMPLATES}/members.html", context)
 

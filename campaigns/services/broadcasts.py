@@ -48,20 +48,20 @@ def broadcast_create(
     """A draft broadcast; refused if its segment, template or purpose cannot be used."""
     errors: dict[str, list[str]] = {}
     if not Segment.objects.filter(pk=segment_id).exists():
-        errors["segment"] = ["No segment with this id."]
+        errors["segment"] = [gettext("No segment with this id.")]
     if not Template.objects.filter(pk=template_id).exists():
-        errors["template"] = ["No template with this id."]
+        errors["template"] = [gettext("No template with this id.")]
     purpose = Purpose.objects.filter(pk=purpose_id).first()
     if purpose is None:
-        errors["purpose"] = ["No purpose with this id."]
+        errors["purpose"] = [gettext("No purpose with this id.")]
     elif purpose_current_wording(purpose=purpose) is None:
-        errors["purpose"] = ["This purpose has no wording: people never agreed to it."]
+        errors["purpose"] = [gettext("This purpose has no wording: people never agreed to it.")]
     elif purpose.channel != Purpose.Channel.EMAIL:
-        errors["purpose"] = ["This purpose is not for email."]
+        errors["purpose"] = [gettext("This purpose is not for email.")]
     if kind not in Broadcast.Kind.values:
-        errors["kind"] = ["Use marketing or transactional."]
+        errors["kind"] = [gettext("Use marketing or transactional.")]
     if throttle_per_minute is not None and throttle_per_minute < 1:
-        errors["throttle_per_minute"] = ["At least one message a minute."]
+        errors["throttle_per_minute"] = [gettext("At least one message a minute.")]
     if errors:
         raise InvalidBroadcast(gettext("This broadcast cannot be created."), fields=errors)
     return Broadcast.objects.create(

@@ -46,7 +46,7 @@ PREVIEW_ROWS = 20
 SAMPLE_ROWS = 3
 TRAIT = "traits"
 TARGET_CHOICES = [
-    ("", "— skip this column —"),
+    ("", _("— skip this column —")),
     *TARGET_LABELS.items(),
     (TRAIT, "Custom trait, key:"),
 ]
@@ -71,16 +71,16 @@ class UploadForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["file"].help_text = (
-            "CSV (comma, semicolon, tab or pipe) or Excel .xlsx, up to "
-            f"{max_bytes() // (1024 * 1024)} MB; the first row names the columns."
-        )
+        self.fields["file"].help_text = gettext(
+            "CSV (comma, semicolon, tab or pipe) or Excel .xlsx, up to %(value)s MB; "
+            "the first row names the columns."
+        ) % {"value": max_bytes() // (1024 * 1024)}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         mapping, source = data.get("mapping"), data.get("source")
         if mapping is not None and source is not None and mapping.source_id != source.pk:
-            self.add_error("mapping", "This mapping belongs to another source.")
+            self.add_error("mapping", gettext("This mapping belongs to another source."))
         return data
 
 
@@ -113,7 +113,7 @@ class ReadingForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["mapping"]
         field.queryset = ImportMapping.objects.filter(source=source).order_by("name")  # type: ignore[attr-defined]  # a ModelChoiceField; the form field is typed Field
-        field.empty_label = "Current mapping and suggestions"  # type: ignore[attr-defined]  # idem
+        field.empty_label = gettext("Current mapping and suggestions")  # type: ignore[attr-defined]  # idem
 
     def options(self) -> dict[str, str]:
         return _service_options(self.cleaned_data) if self.is_valid() else {}
@@ -304,7 +304,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Upload a file to import",
+            "title": gettext(gettext("Upload a file to import")),
             "form": form,
             **(extra_context or {}),
         }
@@ -359,7 +359,12 @@ class ImportJobAdmin(admin.ModelAdmin):
             for index, column in enumerate(sample.header)
         }
         context = {
-            **self._context(request, job, f"Map the columns of {job.original_name}"),
+            **self._context(
+                request,
+                job,
+                gettext("Map the columns of %(original_name)s")
+                % {"original_name": job.original_name},
+            ),
             "reading": reading,
             "form": form,
             "rows": [
@@ -425,7 +430,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         """The row-level error report as a CSV download."""
         job = self._job(request, job_id)
         if not job.error_report:
-            raise Http404("This import has no error report.")
+            raise Http404(gettext("This import has no error report."))
         return FileResponse(
             job.error_report.open("rb"),
             as_attachment=True,

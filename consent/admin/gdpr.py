@@ -75,7 +75,7 @@ class RequestStepInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
-    verbose_name_plural = "audit trail"
+    verbose_name_plural = _("audit trail")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -238,9 +238,11 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             queryset,
             action="verify",
             title=gettext("Verify identity"),
-            warning="Say how the requester's identity was checked (keep no copy of documents).",
+            warning=gettext(
+                "Say how the requester's identity was checked (keep no copy of documents)."
+            ),
             button="Verified",
-            note_label="How it was verified",
+            note_label=gettext("How it was verified"),
         )
         if page is not None:
             return page
@@ -260,7 +262,9 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             queryset,
             action="extend",
             title=gettext("Extend the deadline"),
-            warning="Once per request, for complex or numerous requests; tell the person why.",
+            warning=gettext(
+                "Once per request, for complex or numerous requests; tell the person why."
+            ),
             button="Extend",
             note_label="Reason",
         )
@@ -287,7 +291,9 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             queryset,
             action="export",
             title=gettext("Export personal data"),
-            warning="The file holds everything we hold about the person: send it to them only.",
+            warning=gettext(
+                "The file holds everything we hold about the person: send it to them only."
+            ),
             button="Download",
         )
         if page is not None:
@@ -316,8 +322,10 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             queryset,
             action="carry_out",
             title=gettext("Carry out requests"),
-            warning="Rectifications correct fields; restrictions and objections take the "
-            "people out of segments and sending.",
+            warning=gettext(
+                "Rectifications correct fields; restrictions and objections take the "
+                "people out of segments and sending."
+            ),
             button="Carry out",
         )
         if page is not None:
@@ -340,9 +348,11 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             queryset,
             action="erase",
             title=gettext("Erase people"),
-            warning="Every app's data about these people is removed or anonymised for good; "
-            "their email and phone go on the suppression list.",
-            button="Erase for good",
+            warning=gettext(
+                "Every app's data about these people is removed or anonymised for good; "
+                "their email and phone go on the suppression list."
+            ),
+            button=gettext("Erase for good"),
         )
         if page is not None:
             return page

@@ -58,7 +58,7 @@ class PurposeVersionInline(admin.TabularInline):
     extra = 1
     can_delete = False
     verbose_name = "wording"
-    verbose_name_plural = "wordings (a new text is a new version; proofs keep the old one)"
+    verbose_name_plural = _(_("wordings (a new text is a new version; proofs keep the old one)"))
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -222,7 +222,7 @@ class ConsentRecordAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
                 return HttpResponseRedirect(f"{url}?profile={record.profile_id}")
         context = {
             **self.admin_site.each_context(request),
-            "title": "Record a consent decision",
+            "title": gettext("Record a consent decision"),
             "opts": self.opts,
             "form": form,
         }

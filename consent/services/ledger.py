@@ -82,14 +82,17 @@ def _clean_proof(proof: object) -> dict[str, Any]:
         return InvalidDecision(message, fields={"proof": [message]})
 
     if not isinstance(proof, Mapping) or not proof:
-        raise refuse("Say what proves this decision (form, time, note…).")
+        raise refuse(gettext("Say what proves this decision (form, time, note…)."))
     data = dict(proof)
     try:
         size = len(json.dumps(data, allow_nan=False).encode())
     except (TypeError, ValueError, RecursionError) as error:
-        raise refuse("The proof must be plain JSON.") from error
+        raise refuse(gettext("The proof must be plain JSON.")) from error
     if size > PROOF_MAX_BYTES:
-        raise refuse(f"The proof is limited to {PROOF_MAX_BYTES} bytes of JSON.")
+        raise refuse(
+            gettext("The proof is limited to %(PROOF_MAX_BYTES)s bytes of JSON.")
+            % {"PROOF_MAX_BYTES": PROOF_MAX_BYTES}
+        )
     pending: list[object] = [data]
     while pending:
         value = pending.pop()
@@ -99,7 +102,7 @@ def _clean_proof(proof: object) -> dict[str, Any]:
         elif isinstance(value, list):
             pending.extend(value)
         elif isinstance(value, str) and not _storable(value):
-            raise refuse("The proof holds characters that cannot be stored.")
+            raise refuse(gettext("The proof holds characters that cannot be stored."))
     return data
 
 
@@ -119,7 +122,9 @@ def _resolve_wording(
         return None
     current = purpose_current_wording(purpose=purpose)
     if current is None:
-        message = f"The purpose {purpose.code!r} has no wording yet: add one before asking for it."
+        message = gettext(
+            "The purpose %(code)s has no wording yet: add one before asking for it."
+        ) % {"code": repr(purpose.code)}
         raise PurposeWithoutWording(message, fields={"purpose": [message]})
     return current
 
@@ -129,18 +134,20 @@ def _validate(
 ) -> None:
     errors: dict[str, list[str]] = {}
     if status not in DECISIONS:
-        errors["status"] = [f"Choose one of: {', '.join(DECISIONS)}."]
+        errors["status"] = [gettext("Choose one of: %(value)s.") % {"value": ", ".join(DECISIONS)}]
     if method not in CALLER_METHODS:
-        errors["method"] = [f"Choose one of: {', '.join(CALLER_METHODS)}."]
+        errors["method"] = [
+            gettext("Choose one of: %(value)s.") % {"value": ", ".join(CALLER_METHODS)}
+        ]
     if expires_at is not None and status == Status.WITHDRAWN:
-        errors["expires_at"] = ["A withdrawal does not expire."]
+        errors["expires_at"] = [gettext("A withdrawal does not expire.")]
     if expires_at is not None and timezone.is_naive(expires_at):
         errors["expires_at"] = ["Give a time zone."]
     if (
         source_id is not None
         and not _related_model("source")._default_manager.filter(pk=source_id).exists()
     ):
-        errors["source"] = ["No source with this id."]
+        errors["source"] = [gettext("No source with this id.")]
     if errors:
         raise InvalidDecision(gettext("This decision cannot be recorded."), fields=errors)
 
@@ -252,7 +259,9 @@ def consent_record(
     )
     address = (email or "").strip()
     if pending and not address:
-        message = "This purpose needs a confirmation by email: give the address to send it to."
+        message = gettext(
+            "This purpose needs a confirmation by email: give the address to send it to."
+        )
         raise InvalidDecision(message, fields={"email": [message]})
     profile_id = lock_profile(profile_id=profile_id)
     current = consent_current(profile_id=profile_id, purpose=purpose)

@@ -19,6 +19,7 @@ from django.core.mail import mail_admins, send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from consent.errors import InvalidRequest, RequestNotReady
 from consent.models import (
@@ -42,12 +43,12 @@ EXTENSION_MONTHS = 2
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 ANSWERS: dict[str, str] = {
-    Kind.ACCESS: "Here is a copy of all the data we hold about you, if any.",
-    Kind.PORTABILITY: "Here is the data you gave us, in a machine-readable format, if any.",
-    Kind.RECTIFICATION: "Any data we held about you has been corrected as you asked.",
-    Kind.ERASURE: "Any data we held about you has been erased.",
-    Kind.RESTRICTION: "Any processing of data about you has been restricted.",
-    Kind.OBJECTION: "Any data about you is no longer used for marketing or profiling.",
+    Kind.ACCESS: _("Here is a copy of all the data we hold about you, if any."),
+    Kind.PORTABILITY: _("Here is the data you gave us, in a machine-readable format, if any."),
+    Kind.RECTIFICATION: _("Any data we held about you has been corrected as you asked."),
+    Kind.ERASURE: _("Any data we held about you has been erased."),
+    Kind.RESTRICTION: _("Any processing of data about you has been restricted."),
+    Kind.OBJECTION: _("Any data about you is no longer used for marketing or profiling."),
 }
 
 
@@ -85,11 +86,11 @@ def dsar_create(
     email, phone = (email or "").strip(), (phone or "").strip()
     errors: dict[str, list[str]] = {}
     if kind not in Kind.values:
-        errors["kind"] = [f"Choose one of: {', '.join(Kind.values)}."]
+        errors["kind"] = [gettext("Choose one of: %(value)s.") % {"value": ", ".join(Kind.values)}]
     if not email and not phone:
-        errors["email"] = ["Give the person's email address or phone number."]
+        errors["email"] = [gettext("Give the person's email address or phone number.")]
     if email and (len(email) > 254 or not _EMAIL_SHAPE.match(email)):
-        errors["email"] = ["Enter a valid email address."]
+        errors["email"] = [gettext("Enter a valid email address.")]
     if len(phone) > 32:
         errors["phone"] = ["At most 32 characters."]
     clean_changes = dict(changes or {})
@@ -99,7 +100,7 @@ def dsar_create(
         ):
             errors["changes"] = ['Say what to correct: {"field": "corrected value"}.']
     elif clean_changes:
-        errors["changes"] = ["Only a rectification carries changes."]
+        errors["changes"] = [gettext("Only a rectification carries changes.")]
     if received_at is not None and timezone.is_naive(received_at):
         errors["received_at"] = ["Give a time zone."]
     if errors:
@@ -355,7 +356,9 @@ def dsar_reminders_send() -> dict[str, int]:
             + (" (OVERDUE)" if request.due_at < now else "")
             for request in requests
         ]
-        subject = f"{len(requests)} data-subject request(s) due soon or overdue"
+        subject = gettext("%(len)s data-subject request(s) due soon or overdue") % {
+            "len": len(requests)
+        }
         body = "\n".join(lines)
         if handler is not None and handler.email:
             send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [handler.email])

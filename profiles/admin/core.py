@@ -140,7 +140,7 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     list_filter = ("status", "lifecycle_stage", OpenIssueFilter)
     search_fields = ("email",)  # the real search is index-backed, see get_search_results
     personal_lookups = (*PERSONAL_FIELDS, "value", "traits")
-    search_help_text = "Email, phone (+33…) or name prefix (“lovel”, “ada lovelace”)."
+    search_help_text = _("Email, phone (+33…) or name prefix (“lovel”, “ada lovelace”).")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     list_per_page = 50

@@ -35,7 +35,7 @@ COMPARED_FIELDS = (
     ("address_line", "Address"),
     ("postcode", "Postcode"),
     ("city", "City"),
-    ("date_of_birth", "Date of birth"),
+    ("date_of_birth", _("Date of birth")),
 )
 # Why a pair is in the queue: the evidence the score weighed, strongest kinds first.
 _REASONS = (
@@ -215,7 +215,8 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
         ]
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Probable duplicate: #{left.pk} and #{right.pk}",
+            "title": gettext("Probable duplicate: #%(pk)s and #%(pk2)s")
+            % {"pk": left.pk, "pk2": right.pk},
             "opts": self.model._meta,
             "candidate": candidate,
             "left": left,

@@ -86,7 +86,7 @@ def merge_selected_profiles(
         {
             **modeladmin.admin_site.each_context(request),
             "opts": modeladmin.model._meta,
-            "title": "Merge two profiles",
+            "title": gettext(gettext("Merge two profiles")),
             "profiles": profiles,
             "rows": rows,
             "counts": [

@@ -147,7 +147,7 @@ class DataQualityIssueAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Data quality overview",
+            "title": gettext(gettext("Data quality overview")),
             "overview": overview,
             "kinds": MaintenanceRun.Kind.choices,
             "can_run": request.user.has_perm("profiles.add_maintenancerun"),
@@ -209,7 +209,7 @@ class JobFunctionRuleAdmin(_RuleAdmin):
     ordering = ("position", "id")
 
 
-_WEIGHT_FIELDS = [(VALIDITY, "validity (no open issues)")] + [
+_WEIGHT_FIELDS = [(VALIDITY, _("validity (no open issues)"))] + [
     (name, name) for name in (*PROFILE_FIELDS, "job_function")
 ]
 

@@ -102,7 +102,8 @@ def segment_update(*, segment_id: int, refresh: bool = False, **changes: Any) ->
     unknown = sorted(set(changes) - set(_EDITABLE))
     if unknown:
         raise SegmentsError(
-            gettext("unknown fields"), fields={key: ["cannot be changed"] for key in unknown}
+            gettext("unknown fields"),
+            fields={key: [gettext("cannot be changed")] for key in unknown},
         )
     for key, value in changes.items():
         setattr(segment, key, value)

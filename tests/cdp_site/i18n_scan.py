@@ -8,8 +8,10 @@ a bare string literal or f-string given
   `ValidationError` (Django's, DRF's, forms') and of any `raise SomethingError("...")`
   other than Python's own exceptions (so every `DomainError` subclass),
 - as the label of a `TextChoices`/`IntegerChoices` member,
-- to `short_description =`, `title =` (list filters), `empty_value_display =`, a fieldset's
-  title, or a `help_texts`/`labels` dictionary's values.
+- to `short_description =`, `verbose_name =` (apps, models), `title =` (list filters),
+  `empty_value_display =`, a fieldset's title, a `help_texts`/`labels` dictionary's values,
+  or a template context's "title", "warning", "button", "label", "hint" or "help",
+- and every model names itself and its fields (`verbose_name`).
 Strings inside `_()`, `gettext()`, `gettext_lazy()`, `ngettext()`, `pgettext()` and
 `format_html()`'s arguments built from them are marked; the line comment `# i18n: code`
 exempts a line whose text is a code, not words for people.
@@ -75,12 +77,15 @@ PYTHON_ERRORS -= {"ValidationError"}
 # The API's documentation (OpenAPI descriptions, serializer and filter help) is for
 # developers and stays English; the API's error messages are for people.
 API_DOCS = {"help_text", "description", "label"}
-ATTRIBUTES = {"short_description", "empty_value_display"}
+ATTRIBUTES = {"short_description", "empty_value_display", "verbose_name", "verbose_name_plural"}
+# Keys of the dictionaries views hand to templates (and admin pages to their context).
+CONTEXT_KEYS = {"title", "subtitle", "warning", "button", "note_label", "label", "hint", "help"}
 EXEMPT = "# i18n: code"
 
 
 def _is_text(node: ast.AST) -> bool:
     """A literal with words in it (a code like "email" or "-" is not text for people)."""
+    # A message may start with a lowercase word ("must be a number"): two words are text.
     if isinstance(node, ast.JoinedStr):
         return any(_is_text(value) for value in node.values if isinstance(value, ast.Constant))
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -90,6 +95,10 @@ def _is_text(node: ast.AST) -> bool:
     if isinstance(node, ast.BinOp):
         return _is_text(node.left)
     return False
+
+
+def _relative(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else Path(path.name)
 
 
 def _is_field(attr: str) -> bool:
@@ -120,15 +129,15 @@ class _Scan(ast.NodeVisitor):
         self.nodes: list[tuple[ast.AST, bool]] = []  # (unmarked node, inside a function)
         self.class_bases: list[set[str]] = []
         self.depth = 0  # functions we are in
-        self.api = "api" in path.relative_to(ROOT).parts
-        self.models = path.name == "models.py" or "models" in path.relative_to(ROOT).parts
+        self.api = "api" in _relative(path).parts
+        self.models = path.name == "models.py" or "models" in _relative(path).parts
 
     def _flag(self, node: ast.AST, why: str) -> None:
         line = getattr(node, "lineno", 0)
         if EXEMPT in self.lines[line - 1]:
             return
         text = node.value if isinstance(node, ast.Constant) else ast.unparse(node)
-        relative = self.path.relative_to(ROOT)
+        relative = _relative(self.path)
         self.found.append(f"{relative}:{line}: {why}: {str(text)[:60]!r}")
         self.nodes.append((node, self.depth > 0))
 
@@ -208,12 +217,19 @@ class _Scan(ast.NodeVisitor):
             self._check(node.args[0], "ValidationError")
         self.generic_visit(node)
 
+    def visit_Dict(self, node: ast.Dict) -> None:
+        for key, value in zip(node.keys, node.values, strict=True):
+            if isinstance(key, ast.Constant) and key.value in CONTEXT_KEYS and not self.api:
+                self._check(value, f"{key.value!r}:")
+        self.generic_visit(node)
+
     def visit_Raise(self, node: ast.Raise) -> None:
         exc = node.exc
         if isinstance(exc, ast.Call) and exc.args:
             name = _name(exc.func)
             if name[:1].isupper() and name not in PYTHON_ERRORS:
-                self._check(exc.args[0], f"raise {name}")
+                for argument in exc.args:
+                    self._check(argument, f"raise {name}")
                 for keyword in exc.keywords:
                     if keyword.arg == "fields":
                         self._check(keyword.value, f"raise {name}(fields=)")
@@ -251,8 +267,11 @@ def python_files() -> Iterator[Path]:
     for app in APPS:
         for path in sorted((ROOT / app).rglob("*.py")):
             parts = set(path.relative_to(ROOT).parts)
-            if parts & {"migrations", "management", "generate"} or path.name == "periodic.py":
-                continue  # for operators (periodic.py: django-celery-beat rows), not people
+            if parts & {"migrations", "management", "generate"} or path.name in {
+                "periodic.py",  # django-celery-beat rows, for operators
+                "demo.py",  # demo data, stored as data
+            }:
+                continue
             yield path
 
 
@@ -320,6 +339,6 @@ def template_unmarked(path: Path) -> list[str]:
             visible = visible.split("<", 1)[0] if "<" in visible and ">" not in visible else visible
         words = _WORD.findall(visible) + _WORD.findall(attributes)
         if words:
-            relative = path.relative_to(ROOT)
+            relative = _relative(path)
             found.append(f"{relative}:{number}: {' '.join(words)[:60]!r}")
     return found

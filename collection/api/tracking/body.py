@@ -27,7 +27,9 @@ _UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"The body is larger than {limit // KB} KB.")
+    return PayloadTooLarge(
+        gettext("The body is larger than %(value)s KB.") % {"value": limit // KB}
+    )
 
 
 def _read_limited(stream: IO[bytes], *, limit: int, content_length: str) -> bytes:
@@ -63,12 +65,12 @@ def _gunzip(raw: bytes, *, limit: int) -> bytes:
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"number out of range: {text}")
+        raise ValueError(gettext("number out of range: %(text)s") % {"text": text})
     return value
 
 
 def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
+    raise ValueError(gettext("%(name)s is not valid JSON") % {"name": name})
 
 
 def may_hold_unstorable(text: str) -> bool:
@@ -100,7 +102,9 @@ def body_decode(*, raw: bytes, encoding: str, limit: int) -> dict[str, Any]:
         raw = _gunzip(raw, limit=limit)
     elif encoding not in ("", "identity"):
         raise exceptions.UnsupportedMediaType(
-            encoding, detail=f"Content-Encoding {encoding!r} is not supported; use gzip."
+            encoding,
+            detail=gettext("Content-Encoding %(encoding)s is not supported; use gzip.")
+            % {"encoding": repr(encoding)},
         )
     if len(raw) > limit:
         raise _too_large(limit)

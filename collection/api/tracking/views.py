@@ -14,6 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.authentication import BaseAuthentication
@@ -138,7 +139,7 @@ class HasWriteKey(BasePermission):
 class OriginAllowed(BasePermission):
     """A browser may post only from an origin the source lists."""
 
-    message = "This origin may not post to this source."
+    message = _("This origin may not post to this source.")
     code = "origin_not_allowed"
 
     def has_permission(self, request: Request, view: APIView) -> bool:

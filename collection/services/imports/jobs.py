@@ -105,7 +105,7 @@ def import_job_create(
 ) -> ImportJob:
     """Store an uploaded file as a job; a file over the size limit fails the job unstored."""
     if mapping is not None and mapping.source_id != source.pk:
-        message = "the mapping belongs to another source"
+        message = gettext("the mapping belongs to another source")
         raise CollectionError(message, fields={"mapping": ["wrong"]})
     if columns is not None:
         columns = columns_check(columns)
@@ -187,7 +187,7 @@ def import_preview(
     ]
     try:
         if not job.file:
-            raise ImportJobFailed(job.message or "The job has no file.")
+            raise ImportJobFailed(job.message or gettext("The job has no file."))
         check_size(job.file.size)
         read_options = _read_options(job, options)
         with open_table(job.file, read_options) as table:
@@ -197,7 +197,7 @@ def import_preview(
         return ImportPreview(header=[], columns=columns, rows=[], problems=[str(exc)], options={})
     problems += header_problems(columns, header)
     if not sample:
-        problems.append("The file has a header row but no data rows.")
+        problems.append(gettext("The file has a header row but no data rows."))
     mapper = RowMapper.build(source=job.source, header=header, columns=columns)
     now = timezone.now()
     rows = []

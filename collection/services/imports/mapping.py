@@ -22,6 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from collection.errors import CollectionError
 from collection.models import ImportMapping
@@ -53,17 +54,17 @@ TARGET_LABELS: dict[str, str] = {
     "phone": "Phone",
     "first_name": "First name",
     "last_name": "Last name",
-    "name": "Full name (split into first and last name)",
+    "name": _("Full name (split into first and last name)"),
     "company": "Company",
     "job_title": "Job title",
     "address_line": "Address line",
     "postcode": "Postcode",
     "city": "City",
     "country": "Country (ISO code)",
-    "date_of_birth": "Date of birth",
+    "date_of_birth": _("Date of birth"),
     "language": "Language",
     "timezone": "Time zone",
-    "external_id": "External id (this source's id for the person)",
+    "external_id": _("External id (this source's id for the person)"),
 }
 assert set(PROFILE_FIELDS) <= set(TARGET_LABELS)
 # Header names, compared without case, accents, spaces or punctuation.
@@ -140,10 +141,10 @@ def columns_errors(columns: Mapping[str, Any]) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     used: dict[str, str] = {}
     if not isinstance(columns, Mapping):
-        return {"columns": ["must be an object of file column -> target"]}
+        return {"columns": [gettext("must be an object of file column -> target")]}
     for column, target in columns.items():
         if not isinstance(target, str):
-            errors.setdefault(str(column), []).append("the target must be text")
+            errors.setdefault(str(column), []).append(gettext("the target must be text"))
             continue
         if target == "":
             continue
@@ -151,21 +152,26 @@ def columns_errors(columns: Mapping[str, Any]) -> dict[str, list[str]]:
             key = target[len(TRAIT_PREFIX) :]
             if not _TRAIT_KEY.match(key):
                 errors.setdefault(str(column), []).append(
-                    f"{target!r}: a trait key is 1-100 letters, digits, _ . - or spaces"
+                    gettext("%(target)s: a trait key is 1-100 letters, digits, _ . - or spaces")
+                    % {"target": repr(target)}
                 )
                 continue
             if key in TRAIT_ALIASES or key == "name":
                 field = TRAIT_ALIASES.get(key, "first_name/last_name")
                 errors.setdefault(str(column), []).append(
-                    f"{target!r} would be read as the profile field {field}; "
-                    "choose that field or another trait key"
+                    gettext(
+                        "%(target)s would be read as the profile field %(field)s; "
+                        "choose that field or another trait key"
+                    )
+                    % {"target": repr(target), "field": field}
                 )
                 continue
         elif target.startswith(CONSENT_PREFIX):
             code = target[len(CONSENT_PREFIX) :]
             if code not in consent_codes():
                 errors.setdefault(str(column), []).append(
-                    f"{target!r}: no active consent purpose with the code {code!r}"
+                    gettext("%(target)s: no active consent purpose with the code %(code)s")
+                    % {"target": repr(target), "code": repr(code)}
                 )
                 continue
         elif target not in TARGET_LABELS:
@@ -173,11 +179,12 @@ def columns_errors(columns: Mapping[str, Any]) -> dict[str, list[str]]:
             continue
         if target in used:
             errors.setdefault(str(column), []).append(
-                f"{target!r} is already the target of column {used[target]!r}"
+                gettext("%(target)s is already the target of column %(value)s")
+                % {"target": repr(target), "value": repr(used[target])}
             )
         used[target] = str(column)
     if not errors and not any(target in used for target in IDENTIFIER_TARGETS):
-        errors["columns"] = ["map at least one column to email, phone or external_id"]
+        errors["columns"] = [gettext("map at least one column to email, phone or external_id")]
     return errors
 
 
@@ -221,11 +228,15 @@ def header_problems(columns: Mapping[str, str], header: Sequence[str]) -> list[s
     missing = [column for column, target in columns.items() if target and column not in header]
     if not missing:
         return []
-    problem = "Mapped columns missing from the file: " + ", ".join(repr(c) for c in missing) + "."
+    problem = (
+        gettext("Mapped columns missing from the file: ")
+        + ", ".join(repr(c) for c in missing)
+        + "."
+    )
     found = ", ".join(repr(name) for name in header[:12])
     problem += f" The file's columns are: {found}."
     if len(header) == 1 and any(sep in header[0] for sep in (",", ";", "\t", "|")):
-        problem += " Only one column was found: is the delimiter right?"
+        problem += gettext(" Only one column was found: is the delimiter right?")
     return [problem]
 
 
@@ -258,7 +269,10 @@ class RowMapper:
         errors: dict[str, list[str]] = {}
         extra = [value for value in row[len(self.header) :] if value.strip()]
         if extra:
-            errors[""] = [f"has {len(row)} values but the header has {len(self.header)} columns"]
+            errors[""] = [
+                gettext("has %(len)s values but the header has %(len2)s columns")
+                % {"len": len(row), "len2": len(self.header)}
+            ]
         for index in self._consent_columns:
             value = row[index].strip() if index < len(row) else ""
             if value and consent_decision(value) is None:
@@ -368,7 +382,7 @@ class RowMapper:
         out: dict[str, list[str]] = {}
         for key, messages in fields.items():
             if key == "userId":
-                column, texts = "", ["needs a valid email, phone or external id"]
+                column, texts = "", [gettext("needs a valid email, phone or external id")]
             else:
                 target = "external_id" if key == "externalId" else key.removeprefix(TRAIT_PREFIX)
                 column = column_of.get(target) or column_of.get(TRAIT_PREFIX + target, "")

@@ -432,7 +432,11 @@ def import_run_slice(*, job_id: int, number: int, max_rows: int | None = None) -
         if position < part.end_row and taken < max_rows:  # the rows ran out, not the limit
             raise ImportJobFailed(gettext("The file has fewer rows than when the import started."))
     except ImportJobFailed as exc:
-        message = f"Stopped at row {position + 1} of slice {number + 1}: {exc}"
+        message = gettext("Stopped at row %(value)s of slice %(value2)s: %(exc)s") % {
+            "value": position + 1,
+            "value2": number + 1,
+            "exc": exc,
+        }
         import_job_fail(job_id=job.pk, message=message)
         job.refresh_from_db()
         return _progress(job, has_more=False)

@@ -98,13 +98,13 @@ def duplicate_settings_update(
             setattr(current, name, value)
     errors: dict[str, list[str]] = {}
     if not 0 < current.review_threshold <= 1:
-        errors["review_threshold"] = ["must be above 0 and at most 1"]
+        errors["review_threshold"] = [gettext("must be above 0 and at most 1")]
     if not 0 < current.auto_merge_threshold <= 1:
-        errors["auto_merge_threshold"] = ["must be above 0 and at most 1"]
+        errors["auto_merge_threshold"] = [gettext("must be above 0 and at most 1")]
     elif current.review_threshold > current.auto_merge_threshold:
-        errors["auto_merge_threshold"] = ["must be at least the review threshold"]
+        errors["auto_merge_threshold"] = [gettext("must be at least the review threshold")]
     if current.max_block_size < 2:
-        errors["max_block_size"] = ["must be at least 2"]
+        errors["max_block_size"] = [gettext("must be at least 2")]
     if errors:
         raise ProfilesError(gettext("invalid duplicate settings"), fields=errors)
     current.save()
