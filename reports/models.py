@@ -73,13 +73,15 @@ class DailyEvents(models.Model):
 
 
 class DailyConsents(models.Model):
-    """Consent decisions recorded per day, purpose and status (granted, withdrawn, ...)."""
+    """Consent decisions recorded per day, purpose, status (granted, withdrawn, ...) and
+    method (form, import, double opt-in confirmation, ...)."""
 
     day = models.DateField(verbose_name=_("day"))
     purpose = models.ForeignKey(
         Purpose, on_delete=models.PROTECT, related_name="+", verbose_name=_("purpose")
     )
     status = models.CharField(max_length=24, verbose_name=_("status"))
+    method = models.CharField(max_length=24, blank=True, verbose_name=_("method"))
     count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
 
     class Meta:
@@ -87,12 +89,40 @@ class DailyConsents(models.Model):
         verbose_name_plural = _("daily consents")
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "purpose", "status"], name="daily_consents_unique"
+                fields=["day", "purpose", "status", "method"], name="daily_consents_unique"
             )
         ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.purpose_id} {self.status}: {self.count}"
+
+
+class Conversion(models.Model):
+    """One conversion event (a name in `CDP_CONVERSION_EVENTS`), attributed to the UTM
+    campaign of the person's first and last touch before it, with the days since the
+    person was first seen. It names no one: the event's id alone, which points nowhere
+    once the person is erased (the row stays, an anonymous count)."""
+
+    event_id = models.BigIntegerField(unique=True, verbose_name=_("event id"))
+    day = models.DateField(verbose_name=_("day"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    first_source = models.CharField(max_length=100, blank=True, verbose_name=_("first source"))
+    first_medium = models.CharField(max_length=100, blank=True, verbose_name=_("first medium"))
+    first_campaign = models.CharField(max_length=200, blank=True, verbose_name=_("first campaign"))
+    last_source = models.CharField(max_length=100, blank=True, verbose_name=_("last source"))
+    last_medium = models.CharField(max_length=100, blank=True, verbose_name=_("last medium"))
+    last_campaign = models.CharField(max_length=200, blank=True, verbose_name=_("last campaign"))
+    days_to_convert = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("days to convert")
+    )
+
+    class Meta:
+        verbose_name = _("conversion")
+        verbose_name_plural = _("conversions")
+        indexes = [models.Index(fields=["day", "name"], name="conversion_day_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.name}"
 
 
 class ReportSchedule(models.Model):

@@ -17,6 +17,7 @@ from consent.registry import PersonData
 from core.counts import counts_add
 from profiles.models import Event
 from reports.models import RollupCursor
+from reports.services.conversions import conversions_add
 from reports.services.rollups import LEDGERS, grouped_rows
 
 
@@ -26,7 +27,8 @@ def reports_export(profile_ids: Sequence[int]) -> Mapping[str, Any]:
 
 
 def reports_erase(profile_ids: Sequence[int]) -> int:
-    """Count the person's events the rollup has not read yet; returns how many."""
+    """Count the person's events the rollup has not read yet (and attribute the
+    conversions among them); returns how many."""
     ledger = next(ledger for ledger in LEDGERS if ledger.name == "events")
     cursor = RollupCursor.objects.select_for_update().filter(name=ledger.name).first()
     if cursor is None or cursor.rebuilt_at is None:
@@ -35,6 +37,8 @@ def reports_erase(profile_ids: Sequence[int]) -> int:
     for low, high, _ in cursor.gaps:
         unread |= Q(id__gte=int(low), id__lte=int(high))
     rows = Event.objects.filter(unread, profile_id__in=profile_ids)
+    # Their conversions too, attributed while their touches still exist.
+    conversions_add(rows.values_list("id", flat=True))
     return counts_add(
         model=ledger.rollup, keys=("day", *ledger.keys), rows=grouped_rows(ledger, rows)
     )

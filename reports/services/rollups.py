@@ -24,6 +24,7 @@ from core.counts import counts_add
 from core.cursor import id_gaps_after
 from profiles.models import Event, EventAggregate
 from reports.models import DailyConsents, DailyEvents, RollupCursor
+from reports.services.conversions import conversions_add, conversions_rebuild
 
 OVERLAP_SECONDS = 600
 RECENT_IDS = 10_000
@@ -52,7 +53,7 @@ LEDGERS: tuple[Ledger, ...] = (
         name="consents",
         rows=lambda: ConsentRecord.objects.all(),
         day_field="recorded_at",
-        keys=("purpose_id", "status"),
+        keys=("purpose_id", "status", "method"),
         rollup=DailyConsents,
     ),
 )
@@ -147,6 +148,8 @@ def _catch_up(ledger: Ledger, *, overlap_seconds: int, max_rows: int) -> RollupC
         now=time.time(),
         overlap=overlap_seconds,
     )
+    if ledger.rollup is DailyEvents:
+        conversions_add(seen)
     cursor.save(update_fields=["position", "gaps", "updated_at"])
     return RollupCatchUp(ledger.name, len(seen), cursor.position, len(cursor.gaps))
 
@@ -159,6 +162,7 @@ def _rebuild(ledger: Ledger, cursor: RollupCursor) -> RollupCatchUp:
     ledger.rollup._default_manager.all().delete()
     counted = _insert_grouped(ledger, rows)
     if ledger.rollup is DailyEvents:
+        conversions_rebuild(top=top)
         no_utm = {"utm_source": "", "utm_medium": "", "utm_campaign": ""}
         counts_add(
             model=ledger.rollup,

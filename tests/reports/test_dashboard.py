@@ -180,3 +180,29 @@ def staff_client_dashboard() -> list[Any]:
     from reports.selectors import dashboard
 
     return dashboard().figures
+
+
+def test_the_consent_report_reads_contactable_people_from_a_fresh_snapshot(
+    people: list[int],
+) -> None:
+    from datetime import timedelta
+
+    from profiles.models import Profile
+    from reports.builtin import report_build
+    from reports.models import FigureSnapshot
+    from reports.services import figures_snapshot_refresh
+
+    def contactable() -> int:
+        today = timezone.localdate()
+        report = report_build(code="consent", start=today, end=today)
+        table = next(t for t in report.tables if str(t.title) == "Consent per purpose")
+        return table.rows[0][1]
+
+    figures_snapshot_refresh()
+    decide(Profile.objects.get(pk=people[-1]), Purpose.objects.get(code="newsletter"))
+
+    # The snapshot beat counted a moment ago: one contactable person, not the live two.
+    assert contactable() == 1
+    FigureSnapshot.objects.update(computed_at=timezone.now() - timedelta(hours=1))
+    # A stale snapshot (beat stopped) is not trusted: counted live.
+    assert contactable() == 2

@@ -101,7 +101,38 @@ def test_the_consent_report_counts_decisions_per_purpose(history: Any) -> None:
     assert figures["Consents granted"] == 2
     assert figures["Consents withdrawn"] == 0
     purposes = {str(t.title): t.rows for t in report.tables}["Consent per purpose"]
-    assert purposes == [("Newsletter", 2, 2, 0, 0, 0)]
+    assert purposes == [("Newsletter", 2, 2, 0, 0, 0, 0, 0, None)]
+
+
+def test_the_consent_report_gives_the_double_opt_in_confirmation_rate(
+    history: Any, django_capture_on_commit_callbacks: Any, smtp_sink: Any
+) -> None:
+    from django.core import signing
+
+    from consent.links import CONFIRM_SALT
+    from consent.services import consent_confirm
+
+    purpose = Purpose.objects.create(
+        code="confirmed", name="Confirmed news", channel="email", requires_double_opt_in=True
+    )
+    purpose_wording_add(purpose=purpose, text="Send me news once I confirm my address.")
+    pending = []
+    with django_capture_on_commit_callbacks(execute=True):
+        for profile in Profile.objects.order_by("pk"):
+            record, _ = decide(
+                profile, purpose, method="form", proof={"form": "signup"}, email=profile.email
+            )
+            pending.append(record)
+    assert {record.status for record in pending} == {"pending_confirmation"}
+    token = signing.TimestampSigner(salt=CONFIRM_SALT).sign_object({"r": pending[0].pk})
+    consent_confirm(token=token, ip="198.51.100.23", user_agent="Mail/1.0")
+    rollups_catch_up()
+
+    today = timezone.localdate()
+    report = report_build(code="consent", start=today - timedelta(days=29), end=today)
+    purposes = {str(t.title): t.rows for t in report.tables}["Consent per purpose"]
+    # Three people asked to confirm, one did: 33.3 %.
+    assert purposes[0] == ("Confirmed news", 1, 1, 0, 0, 0, 3, 1, 33.3)
 
 
 def test_exports_write_a_formula_as_text(history: Any) -> None:

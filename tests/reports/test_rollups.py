@@ -55,9 +55,9 @@ def rolled_events(*, utm: bool = False) -> Counter:
 def raw_consents() -> Counter:
     return Counter(
         {
-            (row["day"], row["purpose_id"], row["status"]): row["n"]
+            (row["day"], row["purpose_id"], row["status"], row["method"]): row["n"]
             for row in ConsentRecord.objects.annotate(day=TruncDate("recorded_at"))
-            .values("day", "purpose_id", "status")
+            .values("day", "purpose_id", "status", "method")
             .annotate(n=Count("id"))
             .order_by()
         }
@@ -66,7 +66,10 @@ def raw_consents() -> Counter:
 
 def rolled_consents() -> Counter:
     return +Counter(
-        {(row.day, row.purpose_id, row.status): row.count for row in DailyConsents.objects.all()}
+        {
+            (row.day, row.purpose_id, row.status, row.method): row.count
+            for row in DailyConsents.objects.all()
+        }
     )
 
 

@@ -1,0 +1,101 @@
+"""Conversions attributed to the first and the last touch (UTM) before them.
+
+A conversion is a track event whose name is in `CDP_CONVERSION_EVENTS`. The events
+catch-up hands over the ids it read; each conversion among them becomes one `Conversion`
+row: the UTM source, medium and campaign of the person's earliest and latest event that
+carried a UTM source at or before the conversion, and the whole days since the person was
+first seen. The rebuild recomputes every row whose event still exists (a merge may have
+brought earlier touches) and keeps the rows of erased people's conversions, which name no
+one. Inserting is idempotent (one row per event id), so an id read twice counts once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db.models import F, OuterRef, QuerySet, Subquery
+
+from profiles.models import Event
+from reports.models import Conversion
+
+BATCH = 2_000
+_TOUCH = ("utm_source", "utm_medium", "utm_campaign")
+_FIELDS = (
+    "day",
+    "name",
+    "first_source",
+    "first_medium",
+    "first_campaign",
+    "last_source",
+    "last_medium",
+    "last_campaign",
+    "days_to_convert",
+)
+
+
+def conversion_events() -> QuerySet[Event]:
+    return Event.objects.filter(type=Event.Type.TRACK, name__in=settings.CDP_CONVERSION_EVENTS)
+
+
+def _touches(events: QuerySet[Event]) -> QuerySet[Event]:
+    """The events with their first and last touch and first-seen time, in one statement
+    (each touch an index probe on the person's events by time)."""
+    touched = Event.objects.filter(
+        profile_id=OuterRef("profile_id"), occurred_at__lte=OuterRef("occurred_at")
+    ).exclude(utm_source="")
+    first = touched.order_by("occurred_at", "id")
+    last = touched.order_by("-occurred_at", "-id")
+    return events.annotate(
+        **{f"first_{key[4:]}": Subquery(first.values(key)[:1]) for key in _TOUCH},
+        **{f"last_{key[4:]}": Subquery(last.values(key)[:1]) for key in _TOUCH},
+        first_seen=F("profile__first_seen_at"),
+    ).order_by()
+
+
+def _rows(events: QuerySet[Event]) -> list[Conversion]:
+    rows = []
+    for event in _touches(events).iterator(chunk_size=BATCH):
+        seen = event.first_seen  # type: ignore[attr-defined]
+        days = None if seen is None else max((event.occurred_at - seen).days, 0)
+        rows.append(
+            Conversion(
+                event_id=event.pk,
+                day=event.occurred_at.date(),
+                name=event.name,
+                days_to_convert=days,
+                **{
+                    field: getattr(event, field) or ""
+                    for field in _FIELDS
+                    if field.startswith(("first_", "last_"))
+                },
+            )
+        )
+    return rows
+
+
+def conversions_add(event_ids: Iterable[int]) -> int:
+    """Attribute the conversions among these events (ids already counted are skipped)."""
+    ids = list(event_ids)
+    added = 0
+    for start in range(0, len(ids), BATCH):
+        rows = _rows(conversion_events().filter(id__in=ids[start : start + BATCH]))
+        added += len(Conversion.objects.bulk_create(rows, ignore_conflicts=True))
+    return added
+
+
+def conversions_rebuild(*, top: int) -> int:
+    """Recompute the attribution of every conversion up to event id `top`."""
+    count = 0
+    last = 0
+    events = conversion_events().filter(id__lte=top)
+    while True:
+        ids = list(events.filter(id__gt=last).order_by("id").values_list("id", flat=True)[:BATCH])
+        if not ids:
+            return count
+        rows = _rows(conversion_events().filter(id__in=ids))
+        Conversion.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["event_id"], update_fields=list(_FIELDS)
+        )
+        count += len(rows)
+        last = ids[-1]
