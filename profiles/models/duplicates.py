@@ -137,7 +137,6 @@ class DuplicateSettings(models.Model):
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
-        verbose_name_plural = _("duplicate settingses")
         verbose_name = verbose_name_plural = _("duplicate settings")
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="duplicate_settings_singleton"),
