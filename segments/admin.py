@@ -107,6 +107,7 @@ class SegmentForm(forms.ModelForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 12, "cols": 90, "class": "vLargeTextField"}),
         help_text=_("Edit with the builder above, or as JSON (see the README for the grammar)."),
+        label=_("Rule"),
     )
 
     class Meta:
@@ -130,9 +131,14 @@ class MembersForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
         required=False,
         help_text=_("Profile ids or email addresses, one a line (or separated by commas)."),
+        label=_("Identifiers"),
     )
-    file = forms.FileField(required=False, help_text=_("Or a CSV / text file of them."))
-    remove = forms.BooleanField(required=False, help_text=_("Remove them instead of adding."))
+    file = forms.FileField(
+        required=False, help_text=_("Or a CSV / text file of them."), label=_("File")
+    )
+    remove = forms.BooleanField(
+        required=False, help_text=_("Remove them instead of adding."), label=_("Remove")
+    )
 
     def identifiers_list(self) -> list[str]:
         text = self.cleaned_data.get("identifiers") or ""

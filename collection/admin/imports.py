@@ -48,25 +48,33 @@ TRAIT = "traits"
 TARGET_CHOICES = [
     ("", _("— skip this column —")),
     *TARGET_LABELS.items(),
-    (TRAIT, "Custom trait, key:"),
+    (TRAIT, _("Custom trait, key:")),
 ]
 # A tab travels as "tab": browsers may not keep a bare tab in an option's value.
-_DELIMITER_LABELS = {",": "Comma ,", ";": "Semicolon ;", "tab": "Tab", "|": "Pipe |"}
+_DELIMITER_LABELS = {
+    ",": _("Comma ,"),
+    ";": _("Semicolon ;"),
+    "tab": _("Tab"),
+    "|": _("Pipe |"),
+}
 DELIMITER_CHOICES = [
-    ("", "Detect"),
+    ("", _("Detect")),
     *((key, _DELIMITER_LABELS[key]) for key in (d.replace("\t", "tab") for d in DELIMITERS)),
 ]
-ENCODING_CHOICES = [("", "Detect"), *((e, e) for e in ENCODINGS)]
+ENCODING_CHOICES = [("", _("Detect")), *((e, e) for e in ENCODINGS)]
 
 
 class UploadForm(forms.Form):
-    source = forms.ModelChoiceField(queryset=Source.objects.filter(is_active=True))
-    file = forms.FileField()
+    source = forms.ModelChoiceField(
+        queryset=Source.objects.filter(is_active=True), label=_("Source")
+    )
+    file = forms.FileField(label=_("File"))
     mapping = forms.ModelChoiceField(
         queryset=ImportMapping.objects.select_related("source").order_by("source__name", "name"),
         required=False,
         empty_label=_("Propose the source's last mapping"),
         help_text=_("A saved mapping of the same source."),
+        label=_("Mapping"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -105,9 +113,11 @@ class ReadingForm(forms.Form):
 
     prefix = "read"
 
-    delimiter = forms.ChoiceField(choices=DELIMITER_CHOICES, required=False)
-    encoding = forms.ChoiceField(choices=ENCODING_CHOICES, required=False)
-    mapping = forms.ModelChoiceField(queryset=ImportMapping.objects.none(), required=False)
+    delimiter = forms.ChoiceField(choices=DELIMITER_CHOICES, required=False, label=_("Delimiter"))
+    encoding = forms.ChoiceField(choices=ENCODING_CHOICES, required=False, label=_("Encoding"))
+    mapping = forms.ModelChoiceField(
+        queryset=ImportMapping.objects.none(), required=False, label=_("Mapping")
+    )
 
     def __init__(self, *args: Any, source: Source, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

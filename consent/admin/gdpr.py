@@ -86,7 +86,9 @@ class RequestStepInline(admin.TabularInline):
 
 class RequestAddForm(forms.ModelForm):
     changes = forms.JSONField(
-        required=False, help_text=_('Rectification only: {"last_name": "King"}.')
+        required=False,
+        help_text=_('Rectification only: {"last_name": "King"}.'),
+        label=_("Changes"),
     )
 
     class Meta:

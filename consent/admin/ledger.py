@@ -107,17 +107,19 @@ class PurposeAdmin(admin.ModelAdmin):
 
 class DecisionForm(forms.Form):
     profile = forms.IntegerField(min_value=1, label=_("Profile id"))
-    purpose = forms.ModelChoiceField(queryset=Purpose.objects.order_by("name"))
+    purpose = forms.ModelChoiceField(queryset=Purpose.objects.order_by("name"), label=_("Purpose"))
     status = forms.ChoiceField(
         choices=[
             (ConsentRecord.Status.WITHDRAWN, "Withdrawn"),
             (ConsentRecord.Status.GRANTED, "Granted"),
-        ]
+        ],
+        label=_("Status"),
     )
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=1000,
         help_text=_("How the person told us (letter, phone call, ticket number): kept as proof."),
+        label=_("Note"),
     )
 
 

@@ -37,7 +37,7 @@ _COMPARED = ("first_name", "last_name", "email", "phone", "company", "city", "co
 
 class MergeChoiceForm(forms.Form):
     survivor = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect, label=_("Keep"))
-    reason = forms.CharField(max_length=500, required=False)
+    reason = forms.CharField(max_length=500, required=False, label=_("Reason"))
 
     def __init__(self, *args: Any, profiles: list[Profile], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

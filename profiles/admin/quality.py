@@ -215,7 +215,7 @@ _WEIGHT_FIELDS = [(VALIDITY, _("validity (no open issues)"))] + [
 
 
 class QualityWeightForm(forms.ModelForm):
-    field = forms.ChoiceField(choices=_WEIGHT_FIELDS)
+    field = forms.ChoiceField(choices=_WEIGHT_FIELDS, label=_("Field"))
 
     class Meta:
         model = QualityWeight
@@ -229,7 +229,7 @@ class QualityWeightAdmin(_RuleAdmin):
 
 
 class SurvivorshipRuleForm(forms.ModelForm):
-    field = forms.ChoiceField(choices=[(name, name) for name in PROFILE_FIELDS])
+    field = forms.ChoiceField(choices=[(name, name) for name in PROFILE_FIELDS], label=_("Field"))
 
     class Meta:
         model = SurvivorshipRule

@@ -11,7 +11,7 @@ a bare string literal or f-string given
 - to `short_description =`, `verbose_name =` (apps, models), `title =` (list filters),
   `empty_value_display =`, a fieldset's title, a `help_texts`/`labels` dictionary's values,
   or a template context's "title", "warning", "button", "label", "hint" or "help",
-- and every model names itself and its fields (`verbose_name`).
+- and every model names itself and its fields (`verbose_name`), every form field its label.
 Strings inside `_()`, `gettext()`, `gettext_lazy()`, `ngettext()`, `pgettext()` and
 `format_html()`'s arguments built from them are marked; the line comment `# i18n: code`
 exempts a line whose text is a code, not words for people.
@@ -113,6 +113,13 @@ def _has_verbose_name(call: ast.Call) -> bool:
     return bool(call.args) and not relation and isinstance(call.args[0], ast.Call)
 
 
+def _hidden(call: ast.Call) -> bool:
+    return any(
+        keyword.arg == "widget" and "Hidden" in ast.unparse(keyword.value)
+        for keyword in call.keywords
+    )
+
+
 def _name(node: ast.AST) -> str:
     if isinstance(node, ast.Name):
         return node.id
@@ -166,6 +173,17 @@ class _Scan(ast.NodeVisitor):
         self.class_bases.append({_name(base) for base in node.bases})
         if self.models and self.depth == 0:
             self._check_model(node)
+        for statement in node.body:
+            call = statement.value if isinstance(statement, ast.Assign) else None
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and _name(call.func.value) == "forms"
+                and call.func.attr.endswith("Field")
+                and not any(keyword.arg == "label" for keyword in call.keywords)
+                and not _hidden(call)
+            ):
+                self._flag(call, "form field without label")
         self.generic_visit(node)
         self.class_bases.pop()
 

@@ -49,21 +49,21 @@ CONSENT_VALUES = {
 }
 IDENTIFIER_TARGETS = ("email", "phone", "external_id")
 _SLICE_KEYS = ("external_id", "email", "phone")  # see RowMapper.slice_of
-TARGET_LABELS: dict[str, str] = {
-    "email": "Email",
-    "phone": "Phone",
-    "first_name": "First name",
-    "last_name": "Last name",
+TARGET_LABELS: dict[str, Any] = {
+    "email": _("Email"),
+    "phone": _("Phone"),
+    "first_name": _("First name"),
+    "last_name": _("Last name"),
     "name": _("Full name (split into first and last name)"),
-    "company": "Company",
-    "job_title": "Job title",
-    "address_line": "Address line",
-    "postcode": "Postcode",
-    "city": "City",
-    "country": "Country (ISO code)",
+    "company": _("Company"),
+    "job_title": _("Job title"),
+    "address_line": _("Address line"),
+    "postcode": _("Postcode"),
+    "city": _("City"),
+    "country": _("Country (ISO code)"),
     "date_of_birth": _("Date of birth"),
-    "language": "Language",
-    "timezone": "Time zone",
+    "language": _("Language"),
+    "timezone": _("Time zone"),
     "external_id": _("External id (this source's id for the person)"),
 }
 assert set(PROFILE_FIELDS) <= set(TARGET_LABELS)
