@@ -203,6 +203,7 @@ def test_dates_and_numbers_follow_the_language(steward_client: Any) -> None:
         score=0.875,
         features={},
         found_at=datetime(2026, 3, 5, 14, 30, tzinfo=UTC),
+        scored_at=datetime(2026, 3, 5, 14, 30, tzinfo=UTC),
     )
     url = f"/admin/profiles/duplicatecandidate/{candidate.pk}/change/"
 
