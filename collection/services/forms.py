@@ -395,28 +395,28 @@ def _field_value(field: Mapping[str, Any], raw: object, region: str) -> tuple[ob
     if kind == "checkbox":
         ticked = _ticked(raw)
         if ticked is None:
-            return None, MESSAGES["checkbox"]
+            return None, str(MESSAGES["checkbox"])
         if field.get("required") and not ticked:
-            return None, REQUIRED
+            return None, str(REQUIRED)
         return ticked, ""
     if _is_empty(raw):
-        return None, REQUIRED if field.get("required") else ""
+        return None, str(REQUIRED) if field.get("required") else ""
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        return None, MESSAGES["single"]
+        return None, str(MESSAGES["single"])
     text = clean_text(raw, max_length=TEXT_MAX_LENGTH + 1)
     if kind == "email":
         result = normalise_email(text)
-        return (result.value, "") if result.ok else (None, MESSAGES["email"])
+        return (result.value, "") if result.ok else (None, str(MESSAGES["email"]))
     if kind == "tel":
         result = normalise_phone(text, region=region)
-        return (result.value, "") if result.ok else (None, MESSAGES["tel"])
+        return (result.value, "") if result.ok else (None, str(MESSAGES["tel"]))
     if kind == "date":
         result = normalise_date(text)
-        return (result.value, "") if result.ok else (None, MESSAGES["date"])
+        return (result.value, "") if result.ok else (None, str(MESSAGES["date"]))
     if kind == "select":
-        return (text, "") if text in field["choices"] else (None, MESSAGES["select"])
+        return (text, "") if text in field["choices"] else (None, str(MESSAGES["select"]))
     if len(text) > TEXT_MAX_LENGTH:
-        return None, MESSAGES["long"]
+        return None, str(MESSAGES["long"])
     return text, ""
 
 
@@ -437,7 +437,7 @@ def _read_fields(
     identifying = [field for field in form.fields if field["target"] in IDENTIFYING_TARGETS]
     if not any(field["target"] in traits or field["name"] in errors for field in identifying):
         message = (
-            REQUIRED
+            str(REQUIRED)
             if len(identifying) == 1
             else gettext("Fill in at least one of: %(value)s.")
             % {"value": ", ".join(field["label"] for field in identifying)}
@@ -452,7 +452,7 @@ def _read_consent(form: Form, data: Mapping[str, Any]) -> tuple[dict[str, Any], 
     for code in form.consent_purposes:
         ticked = _ticked(data.get(f"{CONSENT_PREFIX}{code}"))
         if ticked is None:
-            errors[f"{CONSENT_PREFIX}{code}"] = [MESSAGES["checkbox"]]
+            errors[f"{CONSENT_PREFIX}{code}"] = [str(MESSAGES["checkbox"])]
         else:
             consent[code] = {"granted": ticked, "form": form.slug}
             version = str(data.get(f"{WORDING_PREFIX}{code}") or "")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -35,6 +35,9 @@ from consent.services.ledger import consent_record
 from consent.services.person import person_erase, person_export
 from consent.services.suppression import suppression_add, suppression_digest
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 Kind = DataSubjectRequest.Kind
 Status = DataSubjectRequest.Status
 
@@ -42,7 +45,7 @@ ANSWER_MONTHS = 1
 EXTENSION_MONTHS = 2
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
-ANSWERS: dict[str, str] = {
+ANSWERS: dict[str, StrOrPromise] = {
     Kind.ACCESS: _("Here is a copy of all the data we hold about you, if any."),
     Kind.PORTABILITY: _("Here is the data you gave us, in a machine-readable format, if any."),
     Kind.RECTIFICATION: _("Any data we held about you has been corrected as you asked."),
@@ -198,7 +201,7 @@ def _done(request: DataSubjectRequest, located: Located, actor: Any, note: str =
     request.status = Status.DONE
     request.completed_at = timezone.now()
     request.profiles_found = len(located.profile_ids)
-    request.answer = ANSWERS[request.kind]
+    request.answer = str(ANSWERS[request.kind])
     request.save()
     _step(request, "done", actor, note)
 
