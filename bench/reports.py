@@ -5,8 +5,9 @@ At the small step and at the full size the dashboard (the admin's first page, in
 process, a viewer logged in) is requested a few times. At the full size:
 - the full rollup rebuild (`rollups_rebuild`) against the reference, hand-written
   aggregate SQL of the same figures (events per day, source, type, name and UTM; consent
-  decisions per day, purpose and status) written into scratch tables, in the same run;
-  both must give the same counts;
+  decisions per day, purpose, status and method; each conversion — the generated data's
+  `purchase` events — with its first and last UTM touch, by LATERAL joins) written into
+  scratch tables, in the same run; both must give the same rows;
 - the incremental catch-up after 10,000 new events, against the full rebuild and against
   its floor: one hand-written `INSERT … SELECT … ON CONFLICT DO UPDATE` per rollup adding
   the same new rows' counts to the same tables (each side run three times, alternately,
@@ -21,6 +22,7 @@ Usage: python bench/reports.py [--profiles 1000000] [--events 5000000]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -35,9 +37,36 @@ TARGET_CATCH_UP_RATIO = 0.02
 TARGET_DASHBOARD_RATIO = 1.5
 NEW_EVENTS = 10_000
 
+# The generated data's conversion event (the bench sets CDP_CONVERSION_EVENTS to it).
+CONVERSION = "purchase"
+ATTRIBUTION = """
+    SELECT c.id AS event_id, (c.occurred_at AT TIME ZONE 'UTC')::date AS day, c.name,
+           coalesce(f.utm_source, '') AS first_source,
+           coalesce(f.utm_medium, '') AS first_medium,
+           coalesce(f.utm_campaign, '') AS first_campaign,
+           coalesce(l.utm_source, '') AS last_source,
+           coalesce(l.utm_medium, '') AS last_medium,
+           coalesce(l.utm_campaign, '') AS last_campaign,
+           CASE WHEN p.first_seen_at IS NOT NULL
+                THEN greatest(extract(day FROM c.occurred_at - p.first_seen_at), 0)::int
+           END AS days_to_convert
+    FROM profiles_event c JOIN profiles_profile p ON p.id = c.profile_id
+    LEFT JOIN LATERAL (
+        SELECT utm_source, utm_medium, utm_campaign FROM profiles_event e
+        WHERE e.profile_id = c.profile_id AND e.occurred_at <= c.occurred_at
+          AND e.utm_source <> ''
+        ORDER BY e.occurred_at, e.id LIMIT 1) f ON true
+    LEFT JOIN LATERAL (
+        SELECT utm_source, utm_medium, utm_campaign FROM profiles_event e
+        WHERE e.profile_id = c.profile_id AND e.occurred_at <= c.occurred_at
+          AND e.utm_source <> ''
+        ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) l ON true
+    WHERE c.type = 'track' AND c.name = 'purchase'"""
+
 REFERENCE_SQL = [
     "DROP TABLE IF EXISTS bench_daily_events",
     "DROP TABLE IF EXISTS bench_daily_consents",
+    "DROP TABLE IF EXISTS bench_conversions",
     """CREATE UNLOGGED TABLE bench_daily_events AS
        SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, source_id, type, name,
               utm_source, utm_medium, utm_campaign, count(*) AS count
@@ -48,6 +77,7 @@ REFERENCE_SQL = [
               count(*) AS count
        FROM consent_consentrecord
        GROUP BY 1, 2, 3, 4""",
+    f"CREATE UNLOGGED TABLE bench_conversions AS {ATTRIBUTION}",
 ]
 
 
@@ -113,6 +143,12 @@ def same_counts() -> None:
             "reports_dailyconsents",
             "bench_daily_consents",
         ),
+        "conversions": (
+            "SELECT event_id, day, name, first_source, first_medium, first_campaign, "
+            "last_source, last_medium, last_campaign, days_to_convert FROM {} ORDER BY 1",
+            "reports_conversion",
+            "bench_conversions",
+        ),
     }
     with connection.cursor() as cursor:
         for name, (sql, ours, theirs) in checks.items():
@@ -138,6 +174,10 @@ FLOOR_SQL = [
        GROUP BY 1, 2, 3, 4
        ON CONFLICT (day, purpose_id, status, method)
        DO UPDATE SET count = reports_dailyconsents.count + excluded.count""",
+    f"""INSERT INTO reports_conversion (event_id, day, name, first_source, first_medium,
+         first_campaign, last_source, last_medium, last_campaign, days_to_convert)
+       {ATTRIBUTION} AND c.id > %(events)s
+       ON CONFLICT (event_id) DO NOTHING""",
 ]
 
 
@@ -210,6 +250,7 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=5_000_000)
     args = parser.parse_args()
+    os.environ["CDP_CONVERSION_EVENTS"] = CONVERSION
     setup_django()
     small_profiles, small_events = max(args.profiles // 50, 1_000), max(args.events // 50, 5_000)
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.utils import timezone
 
 from profiles.models import Event
 from reports.models import Conversion
@@ -61,7 +63,7 @@ def _rows(events: QuerySet[Event]) -> list[Conversion]:
         rows.append(
             Conversion(
                 event_id=event.pk,
-                day=event.occurred_at.date(),
+                day=timezone.localtime(event.occurred_at).date(),
                 name=event.name,
                 days_to_convert=days,
                 **{
@@ -74,9 +76,60 @@ def _rows(events: QuerySet[Event]) -> list[Conversion]:
     return rows
 
 
+# PostgreSQL: the same attribution in one INSERT … SELECT, no row leaving the database.
+_TOUCH_SQL = """
+LEFT JOIN LATERAL (
+    SELECT e.utm_source, e.utm_medium, e.utm_campaign FROM profiles_event e
+    WHERE e.profile_id = c.profile_id AND e.occurred_at <= c.occurred_at
+      AND e.utm_source <> ''
+    ORDER BY e.occurred_at {order}, e.id {order} LIMIT 1
+) {alias} ON true"""
+# Constant fragments only; every value goes as a parameter.
+_ATTRIBUTE_SQL = (
+    "INSERT INTO reports_conversion (event_id, day, name, first_source, first_medium, "  # noqa: S608
+    "first_campaign, last_source, last_medium, last_campaign, days_to_convert) "
+    "SELECT c.id, (c.occurred_at AT TIME ZONE %(tz)s)::date, c.name, "
+    "COALESCE(f.utm_source, ''), COALESCE(f.utm_medium, ''), COALESCE(f.utm_campaign, ''), "
+    "COALESCE(l.utm_source, ''), COALESCE(l.utm_medium, ''), COALESCE(l.utm_campaign, ''), "
+    "CASE WHEN p.first_seen_at IS NULL THEN NULL "
+    "ELSE GREATEST(EXTRACT(DAY FROM c.occurred_at - p.first_seen_at), 0)::integer END "
+    "FROM profiles_event c JOIN profiles_profile p ON p.id = c.profile_id"
+    + _TOUCH_SQL.format(order="ASC", alias="f")
+    + _TOUCH_SQL.format(order="DESC", alias="l")
+    + " WHERE c.type = 'track' AND c.name = ANY(%(names)s) AND {window} "
+    "ON CONFLICT (event_id) DO {conflict}"
+)
+# A rebuild rewrites only the rows whose attribution changed (most have not).
+_UPDATE = (
+    "UPDATE SET "
+    + ", ".join(f"{field} = excluded.{field}" for field in _FIELDS)
+    + " WHERE ("
+    + ", ".join(f"reports_conversion.{field}" for field in _FIELDS)
+    + ") IS DISTINCT FROM ("
+    + ", ".join(f"excluded.{field}" for field in _FIELDS)
+    + ")"
+)
+
+
+def _attribute_sql(*, window: str, update: bool, params: dict) -> int:
+    sql = _ATTRIBUTE_SQL.format(window=window, conflict=_UPDATE if update else "NOTHING")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                **params,
+                "tz": timezone.get_current_timezone_name(),
+                "names": list(settings.CDP_CONVERSION_EVENTS),
+            },
+        )
+        return cursor.rowcount
+
+
 def conversions_add(event_ids: Iterable[int]) -> int:
     """Attribute the conversions among these events (ids already counted are skipped)."""
     ids = list(event_ids)
+    if connection.vendor == "postgresql":
+        return _attribute_sql(window="c.id = ANY(%(ids)s)", update=False, params={"ids": ids})
     added = 0
     for start in range(0, len(ids), BATCH):
         rows = _rows(conversion_events().filter(id__in=ids[start : start + BATCH]))
@@ -86,6 +139,8 @@ def conversions_add(event_ids: Iterable[int]) -> int:
 
 def conversions_rebuild(*, top: int) -> int:
     """Recompute the attribution of every conversion up to event id `top`."""
+    if connection.vendor == "postgresql":
+        return _attribute_sql(window="c.id <= %(top)s", update=True, params={"top": top})
     count = 0
     last = 0
     events = conversion_events().filter(id__lte=top)
