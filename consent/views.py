@@ -52,8 +52,10 @@ def _render_for(
     request: HttpRequest, profile_id: int, template: str, context: dict[str, object]
 ) -> HttpResponse:
     """A person's page in the person's language (their profile's, else their browser's)."""
-    with in_person_language(stated=consent_profile_language(profile_id=profile_id)):
-        return render(request, template, context)
+    with in_person_language(stated=consent_profile_language(profile_id=profile_id)) as language:
+        response = render(request, template, context)
+    response.headers["Content-Language"] = language
+    return response
 
 
 def _link_error(request: HttpRequest, error: ConsentError) -> HttpResponse:

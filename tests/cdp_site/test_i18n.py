@@ -314,6 +314,9 @@ def test_a_persons_consent_page_follows_their_profile_before_their_browser(
             f"/consent/unsubscribe/{token}/", HTTP_ACCEPT_LANGUAGE=language
         ).content.decode()
 
+    token = unsubscribe_token_make(profile_id=french.pk, purpose_id=newsletter.pk)
+    response = client.get(f"/consent/unsubscribe/{token}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response["Content-Language"] == "fr"
     assert "Se désinscrire de « Newsletter » ?" in page(french, "en")
     assert "Unsubscribe from “Newsletter”?" in page(unknown, "en")
     assert "Se désinscrire de « Newsletter » ?" in page(unknown, "fr")
