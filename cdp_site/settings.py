@@ -384,6 +384,8 @@ CDP_PUBLIC_URL: str = get_from_env(
     "CDP_PUBLIC_URL", "http://localhost:8000", required_in_production=True
 )
 CONSENT_CONFIRM_MAX_AGE_DAYS = env_int("CONSENT_CONFIRM_MAX_AGE_DAYS", 7)
+# How the steward search reads a phone number typed without its country code.
+CDP_DEFAULT_PHONE_REGION = get_from_env("CDP_DEFAULT_PHONE_REGION", "FR")
 
 # Campaigns: who sends, from where, and when marketing may reach people.
 CDP_ORGANISATION_NAME = get_from_env("CDP_ORGANISATION_NAME", "CDP")

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -38,6 +39,8 @@ def api_ping(request: Request) -> Response:
 
 
 urlpatterns = [
+    # The product's front door is the admin (it sends a visitor to its login page).
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
     path("admin/", admin.site.urls),
     path("health/", views.health, name="health"),
     # Django's set_language (POST): the admin's language switch keeps the choice in a cookie.

@@ -97,6 +97,29 @@ def consent_state_for_profile(*, profile_id: int, at: datetime | None = None) ->
     ]
 
 
+@dataclass(frozen=True)
+class PurposeHistory:
+    """A purpose, the person's state for it now, and every decision, newest first."""
+
+    state: PurposeState
+    records: list[ConsentRecord]
+
+
+def consent_history_for_profile(*, profile_id: int) -> list[PurposeHistory]:
+    """Per purpose: the current state and the whole ledger with its proof (the 360° page)."""
+    records: dict[int, list[ConsentRecord]] = {}
+    for record in (
+        ConsentRecord.objects.filter(profile_id=profile_id)
+        .select_related("source", "wording", "recorded_by")
+        .order_by("-id")
+    ):
+        records.setdefault(record.purpose_id, []).append(record)
+    return [
+        PurposeHistory(state=state, records=records.get(state.purpose.pk, []))
+        for state in consent_state_for_profile(profile_id=profile_id)
+    ]
+
+
 def contactable_records(*, purpose: Purpose, at: datetime | None = None) -> QuerySet:
     """Ledger rows that are a profile's latest decision for `purpose` and an unexpired grant.
 

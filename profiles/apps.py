@@ -7,6 +7,12 @@ class ProfilesConfig(AppConfig):
     verbose_name = _("Profiles")
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from profiles.folding import register_sqlite_fold
+
+        connection_created.connect(register_sqlite_fold, dispatch_uid="profiles.sqlite_fold")
+
         from consent.registry import person_data_register
         from profiles.person_data import PROFILES_PERSON_DATA
 

@@ -5,42 +5,62 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, cast
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import Lower
 
 from profiles.fields import PROFILE_FIELDS
+from profiles.folding import fold
 from profiles.hooks import profile_facts
 from profiles.models import Event, FieldProvenance, Identity, Profile, ProfileMerge
 from profiles.normalise import clean_text, normalise_email, normalise_phone
 
-# Sorts after any character a name prefix can continue with, for index-friendly ranges.
+# Sorts after any character a prefix can continue with: a btree range finds a prefix under
+# any collation (PostgreSQL 15 uses an index for LIKE 'x%' only under the "C" collation).
 _PREFIX_END = "\U0010ffff"
 
 
+def _starts(field: str, prefix: str) -> Q:
+    """`field` starts with `prefix`, as an index range (and the exact test, for any collation)."""
+    return Q(
+        **{
+            f"{field}__gte": prefix,
+            f"{field}__lt": prefix + _PREFIX_END,
+            f"{field}__startswith": prefix,
+        }
+    )
+
+
 def profile_search_condition(*, query: str, phone_region: str = "") -> Q:
-    """Index-backed search: an email, a phone number, or a name prefix ("last" or "first last")."""
+    """Index-backed search: an email or its start, a phone number, or names' starts.
+
+    Names are compared without case or accents ("amelie durand" finds Amélie Durand), one
+    word against the first or the last name, two words in either order; a phone number in
+    national form is read in `phone_region` (default: CDP_DEFAULT_PHONE_REGION).
+    """
     text = clean_text(query, max_length=200)
     if not text:
         return Q()
     if "@" in text:
         email = normalise_email(text)
-        return Q(email=email.value) if email.ok else Q(email__startswith=text.lower())
+        return Q(email=email.value) if email.ok else _starts("email", text.lower())
     digits = sum(ch.isdigit() for ch in text)
     if digits >= 6 and digits >= len(text.replace(" ", "")) - 3:
-        phone = normalise_phone(text, region=phone_region)
+        phone = normalise_phone(text, region=phone_region or settings.CDP_DEFAULT_PHONE_REGION)
         if phone.ok:
             return Q(phone=phone.value)
-    words = text.lower().split(" ")
-    last = words[-1] if len(words) > 1 else words[0]
-    condition = Q(_last__gte=last, _last__lt=last + _PREFIX_END)
-    if len(words) > 1:
-        first = " ".join(words[:-1])
-        # "Ada Lovelace" or "Lovelace Ada": try both orders.
-        condition = (condition & Q(_first__startswith=first)) | (
-            Q(_last__gte=words[0], _last__lt=words[0] + _PREFIX_END)
-            & Q(_first__startswith=" ".join(words[1:]))
+    words = fold(text).split()
+    if len(words) == 1:
+        return (
+            _starts("last_name_key", words[0])
+            | _starts("first_name_key", words[0])
+            | _starts("email", text.lower())
         )
-    return condition
+    first, last = " ".join(words[:-1]), words[-1]
+    # "Amélie Durand" or "Durand Amélie": both orders, each on the (last, first) index.
+    return (_starts("last_name_key", last) & Q(first_name_key__startswith=first)) | (
+        _starts("last_name_key", words[0]) & Q(first_name_key__startswith=" ".join(words[1:]))
+    )
 
 
 def profile_list(*, query: str = "", include_merged: bool = False) -> QuerySet[Profile]:
@@ -49,10 +69,38 @@ def profile_list(*, query: str = "", include_merged: bool = False) -> QuerySet[P
     if not include_merged:
         queryset = queryset.exclude(status=Profile.Status.MERGED)
     if query:
-        queryset = queryset.annotate(_last=Lower("last_name"), _first=Lower("first_name")).filter(
-            profile_search_condition(query=query)
-        )
+        queryset = queryset.filter(profile_search_condition(query=query))
     return queryset.order_by("-id")
+
+
+def event_names(*, limit: int = 300) -> list[str]:
+    """The distinct event names of the event log, by name (for the segment builder).
+
+    On PostgreSQL a skip scan of the (type, name, occurred_at) index: one index probe per
+    distinct (type, name), however many events there are.
+    """
+    if connection.vendor != "postgresql":
+        names = Event.objects.exclude(name="").values_list("name", flat=True).distinct()
+        return sorted(names.order_by("name")[:limit])
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE seen(type, name, n) AS (
+                (SELECT type, name, 1 FROM {table} ORDER BY type, name LIMIT 1)
+                UNION ALL
+                SELECT next.type, next.name, seen.n + 1 FROM seen, LATERAL (
+                    SELECT e.type, e.name FROM {table} e
+                    WHERE (e.type, e.name) > (seen.type, seen.name)
+                    ORDER BY e.type, e.name LIMIT 1
+                ) next
+                WHERE seen.n < %s
+            )
+            SELECT DISTINCT name FROM seen WHERE name <> '' ORDER BY name LIMIT %s
+            """,  # noqa: S608 - the model's own table
+            [limit * 4, limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def profile_events(*, profile_id: int) -> QuerySet[Event]:

@@ -29,10 +29,10 @@ from django.utils.translation import gettext_lazy as _
 from consent.services import access_log_add, mask_value, may_unmask
 from consent.services.access import EXPORT_PERMISSION
 from core.spreadsheets import spreadsheet_safe
+from segments.builder import builder_meta, size_chart
 from segments.describe import Line, rule_describe
 from segments.errors import RuleError, SegmentsError
 from segments.models import Persona, Segment
-from segments.rules import OPS_BY_TYPE, PROFILE_FIELDS
 from segments.selectors import segment_members, segment_preview, segment_sizes
 from segments.services import (
     persona_create,
@@ -52,54 +52,6 @@ def lines_html(line: Line) -> SafeString:
     children = format_html_join("", "{}", ((lines_html(child),) for child in line.children))
     inner = format_html("<ul>{}</ul>", children) if line.children else ""
     return format_html("<li>{}{}</li>", line.text, inner)
-
-
-def size_chart(sizes: list[Any], *, width: int = 640, height: int = 160) -> SafeString:
-    """Segment size over time as an inline SVG line (no script, no CDN)."""
-    if not sizes:
-        return format_html("<p>{}</p>", "No refresh yet.")
-    top = max(row.size for row in sizes) or 1
-    step = width / max(len(sizes) - 1, 1)
-    points = " ".join(
-        f"{i * step:.1f},{height - row.size / top * (height - 10) - 5:.1f}"
-        for i, row in enumerate(sizes)
-    )
-    first, last = sizes[0], sizes[-1]
-    return format_html(
-        '<svg class="segment-sizes" viewBox="0 0 {w} {h2}" width="{w}" height="{h2}" '
-        'role="img" aria-label="Segment size over time">'
-        '<polyline fill="none" stroke="currentColor" stroke-width="2" points="{points}"/>'
-        '<text x="0" y="{ty}" font-size="11">{start} · {first_size}</text>'
-        '<text x="{w}" y="{ty}" font-size="11" text-anchor="end">{end} · {last_size}</text>'
-        '<text x="0" y="10" font-size="11">max {top}</text></svg>',
-        w=width,
-        h2=height + 16,
-        ty=height + 14,
-        points=points,
-        start=f"{first.at:%Y-%m-%d %H:%M}",
-        end=f"{last.at:%Y-%m-%d %H:%M}",
-        first_size=first.size,
-        last_size=last.size,
-        top=top,
-    )
-
-
-def builder_meta() -> dict[str, Any]:
-    """What the rule builder offers: fields with their operators, purposes, sources."""
-    from consent.models import Purpose
-    from profiles.models import Source
-
-    return {
-        "fields": {name: OPS_BY_TYPE[type] for name, type in PROFILE_FIELDS.items()},
-        "field_types": PROFILE_FIELDS,
-        "trait_ops": OPS_BY_TYPE["trait"],
-        "purposes": list(Purpose.objects.order_by("code").values_list("code", flat=True)),
-        "sources": list(Source.objects.order_by("slug").values_list("slug", flat=True)),
-        "channels": list(Source.Kind.values),
-        "segments": [
-            [pk, name] for pk, name in Segment.objects.order_by("name").values_list("pk", "name")
-        ],
-    }
 
 
 class SegmentForm(forms.ModelForm):
@@ -175,7 +127,7 @@ class SegmentAdmin(admin.ModelAdmin):
             ("Members", {"fields": ["rule_in_words", "members", "size_history"]}),
         ]
 
-    @admin.display(description=gettext("Rule in words"))
+    @admin.display(description=_("Rule in words"))
     def rule_in_words(self, obj: Segment) -> SafeString:
         if obj.kind == Segment.Kind.STATIC:
             return format_html(
@@ -188,7 +140,7 @@ class SegmentAdmin(admin.ModelAdmin):
         except RuleError as error:
             return format_html("Invalid rule: {}", str(error))
 
-    @admin.display(description=gettext("Members"))
+    @admin.display(description=_("Members"))
     def members(self, obj: Segment) -> SafeString:
         members_url = reverse("admin:segments_segment_members", args=[obj.pk])
         return format_html(
@@ -198,9 +150,13 @@ class SegmentAdmin(admin.ModelAdmin):
             reverse("admin:segments_segment_export", args=[obj.pk]),
         )
 
-    @admin.display(description=gettext("Size over time"))
+    @admin.display(description=_("Size over time"))
     def size_history(self, obj: Segment) -> SafeString:
-        return size_chart(segment_sizes(segment_id=obj.pk, limit=200))
+        return size_chart(
+            segment_sizes(segment_id=obj.pk, limit=200),
+            created_at=obj.created_at,
+            member_count=obj.member_count,
+        )
 
     def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
         data = {k: form.cleaned_data.get(k) for k in form.changed_data if k != "kind"}
@@ -224,7 +180,7 @@ class SegmentAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
         obj.created_at = saved.created_at
 
-    @admin.action(description=gettext("Refresh now (in the background)"))
+    @admin.action(description=_("Refresh now (in the background)"))
     def refresh_now(self, request: HttpRequest, queryset: Any) -> None:
         from segments.tasks import segment_refresh_task
 

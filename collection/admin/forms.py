@@ -10,12 +10,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from collection.admin.widgets import FormFieldsField
 from collection.models import Form
 from collection.services.forms import (
     form_cache_clear,
     form_html_snippet,
     form_save,
     form_validate_definition,
+    purpose_choices,
 )
 from collection.services.sdk_snippets import browser_sdk_snippet
 from core.errors import DomainError
@@ -30,6 +32,31 @@ class HttpsURLField(forms.URLField):
 
 
 class FormAdminForm(forms.ModelForm):
+    fields = FormFieldsField(
+        label=_("Fields"),
+        help_text=_(
+            "One row a field. An email or phone field ties a submission to a person; a list "
+            "of choices needs its choices."
+        ),
+    )
+    consent_purposes = forms.MultipleChoiceField(
+        label=_("Consent purposes"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("One checkbox each on the form, with the purpose's current wording."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["consent_purposes"]
+        chosen = list(self.initial.get("consent_purposes") or [])
+        offered = {code: name for code, name in purpose_choices()}
+        # A purpose since deactivated stays listed while the form uses it, so it can be removed.
+        field.choices = [
+            *offered.items(),
+            *((code, code) for code in chosen if code not in offered),
+        ]  # type: ignore[attr-defined]  # a ChoiceField
+
     class Meta:
         model = Form
         fields = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -39,7 +40,7 @@ from collection.services.imports import (
 )
 from consent.services import may_unmask
 from core.errors import DomainError
-from profiles.models import Source
+from profiles.models import DataQualityIssue, Source
 
 TEMPLATES = "admin/collection/importjob"
 PREVIEW_ROWS = 20
@@ -148,10 +149,25 @@ class MappingForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.header = header
-        # Consent columns: one target per active purpose (ledger decisions with proof).
+        # Consent columns: two targets per active purpose (ledger decisions with proof).
+        codes = sorted(consent_codes())
         choices = [
             *TARGET_CHOICES[:-1],
-            *((f"consent.{code}", f"Consent: {code}") for code in sorted(consent_codes())),
+            *(
+                (
+                    f"consent.{code}",
+                    _("Consent to %(purpose)s (yes grants; no or empty: not given)")
+                    % {"purpose": code},
+                )
+                for code in codes
+            ),
+            *(
+                (
+                    f"consent_or_withdrawal.{code}",
+                    _("Consent to %(purpose)s (yes grants; no withdraws)") % {"purpose": code},
+                )
+                for code in codes
+            ),
             TARGET_CHOICES[-1],
         ]
         for index, column in enumerate(header):
@@ -191,6 +207,23 @@ class MappingForm(forms.Form):
         ]
 
 
+def _issues_link(job: ImportJob) -> dict[str, Any]:
+    """The data-quality issues a finished job's rows raised: its source's, while it ran."""
+    if job.started_at is None or job.finished_at is None:
+        return {}
+    since, until = job.started_at - timedelta(seconds=1), job.finished_at + timedelta(seconds=1)
+    count = DataQualityIssue.objects.filter(
+        source_id=job.source_id, detected_at__range=(since, until)
+    ).count()
+    window = {
+        "source__id__exact": job.source_id,
+        "detected_at__gte": since.isoformat(),
+        "detected_at__lte": until.isoformat(),
+    }
+    url = reverse("admin:profiles_dataqualityissue_changelist") + "?" + urlencode(window)
+    return {"issues_url": url, "issue_count": count}
+
+
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
     list_display = ("__str__", "source", "status", "progress", "created_by", "created_at", "errors")
@@ -220,11 +253,11 @@ class ImportJobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description=gettext("Progress"))
+    @admin.display(description=_("Progress"))
     def progress(self, job: ImportJob) -> SafeString:
         return render_to_string(f"{TEMPLATES}/progress.html", {"job": job})
 
-    @admin.display(description=gettext("Error report"))
+    @admin.display(description=_("Error report"))
     def errors(self, job: ImportJob) -> str:
         if not job.error_report:
             return "—"
@@ -399,11 +432,13 @@ class ImportJobAdmin(admin.ModelAdmin):
                         row.values[index],
                         row.stored.get(preview.header[index], ""),
                         row.errors.get(preview.header[index], []),
+                        row.issues.get(preview.header[index], []),
                     )
                     for index in positions
                 ],
                 "row_errors": row.errors.get("", []),
                 "has_errors": bool(row.errors),
+                "issue_count": sum(len(texts) for texts in row.issues.values()),
             }
             for row in preview.rows
         ]
@@ -466,13 +501,14 @@ class ImportJobAdmin(admin.ModelAdmin):
                     "mapping_url": reverse("admin:collection_importjob_mapping", args=[job.pk]),
                     "preview_url": reverse("admin:collection_importjob_preview", args=[job.pk]),
                     "start_url": reverse("admin:collection_importjob_start", args=[job.pk]),
+                    **_issues_link(job),
                 }
             )
         return super().change_view(request, object_id, form_url, extra)
 
     # --- Actions -----------------------------------------------------------------------------
 
-    @admin.action(description=gettext("Start the selected uploaded imports"), permissions=["add"])
+    @admin.action(description=_("Start the selected uploaded imports"), permissions=["add"])
     def start_selected(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
         for job_id in queryset.filter(status=ImportJob.Status.UPLOADED).values_list(
             "pk", flat=True
@@ -483,7 +519,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             else:
                 messages.success(request, gettext("%(job)s is queued.") % {"job": job})
 
-    @admin.action(description=gettext("Resume the selected stalled imports"), permissions=["add"])
+    @admin.action(description=_("Resume the selected stalled imports"), permissions=["add"])
     def resume_selected(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
         resumed = sum(import_requeue(job_id=pk) for pk in queryset.values_list("pk", flat=True))
         messages.info(
@@ -518,7 +554,7 @@ class ImportMappingAdmin(admin.ModelAdmin):
         # The name and source are what the upsert finds a mapping by.
         return ("source", "name") if obj is not None else ()
 
-    @admin.display(description=gettext("Imports"))
+    @admin.display(description=_("Imports"))
     def jobs_link(self, mapping: ImportMapping) -> str:
         url = (
             reverse("admin:collection_importjob_changelist")

@@ -26,7 +26,7 @@ from collection.models import Form
 from collection.origins import origin_allowed
 from collection.services.intake import GuardSQL, StoreGuard, intake_accept
 from consent.proof import truncate_ip
-from consent.selectors import purpose_wordings
+from consent.selectors import purpose_list, purpose_wordings
 from core.rates import Spend, allowed_at_sql, rate_spend, refused, spend_cte
 from profiles.errors import InvalidMessage
 from profiles.fields import PROFILE_FIELDS
@@ -228,6 +228,12 @@ def form_validate_definition(
         errors["consent_purposes"] = purpose_errors
     if errors:
         raise CollectionError(gettext("invalid form definition"), fields=errors)
+
+
+def purpose_choices() -> list[tuple[str, str]]:
+    """(code, name) of the purposes a form may ask for: active, with a wording."""
+    usable = purpose_list().filter(is_active=True, versions__isnull=False).distinct()
+    return [(purpose.code, purpose.name) for purpose in usable]
 
 
 def _purposes_usable(codes: list[str]) -> list[str]:

@@ -16,8 +16,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -35,6 +36,7 @@ from consent.models import (
 from consent.services import (
     dsar_create,
     dsar_erase,
+    dsar_erasure_preview,
     dsar_execute,
     dsar_export,
     dsar_extend,
@@ -45,6 +47,13 @@ from consent.services import (
 from consent.services.access import ERASE_PERMISSION, EXPORT_PERMISSION
 from consent.services.retention import retention_run
 
+BUTTONS = {
+    "verify": _("Verify the identity…"),
+    "extend": _("Extend the deadline…"),
+    "export": _("Export the data…"),
+    "carry_out": _("Carry out…"),
+    "erase": _("Erase the person…"),
+}
 Kind = DataSubjectRequest.Kind
 Status = DataSubjectRequest.Status
 OPEN = (Status.RECEIVED, Status.VERIFIED)
@@ -177,6 +186,54 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        if obj is not None and obj.pk:
+            context["request_actions"] = self._actions_for(request, obj)
+            context["changelist_url"] = reverse("admin:consent_datasubjectrequest_changelist")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _actions_for(self, request: HttpRequest, dsar: DataSubjectRequest) -> list[tuple[str, Any]]:
+        """The actions this request can take now, as (action name, button label)."""
+        if dsar.status not in OPEN:
+            return []
+        offered = self.get_actions(request)
+        wanted = []
+        if dsar.status == Status.RECEIVED:
+            wanted.append("verify")
+        if not dsar.extended:
+            wanted.append("extend")
+        if dsar.kind in (Kind.ACCESS, Kind.PORTABILITY):
+            wanted.append("export")
+        if dsar.kind in (Kind.RECTIFICATION, Kind.RESTRICTION, Kind.OBJECTION):
+            wanted.append("carry_out")
+        if dsar.kind == Kind.ERASURE:
+            wanted.append("erase")
+        # Export and erasure check their own permission when run: offer them only to holders.
+        needs = {"export": EXPORT_PERMISSION, "erase": ERASE_PERMISSION}
+        return [
+            (name, BUTTONS[name])
+            for name in wanted
+            if name in offered and (name not in needs or request.user.has_perm(needs[name]))
+        ]
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        """An action started from a request's page comes back to that page when done."""
+        response = super().response_action(request, queryset)
+        back = request.POST.get("back_to_request", "")
+        if isinstance(response, HttpResponseRedirect) and back.isdigit():
+            return HttpResponseRedirect(
+                reverse("admin:consent_datasubjectrequest_change", args=[int(back)])
+            )
+        return response
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if change:
             obj.save(update_fields=["handler"])
@@ -203,6 +260,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         warning: str,
         button: str,
         note_label: str = "",
+        erasures: list[Any] | None = None,
     ) -> TemplateResponse | None:
         """The confirmation page, or None once confirmed (with a note if one is asked)."""
         if request.POST.get("confirm") == "yes" and (
@@ -218,6 +276,9 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             "note_label": note_label,
             "action": action,
             "requests": list(queryset),
+            "erasures": erasures or [],
+            "unmasked": may_unmask(request.user),
+            "back_to_request": request.POST.get("back_to_request", ""),
         }
         return TemplateResponse(request, "admin/consent/datasubjectrequest/confirm.html", context)
 
@@ -233,7 +294,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         if ok:
             messages.success(request, f"{ok} request(s) {done}.")
 
-    @admin.action(description=gettext("Verify the requester's identity"), permissions=["change"])
+    @admin.action(description=_("Verify the requester's identity"), permissions=["change"])
     def verify(self, request: HttpRequest, queryset: QuerySet) -> Any:
         page = self._confirm(
             request,
@@ -257,7 +318,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         )
         return None
 
-    @admin.action(description=gettext("Extend the deadline by two months"), permissions=["change"])
+    @admin.action(description=_("Extend the deadline by two months"), permissions=["change"])
     def extend(self, request: HttpRequest, queryset: QuerySet) -> Any:
         page = self._confirm(
             request,
@@ -281,7 +342,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         )
         return None
 
-    @admin.action(description=gettext("Export the person's data (access, portability)"))
+    @admin.action(description=_("Export the person's data (access, portability)"))
     def export(self, request: HttpRequest, queryset: QuerySet) -> Any:
         if not request.user.has_perm(EXPORT_PERMISSION):
             raise PermissionDenied
@@ -313,7 +374,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         return response
 
     @admin.action(
-        description=gettext("Carry out (rectification, restriction, objection)"),
+        description=_("Carry out (rectification, restriction, objection)"),
         permissions=["change"],
     )
     def carry_out(self, request: HttpRequest, queryset: QuerySet) -> Any:
@@ -340,7 +401,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         )
         return None
 
-    @admin.action(description=gettext("Erase the person (cannot be undone)"))
+    @admin.action(description=_("Erase the person (cannot be undone)"))
     def erase(self, request: HttpRequest, queryset: QuerySet) -> Any:
         if not request.user.has_perm(ERASE_PERMISSION):
             raise PermissionDenied
@@ -349,12 +410,17 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             request,
             queryset,
             action="erase",
-            title=gettext("Erase people"),
-            warning=gettext(
+            title=_("Erase people"),
+            warning=_(
                 "Every app's data about these people is removed or anonymised for good; "
                 "their email and phone go on the suppression list."
             ),
-            button=gettext("Erase for good"),
+            button=_("Erase for good"),
+            erasures=(
+                [dsar_erasure_preview(request=dsar) for dsar in queryset.order_by("pk")]
+                if request.POST.get("confirm") != "yes"
+                else None
+            ),
         )
         if page is not None:
             return page
@@ -415,7 +481,7 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
     inlines = [RetentionRunInline]
     actions = ["dry_run"]
 
-    @admin.action(description=gettext("Dry run: count who would be anonymised"))
+    @admin.action(description=_("Dry run: count who would be anonymised"))
     def dry_run(self, request: HttpRequest, queryset: QuerySet) -> None:
         for policy in queryset:
             run = retention_run(policy=policy, dry_run=True)

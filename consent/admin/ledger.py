@@ -89,7 +89,7 @@ class PurposeAdmin(admin.ModelAdmin):
     def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict[str, Any]:
         return {} if obj else {"code": ("name",)}
 
-    @admin.display(description=gettext("wording version"))
+    @admin.display(description=_("wording version"))
     def current_version(self, obj: Purpose) -> int | None:
         return getattr(obj, "current_version", None)
 

@@ -9,6 +9,7 @@ from consent.services.purposes import purpose_wording_add
 from consent.services.requests import (
     dsar_create,
     dsar_erase,
+    dsar_erasure_preview,
     dsar_execute,
     dsar_export,
     dsar_extend,
@@ -38,6 +39,7 @@ __all__ = [
     "consent_unsubscribe",
     "dsar_create",
     "dsar_erase",
+    "dsar_erasure_preview",
     "dsar_execute",
     "dsar_export",
     "dsar_extend",

@@ -24,6 +24,25 @@ def person_export(*, profile_ids: Sequence[int]) -> dict[str, Any]:
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
+def person_records_count(*, profile_ids: Sequence[int]) -> dict[str, dict[str, int]]:
+    """Per app and kind of record ("events", "records" ...), how many rows hold the person.
+
+    Read from the same exports an access request gives, so it counts what erasure removes
+    or anonymises; kinds with no row are left out.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for handler in person_data_handlers():
+        data = handler.export(list(profile_ids)) if profile_ids else {}
+        kinds = {
+            kind: len(rows) if isinstance(rows, list | tuple) else 1
+            for kind, rows in data.items()
+            if rows
+        }
+        if kinds:
+            counts[handler.app] = kinds
+    return counts
+
+
 @transaction.atomic
 def person_erase(*, profile_ids: Sequence[int]) -> dict[str, int]:
     """Erase or irreversibly anonymise these profiles in every app; rows touched per app.

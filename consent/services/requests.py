@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ from consent.models import (
 )
 from consent.registry import Located, person_data_owner
 from consent.services.ledger import consent_record
-from consent.services.person import person_erase, person_export
+from consent.services.person import person_erase, person_export, person_records_count
 from consent.services.suppression import suppression_add, suppression_digest
 
 if TYPE_CHECKING:
@@ -254,6 +255,40 @@ def dsar_erase(*, request: DataSubjectRequest, actor: Any, via: str = "admin") -
     )
     _done(locked, located, actor, f"rows touched: {sum(touched.values())}")
     return touched
+
+
+@dataclass(frozen=True)
+class ErasurePreview:
+    """Who an erasure request would erase, and how many records in each app."""
+
+    request: DataSubjectRequest
+    people: list[dict[str, Any]]  # a profile each: id, status, name, email, phone
+    records: dict[str, dict[str, int]]  # app -> kind of record -> rows
+
+    @property
+    def total(self) -> int:
+        return sum(sum(kinds.values()) for kinds in self.records.values())
+
+
+def dsar_erasure_preview(*, request: DataSubjectRequest) -> ErasurePreview:
+    """What `dsar_erase` would touch, for the confirmation page; writes nothing."""
+    located = _locate(request)
+    exported = person_data_owner().export(located.profile_ids) if located.profile_ids else {}
+    people = [
+        {
+            "id": row["id"],
+            "status": row.get("status", ""),
+            "name": f"{row.get('first_name', '')} {row.get('last_name', '')}".strip(),
+            "email": row.get("email", ""),
+            "phone": row.get("phone", ""),
+        }
+        for row in exported.get("profiles", [])
+    ]
+    return ErasurePreview(
+        request=request,
+        people=people,
+        records=person_records_count(profile_ids=located.profile_ids),
+    )
 
 
 @transaction.atomic

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import QuerySet
-from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from consent.links import preferences_url
 from consent.masking import MaskedForViewersAdmin, search_by_id_only
+from consent.selectors import consent_history_for_profile
 from consent.services import access_log_add, mask_value, may_unmask
+from core.widgets import RepeatedTextInput, TextListField
 from profiles.admin.merges import merge_selected_profiles
 from profiles.admin.quality import OpenIssueFilter
 from profiles.fields import EVENT_FIELDS, PERSONAL_FIELDS, PROFILE_SHOWN_FIELDS
@@ -45,7 +48,31 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
+class OriginsField(TextListField):
+    """Browser origins, one an input: scheme and host (and port), no path."""
+
+    def item_clean(self, item: str) -> str:
+        parts = urlsplit(item if "://" in item else f"https://{item}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise forms.ValidationError(
+                _("%(origin)s is not an origin such as https://www.example.org") % {"origin": item}
+            )
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise forms.ValidationError(
+                _("%(origin)s has a path: an origin is only https://host (and a port)")
+                % {"origin": item}
+            )
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
 class SourceAddForm(forms.ModelForm):
+    allowed_origins = OriginsField(
+        label=_("Allowed origins"),
+        required=False,
+        widget=RepeatedTextInput(placeholder="https://www.example.org"),
+        help_text=_("The sites whose pages may post to this source (forms, browser SDKs)."),
+    )
+
     class Meta:
         model = Source
         fields = [
@@ -99,7 +126,7 @@ class SourceAdmin(admin.ModelAdmin):
             source_cache_clear(source=source)
         super().delete_queryset(request, queryset)
 
-    @admin.action(description=gettext("Rotate the write key (the old key stops working)"))
+    @admin.action(description=_("Rotate the write key (the old key stops working)"))
     def rotate_write_keys(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
         for source in queryset.order_by("pk"):
             key = source_rotate_key(source=source)
@@ -140,7 +167,10 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     list_filter = ("status", "lifecycle_stage", OpenIssueFilter)
     search_fields = ("email",)  # the real search is index-backed, see get_search_results
     personal_lookups = (*PERSONAL_FIELDS, "value", "traits")
-    search_help_text = _("Email, phone (+33…) or name prefix (“lovel”, “ada lovelace”).")
+    search_help_text = _(
+        "First or last name, with or without accents (“amelie durand”), phone "
+        "(“06 12 34 56 78”), or the start of an email address."
+    )
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     list_per_page = 50
@@ -186,7 +216,6 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             return search_by_id_only(queryset, search_term)
         if not search_term.strip():
             return queryset, False
-        queryset = queryset.annotate(_last=Lower("last_name"), _first=Lower("first_name"))
         return queryset.filter(profile_search_condition(query=search_term)), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -221,7 +250,17 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
                 setattr(profile, name, mask_value(getattr(profile, name)))
         return profile
 
-    @admin.action(description=gettext("Merge the two selected profiles…"), permissions=["change"])
+    def _consent_context(self, request: HttpRequest, profile_id: int) -> dict[str, Any]:
+        """Consent per purpose with its ledger; proof and the preference link for unmaskers."""
+        unmasked = may_unmask(request.user)
+        return {
+            "consent360": consent_history_for_profile(profile_id=profile_id),
+            "show_proof": unmasked,
+            # A bearer link: whoever holds it changes the person's consent.
+            "preferences_link": preferences_url(profile_id=profile_id) if unmasked else "",
+        }
+
+    @admin.action(description=_("Merge the two selected profiles…"), permissions=["change"])
     def merge_selected(self, request: HttpRequest, queryset: QuerySet[Profile]) -> Any:
         return merge_selected_profiles(self, request, queryset)
 
@@ -245,7 +284,18 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
                 user=request.user, action="view", what="admin:profile", profile_id=int(object_id)
             )
             extra["panels360"] = profile_panels(profile_id=int(object_id))
+            extra.update(self._consent_context(request, int(object_id)))
+            extra["title"] = _person_title(view360["profile"], unmasked=may_unmask(request.user))
+            extra["subtitle"] = None  # "#242" stays in the breadcrumbs
         return super().change_view(request, object_id, form_url, extra_context=extra)
+
+
+def _person_title(profile: Profile, *, unmasked: bool) -> str:
+    """The page's title: the person's name, else their email, else "Profile #id"."""
+    name = f"{profile.first_name} {profile.last_name}".strip() or profile.email
+    if not name:
+        return str(_("Profile #%(id)s") % {"id": profile.pk})
+    return name if unmasked else mask_value(name)
 
 
 @admin.register(Identity)

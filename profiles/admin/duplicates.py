@@ -135,7 +135,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
     def left(self, obj: DuplicateCandidate) -> str:
         return _name(obj.profile_low)
 
-    @admin.display(description=gettext("probable duplicate"))
+    @admin.display(description=_("probable duplicate"))
     def right(self, obj: DuplicateCandidate) -> str:
         return _name(obj.profile_high)
 
@@ -164,7 +164,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.action(description=gettext("Not the same person (remembered)"), permissions=["change"])
+    @admin.action(description=_("Not the same person (remembered)"), permissions=["change"])
     def mark_not_same_person(
         self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]
     ) -> None:

@@ -186,7 +186,7 @@ class ProfileMergeAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
-    @admin.action(description=gettext("Undo the selected merges"), permissions=["undo"])
+    @admin.action(description=_("Undo the selected merges"), permissions=["undo"])
     def undo_selected(self, request: HttpRequest, queryset: QuerySet[ProfileMerge]) -> None:
         # Newest first: a later merge of a survivor must be undone before the earlier one.
         for merge_id in queryset.order_by("-id").values_list("pk", flat=True):
@@ -254,7 +254,7 @@ class BlockedIdentifierAdmin(admin.ModelAdmin):
     list_display = ("kind", "pattern", "short_hash", "reason", "note", "is_active")
     list_filter = ("kind", "reason", "is_active")
 
-    @admin.display(description=gettext("value hash"))
+    @admin.display(description=_("value hash"))
     def short_hash(self, obj: BlockedIdentifier) -> str:
         return obj.value_hash[:12]
 
@@ -304,7 +304,7 @@ class IdentityConflictAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description=gettext("Merge them (the identifier's owner survives)"))
+    @admin.action(description=_("Merge them (the identifier's owner survives)"))
     def merge_them(self, request: HttpRequest, queryset: QuerySet[IdentityConflict]) -> None:
         for conflict_id in queryset.order_by("pk").values_list("pk", flat=True):
             try:
@@ -324,7 +324,7 @@ class IdentityConflictAdmin(admin.ModelAdmin):
                     messages.SUCCESS,
                 )
 
-    @admin.action(description=gettext("Dismiss (different people)"))
+    @admin.action(description=_("Dismiss (different people)"))
     def dismiss(self, request: HttpRequest, queryset: QuerySet[IdentityConflict]) -> None:
         count = identity_conflict_dismiss(
             conflict_ids=list(queryset.values_list("pk", flat=True)), actor=request.user

@@ -108,7 +108,7 @@ class DataQualityIssueAdmin(admin.ModelAdmin):
         url = reverse("admin:profiles_profile_change", args=[obj.profile_id])
         return format_html('<a href="{}">#{}</a>', url, obj.profile_id)
 
-    @admin.action(description=gettext("Mark resolved (checked by a steward)"))
+    @admin.action(description=_("Mark resolved (checked by a steward)"))
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet[DataQualityIssue]) -> None:
         count = quality_issues_resolve(
             issue_ids=list(queryset.values_list("pk", flat=True)), actor_id=request.user.pk

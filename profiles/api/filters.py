@@ -7,6 +7,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from profiles.models import Event, Profile, ProfileMerge
 from profiles.selectors import profile_search_condition
@@ -23,7 +24,7 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class ProfileFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
-        method="search", label="Email, phone or name prefix (index-backed)"
+        method="search", label=_("Name, phone or start of an email address (index-backed)")
     )
     email = django_filters.CharFilter(field_name="email", lookup_expr="exact")
     country = django_filters.CharFilter(field_name="country", lookup_expr="iexact")
@@ -37,11 +38,7 @@ class ProfileFilter(django_filters.FilterSet):
         fields = ["status", "lifecycle_stage", "country", "email"]
 
     def search(self, queryset: QuerySet[Profile], name: str, value: str) -> QuerySet[Profile]:
-        from django.db.models.functions import Lower
-
-        return queryset.annotate(_last=Lower("last_name"), _first=Lower("first_name")).filter(
-            profile_search_condition(query=value)
-        )
+        return queryset.filter(profile_search_condition(query=value))
 
     def from_source(self, queryset: QuerySet[Profile], name: str, value: str) -> QuerySet[Profile]:
         return queryset.filter(provenance__source__slug=value).distinct()

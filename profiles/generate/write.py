@@ -60,7 +60,7 @@ def _copy_statement(
     rest = [
         f
         for f in model._meta.concrete_fields
-        if f.attname not in columns and not isinstance(f, models.AutoField)
+        if f.attname not in columns and not isinstance(f, models.AutoField) and not f.generated
     ]
     values = []
     for f in rest:

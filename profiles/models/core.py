@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+
+from profiles.folding import Folded
 
 
 class Source(models.Model):
@@ -107,6 +108,19 @@ class Profile(models.Model):
     phone = models.CharField(max_length=20, blank=True, help_text="E.164", verbose_name=_("phone"))
     first_name = models.CharField(max_length=100, blank=True, verbose_name=_("first name"))
     last_name = models.CharField(max_length=100, blank=True, verbose_name=_("last name"))
+    # Kept by the database on every write path, for accent-blind search (profiles.folding).
+    first_name_key = models.GeneratedField(
+        expression=Folded("first_name"),
+        output_field=models.CharField(max_length=100),
+        db_persist=True,
+        verbose_name=_("first name key"),
+    )
+    last_name_key = models.GeneratedField(
+        expression=Folded("last_name"),
+        output_field=models.CharField(max_length=100),
+        db_persist=True,
+        verbose_name=_("last name key"),
+    )
     company = models.CharField(max_length=200, blank=True, verbose_name=_("company"))
     job_title = models.CharField(max_length=200, blank=True, verbose_name=_("job title"))
     job_function = models.CharField(max_length=20, blank=True, verbose_name=_("job function"))
@@ -147,7 +161,8 @@ class Profile(models.Model):
         indexes = [
             models.Index(fields=["email"], name="profile_email_idx"),
             models.Index(fields=["phone"], name="profile_phone_idx"),
-            models.Index(Lower("last_name"), Lower("first_name"), name="profile_name_idx"),
+            models.Index(fields=["last_name_key", "first_name_key"], name="profile_name_key_idx"),
+            models.Index(fields=["first_name_key"], name="profile_first_name_key_idx"),
         ]
 
     def __str__(self) -> str:

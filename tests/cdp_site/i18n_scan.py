@@ -12,9 +12,10 @@ a bare string literal or f-string given
   `empty_value_display =`, a fieldset's title, a `help_texts`/`labels` dictionary's values,
   or a template context's "title", "warning", "button", "label", "hint" or "help",
 - and every model names itself and its fields (`verbose_name`), every form field its label.
-Strings inside `_()`, `gettext()`, `gettext_lazy()`, `ngettext()`, `pgettext()` and
-`format_html()`'s arguments built from them are marked; the line comment `# i18n: code`
-exempts a line whose text is a code, not words for people.
+A `gettext()` evaluated at import time (module or class level, decorators) is flagged:
+it would freeze one language. Strings inside `_()`, `gettext()`, `gettext_lazy()`,
+`ngettext()`, `pgettext()` and `format_html()`'s arguments built from them are marked;
+the line comment `# i18n: code` exempts a line whose text is a code, not words for people.
 
 Templates (every .html and .txt under an app's templates/): visible text outside
 `{% translate %}`, `{% blocktranslate %}` and `{% comment %}`, after dropping tags,
@@ -50,6 +51,8 @@ MARKERS = {
     "npgettext",
     "npgettext_lazy",
 }
+# Translating at import time freezes the organisation's language: lazy there.
+EAGER = {"gettext", "ngettext", "pgettext", "npgettext"}
 KEYWORDS = {
     "verbose_name",
     "verbose_name_plural",
@@ -163,8 +166,13 @@ class _Scan(ast.NodeVisitor):
             self._flag(node, why)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        # Decorators and defaults run at import time, the body when called.
+        for outer in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
+            if outer is not None:
+                self.visit(outer)
         self.depth += 1
-        self.generic_visit(node)
+        for statement in node.body:
+            self.visit(statement)
         self.depth -= 1
 
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
@@ -216,6 +224,8 @@ class _Scan(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         name = _name(node.func)
+        if name in EAGER and self.depth == 0:
+            self._flag(node, "gettext at import time (gettext_lazy there)")
         if name in MARKERS:
             return  # what is inside is marked
         for keyword in node.keywords:

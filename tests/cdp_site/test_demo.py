@@ -114,3 +114,11 @@ def test_cdp_demo_builds_a_segment_with_members_and_a_persona(
     assert segment.member_count == members
     assert Persona.objects.filter(segment=segment).count() == 1
     assert f"{members} members" in capsys.readouterr().out
+
+
+def test_the_front_door_leads_to_the_admin(client: Any) -> None:
+    response = client.get("/", follow=True)
+
+    assert response.redirect_chain[0] == ("/admin/", 302)
+    assert response.redirect_chain[-1][0].startswith("/admin/login/")
+    assert response.status_code == 200

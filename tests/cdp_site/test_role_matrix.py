@@ -62,6 +62,7 @@ def _p(
 # Routes by URL name (unnamed routes by their pattern).
 POLICIES: dict[str, Policy] = {
     # Site
+    "home": _p(get=PUBLIC),  # a redirect to the admin, which asks for a login
     "health": _p(get=PUBLIC, unavailable_ok=True),
     "api-root": _p(get=STAFF),
     "api-ping": _p(get=PUBLIC, post=PUBLIC),

@@ -776,14 +776,32 @@ def test_the_admin_change_page_shows_the_html_snippet(admin_client: Any, signup:
     )
 
 
-def admin_form_data(web_form: Any, fields: list[dict[str, Any]]) -> dict[str, str]:
+def fields_rows(fields: list[dict[str, Any]]) -> dict[str, str]:
+    """The field editor's inputs as a browser posts them: one row a field, then a blank one."""
+    data = {"fields-count": str(len(fields) + 1)}
+    for row, field in enumerate(fields):
+        target = field["target"]
+        data |= {
+            f"fields-{row}-name": field["name"],
+            f"fields-{row}-label": field["label"],
+            f"fields-{row}-type": field["type"],
+            f"fields-{row}-target": "traits" if target.startswith("traits.") else target,
+            f"fields-{row}-trait": target.removeprefix("traits.") if "." in target else "",
+            f"fields-{row}-choices": ", ".join(field.get("choices", [])),
+        }
+        if field.get("required"):
+            data[f"fields-{row}-required"] = "on"
+    return data
+
+
+def admin_form_data(web_form: Any, fields: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "name": "Newsletter",
         "slug": "newsletter",
         "source": str(web_form.pk),
         "is_active": "on",
-        "fields": json.dumps(fields),
-        "consent_purposes": json.dumps(["newsletter"]),
+        **fields_rows(fields),
+        "consent_purposes": ["newsletter"],
         "thank_you_url": "https://www.example.org/thanks",
         "honeypot_field": "website",
     }
@@ -818,9 +836,54 @@ def test_the_admin_saves_a_valid_definition(admin_client: Any, web_form: Any) ->
     assert (form.slug, form.source_id, form.fields, form.consent_purposes) == (
         "newsletter",
         web_form.pk,
-        [EMAIL],
+        [{**EMAIL, "required": False}],
         ["newsletter"],
     )
+
+
+def test_the_admin_edits_fields_row_by_row_and_a_blank_row_removes_one(
+    admin_client: Any, signup: Form
+) -> None:
+    page = admin_client.get(reverse("admin:collection_form_change", args=[signup.pk]))
+    html = page.content.decode()
+    data = {
+        "name": signup.name,
+        "slug": signup.slug,
+        "source": str(signup.source_id),
+        "is_active": "on",
+        **fields_rows(SIGNUP_FIELDS),
+        "consent_purposes": ["newsletter"],
+        "thank_you_url": signup.thank_you_url,
+        "honeypot_field": "website",
+    }
+    data |= {"fields-1-name": "", "fields-1-label": ""}  # the steward empties the 2nd row
+    data |= {"fields-6-name": "stand", "fields-6-label": "Stand", "fields-6-type": "text"}
+    data |= {"fields-6-target": "traits", "fields-6-trait": "stand", "fields-count": "7"}
+
+    response = admin_client.post(reverse("admin:collection_form_change", args=[signup.pk]), data)
+
+    assert 'name="fields-0-label" value="Email"' in html
+    assert 'name="consent_purposes" value="partners"' in html
+    assert "Add a field" in html
+    assert response.status_code == 302
+    signup.refresh_from_db()
+    assert [field["name"] for field in signup.fields] == [
+        "email",
+        "phone",
+        "country",
+        "plan",
+        "birthday",
+        "stand",
+    ]
+    assert signup.fields[3]["choices"] == ["free", "pro"]
+    assert signup.fields[5] == {
+        "name": "stand",
+        "label": "Stand",
+        "type": "text",
+        "target": "traits.stand",
+        "required": False,
+    }
+    assert signup.consent_purposes == ["newsletter"]
 
 
 def test_the_admin_lists_and_searches_forms(admin_client: Any, signup: Form) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from django.utils.html import escape
 
 from collection.models import ImportJob, ImportMapping
 from collection.services.imports import import_mapping_save, import_start
+from consent.models import ConsentRecord
 from profiles.models import Event, Profile
 
 pytestmark = pytest.mark.django_db
@@ -271,3 +274,75 @@ def test_the_import_pages_need_a_staff_login(client: Client, trade_show: Any) ->
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+ISSUES_CSV = (
+    b"Email,Phone,Born,Country,Opt-in newsletter\r\n"
+    b"amelie@example.fr,06 12 34 56 78,1990-02-14,FR,oui\r\n"
+    b"ben@example.fr,0612,1990-02-31,Atlantis,non\r\n"
+    b"cleo@example.fr,,,,\r\n"
+)
+
+
+def _cells(html: str, row_number: int) -> list[str]:
+    row = re.search(rf"<tr[^>]*>\s*<td>{row_number}</td>(.*?)</tr>", html, flags=re.S)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), flags=re.S)
+    return [" ".join(unescape(re.sub(r"<[^>]+>", " ", cell)).split()) for cell in cells]
+
+
+def test_the_dry_run_shows_what_becomes_a_data_quality_issue_and_the_job_links_to_them(
+    admin_client: Client,
+    trade_show: Any,
+    purposes: Any,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    purposes["partners"].is_active = False
+    purposes["partners"].save()
+    admin_client.post(
+        url("add"),
+        {
+            "source": trade_show.pk,
+            "file": SimpleUploadedFile("salon.csv", ISSUES_CSV, "text/csv"),
+            "mapping": "",
+        },
+    )
+    job = ImportJob.objects.get()
+    mapping_page = admin_client.get(url("mapping", job.pk))
+    form = mapping_page.context["form"]
+    proposed = [form[f"target_{n}"].value() for n in range(5)]
+    admin_client.post(
+        url("mapping", job.pk),
+        {f"target_{n}": target for n, target in enumerate(proposed)}
+        | {"target_2": "date_of_birth", "delimiter": "", "encoding": ""},
+    )
+
+    preview = admin_client.get(url("preview", job.pk)).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url("start", job.pk))
+    change_page = admin_client.get(url("change", job.pk)).content.decode()
+
+    assert proposed == ["email", "phone", "traits", "country", "consent.newsletter"]
+    assert _cells(preview, 2)[-1] == "OK"
+    ben = _cells(preview, 3)
+    assert ben[-1] == "imported; 3 values become data-quality issues"
+    assert "kept out of the profile: invalid phone" in ben[1]
+    assert "kept out of the profile: invalid date" in ben[2]
+    assert "kept out of the profile: invalid country" in ben[3]
+    assert ben[4] == "non"  # no consent given: nothing recorded, not a withdrawal
+    job.refresh_from_db()
+    assert (job.status, job.error_rows) == ("done", 0)
+    link = re.search(r'<p id="import-issues"><a href="([^"]+)">3 values of this', change_page)
+    assert link is not None
+    issues_page = admin_client.get(unescape(link.group(1)))
+    assert issues_page.status_code == 200
+    listed = issues_page.context["cl"].result_list
+    assert sorted(issue.code for issue in listed) == [
+        "invalid_country",
+        "invalid_date",
+        "invalid_phone",
+    ]
+    assert ConsentRecord.objects.filter(status="withdrawn").count() == 0
+    assert ConsentRecord.objects.filter(status="granted").count() == 1

@@ -153,7 +153,6 @@ def test_switching_the_source_off_in_admin_applies_to_its_forms_and_key_at_once(
             "name": source.name,
             "slug": source.slug,
             "kind": source.kind,
-            "allowed_origins": "[]",
             "default_phone_region": "",
             "trust_rank": source.trust_rank,
             # is_active left out: the checkbox is unticked

@@ -115,3 +115,79 @@ def test_a_viewer_cannot_export_nor_verify(role_user: Any) -> None:
     act(viewer, "verify", request.pk, confirm="yes", note="x")
     request.refresh_from_db()
     assert request.status == "received"
+
+
+def _buttons(html: str) -> list[str]:
+    import re
+
+    found = re.findall(
+        r'form="request-action-\w+" class="button" name="action" value="(\w+)"', html
+    )
+    return list(found)
+
+
+def _form_of(html: str, action: str) -> dict[str, Any]:
+    """The hidden inputs of the button's form, as the browser posts them with the button."""
+    import re
+
+    block = re.search(rf'<form id="request-action-{action}"(.*?)</form>', html, flags=re.S)
+    assert block is not None
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', block.group(1)))
+    return {**fields, "action": action}
+
+
+def test_a_requests_actions_are_buttons_on_its_page_and_bring_the_steward_back(
+    role_user: Any,
+) -> None:
+    request = dsar_create(kind="access", email="ada@example.org")
+    steward = logged_in(role_user("steward"))
+    page_url = f"{CHANGELIST}{request.pk}/change/"
+
+    page = steward.get(page_url).content.decode()
+    confirm = steward.post(CHANGELIST, _form_of(page, "verify"))
+    done = steward.post(
+        CHANGELIST, {**_form_of(page, "verify"), "confirm": "yes", "note": "called back"}
+    )
+    after = steward.get(page_url).content.decode()
+
+    assert _buttons(page) == ["verify", "extend", "export"]
+    assert confirm.status_code == 200
+    assert 'name="back_to_request"' in confirm.content.decode()
+    assert done.status_code == 302
+    assert done["Location"] == page_url
+    request.refresh_from_db()
+    assert request.status == "verified"
+    assert _buttons(after) == ["extend", "export"]
+
+
+def test_a_viewer_sees_no_action_buttons(role_user: Any) -> None:
+    request = dsar_create(kind="erasure", email="ada@example.org")
+
+    page = logged_in(role_user("viewer")).get(f"{CHANGELIST}{request.pk}/change/")
+
+    assert _buttons(page.content.decode()) == []
+
+
+def test_the_erasure_confirmation_names_the_people_and_counts_their_records(
+    role_user: Any, web_form: Any
+) -> None:
+    profile = ingest_person(web_form, message_id="m1")
+    request = dsar_create(kind="erasure", email=ADA["email"])
+    dsar_verify(request=request, method="email", actor=None)
+    admin = logged_in(role_user("admin"))
+    page = admin.get(f"{CHANGELIST}{request.pk}/change/").content.decode()
+
+    confirm = admin.post(CHANGELIST, _form_of(page, "erase"))
+
+    html = confirm.content.decode()
+    assert _buttons(page) == ["extend", "erase"]
+    assert f"<td>#{profile.pk}</td>" in html
+    assert "Augusta Lovelace-Byron" in html
+    assert ADA["email"] in html
+    counts = confirm.context["erasures"][0].records
+    assert counts["profiles"]["events"] == 2
+    assert counts["profiles"]["identities"] == 3  # email, phone, user id
+    total = confirm.context["erasures"][0].total
+    assert f"{total} records will be erased or anonymised:" in html
+    assert "events 2" in html
+    assert Profile.objects.get().status == "active"  # nothing erased before the confirmation

@@ -60,8 +60,11 @@ def test_profiles_list_is_paginated_newest_first(
     ("query", "expected"),
     [
         ("ADA@example.org", ["ada@example.org"]),
-        ("06 12 34 56 78", []),  # a national number needs a region: no guess
+        ("06 12 34 56 78", ["ada@example.org"]),  # national form: the default region, FR
+        ("0612345678", ["ada@example.org"]),
         ("+33612345678", ["ada@example.org"]),
+        ("ada", ["ada@example.org"]),  # a first name
+        ("al", ["alan@example.org"]),  # the start of a first name or an email
         ("lovel", ["ada@example.org"]),
         ("ada lovelace", ["ada@example.org"]),
         ("Lovelace Ada", ["ada@example.org"]),

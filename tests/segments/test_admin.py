@@ -87,6 +87,36 @@ def test_the_change_page_shows_the_rule_in_words_and_the_size_chart(
     assert "segments/builder.js" in page
 
 
+def test_the_size_chart_is_a_line_from_creation_to_now_topped_by_the_member_count(
+    admin_client: Client, make_profile: Any
+) -> None:
+    import re
+
+    make_profile(country="FR")
+    segment = segment_create(name="French", rule=FRENCH)
+    segment_refresh(segment_id=segment.pk)
+    make_profile(country="FR")
+    make_profile(country="FR")
+    segment_refresh(segment_id=segment.pk)
+
+    page = admin_client.get(f"/admin/segments/segment/{segment.pk}/change/").content.decode()
+
+    segment.refresh_from_db()
+    svg = re.search(r'<svg class="segment-sizes".*?</svg>', page, flags=re.S).group(0)
+    points = [
+        tuple(map(float, pair.split(",")))
+        for pair in re.search(r'points="([^"]+)"', svg).group(1).split()
+    ]
+    assert segment.member_count == 3
+    assert points[0][0] == 0.0  # from the segment's creation
+    assert points[-1][0] == 640.0  # to now
+    assert len(points) == 2 + 2 * 2  # creation, a step per refresh, now
+    assert points[-1][1] == 5.0  # the line ends at the top: the member count is the maximum
+    assert points[0][1] > points[-1][1]  # it started lower (1 member)
+    assert "max 3</text>" in svg
+    assert "now · 3</text>" in svg
+
+
 def test_members_list_export_and_static_edits(admin_client: Client, make_profile: Any) -> None:
     ada = make_profile(email="ada@example.org", first_name="Ada", country="FR")
     grace = make_profile(email="grace@example.org", first_name="Grace", country="FR")

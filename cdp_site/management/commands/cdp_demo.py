@@ -24,7 +24,7 @@ from segments.demo import segments_demo_load
 DEMO_USER = "steward"
 
 
-def _demo_password() -> str:
+def demo_password() -> str:
     """CDP_DEMO_PASSWORD, else a random one kept in var/ so re-runs print the same."""
     from_env = os.environ.get("CDP_DEMO_PASSWORD")
     if from_env:
@@ -40,7 +40,7 @@ class Command(BaseCommand):
     help = "Create the demo steward login and demo data (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        password = _demo_password()
+        password = demo_password()
         with transaction.atomic():
             roles_sync()
             schedule_sync()

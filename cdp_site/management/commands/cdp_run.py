@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 QUEUES = "ingest,segments,journeys,reports,default"
+# What each process prints once it serves: the login is printed after all three.
+READY_MARKERS = {"web": "Booting worker", "worker": " ready.", "beat": "beat: Starting"}
+READY_TIMEOUT_SECONDS = 90
 
 
 def process_commands(*, port: int, bind: str) -> dict[str, list[str]]:
@@ -67,7 +71,8 @@ class Command(BaseCommand):
         parser.add_argument("--bind", default=os.environ.get("BIND", "127.0.0.1"))
 
     def handle(self, *args: Any, port: int, bind: str, **options: Any) -> None:
-        children: dict[str, subprocess.Popen[bytes]] = {}
+        children: dict[str, subprocess.Popen[str]] = {}
+        ready = {name: threading.Event() for name in READY_MARKERS}
         stopping = False
 
         def stop(signum: int, frame: Any) -> None:
@@ -77,10 +82,33 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         for name, command in process_commands(port=port, bind=bind).items():
-            children[name] = subprocess.Popen(command, cwd=settings.BASE_DIR)
-        self.stdout.write(
-            self.style.SUCCESS(f"CDP running on http://{bind}:{port}/admin/ — Ctrl-C stops it.")
-        )
+            child = subprocess.Popen(
+                command,
+                cwd=settings.BASE_DIR,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+            )
+            children[name] = child
+            threading.Thread(
+                target=_forward, args=(child, READY_MARKERS[name], ready[name]), daemon=True
+            ).start()
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while not stopping and time.monotonic() < deadline:
+            if all(event.is_set() for event in ready.values()):
+                break
+            if any(child.poll() is not None for child in children.values()):
+                break
+            time.sleep(0.2)
+        if not stopping:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"CDP running on http://{bind}:{port}/admin/ — Ctrl-C stops it.\n"
+                    + login_hint()
+                )
+            )
+            self.stdout.flush()
         exit_code = 0
         while not stopping:
             for name, child in children.items():
@@ -100,3 +128,24 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 child.kill()
         sys.exit(exit_code)
+
+
+def _forward(child: subprocess.Popen[str], marker: str, ready: threading.Event) -> None:
+    """Copy a child's output to ours, and say when it printed that it serves."""
+    assert child.stdout is not None
+    for line in child.stdout:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        if marker in line:
+            ready.set()
+
+
+def login_hint() -> str:
+    """The demo steward's login when `cdp_demo` made one, else how to make a login."""
+    from django.contrib.auth import get_user_model
+
+    from cdp_site.management.commands.cdp_demo import DEMO_USER, demo_password
+
+    if get_user_model().objects.filter(username=DEMO_USER, is_active=True).exists():
+        return f"Steward login: user {DEMO_USER!r}, password {demo_password()!r}"
+    return "No steward login yet: python manage.py createsuperuser"

@@ -72,6 +72,7 @@ class PreviewRow:
     values: list[str]
     errors: dict[str, list[str]] = field(default_factory=dict)  # file column ("" = row) -> texts
     stored: dict[str, Any] = field(default_factory=dict)  # file column -> value once normalised
+    issues: dict[str, list[str]] = field(default_factory=dict)  # file column -> data-quality
 
 
 @dataclass
@@ -205,6 +206,7 @@ def import_preview(
         errors = mapper.shape_errors(raw)
         values = mapper.values(raw)
         stored: dict[str, Any] = {}
+        issues: dict[str, list[str]] = {}
         if not errors:
             message = mapper.message(row=values, job_id=job.pk, number=number)
             try:
@@ -213,7 +215,10 @@ def import_preview(
                 errors = mapper.errors_by_column(exc.fields or {"": [str(exc)]})
             else:
                 stored = mapper.stored_values(prepared)
-        rows.append(PreviewRow(number=number, values=values, errors=errors, stored=stored))
+                issues = mapper.issues_by_column(prepared)
+        rows.append(
+            PreviewRow(number=number, values=values, errors=errors, stored=stored, issues=issues)
+        )
     return ImportPreview(
         header=header,
         columns=columns,

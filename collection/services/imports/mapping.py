@@ -2,10 +2,11 @@
 
 A mapping is `{"File column": target}` where a target is one of our profile fields, "name"
 (a full name split into first and last), "external_id" (the source's own id for the
-person), "traits.<key>" for a custom trait, "consent.<purpose code>" for a consent
-decision (yes/no, 1/0, true/false: granted/withdrawn; empty: no decision), or "" to skip
-the column. Consent goes to the ledger through the consent service, with the import job,
-file name and row number as proof.
+person), "traits.<key>" for a custom trait, "consent.<purpose code>" for an opt-in column
+(yes/oui/1/true: granted; no/non/0/false or empty: no consent given, nothing recorded),
+"consent_or_withdrawal.<purpose code>" for a column whose "no" is a withdrawal, or "" to
+skip the column. Consent goes to the ledger through the consent service, with the import
+job, file name and row number as proof.
 """
 
 from __future__ import annotations
@@ -35,18 +36,24 @@ from profiles.services.messages import TRAIT_ALIASES, Message, Prepared
 
 TRAIT_PREFIX = "traits."
 CONSENT_PREFIX = "consent."
+# A column whose "no" withdraws consent (a CRM's current opt-in state), not an opt-in box.
+WITHDRAWAL_PREFIX = "consent_or_withdrawal."
 CONSENT_VALUES = {
     "yes": True,
     "y": True,
     "oui": True,
     "1": True,
     "true": True,
+    "vrai": True,
     "no": False,
     "n": False,
     "non": False,
     "0": False,
     "false": False,
+    "faux": False,
 }
+# Folded header words that say a column holds consent ("Opt-in newsletter", "Consentement").
+_CONSENT_WORDS = ("optin", "consent", "accord", "subscribe", "abonne", "inscrit")
 IDENTIFIER_TARGETS = ("email", "phone", "external_id")
 _SLICE_KEYS = ("external_id", "email", "phone")  # see RowMapper.slice_of
 TARGET_LABELS: dict[str, Any] = {
@@ -131,9 +138,43 @@ def trait_key_for(header: str) -> str:
     return f"{key}_" if key in TRAIT_ALIASES or key == "name" else key
 
 
-def target_suggest(header: str) -> str:
-    """The target a header name suggests (Email/E-mail/Courriel -> email ...), else a trait."""
-    return _SUGGESTIONS.get(_folded(header)) or TRAIT_PREFIX + trait_key_for(header)
+def target_suggest(header: str, *, purposes: Sequence[Purpose] = ()) -> str:
+    """The target a header name suggests (Email/E-mail/Courriel -> email ...), else a trait.
+
+    A consent-looking header ("Opt-in newsletter", "Consentement email") suggests consent
+    for the purpose it names (by code, name or channel), or for the only active purpose.
+    """
+    folded = _folded(header)
+    found = _SUGGESTIONS.get(folded)
+    if found:
+        return found
+    if any(word in folded for word in _CONSENT_WORDS):
+        purpose = _purpose_named(folded, purposes)
+        if purpose is not None:
+            return CONSENT_PREFIX + purpose.code
+    return TRAIT_PREFIX + trait_key_for(header)
+
+
+def _purpose_named(folded: str, purposes: Sequence[Purpose]) -> Purpose | None:
+    for matches in (
+        lambda p: _folded(p.code) in folded or _folded(p.name) in folded,
+        lambda p: _folded(p.channel) in folded,
+        lambda p: True,
+    ):
+        named = [purpose for purpose in purposes if matches(purpose)]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            return None  # ambiguous: the steward chooses
+    return None
+
+
+def consent_target_code(target: str) -> str | None:
+    """The purpose code of a consent target (either kind), else None."""
+    for prefix in (CONSENT_PREFIX, WITHDRAWAL_PREFIX):
+        if target.startswith(prefix):
+            return target[len(prefix) :]
+    return None
 
 
 def columns_errors(columns: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -166,14 +207,14 @@ def columns_errors(columns: Mapping[str, Any]) -> dict[str, list[str]]:
                     % {"target": repr(target), "field": field}
                 )
                 continue
-        elif target.startswith(CONSENT_PREFIX):
-            code = target[len(CONSENT_PREFIX) :]
+        elif (code := consent_target_code(target)) is not None:
             if code not in consent_codes():
                 errors.setdefault(str(column), []).append(
                     gettext("%(target)s: no active consent purpose with the code %(code)s")
                     % {"target": repr(target), "code": repr(code)}
                 )
                 continue
+            target = CONSENT_PREFIX + code  # one column per purpose, whichever kind
         elif target not in TARGET_LABELS:
             errors.setdefault(str(column), []).append(f"unknown target {target!r}")
             continue
@@ -193,9 +234,17 @@ def consent_codes() -> set[str]:
     return set(Purpose.objects.filter(is_active=True).values_list("code", flat=True))
 
 
-def consent_decision(value: str) -> bool | None:
-    """yes/no, 1/0, true/false (any case) -> granted (True) / withdrawn (False); else None."""
-    return CONSENT_VALUES.get(value.strip().lower())
+def consent_decision(value: str, *, no_withdraws: bool = False) -> bool | None:
+    """yes/oui/1/true (any case) -> granted (True); no/non/0/false -> withdrawn (False) only
+    in a column mapped as a withdrawal, else no decision (None), as is an empty value."""
+    decision = CONSENT_VALUES.get(value.strip().lower())
+    return None if decision is False and not no_withdraws else decision
+
+
+def consent_value_known(value: str) -> bool:
+    """Empty, or one of the yes/no spellings a consent column may hold."""
+    text = value.strip().lower()
+    return not text or text in CONSENT_VALUES
 
 
 def columns_check(columns: Mapping[str, Any]) -> dict[str, str]:
@@ -274,14 +323,16 @@ class RowMapper:
                 % {"len": len(row), "len2": len(self.header)}
             ]
         for index in self._consent_columns:
-            value = row[index].strip() if index < len(row) else ""
-            if value and consent_decision(value) is None:
-                errors[self.header[index]] = ["consent: yes/no, 1/0 or true/false (or empty)"]
+            value = row[index] if index < len(row) else ""
+            if not consent_value_known(value):
+                errors[self.header[index]] = [
+                    gettext("consent: yes/no, oui/non, 1/0 or true/false (or empty)")
+                ]
         return errors
 
     @cached_property
     def _consent_columns(self) -> list[int]:
-        return [index for index, target in self.targets if target.startswith(CONSENT_PREFIX)]
+        return [index for index, target in self.targets if consent_target_code(target)]
 
     @cached_property
     def _identifiers(self) -> list[tuple[int, str]]:
@@ -333,10 +384,12 @@ class RowMapper:
         traits: dict[str, Any] = {}
         consent: dict[str, bool] = {}
         for target, value in mapped.items():
-            if target.startswith(CONSENT_PREFIX):
-                decision = consent_decision(value)
+            code = consent_target_code(target)
+            if code is not None:
+                no_withdraws = target.startswith(WITHDRAWAL_PREFIX)
+                decision = consent_decision(value, no_withdraws=no_withdraws)
                 if decision is not None:
-                    consent[target[len(CONSENT_PREFIX) :]] = decision
+                    consent[code] = decision
                 continue
             if target == "external_id":
                 continue
@@ -363,8 +416,9 @@ class RowMapper:
         external = next((key[2] for key in prepared.keys if key[0] == "external_id"), "")
         out: dict[str, Any] = {}
         for index, target in self.targets:
-            if target.startswith(CONSENT_PREFIX):
-                decision = prepared.context.get("consent", {}).get(target[len(CONSENT_PREFIX) :])
+            code = consent_target_code(target)
+            if code is not None:
+                decision = prepared.context.get("consent", {}).get(code)
                 value: Any = "" if decision is None else ("granted" if decision else "withdrawn")
             elif target == "external_id":
                 value = external
@@ -374,6 +428,19 @@ class RowMapper:
                 value = prepared.fields.get(target, "")
             if value != "":
                 out[self.header[index]] = value
+        return out
+
+    def issues_by_column(self, prepared: Prepared) -> dict[str, list[str]]:
+        """File column -> what will become a data-quality issue (a value kept out, or flagged)."""
+        column_of = {target: self.header[index] for index, target in self.targets}
+        out: dict[str, list[str]] = {}
+        for issue in prepared.issues:
+            column = column_of.get(issue.field) or column_of.get(TRAIT_PREFIX + issue.field, "")
+            if issue.severity == "error":
+                text = gettext("data-quality issue, kept out of the profile: %(message)s")
+            else:
+                text = gettext("data-quality issue, kept but flagged: %(message)s")
+            out.setdefault(column, []).append(text % {"message": issue.message})
         return out
 
     def errors_by_column(self, fields: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -400,6 +467,7 @@ def columns_propose(
         last = ImportMapping.objects.filter(source=source).order_by("-updated_at", "-pk").first()
         columns = last.columns if last is not None else {}
     known = {column: target for column, target in columns.items() if isinstance(target, str)}
+    purposes = list(Purpose.objects.filter(is_active=True).order_by("code"))
     # A suggestion never takes a target that a known column already has.
     taken = {target for column, target in known.items() if column in header and target}
     proposal: dict[str, str] = {}
@@ -407,7 +475,7 @@ def columns_propose(
         if column in known:
             proposal[column] = known[column]
             continue
-        target = target_suggest(column)
+        target = target_suggest(column, purposes=purposes)
         if target in taken:
             target = TRAIT_PREFIX + trait_key_for(column)
         taken.add(target)

@@ -120,7 +120,10 @@ def _filler_fields(model: type[Model], given: frozenset[str]) -> tuple[Field[Any
     return tuple(
         field
         for field in model._meta.concrete_fields
-        if not field.primary_key and field.column not in given and not field.has_db_default()  # type: ignore[attr-defined]  # Django 5.0's, not in django-stubs
+        if not field.primary_key
+        and not field.generated
+        and field.column not in given
+        and not field.has_db_default()  # type: ignore[attr-defined]  # Django 5.0's, not in django-stubs
     )
 
 

@@ -1,0 +1,82 @@
+"""A form's fields and a source's origins edited in a real headless Chromium: no JSON."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from collection.models import Form
+from collection.services.forms import form_save
+from profiles.models import Source
+from tests.browser import chromium, needs_chromium
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    with chromium(tmp_path / "chromium-profile") as driver:
+        driver.set_window_size(1400, 1000)
+        yield driver
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_steward_adds_a_field_and_an_origin_with_the_add_buttons(
+    live_server: Any, browser: Any, web_form: Any, purposes: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    form = form_save(
+        form=Form(
+            name="Sign-up",
+            slug="signup",
+            source=web_form,
+            fields=[{"name": "email", "label": "Email", "target": "email", "type": "email"}],
+        )
+    )
+    get_user_model().objects.create_superuser("steward", "s@example.org", "widgets-pw-123")
+    browser.get(f"{live_server.url}/admin/login/")
+    browser.find_element(By.ID, "id_username").send_keys("steward")
+    browser.find_element(By.ID, "id_password").send_keys("widgets-pw-123")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+    browser.get(f"{live_server.url}/admin/collection/form/{form.pk}/change/")
+    editor = browser.find_element(By.CSS_SELECTOR, ".form-fields-editor")
+    for name in ("fields-1-name", "fields-2-name"):  # fill the two blank rows
+        browser.find_element(By.NAME, name).send_keys("x")
+    editor.find_element(By.CSS_SELECTOR, ".repeated-add").click()
+    browser.find_element(By.NAME, "fields-1-name").clear()
+    browser.find_element(By.NAME, "fields-2-name").clear()
+    browser.find_element(By.NAME, "fields-3-name").send_keys("company")
+    browser.find_element(By.NAME, "fields-3-label").send_keys("Société")
+    Select(browser.find_element(By.NAME, "fields-3-target")).select_by_visible_text("company")
+    browser.find_element(By.NAME, "fields-3-required").click()
+    browser.find_element(By.CSS_SELECTOR, "input[value=newsletter]").click()
+    browser.find_element(By.NAME, "_continue").click()
+    errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".errorlist")]
+
+    browser.get(f"{live_server.url}/admin/profiles/source/{web_form.pk}/change/")
+    origins = browser.find_element(By.CSS_SELECTOR, ".repeated-inputs[data-for=allowed_origins]")
+    origins.find_element(By.CSS_SELECTOR, ".repeated-add").click()
+    inputs = origins.find_elements(By.CSS_SELECTOR, "input[name=allowed_origins]")
+    inputs[-1].send_keys("https://www.example.fr/")
+    browser.find_element(By.NAME, "_continue").click()
+
+    assert errors == []
+    form.refresh_from_db()
+    assert form.fields == [
+        {"name": "email", "label": "Email", "target": "email", "type": "email", "required": False},
+        {
+            "name": "company",
+            "label": "Société",
+            "target": "company",
+            "type": "text",
+            "required": True,
+        },
+    ]
+    assert form.consent_purposes == ["newsletter"]
+    assert len(inputs) == 3  # two blanks, and the one added
+    assert Source.objects.get(pk=web_form.pk).allowed_origins == ["https://www.example.fr"]
