@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import resource
 import shutil
 import smtplib
 import subprocess
@@ -142,21 +143,18 @@ def _claims(count: int) -> tuple[list[Any], dict[int, Any]]:
 
 def _prerendered(claims: list[Any], contexts: dict[int, Any]) -> list[tuple[str, bytes]]:
     """The reference's input: each person's message, rendered by the same code, as bytes."""
-    from campaigns.services.outbox import email_build
+    from campaigns.services.outbox import email_bytes
 
-    return [
-        (c.address, email_build(claimed=c, context=contexts[c.profile.pk]).message().as_bytes())
-        for c in claims
-    ]
+    return [(c.address, email_bytes(claimed=c, context=contexts[c.profile.pk])) for c in claims]
 
 
 def _render_and_smtplib_part(port: int, claims: list[Any], contexts: dict[int, Any]) -> None:
     """The floor of sending: render and serialise each message, smtplib; no outbox."""
-    from campaigns.services.outbox import email_build
+    from campaigns.services.outbox import email_bytes
 
     server = smtplib.SMTP("127.0.0.1", port)
     for claim in claims:
-        body = email_build(claimed=claim, context=contexts[claim.profile.pk]).message().as_bytes()
+        body = email_bytes(claimed=claim, context=contexts[claim.profile.pk])
         server.sendmail("cdp@localhost", [claim.address], body)
     server.quit()
 
@@ -168,18 +166,33 @@ def _smtplib_part(port: int, messages: list[tuple[str, bytes]]) -> None:
     server.quit()
 
 
-def _outbox_part(batch: int) -> None:
+def _outbox_part(batch: int, profile: str = "") -> None:
     from django.db import connection
 
     from campaigns.services import outbox_send_due
 
     connection.close()  # a fresh connection in the forked process
-    outbox_send_due(limit=batch, budget_seconds=3600)
+    if not profile:
+        outbox_send_due(limit=batch, budget_seconds=3600)
+        return
+    import cProfile
+
+    cProfile.runctx(
+        "outbox_send_due(limit=batch, budget_seconds=3600)",
+        globals(),
+        {"outbox_send_due": outbox_send_due, "batch": batch},
+        f"{profile}.{os.getpid()}",
+    )
 
 
-def _parallel(processes: int, target: Any, args: list[tuple[Any, ...]]) -> float:
+CPU: dict[str, float] = {}
+
+
+def _parallel(processes: int, target: Any, args: list[tuple[Any, ...]], name: str) -> float:
+    """Wall seconds of the processes; their CPU seconds (user + system) go to CPU[name]."""
     context = multiprocessing.get_context("fork")
     workers = [context.Process(target=target, args=a) for a in args[:processes]]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     for worker in workers:
         worker.start()
@@ -187,7 +200,10 @@ def _parallel(processes: int, target: Any, args: list[tuple[Any, ...]]) -> float
         worker.join()
         if worker.exitcode != 0:
             sys.exit(f"a process failed ({worker.exitcode})")
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[name] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall
 
 
 def main() -> None:
@@ -195,6 +211,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5_000)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--batch", type=int, default=100, help="messages claimed at once")
+    parser.add_argument("--profile", default="", help="cProfile the outbox into FILE.<pid>")
     args, _ = parser.parse_known_args()
     if not Path(SMTP_SINK).exists():
         sys.exit("smtp-sink is missing: apt-get install -y postfix (only its smtp-sink is used)")
@@ -226,18 +243,25 @@ def main() -> None:
         broadcast = _populate(args.messages)
         with timed() as snapshot:
             broadcast_schedule(broadcast_id=broadcast.pk)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # the statistics autovacuum would gather after a load
         claims, contexts = _claims(args.messages)
         prepared = _prerendered(claims, contexts)
         share = [prepared[n :: args.processes] for n in range(args.processes)]
         claim_share = [claims[n :: args.processes] for n in range(args.processes)]
         connection.close()
-        reference = _parallel(args.processes, _smtplib_part, [(port, part) for part in share])
+        reference = _parallel(
+            args.processes, _smtplib_part, [(port, part) for part in share], "reference"
+        )
         floor = _parallel(
             args.processes,
             _render_and_smtplib_part,
             [(port, part, contexts) for part in claim_share],
+            "floor",
         )
-        outbox = _parallel(args.processes, _outbox_part, [(args.batch,)] * args.processes)
+        outbox = _parallel(
+            args.processes, _outbox_part, [(args.batch, args.profile)] * args.processes, "outbox"
+        )
         sent = Message.objects.filter(status="sent").count()
         if sent != args.messages:
             sys.exit(f"the outbox sent {sent} of {args.messages}")
@@ -265,6 +289,12 @@ def main() -> None:
     )
     print(f"outbox / smtplib: {ratio:.2f} (target ≥ {TARGET_OUTBOX_VS_SMTPLIB})")
     print(f"outbox / floor (rendering included, no outbox): {floor / outbox:.2f}")
+    per = {k: v / args.messages * 1000 for k, v in CPU.items()}
+    print(
+        "CPU of the sending processes a message (PostgreSQL's and the sink's apart): "
+        f"reference {per['reference']:.2f} ms, floor {per['floor']:.2f} ms, "
+        f"outbox {per['outbox']:.2f} ms; reference / outbox {per['reference'] / per['outbox']:.2f}"
+    )
     print(f"audience snapshot of {args.messages}: {snapshot['seconds']:.2f} s")
     emit(
         {
@@ -278,6 +308,7 @@ def main() -> None:
             "outbox_vs_floor": round(floor / outbox, 3),
             "target": TARGET_OUTBOX_VS_SMTPLIB,
             "snapshot_seconds": round(snapshot["seconds"], 3),
+            "cpu_ms_per_message": {k: round(v / args.messages * 1000, 3) for k, v in CPU.items()},
         }
     )
 

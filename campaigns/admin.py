@@ -19,7 +19,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.errors import CampaignError
-from campaigns.models import BlockedAddress, Broadcast, Message, Template
+from campaigns.models import BlockedAddress, Broadcast, Message, Template, WebhookEndpoint
 from campaigns.rendering import LANGUAGES, variants_compile
 from campaigns.selectors import broadcast_stats, template_latest_version
 from campaigns.services import (
@@ -286,8 +286,17 @@ class BroadcastAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "origin_kind", "origin_id", "profile", "status", "skip_reason", "sent_at"]
-    list_filter = ["status", "skip_reason", "origin_kind", "kind"]
+    list_display = [
+        "id",
+        "origin_kind",
+        "origin_id",
+        "profile",
+        "channel",
+        "status",
+        "skip_reason",
+        "sent_at",
+    ]
+    list_filter = ["status", "skip_reason", "origin_kind", "kind", "channel"]
     list_select_related = ["profile"]
     show_full_result_count = False
     raw_id_fields = ["profile"]
@@ -314,3 +323,15 @@ class BlockedAddressAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Endpoints the outbox may call; the secret stays in the environment."""
+
+    list_display = ["name", "url", "secret_env", "timeout_seconds", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+
+
+from campaigns.journeys import admin as _journeys_admin  # noqa: E402, F401  (registers Journey)

@@ -12,10 +12,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.urls import reverse
 from django.utils.translation import gettext
 
 from campaigns.errors import NotFound
+from core.signing import token_path, token_sign, token_sign_object
 
 OPEN_SALT = "campaigns.open"
 CLICK_SALT = "campaigns.click"
@@ -27,13 +27,13 @@ def _public(path: str) -> str:
 
 
 def open_url(*, message_pk: int) -> str:
-    token = signing.Signer(salt=OPEN_SALT).sign(str(message_pk))
-    return _public(reverse("campaigns:open", kwargs={"token": token}))
+    token = token_sign(value=str(message_pk), salt=OPEN_SALT)
+    return _public(token_path(name="campaigns:open", token=token))
 
 
 def click_url(*, message_pk: int, url: str) -> str:
-    token = signing.Signer(salt=CLICK_SALT).sign_object({"m": message_pk, "u": url}, compress=True)
-    return _public(reverse("campaigns:click", kwargs={"token": token}))
+    token = token_sign_object(obj={"m": message_pk, "u": url}, salt=CLICK_SALT, compress=True)
+    return _public(token_path(name="campaigns:click", token=token))
 
 
 def open_token_read(*, token: str) -> int:

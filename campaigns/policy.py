@@ -131,3 +131,20 @@ def cap_reached(*, sent_at: Iterable[datetime], now: datetime, caps: Caps) -> bo
     return (caps.per_day is not None and day >= caps.per_day) or (
         caps.per_week is not None and week >= caps.per_week
     )
+
+
+def next_local_time(
+    *, now: datetime, zone: ZoneInfo, at: time, weekdays: Iterable[int] = range(7)
+) -> datetime:
+    """The first instant after `now` whose local time in `zone` is `at` on one of `weekdays`
+    (0 is Monday); a wall time skipped by a daylight-saving jump comes at the jump."""
+    days = set(weekdays)
+    local = now.astimezone(zone)
+    for offset in range(8):
+        day = local.date() + timedelta(days=offset)
+        if day.weekday() not in days:
+            continue
+        instant = _first_instant_at(datetime.combine(day, at), zone)
+        if instant > now:
+            return instant
+    return now + WEEK  # unreachable with at least one weekday

@@ -23,6 +23,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from liquid import Environment
 from liquid.exceptions import LiquidError
+from markupsafe import escape
 
 from campaigns.errors import InvalidTemplate
 
@@ -201,13 +202,138 @@ def _parsed(source: str, html: bool) -> Any:
     return (HTML if html else TEXT).from_string(source)
 
 
+def _text_of(html: str) -> str:
+    return re.sub(r"\n\s*\n+", "\n\n", unescape(strip_tags(html))).strip()
+
+
+@functools.lru_cache(maxsize=256)
+def text_source(html: str) -> str | None:
+    """The plain text's Liquid source derived once from a compiled HTML (None: per person).
+
+    The Liquid tags are set aside while the markup is stripped, then put back; a tag
+    whose pair was inside the markup leaves a source that does not parse: derived per
+    person then, as before.
+    """
+    kept: list[str] = []
+
+    def aside(match: re.Match[str]) -> str:
+        kept.append(match.group(0))
+        return f"cdpliquid{len(kept) - 1}x"
+
+    source = _PLACEHOLDER.sub(lambda m: kept[int(m.group(1))], _text_of(_LIQUID.sub(aside, html)))
+    try:
+        _parsed(source, False)
+    except LiquidError:
+        return None
+    return source
+
+
+_SIMPLE = re.compile(r"\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}")
+_TAG_NAME = re.compile(r"\{%\s*(\w+)")
+# Tags whose effect reaches past their own text, or whitespace control: Liquid, whole.
+_WHOLE = re.compile(
+    r"\{%-?\s*(assign|capture|increment|decrement|cycle|liquid|raw|comment|ifchanged)\b"
+    r"|\{%-|-%\}|\{\{-|-\}\}"
+)
+_BLOCKS = frozenset({"if", "unless", "for", "case", "tablerow"})
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class _Piece:
+    text: str = ""
+    path: tuple[str, ...] = ()
+    liquid: Any = None  # a parsed template for a block or an output with filters
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(source: str, html: bool) -> tuple[_Piece, ...] | None:
+    """A part cut into static text, plain `{{ a.b }}` outputs and self-contained Liquid
+    blocks, so a person's render substitutes values instead of running Liquid over the
+    whole page; None when the part needs Liquid whole (assignments, whitespace control)."""
+    if _WHOLE.search(source):
+        return None
+    pieces: list[_Piece] = []
+    depth, start, opened, at = 0, 0, "", 0
+    for match in _LIQUID.finditer(source):
+        tag = match.group(0)
+        name_match = _TAG_NAME.match(tag)
+        name = name_match.group(1) if name_match else ""
+        if depth == 0:
+            if match.start() > at:
+                pieces.append(_Piece(text=source[at : match.start()]))
+            if name in _BLOCKS:
+                depth, start, opened = 1, match.start(), name
+                continue
+            simple = _SIMPLE.fullmatch(tag)
+            if simple is not None:
+                pieces.append(_Piece(path=tuple(simple.group(1).split("."))))
+            else:
+                pieces.append(_Piece(liquid=_parsed(tag, html)))
+            at = match.end()
+        elif name == opened:
+            depth += 1
+        elif name == f"end{opened}":
+            depth -= 1
+            if depth == 0:
+                pieces.append(_Piece(liquid=_parsed(source[start : match.end()], html)))
+                at = match.end()
+    if depth:
+        return None
+    if at < len(source):
+        pieces.append(_Piece(text=source[at:]))
+    return tuple(pieces)
+
+
+def _value(path: tuple[str, ...], context: Mapping[str, Any]) -> Any:
+    value: Any = context
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return _MISSING
+        value = value[key]
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return _MISSING
+
+
+def _render(source: str, html: bool, context: Mapping[str, Any]) -> str:
+    """Liquid's output for one part: by its plan when it has one, else Liquid whole."""
+    plan = _plan(source, html)
+    if plan is None:
+        return str(_parsed(source, html).render(**context))
+    out: list[str] = []
+    for piece in plan:
+        if piece.liquid is not None:
+            out.append(piece.liquid.render(**context))
+        elif piece.path:
+            value = _value(piece.path, context)
+            if value is _MISSING:  # a list, an object, a special property: Liquid's way
+                value = _parsed("{{ " + ".".join(piece.path) + " }}", html).render(**context)
+            elif html:
+                value = str(escape(value))
+            out.append(value)
+        else:
+            out.append(piece.text)
+    rendered = "".join(out)
+    if "\r" in rendered:  # Liquid's output stream reads line ends universally
+        rendered = rendered.replace("\r\n", "\n").replace("\r", "\n")
+    if len(rendered) > _Limited.output_stream_limit:
+        return str(_parsed(source, html).render(**context))  # Liquid raises its own error
+    return rendered
+
+
 def render_compiled(*, compiled: Mapping[str, str], context: Mapping[str, Any]) -> Rendered:
     """One person's subject, preheader, HTML and text from a compiled variant."""
+    derived = None if compiled["text"] else text_source(compiled["html"])
     out: dict[str, str] = {}
     for part in ("subject", "preheader", "html", "text"):
-        source = compiled[part]
+        source = derived if part == "text" and derived is not None else compiled[part]
         try:
-            out[part] = _parsed(source, part == "html").render(**context) if source else ""
+            out[part] = _render(source, part == "html", context) if "{" in source else source
         except LiquidError as error:
             token = getattr(error, "token", None)
             index = getattr(token, "start_index", 0) if token is not None else 0
@@ -215,7 +341,7 @@ def render_compiled(*, compiled: Mapping[str, str], context: Mapping[str, Any]) 
             raise _refuse(field, _line(source, index), str(error.message or error)) from error
     subject, preheader, html, text = out["subject"], out["preheader"], out["html"], out["text"]
     if not text:
-        text = re.sub(r"\n\s*\n+", "\n\n", unescape(strip_tags(html))).strip()
+        text = _text_of(html)
     subject = " ".join(subject.split())
     return Rendered(subject=subject, preheader=" ".join(preheader.split()), html=html, text=text)
 

@@ -13,6 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from campaigns.models import Broadcast, Message, Template, TemplateVersion
 from consent.models import ConsentRecord, Purpose
 from consent.selectors import contactable_records
+from core.ids import id_in
 
 
 def template_list() -> QuerySet[Template]:
@@ -41,9 +42,9 @@ def withdrawn_profile_ids(*, purpose: Purpose, profile_ids: Iterable[int]) -> se
     return set(
         ConsentRecord.objects.filter(
             purpose_id=purpose.pk,
-            profile_id__in=list(profile_ids),
             status=ConsentRecord.Status.WITHDRAWN,
         )
+        .filter(id_in("profile_id", profile_ids))
         .filter(~Exists(newer))
         .values_list("profile_id", flat=True)
     )

@@ -9,4 +9,5 @@ app_name = "campaigns"
 urlpatterns: list[URLPattern] = [
     path("o/<str:token>/", views.open_pixel, name="open"),
     path("c/<str:token>/", views.click, name="click"),
+    path("delivery-events/", views.delivery_events, name="delivery_events"),
 ]

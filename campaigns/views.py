@@ -1,17 +1,36 @@
-"""Tracking endpoints people's mail clients reach: the open pixel and click redirects."""
+"""Public endpoints: the open pixel and click redirects people's mail clients reach, and
+the signed delivery-events webhook an email service posts bounces and complaints to."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hmac
+import json
+import os
+import time
+from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
 from campaigns.errors import NotFound
 from campaigns.links import click_token_read, open_token_read
-from campaigns.services import tracking_click, tracking_open
+from campaigns.services import bounce_record, tracking_click, tracking_open
+from campaigns.services.webhooks import webhook_signature
+
+ESP_SECRET_ENV = "CDP_ESP_WEBHOOK_SECRET"  # noqa: S105 - the name of a variable
+ESP_TOLERANCE_SECONDS = 300
+ESP_KINDS = {"bounced": "bounce", "complained": "complaint"}
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -47,3 +66,60 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
             method=request.method or "GET",
         )
     return HttpResponseRedirect(url)
+
+
+def _signed(request: HttpRequest) -> bool:
+    """The body is signed with the shared secret, within five minutes (no replays later)."""
+    secret = os.environ.get(ESP_SECRET_ENV, "")
+    header = request.headers.get("X-CDP-Signature", "")
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    stamp = parts.get("t", "")
+    if not (secret and stamp.isdigit() and "v1" in parts):
+        return False
+    if abs(time.time() - int(stamp)) > ESP_TOLERANCE_SECONDS:
+        return False
+    expected = webhook_signature(secret=secret, timestamp=int(stamp), body=request.body)
+    return hmac.compare_digest(expected, f"t={stamp},v1={parts['v1']}")
+
+
+def _event_errors(event: Any) -> list[str]:
+    if not isinstance(event, dict):
+        return [_("Each event is an object.")]
+    errors = []
+    if event.get("type") not in ESP_KINDS:
+        errors.append(_("type: bounced or complained."))
+    if not isinstance(event.get("message_id"), str) or not event.get("message_id"):
+        errors.append(_("message_id: the Message-ID of the email."))
+    if not isinstance(event.get("hard", True), bool):
+        errors.append(_("hard: true or false."))
+    return errors
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+def delivery_events(request: HttpRequest) -> HttpResponse:
+    """Bounces and complaints from an email service, signed like our own webhooks:
+    `{"events": [{"type": "bounced", "message_id": "<…>", "hard": true, "status": "5.1.1"}]}`."""
+    if not _signed(request):
+        return JsonResponse({"detail": _("The signature is missing or wrong.")}, status=401)
+    try:
+        document = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"detail": _("The body is not JSON.")}, status=400)
+    events = document.get("events") if isinstance(document, dict) else None
+    if not isinstance(events, list) or not events or len(events) > 1000:
+        return JsonResponse({"fields": {"events": [_("Give 1 to 1000 events.")]}}, status=400)
+    errors = {str(n): e for n, event in enumerate(events) if (e := _event_errors(event))}
+    if errors:
+        return JsonResponse({"fields": {"events": errors}}, status=400)
+    recorded = 0
+    for event in events:
+        message = bounce_record(
+            kind=ESP_KINDS[event["type"]],
+            hard=event.get("hard", True) if event["type"] == "bounced" else True,
+            status=str(event.get("status", ""))[:20],
+            message_id=event["message_id"],
+        )
+        recorded += message is not None
+    return JsonResponse({"recorded": recorded, "unknown": len(events) - recorded})

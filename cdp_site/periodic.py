@@ -70,6 +70,13 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         crontab="40 2 * * *",
     ),
     PeriodicSpec(
+        name="imports: resume stalled jobs",
+        task="collection.tasks.import_leases_requeue_task",
+        description="Queue again the imports whose lease expired (CDP_IMPORT_LEASE_SECONDS "
+        "without a batch: their worker died); a resumed job imports no row twice.",
+        every_seconds=60,
+    ),
+    PeriodicSpec(
         name="import files retention",
         task="collection.tasks.import_files_expire_task",
         description="Delete uploaded import files and error reports "
@@ -102,6 +109,14 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         description="Claim due outbox messages (broadcasts, held ones whose quiet hours "
         "ended, expired leases) and send them.",
         every_seconds=15,
+        queue="journeys",
+    ),
+    PeriodicSpec(
+        name="journeys: triggers and due steps",
+        task="campaigns.tasks.journeys_tick_task",
+        description="Read new events (enrol, wake those waiting for one, exit, count goals), "
+        "then advance due enrolments as sets.",
+        every_seconds=10,
         queue="journeys",
     ),
     PeriodicSpec(

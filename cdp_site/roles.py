@@ -28,7 +28,7 @@ ROLE_GRANTS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
         (OUR_APPS, ("view", "add", "change", "delete")),
         # Only admins erase people.
         (("consent",), ("unmask", "export", "erase")),
-        (("django_celery_beat", "auth", "authtoken"), ("view", "add", "change", "delete")),
+        (("django_celery_beat", "auth", "core"), ("view", "add", "change", "delete")),
     ],
 }
 

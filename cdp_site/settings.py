@@ -7,6 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
+from csp.constants import UNSAFE_INLINE as CSP_UNSAFE_INLINE
 from kombu import Queue
 
 from core.env import (
@@ -40,6 +43,10 @@ SECRET_KEY: str = get_from_env("SECRET_KEY", "", required_in_production=True) or
 DEBUG = env_bool("DEBUG", False)
 # Keys the HMAC of source write keys; rotating it revokes every write key.
 CDP_WRITE_KEY_PEPPER: str = get_from_env("WRITE_KEY_PEPPER", "") or SECRET_KEY
+# Keys the HMAC of staff API tokens; rotating it revokes every token.
+CDP_API_TOKEN_PEPPER: str = get_from_env("API_TOKEN_PEPPER", "") or f"api-token:{SECRET_KEY}"
+# Bad API tokens and write keys one client address may send: a burst, then one per period.
+CDP_BAD_CREDENTIAL_RATE = env_rate("BAD_CREDENTIAL_RATE", "20/min")
 # Keys the HMAC of suppressed identifiers (erased people). Locally it derives from
 # SECRET_KEY; in production set it once and keep it: changing it forgets every suppression.
 CDP_SUPPRESSION_KEY: str = get_from_env("SUPPRESSION_KEY", "") or f"suppression:{SECRET_KEY}"
@@ -57,12 +64,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "csp",
     # Ours, lowest layer first (see docs/architecture.md).
     "core",
     "consent",
@@ -86,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it answers a locked-out login with 429.
     "axes.middleware.AxesMiddleware",
 ]
@@ -101,7 +109,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # The same client address as rate limits and consent proofs (NUM_PROXIES hops).
-AXES_CLIENT_IP_CALLABLE = "consent.proof.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.clients.client_ip"
 
 ROOT_URLCONF = "cdp_site.urls"
 WSGI_APPLICATION = "cdp_site.wsgi.application"
@@ -205,6 +213,25 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp) on every page but the tracking API's JSON answers:
+# scripts only from our own static files (no inline script anywhere, no eval); styles
+# inline too (admin templates and Django's widgets carry style attributes; a style cannot
+# run code); images also from https (email previews) and data: (icons of the API docs).
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/v1/"],
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF],
+        "style-src": [CSP_SELF, CSP_UNSAFE_INLINE],
+        "img-src": [CSP_SELF, "data:", "https:"],
+        "font-src": [CSP_SELF, "data:"],
+        "connect-src": [CSP_SELF],
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_SELF],
+        "form-action": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
+    },
+}
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -253,7 +280,7 @@ LOGGING = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous call gets 401 with a WWW-Authenticate header.
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Fail closed: a view that does not declare its actions' permissions refuses everyone
@@ -397,6 +424,8 @@ CDP_FREQUENCY_CAPS = {
     "email": {"day": env_int("CDP_EMAIL_CAP_DAY", 2), "week": env_int("CDP_EMAIL_CAP_WEEK", 5)}
 }
 CDP_OUTBOX_LEASE_SECONDS = env_int("CDP_OUTBOX_LEASE_SECONDS", 300)
+# A second celery beat on the same database stands by; it checks this often for the lock.
+CDP_BEAT_STANDBY_SECONDS = env_int("CDP_BEAT_STANDBY_SECONDS", 10)
 CDP_MACHINE_OPEN_SECONDS = env_int("CDP_MACHINE_OPEN_SECONDS", 10)
 # Data-subject requests and retention.
 CDP_RETENTION_BATCH = env_int("CDP_RETENTION_BATCH", 500)
@@ -408,6 +437,8 @@ CDP_RETENTION_REVIEW_DAYS = env_int("CDP_RETENTION_REVIEW_DAYS", 7)
 CDP_INTAKE_MODE = get_from_env("CDP_INTAKE_MODE", "buffered")
 CDP_IMPORT_MAX_BYTES = env_int("CDP_IMPORT_MAX_BYTES", 100 * 1024 * 1024)
 CDP_IMPORT_TASK_ROWS = env_int("CDP_IMPORT_TASK_ROWS", 5_000)
+# How long a queued or running import may go without a batch before beat queues it again.
+CDP_IMPORT_LEASE_SECONDS = env_int("CDP_IMPORT_LEASE_SECONDS", 180)
 # Days an import's uploaded file and error report are kept after the job finished.
 CDP_IMPORT_FILE_RETENTION_DAYS = env_int("CDP_IMPORT_FILE_RETENTION_DAYS", 30)
 

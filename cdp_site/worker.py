@@ -51,7 +51,13 @@ def stop_heartbeat(**_: Any) -> None:
 
 @beat_init.connect
 def sync_schedule(**_: Any) -> None:
+    from django.conf import settings
+
+    from cdp_site.beat_lock import beat_lock_wait
     from cdp_site.services import schedule_sync
+
+    # A second beat against the same database would send every periodic task twice.
+    beat_lock_wait(every=settings.CDP_BEAT_STANDBY_SECONDS)
 
     counts = schedule_sync()
     logger.info("periodic tasks synced: %s", counts)

@@ -51,6 +51,19 @@ def import_run_task(job_id: int, slice_number: int | None = None) -> None:
 
 
 @shared_task(
+    name="collection.tasks.import_leases_requeue_task",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    max_retries=5,
+)
+def import_leases_requeue_task() -> int:
+    """Queue again the imports whose lease expired (a worker killed mid-job)."""
+    from collection.services.imports import import_leases_expired_requeue
+
+    return import_leases_expired_requeue()
+
+
+@shared_task(
     name="collection.tasks.import_files_expire_task",
     autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=5,

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 
 from consent.errors import ExpiredLink, InvalidLink
+from core.signing import token_path, token_sign_object
 
 CONFIRM_SALT = "consent.confirm"
 UNSUBSCRIBE_SALT = "consent.unsubscribe"
@@ -62,7 +63,7 @@ def confirm_token_read(*, token: str) -> int:
 
 
 def unsubscribe_token_make(*, profile_id: int, purpose_id: int) -> str:
-    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object({"p": profile_id, "u": purpose_id})
+    return token_sign_object(obj={"p": profile_id, "u": purpose_id}, salt=UNSUBSCRIBE_SALT)
 
 
 def unsubscribe_token_read(*, token: str) -> tuple[int, int]:
@@ -75,7 +76,7 @@ def unsubscribe_token_read(*, token: str) -> tuple[int, int]:
 
 
 def preferences_token_make(*, profile_id: int) -> str:
-    return signing.Signer(salt=PREFERENCES_SALT).sign_object({"p": profile_id})
+    return token_sign_object(obj={"p": profile_id}, salt=PREFERENCES_SALT)
 
 
 def preferences_token_read(*, token: str) -> int:
@@ -94,12 +95,12 @@ def confirm_url(*, record_id: int) -> str:
 
 def unsubscribe_url(*, profile_id: int, purpose_id: int) -> str:
     token = unsubscribe_token_make(profile_id=profile_id, purpose_id=purpose_id)
-    return public_url(reverse("consent:unsubscribe", kwargs={"token": token}))
+    return public_url(token_path(name="consent:unsubscribe", token=token))
 
 
 def preferences_url(*, profile_id: int) -> str:
     token = preferences_token_make(profile_id=profile_id)
-    return public_url(reverse("consent:preferences", kwargs={"token": token}))
+    return public_url(token_path(name="consent:preferences", token=token))
 
 
 def consent_unsubscribe_headers(*, profile_id: int, purpose_id: int) -> dict[str, str]:

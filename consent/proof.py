@@ -10,9 +10,11 @@ import ipaddress
 import re
 from typing import Any
 
-from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework.settings import api_settings
+
+from core.clients import client_ip
+
+__all__ = ["click_proof", "client_ip", "truncate_ip"]
 
 USER_AGENT_MAX_LENGTH = 500
 
@@ -34,16 +36,6 @@ def truncate_ip(ip: str) -> str:
         address = address.ipv4_mapped
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
-
-
-def client_ip(request: HttpRequest) -> str:
-    """REMOTE_ADDR, unless REST_FRAMEWORK["NUM_PROXIES"] says which forwarded address to trust."""
-    num_proxies = api_settings.NUM_PROXIES
-    forwarded = request.headers.get("X-Forwarded-For")
-    if num_proxies and forwarded:
-        addresses = forwarded.split(",")
-        return addresses[-min(num_proxies, len(addresses))].strip()
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def click_proof(*, ip: str, user_agent: str, **extra: Any) -> dict[str, Any]:

@@ -68,6 +68,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
                 status_code=exc.status, code=exc.code, message=exc.message, fields=exc.fields
             ),
             status=exc.status,
+            headers=exc.headers,
         )
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages

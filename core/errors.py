@@ -9,6 +9,7 @@ merge is `not_found` everywhere (the URL says which).
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +21,7 @@ class ErrorCode(StrEnum):
     INVALID = "invalid"
     NOT_FOUND = "not_found"
     THROTTLED = "throttled"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code
     SERVER_ERROR = "server_error"
     # Collection: who may send, and how much
     INVALID_WRITE_KEY = "invalid_write_key"
@@ -48,6 +50,8 @@ class ErrorCode(StrEnum):
     # Campaigns
     INVALID_TEMPLATE = "invalid_template"
     BROADCAST_STATE = "broadcast_state"
+    INVALID_JOURNEY = "invalid_journey"
+    JOURNEY_STATE = "journey_state"
 
 
 class DomainError(Exception):
@@ -67,3 +71,23 @@ class DomainError(Exception):
     @property
     def message(self) -> str:
         return str(self)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries."""
+        return {}
+
+
+class TooManyFailures(DomainError):
+    """Too many bad credentials from one client: wait `retry_after` seconds."""
+
+    status = 429
+    code = ErrorCode.THROTTLED
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(f"Too many failed attempts; retry in {self.retry_after} seconds.")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

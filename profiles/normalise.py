@@ -165,6 +165,37 @@ def email_domain_suggestion(domain: str) -> str:
     return ""
 
 
+# Providers that deliver `name+anything@` to `name@`; Gmail also ignores the dots of a name.
+_DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+_TAG_PROVIDERS = frozenset(
+    {"gmail", "googlemail", "outlook", "hotmail", "live", "icloud", "me", "mac", "protonmail"}
+)
+_TAGGED_DOMAINS = frozenset(
+    {domain for domain in COMMON_EMAIL_DOMAINS if domain.split(".")[0] in _TAG_PROVIDERS}
+    | {"proton.me", "fastmail.com"}
+)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def email_key(address: str) -> str:
+    """The mailbox a normalised address reaches, for matching people (never for sending).
+
+    A mistyped common domain is corrected (gmial.com, hotmial.fr), a +tag is dropped where
+    the provider ignores it, and at Gmail the dots of the name too: a.durand+promo@gmial.com
+    and adurand@gmail.com are one mailbox, so one identity.
+    """
+    local, at, domain = address.lower().rpartition("@")
+    if not at:
+        return address.lower()
+    domain = email_domain_suggestion(domain) or domain
+    if domain in _TAGGED_DOMAINS and "+" in local[1:]:
+        local = local[0] + local[1:].split("+", 1)[0]
+    if domain in _DOTLESS_DOMAINS:
+        local = local.replace(".", "") or local
+        domain = "gmail.com"
+    return f"{local}@{domain}"
+
+
 def normalise_phone(raw: object, *, region: str = "") -> Normalised:
     """E.164 form and line type, using the source's default region for national numbers."""
     if type(raw) is str and type(region) is str:

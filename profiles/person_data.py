@@ -35,7 +35,7 @@ from profiles.models import (
     ProfileAudit,
     ProfileMerge,
 )
-from profiles.normalise import normalise_email, normalise_name, normalise_phone
+from profiles.normalise import email_key, normalise_email, normalise_name, normalise_phone
 
 MAX_MERGE_DEPTH = 10
 # What an erased profile keeps: its id, status, stage and dates (no person in them).
@@ -74,7 +74,10 @@ def profiles_locate(email: str, phone: str) -> Located:
     wanted: list[tuple[str, str]] = []
     normalised_email = normalise_email(email) if email else None
     if normalised_email is not None and normalised_email.ok:
+        # The address as given (the profile's field) and the mailbox (its identity).
         wanted.append((Identity.Kind.EMAIL, normalised_email.value))
+        if email_key(normalised_email.value) != normalised_email.value:
+            wanted.append((Identity.Kind.EMAIL, email_key(normalised_email.value)))
     normalised_phone = normalise_phone(phone) if phone else None
     if normalised_phone is not None and normalised_phone.ok:
         wanted.append((Identity.Kind.PHONE, normalised_phone.value))

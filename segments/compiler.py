@@ -94,6 +94,23 @@ def compile_node(node: Node, *, now: datetime | None = None) -> Q:
     return _Compiler(now or timezone.now()).node(node)
 
 
+def event_filter(spec: Any, *, path: str, now: datetime | None = None) -> Q:
+    """The Q over profiles.Event rows matching an event spec of the rule language.
+
+    `spec` is what a rule's `{"event": ...}` holds (name, type, where): one event by
+    name with property filters, as journey triggers use. Raises RuleError naming the path.
+    """
+    node = rules.rule_parse({"event": spec, "op": "at_least"}, path=path)
+    assert isinstance(node, rules.Event)
+    compiler = _Compiler(now or timezone.now())
+    where = Q(name=node.name)
+    if node.type:
+        where &= Q(type=node.type)
+    for cond in node.where:
+        where &= compiler.json_condition(cond)
+    return where
+
+
 class _Compiler:
     def __init__(self, now: datetime) -> None:
         self.now = now

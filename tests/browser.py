@@ -70,6 +70,8 @@ def chromium(profile_dir: Path, *, extra_arguments: Sequence[str] = ()) -> Itera
     for argument in (*CHROME_ARGUMENTS, *extra_arguments):
         options.add_argument(argument)
     options.add_argument(f"--user-data-dir={profile_dir}")
+    # The console, for tests that check a page logs no error (e.g. a CSP violation).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(30)
     try:

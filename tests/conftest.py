@@ -13,8 +13,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from core.tokens import api_token_create
 
 # CI runs the suite on a loaded 2-core machine, twice at once with xdist: a slow draw is
 # the machine, not the property. `.ci/run` sets CI=1; HYPOTHESIS_PROFILE picks one by name.
@@ -59,16 +60,26 @@ def role_user(db: None) -> Any:
     return make
 
 
+def _used_token(user: Any) -> str:
+    """A token's key, marked as just used: query counts then measure the view, not the
+    token's first-use write (`core.tokens.LAST_USED_RESOLUTION`)."""
+    from django.utils import timezone
+
+    from core.models import ApiToken
+
+    token, key = api_token_create(user=user, name="tests")
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return key
+
+
 @pytest.fixture
 def role_client(role_user: Any) -> Any:
     """role_client(role) -> an API client authenticated as a user of that role."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     def make(role: str) -> APIClient:
         client = APIClient()
-        token = Token.objects.create(user=role_user(role))
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {_used_token(role_user(role))}")
         return client
 
     return make
@@ -78,8 +89,7 @@ def role_client(role_user: Any) -> Any:
 def api_client(staff_user: Any) -> APIClient:
     """A client authenticated with the staff user's API token."""
     client = APIClient()
-    token = Token.objects.create(user=staff_user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {_used_token(staff_user)}")
     return client
 
 

@@ -20,11 +20,13 @@ class Sink:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.messages: list[MailMessage] = []
+        self.envelope_senders: list[str] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.original_content)
         with self.lock:
             self.messages.append(parsed)
+            self.envelope_senders.append(envelope.mail_from)
         return "250 OK"
 
     async def handle_RCPT(

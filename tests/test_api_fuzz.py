@@ -17,9 +17,9 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.config import SchemathesisConfig
 
+from core.tokens import api_token_create
 from profiles.services import source_create
 
 EXAMPLES_PER_OPERATION = 40
@@ -58,10 +58,10 @@ def _keep_the_test_connection(db: None) -> Any:
 def credentials(staff_user: Any) -> dict[str, str]:
     """Authorization headers that get past authentication, by kind of operation."""
     _, write_key = source_create(name="Fuzzed site", kind="web_form")
-    token = Token.objects.create(user=staff_user)
+    _, key = api_token_create(user=staff_user, name="fuzz")
     return {
         "tracking": "Basic " + base64.b64encode(f"{write_key}:".encode()).decode(),
-        "staff": f"Token {token.key}",
+        "staff": f"Token {key}",
     }
 
 

@@ -1,5 +1,6 @@
 """Writes of the campaigns app. Import from here: `from campaigns.services import ...`."""
 
+from campaigns.services.bounces import bounce_record
 from campaigns.services.broadcasts import (
     broadcast_cancel,
     broadcast_create,
@@ -11,8 +12,10 @@ from campaigns.services.broadcasts import (
 from campaigns.services.outbox import outbox_claim, outbox_send_claimed, outbox_send_due
 from campaigns.services.templates import template_create, template_version_add
 from campaigns.services.tracking import tracking_click, tracking_open
+from campaigns.services.webhooks import webhook_enqueue
 
 __all__ = [
+    "bounce_record",
     "broadcast_cancel",
     "broadcast_create",
     "broadcast_estimate",
@@ -26,4 +29,5 @@ __all__ = [
     "template_version_add",
     "tracking_click",
     "tracking_open",
+    "webhook_enqueue",
 ]

@@ -19,11 +19,11 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone, translation
@@ -34,6 +34,8 @@ from campaigns.models import BlockedAddress, Message, TemplateVersion
 from campaigns.rendering import HTML, TEXT, choose_language, render_compiled
 from campaigns.selectors import contactable_among, withdrawn_profile_ids
 from campaigns.services.content import contexts_build
+from campaigns.services.delivery import EVENT_SOURCE, EVENT_SOURCE_NAME, Marks, Sender, smtp_of
+from campaigns.services.webhooks import webhooks_send_claimed
 from consent.links import consent_unsubscribe_headers
 from consent.models import Purpose, Suppression
 from consent.services import suppression_digest
@@ -48,8 +50,6 @@ from profiles.services.events import (
 
 logger = logging.getLogger(__name__)
 
-EVENT_SOURCE = "cdp-campaigns"
-EVENT_SOURCE_NAME = "Campaigns"
 MAX_ATTEMPTS = 5
 SENT_PROPERTIES = {"channel": "email"}
 PROFILE_STATUS_REASON: dict[str, str] = {
@@ -82,8 +82,9 @@ class Claimed:
     address: str
     purpose_id: int
     kind: str
-    version_id: int
+    version_id: int | None
     version: LoadedVersion | None = None
+    channel: str = "email"
 
 
 @dataclass
@@ -111,12 +112,13 @@ def _gate(
         if profile is None or profile.status != Profile.Status.ACTIVE:
             status = str(profile.status) if profile else "erased"
             skip[row["id"]] = PROFILE_STATUS_REASON.get(status, str(Message.Reason.ERASED))
-        elif not _address(profile):
+        elif row["channel"] == Message.Channel.EMAIL and not _address(profile):
             skip[row["id"]] = Message.Reason.NO_ADDRESS
     live = [r for r in rows if r["id"] not in skip]
     digests = {
         r["id"]: suppression_digest(kind="email", value=_address(profiles[r["profile_id"]]))
         for r in live
+        if r["channel"] == Message.Channel.EMAIL
     }
     wanted = set(digests.values())
     suppressed = set(
@@ -152,7 +154,13 @@ def _gate(
                 skip[row["id"]] = Message.Reason.WITHDRAWN
             elif row["profile_id"] not in granted:
                 skip[row["id"]] = Message.Reason.NO_CONSENT
-    marketing = [r for r in live if r["id"] not in skip and r["kind"] == Message.Kind.MARKETING]
+    marketing = [
+        r
+        for r in live
+        if r["id"] not in skip
+        and r["kind"] == Message.Kind.MARKETING
+        and r["channel"] == Message.Channel.EMAIL
+    ]
     _right_time(marketing, profiles, now, skip, defer)
     return skip, defer
 
@@ -208,12 +216,16 @@ def outbox_claim(*, limit: int, now: datetime | None = None) -> tuple[list[Claim
             "template_version_id",
             "message_id",
             "attempts",
+            "channel",
+            "origin_kind",
+            "origin_id",
         )[:limit]
     ]
     result = SendResult()
     if not rows:
         return [], result
     profiles = Profile.objects.in_bulk({r["profile_id"] for r in rows})
+    _redirect_merged(rows, profiles)
     exhausted = {r["id"] for r in rows if r["attempts"] >= MAX_ATTEMPTS}
     if exhausted:
         Message.objects.filter(pk__in=exhausted).update(
@@ -254,9 +266,59 @@ def outbox_claim(*, limit: int, now: datetime | None = None) -> tuple[list[Claim
             purpose_id=r["purpose_id"],
             kind=r["kind"],
             version_id=r["template_version_id"],
+            channel=r["channel"],
         )
         for r in claimed
     ], result
+
+
+def _survivors(profiles: dict[int, Profile]) -> dict[int, Profile]:
+    """{merged profile id: the profile it now lives in}, following merges of merges."""
+    found: dict[int, Profile] = {}
+    pending = {pk: p.merged_into_id for pk, p in profiles.items() if p.status == "merged"}
+    for _hop in range(10):
+        targets = Profile.objects.in_bulk({t for t in pending.values() if t is not None})
+        still: dict[int, int | None] = {}
+        for pk, target in pending.items():
+            survivor = targets.get(target) if target is not None else None
+            if survivor is None:
+                continue
+            if survivor.status == Profile.Status.MERGED:
+                still[pk] = survivor.merged_into_id
+            else:
+                found[pk] = survivor
+        if not still:
+            break
+        pending = still
+    return found
+
+
+def _redirect_merged(rows: list[dict[str, Any]], profiles: dict[int, Profile]) -> None:
+    """Rows owed to a merged-away profile go to its survivor, unless the survivor already
+    has a row for that origin (then the gate skips them as `merged`): never twice."""
+    survivors = _survivors(profiles)
+    if not survivors:
+        return
+    moving = [r for r in rows if r["profile_id"] in survivors]
+    taken = set(
+        Message.objects.filter(
+            profile_id__in={s.pk for s in survivors.values()},
+            origin_id__in={r["origin_id"] for r in moving},
+        ).values_list("origin_kind", "origin_id", "profile_id")
+    )
+    for row in sorted(moving, key=lambda r: r["id"]):
+        survivor = survivors[row["profile_id"]]
+        key = (row["origin_kind"], row["origin_id"], survivor.pk)
+        if key in taken:
+            continue
+        try:
+            with transaction.atomic():
+                Message.objects.filter(pk=row["id"]).update(profile_id=survivor.pk)
+        except IntegrityError:  # a row for the survivor appeared meanwhile
+            continue
+        taken.add(key)
+        row["profile_id"] = survivor.pk
+        profiles[survivor.pk] = survivor
 
 
 @dataclass(frozen=True)
@@ -289,11 +351,21 @@ def version_load(*, version_id: int) -> LoadedVersion:
     )
 
 
-def email_build(
-    *, claimed: Claimed, context: dict[str, Any], track: bool = True
-) -> EmailMultiAlternatives:
-    """The email of one claimed message: rendered parts, Message-ID, unsubscribe headers."""
-    loaded = claimed.version or version_load(version_id=claimed.version_id)
+@dataclass(frozen=True)
+class Content:
+    """One claimed message's rendered parts and its own headers."""
+
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str]
+
+
+def content_build(*, claimed: Claimed, context: dict[str, Any], track: bool = True) -> Content:
+    """The rendered parts of one claimed message: Message-ID, unsubscribe headers, links."""
+    if claimed.version is None and claimed.version_id is None:
+        raise ValueError("an email message needs a template version")
+    loaded = claimed.version or version_load(version_id=cast(int, claimed.version_id))
     compiled = loaded.compiled
     language = choose_language(
         available=compiled, wanted=claimed.profile.language, default=loaded.default_language
@@ -311,22 +383,47 @@ def email_build(
         html = links_track(html=html, message_pk=claimed.pk)
     headers = {"Message-ID": claimed.message_id}
     if claimed.kind == Message.Kind.MARKETING:
+        link = context.get("links", {}).get("unsubscribe")  # signed once for both uses
         headers.update(
-            consent_unsubscribe_headers(
+            {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+            if link
+            else consent_unsubscribe_headers(
                 profile_id=claimed.profile.pk, purpose_id=claimed.purpose_id
             )
         )
+    return Content(subject=rendered.subject, text=rendered.text, html=html, headers=headers)
+
+
+def email_build(
+    *, claimed: Claimed, context: dict[str, Any], track: bool = True
+) -> EmailMultiAlternatives:
+    """The email of one claimed message: rendered parts, Message-ID, unsubscribe headers."""
+    content = content_build(claimed=claimed, context=context, track=track)
     email = EmailMultiAlternatives(
-        subject=rendered.subject,
-        body=rendered.text,
+        subject=content.subject,
+        body=content.text,
         to=[claimed.address],
-        headers=headers,
+        headers=content.headers,
     )
-    email.attach_alternative(html, "text/html")
+    email.attach_alternative(content.html, "text/html")
     return email
 
 
-def _mark_sent_sql(pk: int, now: datetime) -> bool:
+def email_bytes(
+    *, claimed: Claimed, context: dict[str, Any], sender: Sender | None = None
+) -> bytes:
+    """The same email as `email_build`, written directly as the bytes SMTP carries."""
+    content = content_build(claimed=claimed, context=context)
+    return (sender or Sender()).bytes_of(
+        to=claimed.address,
+        subject=content.subject,
+        text=content.text,
+        html=content.html,
+        headers=content.headers,
+    )
+
+
+def _mark_sent_statement(pk: int, now: datetime) -> tuple[str, list[Any]]:
     """PostgreSQL: the row marked sent and its profile event, in one statement."""
     table = connection.ops.quote_name(Message._meta.db_table)
     events_sql, events_params = system_events_insert_sql(
@@ -342,6 +439,11 @@ def _mark_sent_sql(pk: int, now: datetime) -> bool:
         "%s::jsonb AS properties) " + events_sql
     )
     params = [now, pk, "Email Sent", system_event_properties(SENT_PROPERTIES), *events_params]
+    return sql, params
+
+
+def _mark_sent_sql(pk: int, now: datetime) -> bool:
+    sql, params = _mark_sent_statement(pk, now)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return bool(cursor.rowcount)
@@ -411,41 +513,82 @@ def _retry_later(claimed: Claimed, error: str, now: datetime) -> None:
     )
 
 
-def outbox_send_claimed(*, claimed: Sequence[Claimed], result: SendResult) -> SendResult:
-    """Render and send each claimed message over one connection, marking each at once."""
+def outbox_send_claimed(
+    *, claimed: Sequence[Claimed], result: SendResult, mailer: Any = None
+) -> SendResult:
+    """Render and send each claimed message over one connection, marking each at once.
+
+    `mailer`: an open mail backend connection to reuse (the caller closes it); else one is
+    opened for this batch.
+    """
     if not claimed:
         return result
-    by_purpose: dict[tuple[int, int], list[Claimed]] = defaultdict(list)
+    by_purpose: dict[tuple[int, int | None], list[Claimed]] = defaultdict(list)
     for item in claimed:
         by_purpose[(item.purpose_id, item.version_id)].append(item)
     contexts: dict[int, dict[str, Any]] = {}
     for (purpose_id, version_id), items in by_purpose.items():
-        loaded = version_load(version_id=version_id)
-        for item in items:
-            item.version = loaded
-        uses = loaded.uses
+        uses: frozenset[str] = frozenset({"*"})
+        if version_id is not None:
+            loaded = version_load(version_id=version_id)
+            for item in items:
+                item.version = loaded
+            uses = loaded.uses
         built = contexts_build(
             profiles=[i.profile for i in items], purpose_id=purpose_id, uses=uses
         )
         contexts.update({i.pk: built[i.profile.pk] for i in items})
     system_source_get(slug=EVENT_SOURCE, name=EVENT_SOURCE_NAME)
-    mailer = get_connection()
-    mailer.open()
+    calls = [i for i in claimed if i.channel == Message.Channel.WEBHOOK]
+    if calls:
+        webhooks_send_claimed(claimed=calls, contexts=contexts, result=result)
+        claimed = [i for i in claimed if i.channel != Message.Channel.WEBHOOK]
+        if not claimed:
+            return result
+    own = mailer is None
+    if own:
+        mailer = get_connection()
+        mailer.open()
     try:
         with _asynchronous_commits():
-            for item in claimed:
-                _send_one(mailer, item, contexts[item.pk], result)
+            marks = Marks(_mark_sent)
+            sender = Sender()
+            try:
+                for item in claimed:
+                    _send_one(mailer, item, contexts[item.pk], result, marks, sender)
+            finally:
+                marks.collect()
     finally:
-        mailer.close()
+        if own:
+            mailer.close()
     return result
 
 
-def _send_one(mailer: Any, item: Claimed, context: dict[str, Any], result: SendResult) -> None:
+def _send_one(
+    mailer: Any,
+    item: Claimed,
+    context: dict[str, Any],
+    result: SendResult,
+    marks: Marks,
+    sender: Sender,
+) -> None:
     """One SMTP transaction, then at once the mark: only a kill in between sends twice."""
     now = timezone.now()
     try:
-        mailer.send_messages([email_build(claimed=item, context=context)])
+        smtp = smtp_of(mailer)
+        if smtp is not None:
+            body = email_bytes(claimed=item, context=context, sender=sender)
+            envelope = sender.envelope_of(message_pk=item.pk)
+            try:
+                smtp.sendmail(envelope, [item.address], body)
+            except smtplib.SMTPServerDisconnected:
+                mailer.close()  # an idle connection the server closed between batches
+                mailer.open()
+                smtp_of(mailer).sendmail(envelope, [item.address], body)
+        else:
+            mailer.send_messages([email_build(claimed=item, context=context)])
     except smtplib.SMTPRecipientsRefused as error:
+        marks.collect()
         codes = [code for code, _ in error.recipients.values()]
         if codes and codes[0] >= 500:
             _bounce(item, codes[0])
@@ -455,12 +598,13 @@ def _send_one(mailer: Any, item: Claimed, context: dict[str, Any], result: SendR
             result.retried += 1
         return
     except (smtplib.SMTPException, OSError) as error:
+        marks.collect()
         _retry_later(item, type(error).__name__, now)
         result.retried += 1
         mailer.close()
         mailer.open()
         return
-    _mark_sent(item.pk, now)
+    marks.send(*_mark_sent_statement(item.pk, now), item.pk, now)
     result.sent += 1
 
 
@@ -468,18 +612,24 @@ def outbox_send_due(*, limit: int = 100, budget_seconds: float = 50.0) -> SendRe
     """Claim and send due messages in batches until none is due or the time budget is spent."""
     total = SendResult()
     started = time.monotonic()
-    while time.monotonic() - started < budget_seconds:
-        claimed, result = outbox_claim(limit=limit)
-        outbox_send_claimed(claimed=claimed, result=result)
-        total.claimed += result.claimed
-        total.sent += result.sent
-        total.failed += result.failed
-        total.retried += result.retried
-        total.deferred += result.deferred
-        for reason, count in result.skipped.items():
-            total.skipped[reason] = total.skipped.get(reason, 0) + count
-        if not (result.claimed or result.skipped or result.failed or result.deferred):
-            break
+    mailer = get_connection()
+    opened = False
+    with contextlib.closing(mailer):
+        while time.monotonic() - started < budget_seconds:
+            claimed, result = outbox_claim(limit=limit)
+            if claimed and not opened:
+                mailer.open()  # one connection for every batch of this run
+                opened = True
+            outbox_send_claimed(claimed=claimed, result=result, mailer=mailer)
+            total.claimed += result.claimed
+            total.sent += result.sent
+            total.failed += result.failed
+            total.retried += result.retried
+            total.deferred += result.deferred
+            for reason, count in result.skipped.items():
+                total.skipped[reason] = total.skipped.get(reason, 0) + count
+            if not (result.claimed or result.skipped or result.failed or result.deferred):
+                break
     logger.info(
         "outbox: %d sent, %d failed, %d retried later, %d deferred, skipped %s",
         total.sent,

@@ -98,6 +98,16 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
     finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    lease_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "A queued or running job's run holds it until then (renewed at each batch); "
+            "past it, beat queues the job again."
+        ),
+        verbose_name=_("lease expires at"),
+    )
 
     class Meta:
         verbose_name = _("import job")

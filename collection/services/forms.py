@@ -32,6 +32,7 @@ from profiles.errors import InvalidMessage
 from profiles.fields import PROFILE_FIELDS
 from profiles.models import Source
 from profiles.normalise import clean_text, normalise_date, normalise_email, normalise_phone
+from profiles.services.ingest import SUPPRESSED
 from profiles.services.messages import TRAIT_ALIASES, Message
 
 FIELD_TYPES = ("email", "tel", "text", "date", "checkbox", "select")
@@ -494,6 +495,8 @@ def form_submit(
 ) -> FormSubmission:
     """One form event for a valid post from an allowed origin; a filled honeypot stores nothing.
 
+    Nor does a post about an erased person's address, answered like any other.
+
     Every post spends one request of `rate` (refused: FormRateLimited) and is checked
     against the stored definition (changed since `form` was read: FormChanged, nothing
     spent or written). A valid post's one write is intake_accept's single INSERT, which
@@ -530,6 +533,10 @@ def form_submit(
         context=context,
     )
     result = intake_accept(source=form.source, messages=[message], guard=guard).results[0]
+    if result.status == "error" and set(result.errors or {}) == {SUPPRESSED}:
+        # Answered as a success: a public form must not tell who asked to be erased. Nothing
+        # was written; an opt-in mailed the address its way back (profiles' suppression).
+        return FormSubmission(stored=False)
     if result.status == "error":
         raise InvalidMessage(
             gettext("Some fields are invalid."), fields=_form_errors(form, result.errors)

@@ -279,10 +279,20 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
                     row["value"] = mask_value(row["value"])
                     for seen in row["sources"]:
                         seen["value"] = mask_value(seen["value"])
+                for issue in view360["issues"]:  # raw values as received, and their fixes
+                    issue.value = mask_value(issue.value)
+                    issue.suggestion = mask_value(issue.suggestion)
             extra["view360"] = view360
             access_log_add(
                 user=request.user, action="view", what="admin:profile", profile_id=int(object_id)
             )
+            if view360["issues"]:  # the data-quality panel: values as received, audited too
+                access_log_add(
+                    user=request.user,
+                    action="view",
+                    what="admin:profile:quality",
+                    profile_id=int(object_id),
+                )
             extra["panels360"] = profile_panels(profile_id=int(object_id))
             extra.update(self._consent_context(request, int(object_id)))
             extra["title"] = _person_title(view360["profile"], unmasked=may_unmask(request.user))

@@ -16,6 +16,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from profiles.admin.merges import merge_plan_context
+from profiles.admin.reasons import pair_reasons
 from profiles.errors import ProfilesError
 from profiles.models import DuplicateCandidate, DuplicateScan, DuplicateSettings, Profile
 from profiles.services.duplicates import (
@@ -37,34 +39,6 @@ COMPARED_FIELDS = (
     ("city", "City"),
     ("date_of_birth", _("Date of birth")),
 )
-# Why a pair is in the queue: the evidence the score weighed, strongest kinds first.
-_REASONS = (
-    ("email", _("same email"), _("different email")),
-    ("phone", _("same phone"), _("different phone")),
-    ("date_of_birth", _("same date of birth"), _("different date of birth")),
-    ("first_name", _("same first name"), _("different first name")),
-    ("last_name", _("same last name"), _("different last name")),
-    ("address_line", _("same address"), _("different address")),
-    ("postcode", _("same postcode"), _("different postcode")),
-    ("city", _("same city"), _("different city")),
-    ("company", _("same company"), _("different company")),
-)
-
-
-def pair_reasons(features: dict[str, float]) -> str:
-    """The evidence for and against a pair, in words: 'same email; same phone; …'."""
-    said = [str(_("names swapped"))] if features.get("names_swapped") else []
-    if features.get("role_email"):
-        said.append(str(_("same role mailbox")))
-    for name, agree, disagree in _REASONS:
-        sim = features.get(name, -1.0)
-        if sim >= 0.85:
-            said.append(str(agree) if sim >= 0.999 else f"{_('similar')} {name.replace('_', ' ')}")
-        elif sim >= 0:
-            said.append(str(disagree))
-    return "; ".join(said)
-
-
 SHOWN_FIELDS = (
     ("country", "Country"),
     ("lifecycle_stage", "Lifecycle stage"),
@@ -196,6 +170,11 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST":
             return self._decide(request, candidate)
+        return self._compare(request, candidate, extra_context or {})
+
+    def _compare(
+        self, request: HttpRequest, candidate: DuplicateCandidate, extra: dict[str, Any]
+    ) -> HttpResponse:
         left, right = candidate.profile_low, candidate.profile_high
         rows = []
         for name, label in COMPARED_FIELDS:
@@ -227,7 +206,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             and candidate.status == DuplicateCandidate.Status.OPEN,
             "left_url": reverse("admin:profiles_profile_change", args=[left.pk]),
             "right_url": reverse("admin:profiles_profile_change", args=[right.pk]),
-            **(extra_context or {}),
+            **extra,
         }
         return TemplateResponse(request, "admin/profiles/duplicatecandidate/compare.html", context)
 
@@ -236,6 +215,18 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             raise PermissionDenied
         decision = request.POST.get("decision", "")
         survivor = request.POST.get("survivor", "")
+        pair = (candidate.profile_low_id, candidate.profile_high_id)
+        chosen = int(survivor) if survivor.isdigit() else pair[0]
+        confirmed = "confirm" in request.POST or candidate.status != DuplicateCandidate.Status.OPEN
+        if decision.startswith("merge") and not confirmed and chosen in pair:
+            # First what each field will keep, computed as the merge will; then the merge.
+            other = pair[1] if chosen == pair[0] else pair[0]
+            try:
+                plan = merge_plan_context(survivor_id=chosen, absorbed_id=other)
+            except ProfilesError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return HttpResponseRedirect(request.path)
+            return self._compare(request, candidate, plan)
         try:
             duplicate_decide(
                 candidate_id=candidate.pk,

@@ -10,15 +10,17 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from profiles.admin.reasons import pair_reasons
 from profiles.errors import ProfilesError
 from profiles.models import (
     BlockedIdentifier,
@@ -29,7 +31,9 @@ from profiles.models import (
 )
 from profiles.services import profile_merge, profile_merge_undo
 from profiles.services.conflicts import identity_conflict_dismiss, identity_conflict_merge
+from profiles.services.duplicates import identity_conflicts_score
 from profiles.services.identity_rules import identity_rules_invalidate
+from profiles.services.merge import merge_preview
 
 # The fields shown side by side before a merge.
 _COMPARED = ("first_name", "last_name", "email", "phone", "company", "city", "country")
@@ -44,21 +48,58 @@ class MergeChoiceForm(forms.Form):
         self.fields["survivor"].choices = [(p.pk, str(p)) for p in profiles]
 
 
+def merge_plan_context(*, survivor_id: int, absorbed_id: int) -> dict[str, Any]:
+    """The confirmation table: each field, both values, the one the merge keeps and why.
+
+    Computed by `merge_preview`, the function the merge itself applies.
+    """
+    plan = merge_preview(survivor_id=survivor_id, absorbed_id=absorbed_id)
+    rows = [
+        {
+            "label": capfirst(str(Profile._meta.get_field(row.field).verbose_name)),
+            "kept": row.kept,
+            "other": row.other,
+            "result": row.result,
+            "winner": row.winner,
+            "why": row.why,
+        }
+        for row in plan.fields
+    ]
+    return {"plan_rows": rows, "kept_id": survivor_id, "other_id": absorbed_id}
+
+
 def merge_selected_profiles(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Profile]
 ) -> HttpResponse | None:
-    """Two selected profiles: a side-by-side page to choose the survivor, then merge."""
+    """Two selected profiles: choose the survivor, confirm each field's outcome, then merge."""
     profiles = list(queryset.order_by("pk")[:3])
     if len(profiles) != 2:
         modeladmin.message_user(
             request, gettext("Select exactly two profiles to merge."), messages.ERROR
         )
         return None
-    form = MergeChoiceForm(request.POST if "confirm" in request.POST else None, profiles=profiles)
+    chosen = "confirm" in request.POST or "preview" in request.POST
+    form = MergeChoiceForm(request.POST if chosen else None, profiles=profiles)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "profiles": profiles,
+        "form": form,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
     if form.is_valid():
         survivor = form.cleaned_data["survivor"]
         absorbed = next(p.pk for p in profiles if p.pk != survivor)
         try:
+            if "confirm" not in request.POST:
+                context.update(merge_plan_context(survivor_id=survivor, absorbed_id=absorbed))
+                context["title"] = gettext("Merge #%(other)s into #%(kept)s?") % {
+                    "other": absorbed,
+                    "kept": survivor,
+                }
+                return TemplateResponse(
+                    request, "admin/profiles/profile/merge_preview.html", context
+                )
             merge = profile_merge(
                 survivor_id=survivor,
                 absorbed_id=absorbed,
@@ -67,39 +108,31 @@ def merge_selected_profiles(
             )
         except ProfilesError as exc:
             modeladmin.message_user(
-                request, gettext("Not merged: %(exc)s") % {"exc": exc}, messages.ERROR
+                request, gettext("Not merged: %(error)s") % {"error": exc}, messages.ERROR
             )
             return None
         url = reverse("admin:profiles_profilemerge_change", args=[merge.pk])
         modeladmin.message_user(
             request,
             format_html(
-                'Merged #{} into #{} (<a href="{}">merge log</a>).', absorbed, survivor, url
+                gettext('Merged #{} into #{} (<a href="{}">merge log</a>).'),
+                absorbed,
+                survivor,
+                url,
             ),
             messages.SUCCESS,
         )
         return None
-    rows = [(name, [getattr(p, name) for p in profiles]) for name in _COMPARED]
-    return TemplateResponse(
-        request,
-        "admin/profiles/profile/merge_confirm.html",
+    context.update(
         {
-            **modeladmin.admin_site.each_context(request),
-            "opts": modeladmin.model._meta,
-            "title": gettext(gettext("Merge two profiles")),
-            "profiles": profiles,
-            "rows": rows,
+            "title": gettext("Merge two profiles"),
+            "rows": [(name, [getattr(p, name) for p in profiles]) for name in _COMPARED],
             "counts": [
-                {
-                    "identities": p.identities.count(),
-                    "events": p.events.count(),
-                }
-                for p in profiles
+                {"identities": p.identities.count(), "events": p.events.count()} for p in profiles
             ],
-            "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        },
+        }
     )
+    return TemplateResponse(request, "admin/profiles/profile/merge_confirm.html", context)
 
 
 @admin.register(ProfileMerge)
@@ -271,7 +304,7 @@ class BlockedIdentifierAdmin(admin.ModelAdmin):
 
 @admin.register(IdentityConflict)
 class IdentityConflictAdmin(admin.ModelAdmin):
-    """The steward queue: identifiers that would have fused two profiles."""
+    """The steward queue: identifiers that would have fused two profiles, likeliest first."""
 
     list_display = (
         "id",
@@ -279,12 +312,15 @@ class IdentityConflictAdmin(admin.ModelAdmin):
         "value_masked",
         "profile",
         "other_profile",
+        "score_shown",
+        "why",
         "reason",
         "status",
         "created_at",
     )
     list_filter = ("status", "kind", "reason")
     list_select_related = ("profile", "other_profile")
+    ordering = (F("score").desc(nulls_last=True), "-id")
     show_full_result_count = False
     actions = ["merge_them", "dismiss"]
     readonly_fields = (
@@ -304,8 +340,31 @@ class IdentityConflictAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description=_("Merge them (the identifier's owner survives)"))
-    def merge_them(self, request: HttpRequest, queryset: QuerySet[IdentityConflict]) -> None:
+    @admin.display(description=_("score"), ordering="score")
+    def score_shown(self, obj: IdentityConflict) -> str:
+        return "" if obj.score is None else f"{obj.score:.3f}"
+
+    @admin.display(description=_("why"))
+    def why(self, obj: IdentityConflict) -> str:
+        return pair_reasons(obj.features or {})
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Conflicts queued since the last scan get their score before the steward ranks them.
+        if self.has_view_or_change_permission(request):
+            identity_conflicts_score()
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description=_("Merge them (the identifier's owner survives)…"))
+    def merge_them(
+        self, request: HttpRequest, queryset: QuerySet[IdentityConflict]
+    ) -> HttpResponse | None:
+        if (
+            "confirm" not in request.POST
+            and queryset.filter(status=IdentityConflict.Status.OPEN).exists()
+        ):
+            return self._confirm_merges(request, queryset)
         for conflict_id in queryset.order_by("pk").values_list("pk", flat=True):
             try:
                 merge = identity_conflict_merge(conflict_id=conflict_id, actor=request.user)
@@ -323,6 +382,37 @@ class IdentityConflictAdmin(admin.ModelAdmin):
                     % {"conflict_id": conflict_id, "merge": merge},
                     messages.SUCCESS,
                 )
+
+    def _confirm_merges(
+        self, request: HttpRequest, queryset: QuerySet[IdentityConflict]
+    ) -> HttpResponse | None:
+        """Each open conflict's merge, field by field, before anything is merged."""
+        merges = []
+        for conflict in queryset.filter(status=IdentityConflict.Status.OPEN).order_by("pk"):
+            try:
+                plan = merge_plan_context(
+                    survivor_id=conflict.other_profile_id, absorbed_id=conflict.profile_id
+                )
+            except ProfilesError as exc:
+                self.message_user(
+                    request,
+                    gettext("Conflict #%(pk)s: %(exc)s") % {"pk": conflict.pk, "exc": exc},
+                    messages.ERROR,
+                )
+                continue
+            merges.append({"conflict": conflict, **plan})
+        if not merges:
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Merge the profiles of these identity conflicts?"),
+            "merges": merges,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/profiles/identityconflict/merge_confirm.html", context
+        )
 
     @admin.action(description=_("Dismiss (different people)"))
     def dismiss(self, request: HttpRequest, queryset: QuerySet[IdentityConflict]) -> None:

@@ -125,6 +125,27 @@ class MergeCreateSerializer(serializers.Serializer):
     score = serializers.FloatField(required=False, allow_null=True, default=None)
 
 
+class MergePreviewInputSerializer(serializers.Serializer):
+    absorbed_id = serializers.IntegerField(min_value=1)
+
+
+class MergeFieldOutcomeSerializer(serializers.Serializer):
+    """One field of a merge preview: both values, the one kept (`result`) and why."""
+
+    field = serializers.CharField()
+    kept = serializers.JSONField(help_text="The kept profile's value.")
+    other = serializers.JSONField(help_text="The other profile's value.")
+    result = serializers.JSONField(help_text="The value after the merge.")
+    winner = serializers.ChoiceField(choices=["kept", "other", "same"])
+    why = serializers.CharField()
+
+
+class MergePreviewSerializer(serializers.Serializer):
+    survivor_id = serializers.IntegerField()
+    absorbed_id = serializers.IntegerField()
+    fields = MergeFieldOutcomeSerializer(many=True)
+
+
 class MergeSerializer(serializers.ModelSerializer):
     """A merge log entry; `moved` counts what the merge moved (read from its snapshot)."""
 

@@ -18,6 +18,8 @@ from profiles.api.filters import EventFilter, MergeFilter, ProfileFilter
 from profiles.api.serializers import (
     EventSerializer,
     MergeCreateSerializer,
+    MergePreviewInputSerializer,
+    MergePreviewSerializer,
     MergeSerializer,
     Profile360Serializer,
     ProfileSerializer,
@@ -28,6 +30,7 @@ from profiles.api.serializers import (
 from profiles.models import Event, Profile, ProfileMerge, Source
 from profiles.selectors import merge_list, profile_360, profile_events, profile_list
 from profiles.services import (
+    merge_preview,
     profile_merge,
     profile_merge_undo,
     source_create,
@@ -59,6 +62,7 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
         "retrieve": ("profiles.view_profile",),
         # A merge writes a merge log entry and changes both profiles.
         "merge": ("profiles.add_profilemerge", "profiles.change_profile"),
+        "merge_preview": ("profiles.add_profilemerge", "profiles.change_profile"),
     }
 
     serializer_class = ProfileSerializer
@@ -99,6 +103,23 @@ class ProfileViewSet(viewsets.ReadOnlyModelViewSet):
             score=data.validated_data["score"],
         )
         return Response(MergeSerializer(merge).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[MergePreviewInputSerializer], responses={200: MergePreviewSerializer}
+    )
+    @action(detail=True, methods=["get"], url_path="merge-preview")
+    def merge_preview(self, request: Request, pk: str | None = None) -> Response:
+        """What merging `absorbed_id` into this profile would keep, field by field; no write."""
+        data = MergePreviewInputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        absorbed_id = data.validated_data["absorbed_id"]
+        plan = merge_preview(survivor_id=int(pk or 0), absorbed_id=absorbed_id)
+        for profile_id in (int(pk or 0), absorbed_id):
+            access_log_add(
+                user=request.user, action="view", what="api:merge-preview", profile_id=profile_id
+            )
+        answer = {"survivor_id": int(pk or 0), "absorbed_id": absorbed_id, "fields": plan.fields}
+        return Response(MergePreviewSerializer(answer).data)
 
 
 class ProfileEventsView(generics.ListAPIView):

@@ -221,6 +221,9 @@ class IdentityConflict(models.Model):
         related_name="+",
         verbose_name=_("merge"),
     )
+    # How likely the two profiles are one person (the duplicate scorer), and its evidence.
+    score = models.FloatField(null=True, blank=True, verbose_name=_("score"))
+    features = models.JSONField(default=dict, blank=True, verbose_name=_("features"))
 
     class Meta:
         verbose_name = _("identity conflict")
@@ -236,6 +239,7 @@ class IdentityConflict(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "-id"], name="identity_conflict_status_idx"),
+            models.Index(fields=["status", "-score"], name="identity_conflict_score_idx"),
             models.Index(fields=["value_hash"], name="identity_conflict_hash_idx"),
         ]
 

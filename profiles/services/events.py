@@ -42,6 +42,7 @@ def system_source_get(*, slug: str, name: str) -> Source:
     found = Source.objects.filter(slug=slug).first()
     if found is not None:
         return found
+    from profiles.errors import ProfilesError
     from profiles.services.sources import source_create
 
     try:
@@ -50,7 +51,7 @@ def system_source_get(*, slug: str, name: str) -> Source:
             source.is_active = False  # nobody posts with its key: only the platform writes
             source.save(update_fields=["is_active", "updated_at"])
             return source
-    except IntegrityError:
+    except (IntegrityError, ProfilesError):  # another process created it meanwhile
         return Source.objects.get(slug=slug)
 
 

@@ -38,7 +38,6 @@ from profiles.errors import (
     SelfMerge,
     SurvivorMergedSince,
 )
-from profiles.fields import PROFILE_FIELDS
 from profiles.hooks import merge_participants
 from profiles.models import (
     DataQualityIssue,
@@ -50,28 +49,8 @@ from profiles.models import (
     ProfileMerge,
 )
 from profiles.services.identity_rules import identity_rules_current
-from profiles.services.ingest.pipeline import profile_field_winners, profile_fields_apply
-from profiles.services.ingest.store import ProvenanceRow
+from profiles.services.merge_plan import MERGED_FIELDS, MergePlan, merge_plan_compute, merge_rows
 from profiles.services.quality.config import quality_config
-
-# A merged profile keeps the furthest stage either profile reached.
-_STAGE_RANK: dict[str, int] = {
-    Profile.Lifecycle.ANONYMOUS: 0,
-    Profile.Lifecycle.LEAD: 1,
-    Profile.Lifecycle.PROSPECT: 2,
-    Profile.Lifecycle.CUSTOMER: 3,
-    Profile.Lifecycle.CHURNED: 3,
-}
-# Survivorship sets the job function with the job title (`profile_fields_apply`), so both
-# are read and written together.
-_MERGED_FIELDS = (
-    *PROFILE_FIELDS,
-    "job_function",
-    "traits",
-    "first_seen_at",
-    "last_seen_at",
-    "lifecycle_stage",
-)
 
 
 def _json(value: Any) -> Any:
@@ -161,73 +140,70 @@ def _move_issues(survivor_id: int, absorbed_id: int) -> list[int]:
     return moved
 
 
-def _move_provenance(survivor_id: int, absorbed_id: int) -> dict[str, Any]:
-    """Move the absorbed's provenance; where both have a (field, source), the newer wins.
+def _move_provenance(plan: MergePlan, survivor_id: int) -> dict[str, Any]:
+    """Move the rows the plan moves; a kept row the plan replaces remembers its old value.
 
-    The loser of such a pair stays on the tombstone; a survivor row overwritten by a newer
-    absorbed value is remembered with its old value.
+    The rows left behind (the loser of a same-source pair, a value that would take a field
+    from the kept profile) stay on the tombstone.
     """
-    taken = {
-        (row.field, row.source_id): row
-        for row in FieldProvenance.objects.filter(profile_id=survivor_id)
-    }
-    moved: list[int] = []
     replaced: list[dict[str, Any]] = []
-    for row in FieldProvenance.objects.filter(profile_id=absorbed_id).order_by("pk"):
-        ours = taken.get((row.field, row.source_id))
-        if ours is None:
-            moved.append(row.pk)
-        elif row.observed_at > ours.observed_at:
-            replaced.append(
-                {
-                    "id": ours.pk,
-                    "before": [ours.value, ours.observed_at.isoformat()],
-                    "after": [row.value, row.observed_at.isoformat()],
-                }
-            )
-            ours.value, ours.observed_at = row.value, row.observed_at
-            ours.save(update_fields=["value", "observed_at"])
-    if moved:
-        FieldProvenance.objects.filter(pk__in=moved).update(profile_id=survivor_id)
-    return {"moved": moved, "replaced": replaced}
-
-
-def _survivor_fields(survivor: Profile, absorbed: Profile) -> dict[str, list[Any]]:
-    """Recompute the survivor's fields from the provenance both now share; before/after."""
-    provenance = [
-        ProvenanceRow(*row)
-        for row in FieldProvenance.objects.filter(profile_id=survivor.pk)
-        .order_by("pk")
-        .values_list(
-            "profile_id", "field", "source_id", "value", "observed_at", "source__trust_rank"
+    for ours, theirs in plan.replaced:
+        replaced.append(
+            {
+                "id": ours.pk,
+                "before": [ours.value, ours.observed_at.isoformat()],
+                "after": [theirs.value, theirs.observed_at.isoformat()],
+            }
         )
-    ]
-    state = {name: getattr(survivor, name) for name in _MERGED_FIELDS}
-    config = quality_config()
-    profile_fields_apply(
-        state,
-        [],
-        profile_field_winners(provenance, config.survivorship).get(survivor.pk, {}),
-        config,
-    )
-    for name in (*PROFILE_FIELDS, "job_function"):
-        # Values no source stated (a steward's edit) fill only what the survivor lacks.
-        if state[name] in ("", None) and getattr(absorbed, name) not in ("", None):
-            state[name] = getattr(absorbed, name)
-    state["traits"] = {**absorbed.traits, **state["traits"]}
-    seen = [value for value in (state["first_seen_at"], absorbed.first_seen_at) if value]
-    state["first_seen_at"] = min(seen) if seen else None
-    seen = [value for value in (state["last_seen_at"], absorbed.last_seen_at) if value]
-    state["last_seen_at"] = max(seen) if seen else None
-    if _STAGE_RANK[absorbed.lifecycle_stage] > _STAGE_RANK[state["lifecycle_stage"]]:
-        state["lifecycle_stage"] = absorbed.lifecycle_stage
+        FieldProvenance.objects.filter(pk=ours.pk).update(
+            value=theirs.value, observed_at=theirs.observed_at
+        )
+    if plan.moved:
+        FieldProvenance.objects.filter(pk__in=plan.moved).update(profile_id=survivor_id)
+    return {"moved": plan.moved, "replaced": replaced}
+
+
+def _survivor_fields(survivor: Profile, state: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set the planned values on the survivor; before/after of each one that changes."""
     changes = {}
-    for name in _MERGED_FIELDS:
+    for name in MERGED_FIELDS:
         before = getattr(survivor, name)
         if state[name] != before:
             changes[name] = [_json(before), _json(state[name])]
             setattr(survivor, name, state[name])
     return changes
+
+
+def merge_preview(*, survivor_id: int, absorbed_id: int) -> MergePlan:
+    """What merging `absorbed_id` into `survivor_id` would keep, field by field; writes nothing."""
+    if survivor_id == absorbed_id:
+        raise SelfMerge(
+            gettext("A profile cannot be merged into itself."),
+            fields={"absorbed_id": [gettext("is the survivor itself")]},
+        )
+    profiles = {p.pk: p for p in Profile.objects.filter(pk__in=[survivor_id, absorbed_id])}
+    for pk in (survivor_id, absorbed_id):
+        if pk not in profiles:
+            raise ProfileNotFound(
+                gettext("No profile #%(pk)s.") % {"pk": pk},
+                fields={"profile_id": [gettext("#%(pk)s does not exist") % {"pk": pk}]},
+            )
+    plan = _plan(profiles[survivor_id], profiles[absorbed_id])
+    _check_identity_limits(survivor_id, absorbed_id)
+    return plan
+
+
+def _plan(survivor: Profile, absorbed: Profile) -> MergePlan:
+    _check_mergeable(survivor, "survivor_id")
+    _check_mergeable(absorbed, "absorbed_id")
+    rows = merge_rows([survivor.pk, absorbed.pk])
+    return merge_plan_compute(
+        survivor=survivor,
+        absorbed=absorbed,
+        ours=rows[survivor.pk],
+        theirs=rows[absorbed.pk],
+        config=quality_config(),
+    )
 
 
 def _audit(
@@ -268,8 +244,7 @@ def profile_merge(
         )
     profiles = _lock(sorted([survivor_id, absorbed_id]))
     survivor, absorbed = profiles[survivor_id], profiles[absorbed_id]
-    _check_mergeable(survivor, "survivor_id")
-    _check_mergeable(absorbed, "absorbed_id")
+    plan = _plan(survivor, absorbed)
     _check_identity_limits(survivor_id, absorbed_id)
 
     identities = list(
@@ -280,7 +255,7 @@ def profile_merge(
         Event.objects.filter(profile_id=absorbed_id).order_by("pk").values_list("pk", flat=True)
     )
     Event.objects.filter(pk__in=events).update(profile_id=survivor_id)
-    provenance = _move_provenance(survivor_id, absorbed_id)
+    provenance = _move_provenance(plan, survivor_id)
     issues = _move_issues(survivor_id, absorbed_id)
     consents = consent_records_move(from_profile_id=absorbed_id, to_profile_id=survivor_id)
     participants = {
@@ -288,7 +263,7 @@ def profile_merge(
         for participant in merge_participants()
     }
 
-    changes = _survivor_fields(survivor, absorbed)
+    changes = _survivor_fields(survivor, plan.state)
     absorbed.status = Profile.Status.MERGED
     absorbed.merged_into_id = survivor_id
     _audit(survivor, absorbed, ("merged", "merged_into"), sorted(changes), actor, timezone.now())
@@ -330,7 +305,7 @@ def _restore_survivor_fields(survivor: Profile, changes: dict[str, list[Any]]) -
     for name, (before, after) in changes.items():
         if _json(getattr(survivor, name)) != after:
             continue
-        field = cast(Field, Profile._meta.get_field(name))  # one of _MERGED_FIELDS
+        field = cast(Field, Profile._meta.get_field(name))  # one of MERGED_FIELDS
         setattr(survivor, name, field.to_python(before))
         restored.append(name)
     return restored

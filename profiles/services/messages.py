@@ -19,6 +19,7 @@ from profiles.models import Event, Identity, Source
 from profiles.normalise import (
     Normalised,
     clean_text,
+    email_key,
     normalise_birth_date,
     normalise_country,
     normalise_email,
@@ -396,7 +397,8 @@ def message_prepare(  # noqa: C901  (per-message hot path: one pass over the fie
     if external_id:
         keys.append((Identity.Kind.EXTERNAL_ID, source.slug, external_id))
     if fields.get("email"):
-        keys.append((Identity.Kind.EMAIL, "", fields["email"]))
+        # The mailbox, not the spelling: the field keeps the address as given, for sending.
+        keys.append((Identity.Kind.EMAIL, "", email_key(fields["email"])))
     if fields.get("phone"):
         keys.append((Identity.Kind.PHONE, "", fields["phone"]))
     if anonymous_id:

@@ -24,6 +24,67 @@ def _fold(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(ascii_text))
 
 
+# Usual short forms of first names (folded), French and English: "Bob" is Robert.
+_SHORT_FORMS: dict[str, frozenset[str]] = {
+    short: frozenset(full.split())
+    for short, full in {
+        "alex": "alexandre alexandra alexander alexis",
+        "bob": "robert",
+        "rob": "robert",
+        "bobby": "robert",
+        "bill": "william",
+        "will": "william",
+        "jim": "james",
+        "jimmy": "james",
+        "mike": "michael",
+        "tom": "thomas",
+        "tony": "anthony antoine",
+        "dick": "richard",
+        "rick": "richard",
+        "ted": "edward",
+        "ed": "edward edouard",
+        "kate": "katherine catherine kathryn",
+        "katie": "katherine catherine",
+        "cathy": "catherine",
+        "liz": "elizabeth elisabeth",
+        "beth": "elizabeth elisabeth",
+        "peggy": "margaret",
+        "meg": "margaret",
+        "sue": "susan suzanne",
+        "chris": "christopher christophe christian christine",
+        "nick": "nicholas",
+        "nico": "nicolas",
+        "max": "maxime maximilien",
+        "fred": "frederic frederique",
+        "seb": "sebastien",
+        "steph": "stephane stephanie",
+        "manu": "emmanuel emmanuelle",
+        "isa": "isabelle",
+        "val": "valerie valentin",
+        "domi": "dominique",
+        "flo": "florence florian",
+        "caro": "caroline",
+        "greg": "gregory gregoire",
+        "ben": "benjamin benoit",
+        "matt": "matthew mathieu matthieu",
+        "dan": "daniel",
+        "sam": "samuel samantha",
+        "jo": "joseph josephine jocelyne",
+        "jojo": "joseph josephine",
+        "pat": "patrick patricia",
+        "gigi": "ghislaine",
+        "mimi": "michele",
+        "babette": "elisabeth",
+        "lili": "liliane",
+        "titi": "thierry",
+    }.items()
+}
+
+
+def _short_form(x: str, y: str) -> bool:
+    return y in _SHORT_FORMS.get(x, ()) or x in _SHORT_FORMS.get(y, ())
+
+
 def _same_name(a: tuple[str, ...], b: tuple[str, ...]) -> bool | None:
     """One name against another: None if either is missing."""
     if not a or not b:
@@ -31,6 +92,8 @@ def _same_name(a: tuple[str, ...], b: tuple[str, ...]) -> bool | None:
     if a == b or set(a) & set(b):
         return True  # equal, or one part of a compound name (Jean-Pierre, Jean)
     x, y = "".join(a), "".join(b)
+    if _short_form(x, y):
+        return True  # a usual short form: Bob and Robert
     if len(x) == 1 or len(y) == 1:
         return x[0] == y[0]  # an initial
     limit = 1 if min(len(x), len(y)) < 7 else 2

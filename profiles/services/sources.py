@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -13,6 +9,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext
 
+from core.credentials import credential_block_key, credential_check, credential_failed
+from core.keys import key_digest, key_is_plausible, key_matches, key_new
 from profiles.errors import InvalidWriteKey, ProfilesError
 from profiles.hooks import source_changed_notify
 from profiles.models import Source
@@ -21,15 +19,11 @@ KEY_PREFIX_LENGTH = 12  # "wk_" + 9 characters, stored in clear to find the row
 
 
 def _hash_key(key: str) -> str:
-    # HMAC-SHA256 with a server-side pepper: microseconds per request, unlike the
-    # password hasher (~300 ms), and useless to whoever steals only the database.
-    return hmac.new(
-        settings.CDP_WRITE_KEY_PEPPER.encode(), key.encode(), hashlib.sha256
-    ).hexdigest()
+    return key_digest(key=key, pepper=settings.CDP_WRITE_KEY_PEPPER)
 
 
 def _new_key() -> str:
-    return "wk_" + secrets.token_urlsafe(30).replace("-", "x").replace("_", "y")
+    return key_new(kind="wk")
 
 
 @transaction.atomic
@@ -107,9 +101,13 @@ def source_cache_clear(*, source: Source) -> None:
     source_changed_notify(source=source)
 
 
-def _source_by_prefix(prefix: str) -> Source | None:
+def _source_by_prefix(prefix: str, *, client: str) -> Source | None:
+    """The source of this key prefix; raises TooManyFailures while the client is blocked."""
     key = _key_cache_key(prefix)
-    source = cache.get(key)
+    block = credential_block_key(client=client)
+    cached = cache.get_many([key, block])  # one round trip for both
+    credential_check(client=client, cached=cached)
+    source = cached.get(key)
     if source is None:
         source = Source.objects.filter(write_key_prefix=prefix).first()
         if source is not None:  # an unknown prefix is not cached: nothing to fill it with
@@ -117,21 +115,20 @@ def _source_by_prefix(prefix: str) -> Source | None:
     return source
 
 
-def source_authenticate(*, write_key: str) -> Source:
+def source_authenticate(*, write_key: str, client: str) -> Source:
     """The active source this write key belongs to, or InvalidWriteKey.
 
     The row is cached by key prefix; the key itself is checked against its hash each time.
+    A client (address) that sent too many bad keys gets TooManyFailures instead, for a while.
     """
-    if (
-        not write_key
-        or len(write_key) < KEY_PREFIX_LENGTH
-        or len(write_key) > 200
-        or "\x00" in write_key  # from a URL or a header: the database cannot even look it up
-    ):
+    if not key_is_plausible(write_key, prefix_length=KEY_PREFIX_LENGTH):
+        credential_check(client=client)
+        credential_failed(client=client)
         raise InvalidWriteKey(gettext("unknown or revoked write key"))
-    source = _source_by_prefix(write_key[:KEY_PREFIX_LENGTH])
-    expected = source.write_key_hash if source else _hash_key("not-a-key")
-    matches = hmac.compare_digest(expected, _hash_key(write_key))
+    source = _source_by_prefix(write_key[:KEY_PREFIX_LENGTH], client=client)
+    digest = source.write_key_hash if source else None
+    matches = key_matches(key=write_key, digest=digest, pepper=settings.CDP_WRITE_KEY_PEPPER)
     if source is None or not matches or not source.is_active:
+        credential_failed(client=client)
         raise InvalidWriteKey(gettext("unknown or revoked write key"))
     return source

@@ -159,8 +159,17 @@ def _write_ids(
     return entered, exited
 
 
-def _enter(*, segment: Segment, members: QuerySet[Profile], now: datetime) -> int:
-    """Insert a stay for each of `members` not in the segment yet, with its event."""
+def _enter(
+    *,
+    segment: Segment,
+    members: QuerySet[Profile],
+    now: datetime,
+    chunk: Sequence[int] | None = None,
+) -> int:
+    """Insert a stay for each of `members` not in the segment yet, with its event.
+
+    `chunk`: the ids `members` is limited to, when one call of a service enters several
+    chunks at the same timestamp (each chunk's events only for its own rows)."""
     entering = (
         members.filter(~Exists(_current(segment.pk).filter(profile_id=OuterRef("pk"))))
         .annotate(
@@ -174,19 +183,27 @@ def _enter(*, segment: Segment, members: QuerySet[Profile], now: datetime) -> in
     )
     if entered:
         # The rows this refresh inserted carry its exact timestamp: the events follow them.
-        _events(segment=segment, name=ENTERED, rows=_current(segment.pk).filter(entered_at=now))
+        rows = _current(segment.pk).filter(entered_at=now)
+        if chunk is not None:
+            rows = rows.filter(profile_id__in=chunk)
+        _events(segment=segment, name=ENTERED, rows=rows)
     return entered
 
 
-def _exit(*, segment: Segment, leaving: QuerySet[Membership], now: datetime) -> int:
-    """End the given current stays, with their events."""
+def _exit(
+    *,
+    segment: Segment,
+    leaving: QuerySet[Membership],
+    now: datetime,
+    chunk: Sequence[int] | None = None,
+) -> int:
+    """End the given current stays, with their events (`chunk`: as for `_enter`)."""
     exited = leaving.update(exited_at=now)
     if exited:
-        _events(
-            segment=segment,
-            name=EXITED,
-            rows=Membership.objects.filter(segment_id=segment.pk, exited_at=now),
-        )
+        rows = Membership.objects.filter(segment_id=segment.pk, exited_at=now)
+        if chunk is not None:
+            rows = rows.filter(profile_id__in=chunk)
+        _events(segment=segment, name=EXITED, rows=rows)
     return exited
 
 
@@ -567,7 +584,9 @@ def segment_members_add(*, segment_id: int, profile_ids: Sequence[int]) -> int:
     entered = 0
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        entered += _enter(segment=segment, members=_active().filter(pk__in=chunk), now=now)
+        entered += _enter(
+            segment=segment, members=_active().filter(pk__in=chunk), now=now, chunk=chunk
+        )
     size = _current(segment.pk).count()
     Segment.objects.filter(pk=segment.pk).update(member_count=size, last_refreshed_at=now)
     SegmentSize.objects.create(segment=segment, at=now, size=size, entered=entered, exited=0)
@@ -584,7 +603,7 @@ def segment_members_remove(*, segment_id: int, profile_ids: Sequence[int]) -> in
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         leaving = _current(segment.pk).filter(profile_id__in=chunk)
-        exited += _exit(segment=segment, leaving=leaving, now=now)
+        exited += _exit(segment=segment, leaving=leaving, now=now, chunk=chunk)
     size = _current(segment.pk).count()
     Segment.objects.filter(pk=segment.pk).update(member_count=size, last_refreshed_at=now)
     SegmentSize.objects.create(segment=segment, at=now, size=size, entered=0, exited=exited)
@@ -596,7 +615,7 @@ def profile_ids_from_identifiers(
 ) -> tuple[list[int], list[str]]:
     """Profile ids for a list of ids or email addresses (merges followed); and the unknown."""
     from profiles.models import Identity
-    from profiles.normalise import normalise_email
+    from profiles.normalise import email_key, normalise_email
 
     ids: set[int] = set()
     emails: dict[str, str] = {}
@@ -610,7 +629,7 @@ def profile_ids_from_identifiers(
             continue
         normalised = normalise_email(text)
         if normalised.value:
-            emails[normalised.value] = text
+            emails[email_key(normalised.value)] = text
         else:
             unknown.append(text)
     found = dict(

@@ -83,8 +83,29 @@ def test_cdp_demo_sends_its_broadcast_once_with_opens_and_clicks_on_profiles(
     )
     assert Event.objects.filter(name="Email Opened", source__slug="cdp-campaigns").count() == 3
     assert Event.objects.filter(name="Email Clicked", source__slug="cdp-campaigns").count() == 1
-    endings = {m.subject.rpartition(", ")[2] for m in mailoutbox}
+    broadcast = set(sent.filter(origin_kind="broadcast").values_list("message_id", flat=True))
+    endings = {
+        m.subject.rpartition(", ")[2]
+        for m in mailoutbox
+        if m.extra_headers["Message-ID"] in broadcast
+    }
     assert endings <= {"this month's news", "les nouvelles du mois"}
+
+
+def test_cdp_demo_spreads_its_welcome_journey_over_the_steps() -> None:
+    from campaigns.journeys.selectors import journey_step_counts
+    from campaigns.models import Journey
+
+    call_command("cdp_demo")
+    call_command("cdp_demo")
+
+    journey = Journey.objects.get(name="Welcome (demo)")
+    counts = journey_step_counts(journey=journey)
+    assert journey.status == "active"
+    assert counts["welcome"].passed == counts["welcome"].entered > 0
+    assert counts["wait"].waiting > 0
+    assert counts["reminder"].passed > 0
+    assert sum(c.converted for c in counts.values()) == 1
 
 
 def test_cdp_demo_leaves_probable_duplicates_for_review(

@@ -117,10 +117,13 @@ POLICIES: dict[str, Policy] = {
     # Email tracking: anyone holding a signed link (a bad token is a 404).
     "campaigns:open": _p(get=PUBLIC),
     "campaigns:click": _p(get=PUBLIC),
+    # An email service's bounces and complaints: a shared secret's signature, never a login.
+    "campaigns:delivery_events": _p(post=NOBODY, denied=401),
     # Profiles API
     "profile-list": _p(get=READ),
     "profile-detail": _p(get=READ),
     "profile-merge": _p(post=WRITE),
+    "profile-merge-preview": _p(get=WRITE),
     "profile-events": _p(get=READ),
     "source-list": _p(get=READ, post=WRITE),
     "source-detail": _p(get=READ),
@@ -163,6 +166,16 @@ POLICIES: dict[str, Policy] = {
         for action in ("schedule", "send", "pause", "resume", "cancel")
     },
     "campaign-profile-messages": _p(get=READ),
+    "campaign-profile-enrolments": _p(get=READ),
+    "campaign-journey-list": _p(get=READ, post=WRITE),
+    "campaign-journey-detail": _p(get=READ, delete=WRITE),
+    "campaign-journey-validate": _p(post=READ),
+    "campaign-journey-simulate": _p(post=READ),
+    "campaign-journey-stats": _p(get=READ),
+    **{
+        f"campaign-journey-{action}": _p(post=WRITE)
+        for action in ("versions", "activate", "pause", "resume", "archive", "enrol")
+    },
     # Reports API
     "report-list": _p(get=READ),
     "report-detail": _p(get=READ),
@@ -195,6 +208,8 @@ POLICIES: dict[str, Policy] = {
     "admin:campaigns_template_preview": _p(get=READ),
     "admin:campaigns_broadcast_confirm": _p(get=WRITE, post=WRITE),
     "admin:campaigns_broadcast_act": _p(post=WRITE),
+    "admin:campaigns_journey_graph": _p(get=READ),
+    "admin:campaigns_journey_act": _p(post=WRITE),
     "admin:reports_report_view": _p(get=READ),
 }
 

@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from consent.models import AccessLog
+from profiles.models import DataQualityIssue
 from tests.consent.gdpr_helpers import ADA, ingest_person
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +116,30 @@ def test_viewers_see_identities_events_and_the_ledger_masked(
         assert ADA["lastName"] not in page, url
     assert ADA["email"] in steward.get(pages[1]).content.decode()
     assert ConsentRecord.objects.get().proof["email"] == ADA["email"]  # masked on screen only
+
+
+def test_a_viewer_reading_the_360_quality_panel_is_logged_and_sees_it_masked(
+    role_user: Any, profile: Any
+) -> None:
+    DataQualityIssue.objects.create(
+        profile=profile,
+        field="email",
+        code="email_domain_typo",
+        severity="warning",
+        message="domain looks mistyped",
+        value="ada.typo@gmial.com",
+        suggestion="ada.typo@gmail.com",
+        detected_at=timezone.now(),
+    )
+
+    page = logged_in(role_user("viewer")).get(f"/admin/profiles/profile/{profile.pk}/change/")
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "ada.typo@gmial.com" not in text
+    assert "ada.typo@gmail.com" not in text
+    assert "a***@g***" in text
+    assert log_rows() == [
+        ("viewer-user", "view", "admin:profile", profile.pk, True),
+        ("viewer-user", "view", "admin:profile:quality", profile.pk, True),
+    ]

@@ -41,7 +41,7 @@ def test_adding_a_source_in_admin_shows_a_working_key_once(admin_client: Any) ->
 
     key = _key_from_messages(response)
     assert response.status_code == 302
-    assert source_authenticate(write_key=key).slug == "salon-2026"
+    assert source_authenticate(write_key=key, client="127.0.0.1").slug == "salon-2026"
     assert Source.objects.get().default_phone_region == "FR"
     assert Source.objects.get().allowed_origins == [
         "https://www.example.org",
@@ -83,9 +83,9 @@ def test_the_rotate_action_replaces_the_key(admin_client: Any, make_source: Any)
     )
 
     new = _key_from_messages(response)
-    assert source_authenticate(write_key=new).pk == source.pk
+    assert source_authenticate(write_key=new, client="127.0.0.1").pk == source.pk
     with pytest.raises(Exception, match="revoked"):
-        source_authenticate(write_key=old)
+        source_authenticate(write_key=old, client="127.0.0.1")
 
 
 def test_the_360_page_shows_sources_of_each_value_and_the_timeline(
@@ -199,7 +199,7 @@ def test_cdp_source_create_prints_the_key_last() -> None:
     )
 
     key = out.getvalue().strip().splitlines()[-1]
-    assert source_authenticate(write_key=key).slug == "newsletter"
+    assert source_authenticate(write_key=key, client="127.0.0.1").slug == "newsletter"
 
 
 def test_cdp_source_create_refuses_a_taken_slug(make_source: Any) -> None:

@@ -210,3 +210,29 @@ def test_the_tracking_api_records_consent_from_the_context(
         ("newsletter", "granted", "api"),
         ("partners", "withdrawn", "api"),
     ]
+
+
+@pytest.mark.parametrize("message_type", ["identify", "track", "form"])
+def test_a_grant_from_a_public_channel_for_a_double_opt_in_purpose_waits_for_the_click(
+    ada: Profile,
+    web_form: Any,
+    message_type: str,
+    mailoutbox: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # A browser SDK's write key is public: whoever reads the page can post this.
+    web_form.allowed_origins = ["https://www.example.org"]
+    web_form.save(update_fields=["allowed_origins"])
+    offers = Purpose.objects.create(
+        code="offers", name="Offers", channel="email", requires_double_opt_in=True
+    )
+    purpose_wording_add(purpose=offers, text="Send me offers.")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        consent_capture(
+            source_id=web_form.pk,
+            captures=[capture(ada, message_type, {"offers": {"granted": True, "form": "s"}})],
+        )
+
+    assert list(ConsentRecord.objects.values_list("status", flat=True)) == ["pending_confirmation"]
+    assert [mail.to for mail in mailoutbox] == [["ada@example.org"]]

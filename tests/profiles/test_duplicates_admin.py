@@ -76,11 +76,20 @@ def test_the_compare_page_shows_both_profiles_side_by_side(steward: Any, candida
     assert "Not the same person" in page
 
 
-def test_the_merge_button_merges_into_the_chosen_side(steward: Any, candidate: Any) -> None:
-    response = steward.post(
-        f"/admin/profiles/duplicatecandidate/{candidate.pk}/change/",
-        {"decision": "merge", "survivor": str(candidate.profile_high_id)},
-    )
+def test_the_merge_button_merges_into_the_chosen_side_once_confirmed(
+    steward: Any, candidate: Any
+) -> None:
+    url = f"/admin/profiles/duplicatecandidate/{candidate.pk}/change/"
+    chosen = {"decision": "merge", "survivor": str(candidate.profile_high_id)}
+
+    preview = steward.post(url, chosen)
+
+    page = preview.content.decode()
+    assert preview.status_code == 200
+    assert not ProfileMerge.objects.exists()
+    assert f"Merge #{candidate.profile_low_id} into #{candidate.profile_high_id}" in page
+    assert "After the merge" in page
+    response = steward.post(url, {**chosen, "confirm": "yes"})
 
     merge = ProfileMerge.objects.get()
     candidate.refresh_from_db()

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from profiles.admin.duplicates import pair_reasons
-from profiles.models import DuplicateCandidate, Identity, Profile, ProfileMerge
+from profiles.models import DuplicateCandidate, Identity, Profile
+from profiles.normalise import email_key
 from profiles.services import Message, ingest_messages
-from profiles.services.duplicates import duplicate_settings_update, duplicates_scan
-from profiles.services.duplicates.matching import canonical_email, pair_score, record_from
+from profiles.services.duplicates import duplicates_scan
+from profiles.services.duplicates.matching import pair_score, record_from
 
 pytestmark = pytest.mark.django_db
 
@@ -44,10 +45,14 @@ def test_french_phone_spellings_land_on_one_profile(web_form: Any) -> None:
         ("jean.dupont@gmial.com", "jeandupont@gmail.com"),
         ("jean.dupont@hotmial.fr", "jean.dupont@hotmail.fr"),
         ("jean.dupont@orange.fr", "jean.dupont@orange.fr"),
+        ("jean.dupont+promo@hotmail.fr", "jean.dupont@hotmail.fr"),
+        # Elsewhere a +tag may be a different mailbox: kept.
+        ("jean.dupont+promo@orange.fr", "jean.dupont+promo@orange.fr"),
+        ("+promo@gmail.com", "+promo@gmail.com"),
     ],
 )
 def test_one_mailbox_has_one_canonical_spelling(raw: str, canonical: str) -> None:
-    assert canonical_email(raw) == canonical
+    assert email_key(raw) == canonical
 
 
 SAME_PERSON = [
@@ -63,17 +68,33 @@ SAME_PERSON = [
 
 
 @pytest.mark.parametrize(("a", "b"), SAME_PERSON)
-def test_the_scan_merges_one_person_spelled_two_ways(crm: Any, a: Any, b: Any) -> None:
+def test_one_mailbox_spelled_two_ways_is_one_profile_at_intake(crm: Any, a: Any, b: Any) -> None:
     first = send(crm, "m1", firstName=a["first_name"], lastName=a["last_name"], email=a["email"])
     second = send(crm, "m2", firstName=b["first_name"], lastName=b["last_name"], email=b["email"])
-    duplicate_settings_update(auto_merge_enabled=True)
 
-    counts = duplicates_scan()
+    assert first == second
+    assert list(Identity.objects.filter(kind="email").values_list("value", flat=True)) == [
+        email_key(a["email"])
+    ]
+    # The address stays as the person wrote it (the newer spelling, same source), for sending.
+    assert Profile.objects.get().email == b["email"].lower()
 
-    assert counts.auto_merged == 1
-    merge = ProfileMerge.objects.get()
-    assert {merge.survivor_id, merge.absorbed_id} == {first, second}
-    assert Profile.objects.filter(status="active").count() == 1
+
+def test_a_form_an_import_and_the_api_find_one_mailbox(
+    web_form: Any, crm: Any, make_source: Any
+) -> None:
+    spellings = [
+        (web_form, "Jean.Dupont+newsletter@gmail.com"),
+        (crm, "jeandupont@gmial.com"),
+        (make_source("Salon", kind="trade_show")[0], "JEAN.DUPONT@GOOGLEMAIL.COM"),
+    ]
+
+    landed = {
+        send(source, f"m{n}", firstName="Jean", email=email)
+        for n, (source, email) in enumerate(spellings)
+    }
+
+    assert len(landed) == 1
 
 
 def test_a_probable_pair_is_queued_with_its_reasons(crm: Any) -> None:

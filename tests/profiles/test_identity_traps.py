@@ -205,3 +205,13 @@ def test_colleagues_named_alike_on_a_role_mailbox_are_queued_not_merged(send: An
     candidate = DuplicateCandidate.objects.get()
     assert candidate.features["role_email"] == 1.0
     assert 0.5 <= candidate.score < 0.995
+
+
+def test_a_usual_short_form_of_the_first_name_joins_the_known_email(send: Any) -> None:
+    robert = send("m1", firstName="Robert", lastName="Durand", email="r.durand@x.fr")
+
+    bob = send("m2", firstName="Bob", lastName="Durand", email="r.durand@x.fr")
+    jeanne = send("m3", firstName="Jeanne", lastName="Durand", email="r.durand@x.fr")
+
+    assert bob == robert
+    assert jeanne != robert

@@ -174,7 +174,7 @@ def test_undo_restores_both_profiles_exactly(pair: tuple[int, int], staff_user: 
     assert after["audits"] == before["audits"] + 4
 
 
-def test_a_newer_value_of_the_same_source_wins_and_undo_puts_the_older_back(
+def test_a_newer_value_of_the_same_source_does_not_replace_the_kept_one(
     web_form: Any,
 ) -> None:
     first = person(web_form, "a", "2026-10-01T09:00:00Z", user_id="u1", traits={"city": "Paris"})
@@ -185,13 +185,27 @@ def test_a_newer_value_of_the_same_source_wins_and_undo_puts_the_older_back(
 
     merge = profile_merge(survivor_id=first, absorbed_id=second)
 
-    assert Profile.objects.get(pk=first).city == "Lyon"
-    assert FieldProvenance.objects.get(profile_id=first, field="city").value == "Lyon"
-    # The loser of the pair stays on the tombstone.
+    assert Profile.objects.get(pk=first).city == "Paris"
+    assert FieldProvenance.objects.get(profile_id=first, field="city").value == "Paris"
+    # The value that would have taken the field stays on the tombstone; the email moves.
     assert FieldProvenance.objects.get(profile_id=second, field="city").value == "Lyon"
+    assert FieldProvenance.objects.get(profile_id=first, field="email").value == "x@y.org"
     profile_merge_undo(merge_id=merge.pk)
     assert state()["provenance"] == before["provenance"]
     assert Profile.objects.get(pk=first).city == "Paris"
+
+
+def test_a_newer_value_of_the_same_source_fills_what_the_kept_one_lacks(
+    web_form: Any,
+) -> None:
+    first = person(web_form, "a", "2026-10-01T09:00:00Z", user_id="u1", traits={"city": ""})
+    second = person(
+        web_form, "b", "2026-10-05T09:00:00Z", traits={"email": "x@y.org", "city": "Lyon"}
+    )
+
+    profile_merge(survivor_id=first, absorbed_id=second)
+
+    assert Profile.objects.get(pk=first).city == "Lyon"
 
 
 def test_quality_issues_follow_the_merge_and_go_back_on_undo(web_form: Any) -> None:

@@ -113,3 +113,92 @@ def test_a_blocked_pattern_must_compile(admin_client: Any) -> None:
     assert response.status_code == 200
     assert b"Not a valid regular expression" in response.content
     assert not BlockedIdentifier.objects.filter(pattern="^(info@").exists()
+
+
+def test_the_merge_shows_each_fields_outcome_and_merges_only_once_confirmed(
+    admin_client: Any, web_form: Any, crm: Any
+) -> None:
+    kept = person(web_form, "m1", email="ada@lovelace.org", firstName="Ada", city="Paris")
+    other = person(crm, "m2", email="ada.l@lovelace.org", firstName="Augusta", phone="+33612345678")
+    selection = {"action": "merge_selected", "_selected_action": [kept, other]}
+
+    preview = admin_client.post(
+        "/admin/profiles/profile/", {**selection, "preview": "yes", "survivor": kept}
+    )
+
+    page = preview.content.decode()
+    assert preview.status_code == 200
+    assert ProfileMerge.objects.count() == 0
+    assert f"Merge #{other} into #{kept}?" in page
+    # One row per field: both values, the one kept and why, as the merge computes it.
+    assert "<th>First name</th>" in page
+    assert "CRM export is trusted more than Website sign-up" in page
+    assert "only the other profile has a value" in page
+    assert 'name="confirm" value="yes"' in page
+
+    done = admin_client.post(
+        "/admin/profiles/profile/", {**selection, "confirm": "yes", "survivor": kept}
+    )
+
+    assert done.status_code == 302
+    survivor = Profile.objects.get(pk=kept)
+    assert (survivor.first_name, survivor.email, survivor.city) == (
+        "Augusta",
+        "ada.l@lovelace.org",
+        "Paris",
+    )
+    undone = admin_client.post(
+        f"/admin/profiles/profilemerge/{ProfileMerge.objects.get().pk}/undo/"
+    )
+    assert undone.status_code == 302
+    assert Profile.objects.get(pk=kept).first_name == "Ada"
+
+
+def test_an_identity_conflicts_merge_is_confirmed_field_by_field(
+    admin_client: Any, web_form: Any
+) -> None:
+    ada = person(web_form, "m1", email="ada@lovelace.org", phone="+33140205050", firstName="Ada")
+    grace = person(web_form, "m2", email="ada2@lovelace.org", phone="+33140205050", firstName="Ada")
+    conflict = IdentityConflict.objects.get()
+    chosen = {"action": "merge_them", "_selected_action": [conflict.pk]}
+
+    preview = admin_client.post("/admin/profiles/identityconflict/", chosen)
+
+    assert preview.status_code == 200
+    assert f"Conflict #{conflict.pk}" in preview.content.decode()
+    assert ProfileMerge.objects.count() == 0
+    done = admin_client.post("/admin/profiles/identityconflict/", {**chosen, "confirm": "yes"})
+    assert done.status_code == 302
+    assert Profile.objects.filter(pk__in=[ada, grace], status="merged").count() == 1
+
+
+def test_the_conflict_queue_ranks_pairs_by_score_with_their_reasons(admin_client: Any) -> None:
+    def pair(first: dict[str, str], second: dict[str, str], value: str) -> IdentityConflict:
+        return IdentityConflict.objects.create(
+            profile=Profile.objects.create(**first),
+            other_profile=Profile.objects.create(**second),
+            kind="phone",
+            value_hash=value,
+            value_masked=value,
+            reason="different",
+        )
+
+    ada = {"first_name": "Ada", "last_name": "Lovelace", "city": "London"}
+    unlikely = pair(
+        {"first_name": "Jean", "last_name": "Martin", "city": "Lyon"},
+        {"first_name": "Jean", "last_name": "Martin", "city": "Brest", "email": "jm@x.fr"},
+        "+331******01",
+    )
+    likely = pair({**ada, "email": "ada@x.org"}, {**ada, "email": "ada@x.org"}, "+331******02")
+
+    page = admin_client.get("/admin/profiles/identityconflict/").content.decode()
+
+    likely.refresh_from_db()
+    unlikely.refresh_from_db()
+    assert likely.score is not None
+    assert unlikely.score is not None
+    assert likely.score > unlikely.score
+    assert page.index("+331******02") < page.index("+331******01")
+    assert "same email" in page
+    assert "different city" in page
+    assert f"{likely.score:.3f}" in page

@@ -131,3 +131,43 @@ def test_a_profile_id_past_64_bits_is_a_400(api_client: Any, name: str) -> None:
 
     assert response.status_code == 400
     assert name in response.json()["error"]["fields"]
+
+
+def test_the_merge_preview_lists_each_field_and_writes_nothing(
+    api_client: Any, two: tuple[int, int]
+) -> None:
+    survivor, absorbed = two
+
+    response = api_client.get(f"/api/profiles/{survivor}/merge-preview/?absorbed_id={absorbed}")
+
+    assert response.status_code == 200, response.json()
+    fields = {row["field"]: row for row in response.json()["fields"]}
+    assert fields["email"] == {
+        "field": "email",
+        "kept": "ada@lovelace.org",
+        "other": "ada.l@lovelace.org",
+        "result": "ada@lovelace.org",
+        "winner": "kept",
+        "why": "sources equally trusted: the kept profile's value stays",
+    }
+    assert (fields["last_name"]["result"], fields["last_name"]["winner"]) == ("Lovelace", "other")
+    assert ProfileMerge.objects.count() == 0
+    api_client.post(f"/api/profiles/{survivor}/merge/", {"absorbed_id": absorbed}, format="json")
+    merged = Profile.objects.get(pk=survivor)
+    assert (merged.email, merged.last_name) == ("ada@lovelace.org", "Lovelace")
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("", 400, "invalid"),
+        ("?absorbed_id=x", 400, "invalid"),
+        ("?absorbed_id=999999", 404, "not_found"),
+    ],
+)
+def test_a_bad_merge_preview_is_a_4xx(
+    api_client: Any, two: tuple[int, int], query: str, status: int, code: str
+) -> None:
+    response = api_client.get(f"/api/profiles/{two[0]}/merge-preview/{query}")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)

@@ -82,8 +82,8 @@ def test_the_service_merges_profiles_with_job_titles(titled: tuple[int, int]) ->
     merge = profile_merge(survivor_id=ada, absorbed_id=twin)
 
     survivor = merged(ada, twin)
-    # Same source: the newer title survives, and its function with it.
-    assert (survivor.job_title, survivor.job_function) == ("Head of marketing", "marketing")
+    # Same source, equally trusted: the kept profile's title stays, and its function with it.
+    assert (survivor.job_title, survivor.job_function) == ("Directrice marketing", "marketing")
     profile_merge_undo(merge_id=merge.pk)
     assert Profile.objects.get(pk=twin).job_title == "Head of marketing"
 
@@ -114,7 +114,7 @@ def test_the_admin_action_merges_profiles_with_job_titles(
     )
 
     assert response.status_code == 302
-    assert merged(ada, twin).job_title == "Head of marketing"
+    assert merged(ada, twin).job_title == "Directrice marketing"
 
 
 def test_the_duplicate_queue_merges_profiles_with_job_titles(titled: tuple[int, int]) -> None:
@@ -136,7 +136,7 @@ def test_an_identity_conflict_merges_profiles_with_job_titles(web_form: Any) -> 
 
     identity_conflict_merge(conflict_id=IdentityConflict.objects.get().pk)
 
-    assert merged(ada, other).job_title == "Comptable"
+    assert merged(ada, other).job_title == "CEO"
 
 
 def test_auto_merge_merges_profiles_with_job_titles(titled: tuple[int, int]) -> None:
@@ -146,7 +146,7 @@ def test_auto_merge_merges_profiles_with_job_titles(titled: tuple[int, int]) -> 
     counts = duplicates_scan()
 
     assert counts.auto_merged == 1
-    assert merged(ada, twin).job_title == "Head of marketing"
+    assert merged(ada, twin).job_title == "Directrice marketing"
     assert ProfileMerge.objects.get().rule == "duplicates:auto"
 
 

@@ -145,7 +145,7 @@ def test_creating_a_source_answers_its_write_key_once(api_client: Any) -> None:
     body = response.json()
     assert response.status_code == 201
     assert body["slug"] == "trade-show-2026"
-    assert source_authenticate(write_key=body["write_key"]).pk == body["id"]
+    assert source_authenticate(write_key=body["write_key"], client="127.0.0.1").pk == body["id"]
     listed = api_client.get("/api/sources/").json()["results"]
     assert "write_key" not in listed[0]
     assert Source.objects.get().write_key_hash != body["write_key"]
@@ -167,9 +167,9 @@ def test_rotating_a_key_revokes_the_old_one(api_client: Any, make_source: Any) -
     response = api_client.post(f"/api/sources/{source.pk}/rotate-key/")
 
     new_key = response.json()["write_key"]
-    assert source_authenticate(write_key=new_key).pk == source.pk
+    assert source_authenticate(write_key=new_key, client="127.0.0.1").pk == source.pk
     with pytest.raises(Exception, match="unknown or revoked write key"):
-        source_authenticate(write_key=old_key)
+        source_authenticate(write_key=old_key, client="127.0.0.1")
 
 
 def test_the_staff_api_refuses_anonymous_callers(anon_client: Any) -> None:

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from campaigns.demo import campaigns_demo_load
+from campaigns.journeys.demo import journeys_demo_load
 from cdp_site.roles import ADMIN
 from cdp_site.services import roles_sync, schedule_sync
 from collection.demo import collection_demo_load
@@ -63,6 +64,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo segment {segment.name!r}: {segment.member_count} members.")
         mail = campaigns_demo_load(segment=segment)
         self.stdout.write(f"Demo broadcast: {mail['sent']} emails sent (files under var/mail).")
+        journey = journeys_demo_load()
+        self.stdout.write(f"Demo welcome journey: {journey['enrolled']} people enrolled.")
         rollups_rebuild()  # the dashboard's charts show the demo's history at once
         figures_snapshot_refresh()
         self.stdout.write(f"Steward login: user {DEMO_USER!r}, password {password!r}")

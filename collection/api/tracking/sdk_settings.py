@@ -23,6 +23,7 @@ from collection.api.tracking.views import (
     QueryWriteKeyAuthentication,
     TrackingView,
 )
+from consent.proof import client_ip
 from profiles.models import Source
 from profiles.services import source_authenticate
 
@@ -78,7 +79,11 @@ class PathWriteKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[AnonymousUser, Source] | None:
         kwargs = (request.parser_context or {}).get("kwargs", {})
         key = kwargs.get("write_key", "")
-        return (AnonymousUser(), source_authenticate(write_key=key)) if key else None
+        return (
+            (AnonymousUser(), source_authenticate(write_key=key, client=client_ip(request)))
+            if key
+            else None
+        )
 
     def authenticate_header(self, request: Request) -> str:
         return 'Basic realm="tracking"'

@@ -57,6 +57,7 @@ from collection.origins import (
     preflight_response,
 )
 from collection.services.intake import intake_accept
+from consent.proof import client_ip
 from profiles.errors import InvalidMessage, InvalidWriteKey
 from profiles.models import Source
 from profiles.services import source_authenticate
@@ -83,7 +84,7 @@ class WriteKeyAuthentication(BaseAuthentication):
         key = _basic_user(request) or self.fallback_key(request)
         if not key:
             return None
-        return AnonymousUser(), source_authenticate(write_key=key)
+        return AnonymousUser(), source_authenticate(write_key=key, client=client_ip(request))
 
     def fallback_key(self, request: Request) -> str:
         """The key of a client that sends no Authorization header (a text/plain beacon)."""

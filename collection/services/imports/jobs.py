@@ -11,6 +11,7 @@ import itertools
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import PurePath
 from typing import Any
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -384,7 +386,10 @@ def _queue(
     locked.total_rows = total
     locked.status = ImportJob.Status.QUEUED
     locked.message = ""
-    locked.save(update_fields=["file", "options", "total_rows", "status", "message"])
+    locked.lease_expires_at = lease_until()
+    locked.save(
+        update_fields=["file", "options", "total_rows", "status", "message", "lease_expires_at"]
+    )
     slices = _slice(locked, total)
     if run_async:
         _enqueue(locked.pk, slices)
@@ -397,10 +402,25 @@ def import_requeue(*, job_id: int) -> bool:
     job = ImportJob.objects.select_for_update().get(pk=job_id)
     if job.status not in ACTIVE:
         return False
+    job.lease_expires_at = lease_until()
+    job.save(update_fields=["lease_expires_at"])
     parts = list(job.slices.order_by("number"))
     # Every slice not done yet; a sliced job whose slices are all done only needs finishing.
     _enqueue(job.pk, [part.number for part in parts if part.remaining_rows] or None)
     return True
+
+
+def lease_until() -> datetime:
+    """When a lease taken or renewed now ends."""
+    return timezone.now() + timedelta(seconds=settings.CDP_IMPORT_LEASE_SECONDS)
+
+
+def import_leases_expired_requeue() -> int:
+    """Queue again every queued or running job whose lease expired (its worker died, or its
+    task was lost); how many. A run that was only slow stops itself at its next batch."""
+    expired = Q(lease_expires_at__lt=timezone.now()) | Q(lease_expires_at__isnull=True)
+    stalled = ImportJob.objects.filter(expired, status__in=ACTIVE).values_list("pk", flat=True)
+    return sum(import_requeue(job_id=pk) for pk in stalled)
 
 
 def import_job_fail(*, job_id: int, message: str) -> None:

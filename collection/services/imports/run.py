@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from collection.models import ImportJob, ImportSlice
-from collection.services.imports.jobs import ACTIVE, import_job_fail
+from collection.services.imports.jobs import ACTIVE, import_job_fail, lease_until
 from collection.services.imports.mapping import RowMapper
 from collection.services.imports.reading import (
     ImportJobFailed,
@@ -156,6 +156,7 @@ def _ingest_batch(
             )
         ImportJob.objects.filter(pk=job_id).update(
             status=ImportJob.Status.RUNNING,
+            lease_expires_at=lease_until(),
             started_at=Coalesce(F("started_at"), timezone.now()),
             processed_rows=F("processed_rows") + len(batch),
             error_rows=F("error_rows") + error_rows,

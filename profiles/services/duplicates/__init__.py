@@ -1,5 +1,6 @@
 """Probable duplicates: `from profiles.services.duplicates import duplicates_scan, ...`."""
 
+from profiles.services.duplicates.conflicts import identity_conflicts_score
 from profiles.services.duplicates.decide import (
     DECISIONS,
     MERGE,
@@ -34,4 +35,5 @@ __all__ = [
     "duplicates_scan",
     "duplicates_scan_batch",
     "duplicates_scan_profiles",
+    "identity_conflicts_score",
 ]

@@ -24,7 +24,7 @@ import jellyfish
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
-from profiles.normalise import email_domain_suggestion
+from profiles.normalise import email_key
 from profiles.services.names import names_compare
 
 # The profile fields matching reads; a change to any other field never re-scores a profile.
@@ -99,26 +99,9 @@ class Record:
     role_email: str = ""  # a role mailbox (blocked as an identifier): weak evidence only
 
 
-_DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
-
-
-@lru_cache(maxsize=65536)
-def canonical_email(email: str) -> str:
-    """One mailbox, one spelling: a mistyped common domain corrected (gmial.com), and at
-    Gmail the dots and a +tag of the mailbox name dropped (they reach the same inbox)."""
-    local, at, domain = email.lower().rpartition("@")
-    if not at:
-        return email.lower()
-    domain = email_domain_suggestion(domain) or domain
-    if domain in _DOTLESS_DOMAINS:
-        local = local.split("+", 1)[0].replace(".", "")
-        domain = "gmail.com"
-    return f"{local}@{domain}"
-
-
 def record_from(row: Mapping[str, Any]) -> Record:
     """Fold a profile's fields (a dict with `id` and MATCH_FIELDS) for keys and scoring."""
-    email = canonical_email(row.get("email") or "")
+    email = email_key(row.get("email") or "")
     local = email.split("@", 1)[0].split("+", 1)[0].replace(".", "") if email else ""
     company = " ".join(
         word for word in fold(row.get("company") or "").split() if word not in _COMPANY_NOISE

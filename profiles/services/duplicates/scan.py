@@ -26,6 +26,7 @@ from profiles.models import (
     Profile,
     ProfileAudit,
 )
+from profiles.services.duplicates.conflicts import identity_conflicts_score
 from profiles.services.duplicates.matching import MATCH_FIELDS, pair_score
 from profiles.services.duplicates.store import (
     Known,
@@ -291,7 +292,11 @@ def duplicates_scan(
     max_batches: int = 50,
     batch_rows: int = CURSOR_ROWS,
 ) -> ScanCounts:
-    """Compare new and changed profiles: the given ones, else those the audit log names."""
+    """Compare new and changed profiles: the given ones, else those the audit log names.
+
+    The identity conflicts queued since the last scan are scored too.
+    """
+    identity_conflicts_score()
     if profile_ids is not None:
         return duplicates_scan_profiles(profile_ids=profile_ids)
     total = ScanCounts()

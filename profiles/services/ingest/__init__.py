@@ -12,5 +12,6 @@ messages kept, invalid ones reported, and one message never half-written.
 
 from profiles.services.ingest.pipeline import WRITTEN_MODELS, ingest_messages
 from profiles.services.ingest.results import BatchResult, MessageResult
+from profiles.services.ingest.suppression import SUPPRESSED
 
-__all__ = ["WRITTEN_MODELS", "BatchResult", "MessageResult", "ingest_messages"]
+__all__ = ["SUPPRESSED", "WRITTEN_MODELS", "BatchResult", "MessageResult", "ingest_messages"]

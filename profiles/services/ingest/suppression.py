@@ -2,7 +2,8 @@
 
 One look-up per batch: the HMAC of every email and phone the batch carries is checked
 against the consent app's suppression list. A suppressed message is rejected with the
-error "suppressed" and writes nothing. A form post is public: anyone may type the
+error "suppressed" and writes nothing (a public form answers it as a success, so that it
+does not reveal the erasure). A form post is public: anyone may type the
 address, so a form submission (from a web-form source) that grants a consent purpose does
 not lift the suppression; it mails the address a link, and only the person's click on it
 (a confirmed double opt-in) lifts the suppression. They then sign up again.
@@ -18,8 +19,9 @@ from profiles.services.ingest.results import MessageResult
 from profiles.services.messages import Prepared
 
 SUPPRESSED_KINDS = frozenset({Identity.Kind.EMAIL, Identity.Kind.PHONE})
+SUPPRESSED = "suppressed"  # the error's key
 SUPPRESSED_ERROR = {
-    "suppressed": [
+    SUPPRESSED: [
         "suppressed: this person asked to be erased; only their confirmed opt-in (the "
         "link mailed to the address) can bring them back."
     ]
@@ -27,11 +29,17 @@ SUPPRESSED_ERROR = {
 
 
 def _digests(item: Prepared) -> set[str]:
-    return {
+    digests = {
         suppression_digest(kind=kind, value=value)
         for kind, _, value in item.keys
         if kind in SUPPRESSED_KINDS
     }
+    # The address as given too: a person erased before identities held the mailbox's key
+    # is suppressed under the address's own digest.
+    address = item.fields.get("email")
+    if address:
+        digests.add(suppression_digest(kind=Identity.Kind.EMAIL, value=address))
+    return digests
 
 
 def _fresh_opt_in(item: Prepared, source: Source) -> bool:
@@ -49,9 +57,12 @@ def _fresh_opt_in(item: Prepared, source: Source) -> bool:
 
 def _suppressed_email(item: Prepared, hits: set[str]) -> str | None:
     """The message's suppressed email address, the one the come-back link goes to."""
+    address = item.fields.get("email")
+    if address and suppression_digest(kind=Identity.Kind.EMAIL, value=address) in hits:
+        return str(address)
     for kind, _, value in item.keys:
         if kind == Identity.Kind.EMAIL and suppression_digest(kind=kind, value=value) in hits:
-            return str(value)
+            return str(address or value)  # mailed as the person spelled it
     return None
 
 

@@ -17,11 +17,16 @@ RECENCY_THEN_TRUST = "recency_then_trust"
 
 
 class Candidate(Protocol):
-    profile_id: int
-    field: str
-    value: str
-    observed_at: datetime
-    trust_rank: int
+    @property
+    def profile_id(self) -> int: ...
+    @property
+    def field(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+    @property
+    def observed_at(self) -> datetime: ...
+    @property
+    def trust_rank(self) -> int: ...
 
 
 def candidate_rank(row: Candidate, strategy: str) -> tuple[object, ...]:

@@ -8,6 +8,7 @@ wakes workers up; a row's due time and lease are the timers.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -196,6 +197,46 @@ class Origin(models.TextChoices):
     JOURNEY_STEP = "journey_step", _("Journey step")
 
 
+class WebhookEndpoint(models.Model):
+    """A system the outbox calls with a signed JSON POST (an SMS gateway, a CRM, …).
+
+    The signing secret is never stored: `secret_env` names the environment variable that
+    holds it (empty: `CDP_WEBHOOK_SECRET`).
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    url = models.URLField(_("URL"), max_length=500)
+    secret_env = models.CharField(
+        _("secret variable"),
+        max_length=100,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z][A-Z0-9_]*$", _("An environment variable's name."))],
+        help_text=_("Environment variable holding the signing secret; empty: CDP_WEBHOOK_SECRET."),
+    )
+    timeout_seconds = models.PositiveSmallIntegerField(_("timeout (seconds)"), default=10)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gte=1) & Q(timeout_seconds__lte=60),
+                name="campaigns_webhook_timeout_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    WEBHOOK = "webhook", _("Webhook")
+
+
 class Message(models.Model):
     """One message owed to one person by one origin; the outbox row workers claim."""
 
@@ -203,6 +244,7 @@ class Message(models.Model):
     Reason = SkipReason
     Kind = MessageKind
     Origin = Origin
+    Channel = Channel
 
     origin_kind = models.CharField(
         max_length=16, choices=Origin.choices, verbose_name=_("origin kind")
@@ -215,16 +257,32 @@ class Message(models.Model):
         db_index=False,
         verbose_name=_("profile"),
     )
-    channel = models.CharField(max_length=12, default="email", verbose_name=_("channel"))
+    channel = models.CharField(
+        max_length=12, choices=Channel.choices, default=Channel.EMAIL, verbose_name=_("channel")
+    )
     purpose = models.ForeignKey(
         "consent.Purpose", on_delete=models.PROTECT, related_name="+", verbose_name=_("purpose")
     )
     kind = models.CharField(max_length=16, choices=MessageKind.choices, verbose_name=_("kind"))
     template_version = models.ForeignKey(
         TemplateVersion,
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="messages",
         verbose_name=_("template version"),
+    )
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("endpoint"),
+    )
+    payload = models.JSONField(default=dict, blank=True, verbose_name=_("payload"))
+    response_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("response status")
     )
     status = models.CharField(
         max_length=12, choices=MessageStatus.choices, default="queued", verbose_name=_("status")
@@ -262,6 +320,12 @@ class Message(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(origin_kind__in=Origin.values), name="campaigns_message_origin"
+            ),
+            # An email is rendered from a template version; a webhook call goes to an endpoint.
+            models.CheckConstraint(
+                condition=(Q(channel="email") & Q(template_version__isnull=False))
+                | (Q(channel="webhook") & Q(endpoint__isnull=False)),
+                name="campaigns_message_channel_target",
             ),
             # A skipped message says why; no other status carries a reason.
             models.CheckConstraint(
