@@ -294,6 +294,8 @@ class _Scan(ast.NodeVisitor):
 def python_files() -> Iterator[Path]:
     for app in APPS:
         for path in sorted((ROOT / app).rglob("*.py")):
+            if path.name.endswith((".html.py", ".txt.py")):
+                continue  # makemessages' temporary copy of a template, while it runs
             parts = set(path.relative_to(ROOT).parts)
             if parts & {"migrations", "management", "generate"} or path.name in {
                 "periodic.py",  # django-celery-beat rows, for operators
