@@ -159,3 +159,16 @@ class Network:
                     connection.close()
 
         return Handler
+
+
+def admin_log_in(driver: Any, base_url: str, username: str, password: str) -> None:
+    """Log in through the admin's login page and wait until the admin answers (a click
+    returns before the POST's redirect is followed; the next page would race it)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{base_url}/admin/login/")
+    driver.find_element(By.ID, "id_username").send_keys(username)
+    driver.find_element(By.ID, "id_password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(driver, 30).until(lambda d: "/admin/login/" not in d.current_url)

@@ -24,6 +24,7 @@ MAX_STEPS = 100
 WAITS = ("wait", "wait_until", "wait_for_event")
 NEXT_KEYS: dict[str, tuple[str, ...]] = {
     "send": ("next",),
+    "webhook": ("next",),
     "wait": ("next",),
     "wait_until": ("next",),
     "wait_for_event": ("next", "timeout_next"),
@@ -181,6 +182,13 @@ def _step(key: str, raw: Any, path: str, check: bool) -> Step:  # noqa: C901  (a
         _template(raw.get("template"), f"{path}.template", check)
         if raw.get("kind", "marketing") not in ("marketing", "transactional"):
             raise _fail(f"{path}.kind", _("must be marketing or transactional"))
+    elif kind == "webhook":
+        _only(raw, common | {"endpoint", "payload", "kind"}, path)
+        _endpoint(raw.get("endpoint"), f"{path}.endpoint", check)
+        if not isinstance(raw.get("payload", {}), dict):
+            raise _fail(f"{path}.payload", _("must be a JSON object"))
+        if raw.get("kind", "marketing") not in ("marketing", "transactional"):
+            raise _fail(f"{path}.kind", _("must be marketing or transactional"))
     elif kind == "wait":
         _only(raw, common | {"duration"}, path)
         duration_parse(raw.get("duration"), f"{path}.duration")
@@ -227,6 +235,15 @@ def _template(value: Any, path: str, check: bool) -> None:
         raise _fail(path, _("must be a template id"))
     if check and not TemplateVersion.objects.filter(template_id=value).exists():
         raise _fail(path, _("no template with a version has this id"))
+
+
+def _endpoint(value: Any, path: str, check: bool) -> None:
+    from campaigns.models import WebhookEndpoint
+
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _fail(path, _("must be a webhook endpoint id"))
+    if check and not WebhookEndpoint.objects.filter(pk=value, is_active=True).exists():
+        raise _fail(path, _("no active webhook endpoint has this id"))
 
 
 def _variants(raw: Any, path: str) -> dict[str, str]:

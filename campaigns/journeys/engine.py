@@ -250,7 +250,7 @@ def _execute(
         segment_members_remove(segment_id=step.raw["segment"], profile_ids=profile_ids)
     elif step.type == "exit":
         return [(row, "exit", FINISH, "") for row in group]
-    elif step.type == "send":
+    elif step.type in ("send", "webhook"):
         return [(row, "send", target("next", ""), "") for row in group]
     return [(row, "done", target("next", ""), "") for row in group]
 
@@ -373,6 +373,25 @@ def _zones_for(
     }
 
 
+def _webhook_message(log_id: int, row: Row, step: Step, journey: Journey, now: datetime) -> Message:
+    """A webhook step's call: an outbox row of the webhook channel (signed POST, retried
+    with backoff, gated on consent like an email; see campaigns/services/webhooks.py)."""
+    return Message(
+        origin_kind=Message.Origin.JOURNEY_STEP,
+        origin_id=log_id,
+        profile_id=row.profile_id,
+        channel=Message.Channel.WEBHOOK,
+        endpoint_id=step.raw["endpoint"],
+        payload={**step.raw.get("payload", {}), "journey": journey.pk, "step": row.step},
+        purpose_id=journey.purpose_id,
+        kind=step.raw.get("kind", Message.Kind.MARKETING),
+        message_id=message_id_make(
+            origin_kind=Message.Origin.JOURNEY_STEP, origin_id=log_id, profile_id=row.profile_id
+        ),
+        due_at=now,
+    )
+
+
 def _messages_create(
     sends: list[tuple[int, Row]], definitions: dict[int, Definition], now: datetime
 ) -> int:
@@ -382,6 +401,9 @@ def _messages_create(
     messages = []
     for log_id, row in sends:
         step = definitions[row.version_id].steps[row.step]
+        if step.type == "webhook":
+            messages.append(_webhook_message(log_id, row, step, journeys[row.journey_id], now))
+            continue
         template_id = step.raw["template"]
         if template_id not in versions:
             latest = template_latest_version(template_id=template_id)

@@ -59,6 +59,12 @@ def journey_simulate(
             version = template_latest_version(template_id=step.raw["template"])
             detail = str(version) if version else _("no version")
             outcome = "send"
+        elif step.type == "webhook":
+            from campaigns.models import WebhookEndpoint
+
+            endpoint = WebhookEndpoint.objects.filter(pk=step.raw["endpoint"]).first()
+            detail = endpoint.name if endpoint else _("no endpoint")
+            outcome = "send"
         elif step.type == "exit":
             walked.append(SimulatedStep(at, step.key, step.type, "exit"))
             break

@@ -196,3 +196,56 @@ def test_queuing_twice_gives_one_row_and_bad_input_queues_nothing(
     assert first.pk == again.pk
     assert Message.objects.count() == 1
     assert sorted(refused.value.fields or {}) == ["endpoint", "payload"]
+
+
+@pytest.mark.django_db
+def test_a_journeys_webhook_step_calls_the_endpoint_once_per_person(
+    receiver: tuple[Receiver, str], endpoint: WebhookEndpoint, newsletter: Any
+) -> None:
+    from campaigns.errors import InvalidJourney
+    from campaigns.journeys.definition import definition_parse
+    from campaigns.journeys.engine import journeys_advance
+    from campaigns.journeys.services import journey_enrol
+    from tests.campaigns.journeys import live_journey
+
+    definition = {
+        "trigger": {"type": "manual"},
+        "start": "crm",
+        "steps": {
+            "crm": {
+                "type": "webhook",
+                "endpoint": endpoint.pk,
+                "payload": {"list": "welcome"},
+                "next": "done",
+            },
+            "done": {"type": "exit"},
+        },
+    }
+    journey = live_journey(definition, newsletter)
+    people = make_people(2)
+    for person in people:
+        grant(person, newsletter)
+    journey_enrol(journey_id=journey.pk, profile_ids=[p.pk for p in people])
+
+    journeys_advance(now=timezone.now())
+    journeys_advance(now=timezone.now())  # a second tick finds nothing new to call
+    result = outbox_send_due()
+
+    assert result.sent == 2
+    bodies = sorted(
+        (json.loads(body) for _, body in receiver[0].calls), key=lambda d: d["profile_id"]
+    )
+    assert [d["profile_id"] for d in bodies] == sorted(p.pk for p in people)
+    assert bodies[0]["payload"] == {"list": "welcome", "journey": journey.pk, "step": "crm"}
+    assert Message.objects.filter(channel="webhook", status="sent").count() == 2
+
+    bad = {
+        **definition,
+        "steps": {
+            **definition["steps"],
+            "crm": {"type": "webhook", "endpoint": 999999, "next": "done"},
+        },
+    }
+    with pytest.raises(InvalidJourney) as error:
+        definition_parse(bad)
+    assert "steps.crm.endpoint" in str(error.value.fields)

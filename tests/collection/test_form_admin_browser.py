@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from collection.models import Form
 from collection.services.forms import form_save
 from profiles.models import Source
-from tests.browser import chromium, needs_chromium
+from tests.browser import admin_log_in, chromium, needs_chromium
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -38,10 +38,7 @@ def test_a_steward_adds_a_field_and_an_origin_with_the_add_buttons(
         )
     )
     get_user_model().objects.create_superuser("steward", "s@example.org", "widgets-pw-123")
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.find_element(By.ID, "id_username").send_keys("steward")
-    browser.find_element(By.ID, "id_password").send_keys("widgets-pw-123")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    admin_log_in(browser, live_server.url, "steward", "widgets-pw-123")
 
     browser.get(f"{live_server.url}/admin/collection/form/{form.pk}/change/")
     editor = browser.find_element(By.CSS_SELECTOR, ".form-fields-editor")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.browser import chromium, needs_chromium
+from tests.browser import admin_log_in, chromium, needs_chromium
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -19,13 +19,8 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
 
 def _log_in(browser: Any, live_server: Any) -> None:
-    from selenium.webdriver.common.by import By
-
     get_user_model().objects.create_superuser("steward", "s@example.org", "builder-pw-123")
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.find_element(By.ID, "id_username").send_keys("steward")
-    browser.find_element(By.ID, "id_password").send_keys("builder-pw-123")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    admin_log_in(browser, live_server.url, "steward", "builder-pw-123")
 
 
 @pytest.mark.django_db(transaction=True)
