@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from django.test.utils import override_settings
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Broadcast, Message, Template
 from campaigns.services import (
@@ -54,7 +56,7 @@ VARIANTS = {
         "subject": "{{ profile.first_name }}, this month's news",
         "preheader": "One practical guide, five minutes to read.",
         "mjml": BODY.format(
-            title="Monthly news",
+            title=_("Monthly news"),
             hello="Hello",
             intro="Here is this month's guide: short, practical, one idea.",
             persona="You told us you keep up with the field: the full guide is one click away.",
@@ -69,7 +71,7 @@ VARIANTS = {
         "subject": "{{ profile.first_name }}, les nouvelles du mois",
         "preheader": "Un guide pratique, cinq minutes de lecture.",
         "mjml": BODY.format(
-            title="Les nouvelles du mois",
+            title=_("Les nouvelles du mois"),
             hello="Bonjour",
             intro="Voici le guide du mois : court, pratique, une seule idée.",
             persona="Vous aimez suivre votre domaine : le guide complet est à un clic.",
@@ -88,7 +90,7 @@ def campaigns_demo_load(*, segment: Segment) -> dict[str, int]:
     template = Template.objects.filter(name=DEMO_TEMPLATE).first() or template_create(
         name=DEMO_TEMPLATE,
         variants=VARIANTS,
-        description="The demo newsletter, in English and French.",
+        description=gettext("The demo newsletter, in English and French."),
     )
     purpose = Purpose.objects.get(code="newsletter")
     broadcast = Broadcast.objects.filter(name=DEMO_BROADCAST).first() or broadcast_create(

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.utils.translation import gettext
 
 from campaigns.errors import NotFound
 from core.signing import token_path, token_sign, token_sign_object
@@ -39,9 +40,9 @@ def open_token_read(*, token: str) -> int:
     try:
         value = signing.Signer(salt=OPEN_SALT).unsign(token)
     except signing.BadSignature as error:
-        raise NotFound("This link is not valid.") from error
+        raise NotFound(gettext("This link is not valid.")) from error
     if not value.isdigit():
-        raise NotFound("This link is not valid.")
+        raise NotFound(gettext("This link is not valid."))
     return int(value)
 
 
@@ -50,14 +51,14 @@ def click_token_read(*, token: str) -> tuple[int, str]:
     try:
         payload: Any = signing.Signer(salt=CLICK_SALT).unsign_object(token)
     except (signing.BadSignature, ValueError) as error:
-        raise NotFound("This link is not valid.") from error
+        raise NotFound(gettext("This link is not valid.")) from error
     if not isinstance(payload, dict):
-        raise NotFound("This link is not valid.")
+        raise NotFound(gettext("This link is not valid."))
     pk, url = payload.get("m"), payload.get("u")
     if not isinstance(pk, int) or not isinstance(url, str):
-        raise NotFound("This link is not valid.")
+        raise NotFound(gettext("This link is not valid."))
     if not url.startswith(("http://", "https://")):
-        raise NotFound("This link is not valid.")
+        raise NotFound(gettext("This link is not valid."))
     return pk, url
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import css_inline
 import mjml
 from django.utils.html import strip_tags
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from liquid import Environment
 from liquid.exceptions import LiquidError
@@ -91,7 +92,9 @@ def _check_liquid(*, field: str, source: str, environment: Environment) -> None:
     forbidden = _FORBIDDEN.search(source)
     if forbidden:
         raise _refuse(
-            field, _line(source, forbidden.start()), f"'{forbidden.group(1)}' is not allowed"
+            field,
+            _line(source, forbidden.start()),
+            gettext("'%(value)s' is not allowed") % {"value": forbidden.group(1)},
         )
     try:
         template = environment.from_string(source)

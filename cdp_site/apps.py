@@ -4,6 +4,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _sync_roles(sender: AppConfig, **kwargs: Any) -> None:
@@ -14,7 +15,7 @@ def _sync_roles(sender: AppConfig, **kwargs: Any) -> None:
 
 class CdpSiteConfig(AppConfig):
     name = "cdp_site"
-    verbose_name = "Site operations"
+    verbose_name = _("Site operations")
 
     def ready(self) -> None:
         # Permissions of every app exist only after migrate; grant them to the roles then.

@@ -13,6 +13,7 @@ from csp.constants import UNSAFE_INLINE as CSP_UNSAFE_INLINE
 from kombu import Queue
 
 from core.env import (
+    ImproperlyConfiguredEnv,
     env_bool,
     env_float,
     env_int,
@@ -84,6 +85,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The steward's choice (the admin's language switch, a cookie), else the browser's
+    # Accept-Language, else the organisation's LANGUAGE_CODE (docs/i18n.md).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -119,6 +123,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -161,10 +166,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# The languages of the admin, the public pages and the emails (docs/i18n.md). The
+# organisation's default answers whoever states no language: CDP_LANGUAGE=fr for French.
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LANGUAGE_CODE = get_from_env("CDP_LANGUAGE", "en").strip().lower()
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfiguredEnv(
+        f"CDP_LANGUAGE must be one of {', '.join(dict(LANGUAGES))}, not {LANGUAGE_CODE!r}"
+    )
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# English dates as ISO and 24-hour times (cdp_site/formats/en); French as Django writes it.
+FORMAT_MODULE_PATH = ["cdp_site.formats"]
 TIME_ZONE = get_from_env("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# Dates, times and decimals follow the active language's formats (localisation is always
+# on since Django 5.0). Thousands are grouped only where a template asks (`intcomma`), so
+# that ids in links and forms stay plain digits.
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

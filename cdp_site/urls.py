@@ -43,6 +43,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
     path("admin/", admin.site.urls),
     path("health/", views.health, name="health"),
+    # Django's set_language (POST): the admin's language switch keeps the choice in a cookie.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("v1/", include("collection.api.tracking.urls")),
     *tracking_root_urlpatterns,
     path("api/", api_root, name="api-root"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -30,7 +31,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     """JSON 404 in the API's error format under /api/ and /v1/, Django's page elsewhere."""
     if _is_api(request):
         return JsonResponse(
-            error_body(status_code=404, code="not_found", message="Not found."), status=404
+            error_body(status_code=404, code="not_found", message=gettext("Not found.")), status=404
         )
     return defaults.page_not_found(request, exception or Http404())
 
@@ -39,6 +40,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """JSON 500 under /api/ and /v1/ (never with details), Django's page elsewhere."""
     if _is_api(request):
         return JsonResponse(
-            error_body(status_code=500, code="server_error", message="Server error."), status=500
+            error_body(status_code=500, code="server_error", message=gettext("Server error.")),
+            status=500,
         )
     return defaults.server_error(request)

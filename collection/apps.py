@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CollectionConfig(AppConfig):
     """The channels that bring data in: tracking API, forms, imports, the intake buffer."""
 
     name = "collection"
-    verbose_name = "Collection"
+    verbose_name = _("Collection")
 
     def ready(self) -> None:
         from collection.panels import collection_facts, collection_panels

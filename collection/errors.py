@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from django.utils.translation import gettext
+
 from core.errors import DomainError, ErrorCode
 
 
@@ -33,7 +35,10 @@ class FormRateLimited(CollectionError):
     code = ErrorCode.THROTTLED
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"Too many submissions; try again in {math.ceil(retry_after)} seconds.")
+        super().__init__(
+            gettext("Too many submissions; try again in %(value)s seconds.")
+            % {"value": math.ceil(retry_after)}
+        )
         self.retry_after = retry_after
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from collection.models import ImportJob
 from collection.services.imports.files import import_job_ids_of
@@ -45,4 +46,6 @@ def collection_panels(*, profile_id: int) -> list[Panel]:
         )
         for job in jobs
     ]
-    return [Panel(title="Imports it came from", columns=("Import job", "Created"), rows=rows)]
+    return [
+        Panel(title=gettext("Imports it came from"), columns=("Import job", "Created"), rows=rows)
+    ]

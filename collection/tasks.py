@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError, transaction
+from django.utils.translation import gettext
 
 from collection.services.imports import import_job_fail, import_run_batch, import_run_slice
 
@@ -20,8 +21,8 @@ class _ImportTask(Task):
         if job_id is not None:
             import_job_fail(
                 job_id=job_id,
-                message=f"Stopped by an unexpected error ({type(exc).__name__}); "
-                "see the worker log.",
+                message=gettext("Stopped by an unexpected error (%(name)s); see the worker log.")
+                % {"name": type(exc).__name__},
             )
 
 

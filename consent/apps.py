@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ConsentConfig(AppConfig):
     name = "consent"
-    verbose_name = "Consent and GDPR"
+    verbose_name = _("Consent and GDPR")
 
     def ready(self) -> None:
         from consent.person_data import consent_erase, consent_export

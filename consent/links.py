@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from consent.errors import ExpiredLink, InvalidLink
 from core.signing import token_path, token_sign_object
@@ -40,7 +41,7 @@ def public_url(path: str) -> str:
 def _int_field(payload: Any, key: str) -> int:
     value = payload.get(key) if isinstance(payload, dict) else None
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidLink("This link is not valid.")
+        raise InvalidLink(gettext("This link is not valid."))
     return value
 
 
@@ -55,9 +56,9 @@ def confirm_token_read(*, token: str) -> int:
             token, max_age=confirm_max_age()
         )
     except signing.SignatureExpired as error:
-        raise ExpiredLink("This confirmation link has expired.") from error
+        raise ExpiredLink(gettext("This confirmation link has expired.")) from error
     except (signing.BadSignature, ValueError) as error:
-        raise InvalidLink("This link is not valid.") from error
+        raise InvalidLink(gettext("This link is not valid.")) from error
     return _int_field(payload, "r")
 
 
@@ -70,7 +71,7 @@ def unsubscribe_token_read(*, token: str) -> tuple[int, int]:
     try:
         payload = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
     except (signing.BadSignature, ValueError) as error:
-        raise InvalidLink("This link is not valid.") from error
+        raise InvalidLink(gettext("This link is not valid.")) from error
     return _int_field(payload, "p"), _int_field(payload, "u")
 
 
@@ -83,7 +84,7 @@ def preferences_token_read(*, token: str) -> int:
     try:
         payload = signing.Signer(salt=PREFERENCES_SALT).unsign_object(token)
     except (signing.BadSignature, ValueError) as error:
-        raise InvalidLink("This link is not valid.") from error
+        raise InvalidLink(gettext("This link is not valid.")) from error
     return _int_field(payload, "p")
 
 
@@ -120,12 +121,12 @@ def return_token_read(*, token: str) -> list[str]:
             token, max_age=confirm_max_age()
         )
     except signing.SignatureExpired as error:
-        raise ExpiredLink("This confirmation link has expired.") from error
+        raise ExpiredLink(gettext("This confirmation link has expired.")) from error
     except (signing.BadSignature, ValueError) as error:
-        raise InvalidLink("This link is not valid.") from error
+        raise InvalidLink(gettext("This link is not valid.")) from error
     digests = payload.get("d") if isinstance(payload, dict) else None
     if not (isinstance(digests, list) and digests and all(isinstance(d, str) for d in digests)):
-        raise InvalidLink("This link is not valid.")
+        raise InvalidLink(gettext("This link is not valid."))
     return digests
 
 

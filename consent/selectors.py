@@ -9,6 +9,7 @@ from typing import cast
 
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from consent.errors import InvalidLink, ProfileNotFound, ProfileUnavailable
 from consent.links import confirm_token_read
@@ -179,6 +180,13 @@ def consent_records_list() -> QuerySet[ConsentRecord]:
     return ConsentRecord.objects.select_related("purpose", "wording", "recorded_by").order_by("-id")
 
 
+def consent_profile_language(*, profile_id: int) -> str:
+    """The language stated on a person's profile ("" when none): their pages and emails."""
+    profile_model = cast("type[Model]", ConsentRecord._meta.get_field("profile").related_model)
+    found = profile_model._default_manager.filter(pk=profile_id).values_list("language", flat=True)
+    return found.first() or ""
+
+
 def consent_profile_id(*, profile_id: int, lock: bool = False) -> int:
     """The profile a person's decisions go to (merges followed); an erased one is refused.
 
@@ -202,11 +210,13 @@ def consent_profile_id(*, profile_id: int, lock: bool = False) -> int:
             continue
         if status == "erased":
             raise ProfileUnavailable(
-                "This profile was erased.", fields={"profile": ["This profile was erased."]}
+                gettext("This profile was erased."),
+                fields={"profile": [gettext("This profile was erased.")]},
             )
         return current
     raise ProfileNotFound(
-        "No profile with this id.", fields={"profile": ["No profile with this id."]}
+        gettext("No profile with this id."),
+        fields={"profile": [gettext("No profile with this id.")]},
     )
 
 
@@ -220,7 +230,7 @@ def consent_confirmation_request(*, token: str) -> ConsentRecord:
         .first()
     )
     if record is None:
-        raise InvalidLink("This link is not valid.")
+        raise InvalidLink(gettext("This link is not valid."))
     return record
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -28,6 +29,7 @@ from consent.selectors import (
     consent_current,
     consent_in_force,
     consent_profile_id,
+    consent_profile_language,
     consent_state_for_profile,
 )
 from consent.services import (
@@ -36,6 +38,7 @@ from consent.services import (
     consent_unsubscribe,
     suppression_return_confirm,
 )
+from core.i18n import in_person_language
 
 ONE_CLICK_KEY = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"
@@ -43,6 +46,16 @@ ONE_CLICK_VALUE = "One-Click"
 
 def _user_agent(request: HttpRequest) -> str:
     return request.headers.get("User-Agent", "")
+
+
+def _render_for(
+    request: HttpRequest, profile_id: int, template: str, context: dict[str, object]
+) -> HttpResponse:
+    """A person's page in the person's language (their profile's, else their browser's)."""
+    with in_person_language(stated=consent_profile_language(profile_id=profile_id)) as language:
+        response = render(request, template, context)
+    response.headers["Content-Language"] = language
+    return response
 
 
 def _link_error(request: HttpRequest, error: ConsentError) -> HttpResponse:
@@ -63,16 +76,23 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
             record, _ = consent_confirm(
                 token=token, ip=client_ip(request), user_agent=_user_agent(request)
             )
-            return render(request, "consent/confirmed.html", {"purpose": record.purpose})
+            return _render_for(
+                request, record.profile_id, "consent/confirmed.html", {"purpose": record.purpose}
+            )
         pending = consent_confirmation_request(token=token)
         profile_id = consent_profile_id(profile_id=pending.profile_id)
     except ConsentError as error:
         return _link_error(request, error)
     current = consent_current(profile_id=profile_id, purpose=pending.purpose)
     if consent_in_force(record=current):
-        return render(request, "consent/confirmed.html", {"purpose": pending.purpose})
-    return render(
-        request, "consent/confirm.html", {"purpose": pending.purpose, "wording": pending.wording}
+        return _render_for(
+            request, profile_id, "consent/confirmed.html", {"purpose": pending.purpose}
+        )
+    return _render_for(
+        request,
+        profile_id,
+        "consent/confirm.html",
+        {"purpose": pending.purpose, "wording": pending.wording},
     )
 
 
@@ -88,7 +108,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         profile_id, purpose_id = unsubscribe_token_read(token=token)
         purpose = Purpose.objects.filter(pk=purpose_id).first()
         if purpose is None:
-            raise InvalidLink("This link is not valid.")
+            raise InvalidLink(gettext("This link is not valid."))
         if request.method == "POST":
             consent_unsubscribe(
                 token=token,
@@ -101,15 +121,18 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     except ConsentError as error:
         return _link_error(request, error)
     if request.method == "GET":
-        return render(request, "consent/unsubscribe.html", {"purpose": purpose})
+        return _render_for(request, profile_id, "consent/unsubscribe.html", {"purpose": purpose})
     if one_click:
-        return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
+        with in_person_language(stated=consent_profile_language(profile_id=profile_id)):
+            text = gettext("Unsubscribed.")
+        return HttpResponse(f"{text}\n", content_type="text/plain; charset=utf-8")
     # The same link may open the person's preference page, to see or undo the choice.
     preferences_path = reverse(
         "consent:preferences", kwargs={"token": preferences_token_make(profile_id=profile_id)}
     )
-    return render(
+    return _render_for(
         request,
+        profile_id,
         "consent/unsubscribed.html",
         {"purpose": purpose, "preferences_path": preferences_path},
     )
@@ -150,8 +173,9 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         }
         for state in consent_state_for_profile(profile_id=profile_id)
     ]
-    return render(
+    return _render_for(
         request,
+        profile_id,
         "consent/preferences.html",
         {"rows": rows, "saved": request.GET.get("saved") == "1"},
     )

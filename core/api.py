@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -52,7 +53,7 @@ def _validation_response(detail: Any) -> Response:
         messages.extend(str(item) for item in detail)
     else:
         messages.append(str(detail))
-    message = " ".join(messages) if messages else "Some fields are invalid."
+    message = " ".join(messages) if messages else gettext("Some fields are invalid.")
     return Response(
         error_body(status_code=400, code="invalid", message=message, fields=fields),
         status=status.HTTP_400_BAD_REQUEST,

@@ -12,8 +12,14 @@ class RateAllowance(models.Model):
     A row whose time has passed is the same as no row; `rate_sweep` deletes those.
     """
 
-    key = models.UUIDField(primary_key=True)
-    allowed_at = models.FloatField(help_text="Unix time in seconds.")
+    key = models.UUIDField(primary_key=True, verbose_name=_("key"))
+    allowed_at = models.FloatField(
+        help_text=_("Unix time in seconds."), verbose_name=_("allowed at")
+    )
+
+    class Meta:
+        verbose_name = _("rate allowance")
+        verbose_name_plural = _("rate allowances")
 
     def __str__(self) -> str:
         return str(self.key)
@@ -27,11 +33,14 @@ class ApiToken(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("user"),
     )
     name = models.CharField(_("name"), max_length=100, help_text=_("What uses this token."))
     prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
-    digest = models.CharField(max_length=64, editable=False)
+    digest = models.CharField(max_length=64, editable=False, verbose_name=_("digest"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     expires_at = models.DateTimeField(
         _("expires at"), null=True, blank=True, help_text=_("Empty: never expires.")

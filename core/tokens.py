@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import DomainError, ErrorCode
 from core.keys import key_digest, key_is_plausible, key_matches, key_new
@@ -52,7 +53,7 @@ def api_token_revoke(*, token_ids: list[int]) -> int:
 def api_token_authenticate(*, key: str) -> ApiToken:
     """The live token this key belongs to (its user loaded), or InvalidToken."""
     if not key_is_plausible(key, prefix_length=PREFIX_LENGTH):
-        raise InvalidToken("unknown, expired or revoked token")
+        raise InvalidToken(gettext("unknown, expired or revoked token"))
     token = ApiToken.objects.select_related("user").filter(prefix=key[:PREFIX_LENGTH]).first()
     matches = key_matches(
         key=key, digest=token.digest if token else None, pepper=settings.CDP_API_TOKEN_PEPPER
@@ -65,7 +66,7 @@ def api_token_authenticate(*, key: str) -> ApiToken:
         or (token.expires_at is not None and token.expires_at <= now)
         or not token.user.is_active
     ):
-        raise InvalidToken("unknown, expired or revoked token")
+        raise InvalidToken(gettext("unknown, expired or revoked token"))
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ProfilesConfig(AppConfig):
     name = "profiles"
-    verbose_name = "Profiles"
+    verbose_name = _("Profiles")
 
     def ready(self) -> None:
         from django.db.backends.signals import connection_created

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ReportsConfig(AppConfig):
     name = "reports"
-    verbose_name = "Reports"
+    verbose_name = _("Reports")
 
     def ready(self) -> None:
         from consent.registry import person_data_register

@@ -8,6 +8,7 @@ construction: no profile, no property, so an erased person leaves only counts.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from consent.models import Purpose
 from profiles.models import Source
@@ -20,11 +21,15 @@ class RollupCursor(models.Model):
     not visible yet are kept in `gaps` and read again until they appear or expire.
     """
 
-    name = models.CharField(max_length=40, unique=True)
-    position = models.BigIntegerField(default=0)
-    gaps = models.JSONField(default=list, blank=True)
-    rebuilt_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.CharField(max_length=40, unique=True, verbose_name=_("name"))
+    position = models.BigIntegerField(default=0, verbose_name=_("position"))
+    gaps = models.JSONField(default=list, blank=True, verbose_name=_("gaps"))
+    rebuilt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("rebuilt at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+
+    class Meta:
+        verbose_name = _("rollup cursor")
+        verbose_name_plural = _("rollup cursors")
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.position}"
@@ -33,17 +38,20 @@ class RollupCursor(models.Model):
 class DailyEvents(models.Model):
     """Events per day, source, type, name and UTM source / medium / campaign."""
 
-    day = models.DateField()
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
-    type = models.CharField(max_length=16)
-    name = models.CharField(max_length=200, blank=True)
-    utm_source = models.CharField(max_length=100, blank=True)
-    utm_medium = models.CharField(max_length=100, blank=True)
-    utm_campaign = models.CharField(max_length=100, blank=True)
-    count = models.PositiveIntegerField(default=0)
+    day = models.DateField(verbose_name=_("day"))
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="+", verbose_name=_("source")
+    )
+    type = models.CharField(max_length=16, verbose_name=_("type"))
+    name = models.CharField(max_length=200, blank=True, verbose_name=_("name"))
+    utm_source = models.CharField(max_length=100, blank=True, verbose_name=_("utm source"))
+    utm_medium = models.CharField(max_length=100, blank=True, verbose_name=_("utm medium"))
+    utm_campaign = models.CharField(max_length=100, blank=True, verbose_name=_("utm campaign"))
+    count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
 
     class Meta:
-        verbose_name_plural = "daily events"
+        verbose_name = _("daily events")
+        verbose_name_plural = _("daily events")
         constraints = [
             models.UniqueConstraint(
                 fields=[
@@ -68,14 +76,17 @@ class DailyConsents(models.Model):
     """Consent decisions recorded per day, purpose, status (granted, withdrawn, ...) and
     method (form, import, double opt-in confirmation, ...)."""
 
-    day = models.DateField()
-    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=24)
-    method = models.CharField(max_length=24, blank=True)
-    count = models.PositiveIntegerField(default=0)
+    day = models.DateField(verbose_name=_("day"))
+    purpose = models.ForeignKey(
+        Purpose, on_delete=models.PROTECT, related_name="+", verbose_name=_("purpose")
+    )
+    status = models.CharField(max_length=24, verbose_name=_("status"))
+    method = models.CharField(max_length=24, blank=True, verbose_name=_("method"))
+    count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
 
     class Meta:
-        verbose_name_plural = "daily consents"
+        verbose_name = _("daily consents")
+        verbose_name_plural = _("daily consents")
         constraints = [
             models.UniqueConstraint(
                 fields=["day", "purpose", "status", "method"], name="daily_consents_unique"
@@ -92,18 +103,22 @@ class Conversion(models.Model):
     person was first seen. It names no one: the event's id alone, which points nowhere
     once the person is erased (the row stays, an anonymous count)."""
 
-    event_id = models.BigIntegerField(unique=True)
-    day = models.DateField()
-    name = models.CharField(max_length=200)
-    first_source = models.CharField(max_length=100, blank=True)
-    first_medium = models.CharField(max_length=100, blank=True)
-    first_campaign = models.CharField(max_length=200, blank=True)
-    last_source = models.CharField(max_length=100, blank=True)
-    last_medium = models.CharField(max_length=100, blank=True)
-    last_campaign = models.CharField(max_length=200, blank=True)
-    days_to_convert = models.PositiveIntegerField(null=True, blank=True)
+    event_id = models.BigIntegerField(unique=True, verbose_name=_("event id"))
+    day = models.DateField(verbose_name=_("day"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    first_source = models.CharField(max_length=100, blank=True, verbose_name=_("first source"))
+    first_medium = models.CharField(max_length=100, blank=True, verbose_name=_("first medium"))
+    first_campaign = models.CharField(max_length=200, blank=True, verbose_name=_("first campaign"))
+    last_source = models.CharField(max_length=100, blank=True, verbose_name=_("last source"))
+    last_medium = models.CharField(max_length=100, blank=True, verbose_name=_("last medium"))
+    last_campaign = models.CharField(max_length=200, blank=True, verbose_name=_("last campaign"))
+    days_to_convert = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("days to convert")
+    )
 
     class Meta:
+        verbose_name = _("conversion")
+        verbose_name_plural = _("conversions")
         indexes = [models.Index(fields=["day", "name"], name="conversion_day_name_idx")]
 
     def __str__(self) -> str:
@@ -114,17 +129,26 @@ class ReportSchedule(models.Model):
     """A built-in report sent by email to recipients after each week or month."""
 
     class Cadence(models.TextChoices):
-        WEEKLY = "weekly", "Every Monday, for the week before"
-        MONTHLY = "monthly", "On the 1st, for the month before"
+        WEEKLY = "weekly", _("Every Monday, for the week before")
+        MONTHLY = "monthly", _("On the 1st, for the month before")
 
-    report = models.CharField(max_length=32, help_text="The built-in report's code.")
-    cadence = models.CharField(max_length=8, choices=Cadence.choices)
-    recipients = models.TextField(help_text="Email addresses, one per line or comma-separated.")
-    is_active = models.BooleanField(default=True)
-    next_run_at = models.DateTimeField(help_text="When beat sends the next report.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    report = models.CharField(
+        max_length=32, help_text=_("The built-in report's code."), verbose_name=_("report")
+    )
+    cadence = models.CharField(max_length=8, choices=Cadence.choices, verbose_name=_("cadence"))
+    recipients = models.TextField(
+        help_text=_("Email addresses, one per line or comma-separated."),
+        verbose_name=_("recipients"),
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    next_run_at = models.DateTimeField(
+        help_text=_("When beat sends the next report."), verbose_name=_("next run at")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("report schedule")
+        verbose_name_plural = _("report schedules")
         indexes = [
             models.Index(fields=["is_active", "next_run_at"], name="report_schedule_due_idx")
         ]
@@ -137,24 +161,30 @@ class ReportDelivery(models.Model):
     """One report of one period for one schedule: sent once, retried while it fails."""
 
     class Status(models.TextChoices):
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
     schedule = models.ForeignKey(
-        ReportSchedule, on_delete=models.CASCADE, related_name="deliveries"
+        ReportSchedule,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("schedule"),
     )
-    period_start = models.DateField()
-    period_end = models.DateField()
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.SENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    recipients = models.PositiveSmallIntegerField(default=0)
-    error = models.CharField(max_length=200, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    period_start = models.DateField(verbose_name=_("period start"))
+    period_end = models.DateField(verbose_name=_("period end"))
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.SENDING, verbose_name=_("status")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    recipients = models.PositiveSmallIntegerField(default=0, verbose_name=_("recipients"))
+    error = models.CharField(max_length=200, blank=True, verbose_name=_("error"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
-        verbose_name_plural = "report deliveries"
+        verbose_name = _("report delivery")
+        verbose_name_plural = _("report deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["schedule", "period_start"], name="report_delivery_once_per_period"
@@ -173,9 +203,13 @@ class FigureSnapshot(models.Model):
     """A figure too costly to count on every page view (people, contactable people per
     purpose), counted by beat every few minutes; the dashboard reads it."""
 
-    name = models.CharField(max_length=60, unique=True)
-    value = models.FloatField(null=True, blank=True)
-    computed_at = models.DateTimeField()
+    name = models.CharField(max_length=60, unique=True, verbose_name=_("name"))
+    value = models.FloatField(null=True, blank=True, verbose_name=_("value"))
+    computed_at = models.DateTimeField(verbose_name=_("computed at"))
+
+    class Meta:
+        verbose_name = _("figure snapshot")
+        verbose_name_plural = _("figure snapshots")
 
     def __str__(self) -> str:
         return f"{self.name} = {self.value}"

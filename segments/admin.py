@@ -23,6 +23,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from consent.services import access_log_add, mask_value, may_unmask
 from consent.services.access import EXPORT_PERMISSION
@@ -56,7 +58,8 @@ class SegmentForm(forms.ModelForm):
     rule = forms.JSONField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 12, "cols": 90, "class": "vLargeTextField"}),
-        help_text="Edit with the builder above, or as JSON (see the README for the grammar).",
+        help_text=_("Edit with the builder above, or as JSON (see the README for the grammar)."),
+        label=_("Rule"),
     )
 
     class Meta:
@@ -79,10 +82,15 @@ class MembersForm(forms.Form):
     identifiers = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
         required=False,
-        help_text="Profile ids or email addresses, one a line (or separated by commas).",
+        help_text=_("Profile ids or email addresses, one a line (or separated by commas)."),
+        label=_("Identifiers"),
     )
-    file = forms.FileField(required=False, help_text="Or a CSV / text file of them.")
-    remove = forms.BooleanField(required=False, help_text="Remove them instead of adding.")
+    file = forms.FileField(
+        required=False, help_text=_("Or a CSV / text file of them."), label=_("File")
+    )
+    remove = forms.BooleanField(
+        required=False, help_text=_("Remove them instead of adding."), label=_("Remove")
+    )
 
     def identifiers_list(self) -> list[str]:
         text = self.cleaned_data.get("identifiers") or ""
@@ -119,10 +127,12 @@ class SegmentAdmin(admin.ModelAdmin):
             ("Members", {"fields": ["rule_in_words", "members", "size_history"]}),
         ]
 
-    @admin.display(description="Rule in words")
+    @admin.display(description=_("Rule in words"))
     def rule_in_words(self, obj: Segment) -> SafeString:
         if obj.kind == Segment.Kind.STATIC:
-            return format_html("{}", "A static list: members are added by hand or by import.")
+            return format_html(
+                "{}", gettext("A static list: members are added by hand or by import.")
+            )
         try:
             return format_html(
                 '<ul class="rule-words">{}</ul>', lines_html(rule_describe(obj.rule))
@@ -130,7 +140,7 @@ class SegmentAdmin(admin.ModelAdmin):
         except RuleError as error:
             return format_html("Invalid rule: {}", str(error))
 
-    @admin.display(description="Members")
+    @admin.display(description=_("Members"))
     def members(self, obj: Segment) -> SafeString:
         members_url = reverse("admin:segments_segment_members", args=[obj.pk])
         return format_html(
@@ -140,7 +150,7 @@ class SegmentAdmin(admin.ModelAdmin):
             reverse("admin:segments_segment_export", args=[obj.pk]),
         )
 
-    @admin.display(description="Size over time")
+    @admin.display(description=_("Size over time"))
     def size_history(self, obj: Segment) -> SafeString:
         return size_chart(
             segment_sizes(segment_id=obj.pk, limit=200),
@@ -170,14 +180,16 @@ class SegmentAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
         obj.created_at = saved.created_at
 
-    @admin.action(description="Refresh now (in the background)")
+    @admin.action(description=_("Refresh now (in the background)"))
     def refresh_now(self, request: HttpRequest, queryset: Any) -> None:
         from segments.tasks import segment_refresh_task
 
         dynamic = list(queryset.filter(kind=Segment.Kind.DYNAMIC).values_list("pk", flat=True))
         for pk in dynamic:
             segment_refresh_task.apply_async(kwargs={"segment_id": pk})
-        messages.info(request, f"{len(dynamic)} segment(s) queued for a refresh.")
+        messages.info(
+            request, gettext("%(len)s segment(s) queued for a refresh.") % {"len": len(dynamic)}
+        )
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
@@ -244,10 +256,14 @@ class SegmentAdmin(admin.ModelAdmin):
                 try:
                     if form.cleaned_data["remove"]:
                         done = segment_members_remove(segment_id=segment.pk, profile_ids=ids)
-                        messages.success(request, f"{done} member(s) removed.")
+                        messages.success(
+                            request, gettext("%(done)s member(s) removed.") % {"done": done}
+                        )
                     else:
                         done = segment_members_add(segment_id=segment.pk, profile_ids=ids)
-                        messages.success(request, f"{done} member(s) added.")
+                        messages.success(
+                            request, gettext("%(done)s member(s) added.") % {"done": done}
+                        )
                 except SegmentsError as error:
                     messages.error(request, str(error))
                 if unknown:
@@ -277,7 +293,7 @@ class SegmentAdmin(admin.ModelAdmin):
             "next_after": page[MEMBERS_PAGE - 1].profile_id if len(page) > MEMBERS_PAGE else None,
             "form": form if segment.kind == Segment.Kind.STATIC else None,
             "can_export": request.user.has_perm(EXPORT_PERMISSION),
-            "title": f"Members of {segment.name}",
+            "title": gettext("Members of %(name)s") % {"name": segment.name},
         }
         return TemplateResponse(request, f"{TEMPLATES}/members.html", context)
 

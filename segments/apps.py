@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SegmentsConfig(AppConfig):
     name = "segments"
-    verbose_name = "Segments and personas"
+    verbose_name = _("Segments and personas")
 
     def ready(self) -> None:
         from consent.registry import PersonData, person_data_register

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from segments.models import Persona, Segment
 from segments.services import segment_create, segment_refresh
 
@@ -18,7 +20,7 @@ def segments_demo_load() -> Segment:
         segment = segment_create(
             name=DEMO_SEGMENT,
             rule=DEMO_RULE,
-            description="Everyone who may receive the newsletter and whose name we know.",
+            description=gettext("Everyone who may receive the newsletter and whose name we know."),
         )
     segment_refresh(segment_id=segment.pk)
     Persona.objects.get_or_create(

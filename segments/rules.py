@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any, Union
 
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext
 
 from segments.errors import RuleError
 
@@ -166,11 +167,11 @@ def _refuse_unstorable(raw: Any, path: str, depth: int = 0) -> None:
         return  # deeper than any valid rule: the parser refuses it with its own message
     if isinstance(raw, str):
         if "\x00" in raw:
-            raise RuleError(path, "must not contain a NUL character")
+            raise RuleError(path, gettext("must not contain a NUL character"))
         try:
             raw.encode("utf-8")
         except UnicodeEncodeError:
-            raise RuleError(path, "must be valid Unicode text") from None
+            raise RuleError(path, gettext("must be valid Unicode text")) from None
     elif isinstance(raw, dict):
         for key, value in raw.items():
             _refuse_unstorable(key, path, depth + 1)
@@ -188,11 +189,15 @@ class _Parser:
     def node(self, raw: Any, path: str, depth: int) -> Node:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise RuleError(path, f"a rule has at most {MAX_NODES} nodes")
+            raise RuleError(
+                path, gettext("a rule has at most %(MAX_NODES)s nodes") % {"MAX_NODES": MAX_NODES}
+            )
         if depth > MAX_DEPTH:
-            raise RuleError(path, f"groups nest at most {MAX_DEPTH} deep")
+            raise RuleError(
+                path, gettext("groups nest at most %(MAX_DEPTH)s deep") % {"MAX_DEPTH": MAX_DEPTH}
+            )
         if not isinstance(raw, dict):
-            raise RuleError(path, "must be an object (a group or a condition)")
+            raise RuleError(path, gettext("must be an object (a group or a condition)"))
         kinds = [
             k for k in ("all", "any", "not", "field", "event", "consent", "source") if k in raw
         ]
@@ -200,15 +205,17 @@ class _Parser:
         if len(kinds) != 1:
             raise RuleError(
                 path,
-                "must have exactly one of all, any, not, field, event, consent, source, "
-                "channel, segment",
+                gettext(
+                    "must have exactly one of all, any, not, field, event, consent, source, "
+                    "channel, segment"
+                ),
             )
         kind = kinds[0]
         if kind in ("all", "any"):
             _only(raw, {kind}, path)
             items = raw[kind]
             if not isinstance(items, list) or not items:
-                raise RuleError(f"{path}.{kind}", "must be a non-empty list of conditions")
+                raise RuleError(f"{path}.{kind}", gettext("must be a non-empty list of conditions"))
             return Group(
                 path=path,
                 kind=kind,
@@ -236,16 +243,19 @@ class _Parser:
         _only(raw, {"field", "op", "value"}, path)
         name = raw["field"]
         if not isinstance(name, str):
-            raise RuleError(f"{path}.field", "must be a field name")
+            raise RuleError(f"{path}.field", gettext("must be a field name"))
         if name.startswith("traits."):
             key = name[len("traits.") :]
             if not KEY_RE.match(key):
-                raise RuleError(f"{path}.field", "a trait key has 1-64 letters, digits, '_' or '-'")
+                raise RuleError(
+                    f"{path}.field", gettext("a trait key has 1-64 letters, digits, '_' or '-'")
+                )
             return _condition(raw, path, field=key, type=TRAIT, json_field="traits")
         if name not in PROFILE_FIELDS:
             raise RuleError(
                 f"{path}.field",
-                f"unknown field {name!r}; use one of {', '.join(PROFILE_FIELDS)} or traits.<key>",
+                gettext("unknown field %(name)s; use one of %(value)s or traits.<key>")
+                % {"name": repr(name), "value": ", ".join(PROFILE_FIELDS)},
             )
         return _condition(raw, path, field=name, type=PROFILE_FIELDS[name])
 
@@ -253,43 +263,57 @@ class _Parser:
         _only(raw, {"event", "op", "count", "within_days", "days"}, path)
         spec = raw["event"]
         if not isinstance(spec, dict):
-            raise RuleError(f"{path}.event", "must be an object with a name")
+            raise RuleError(f"{path}.event", gettext("must be an object with a name"))
         _only(spec, {"name", "type", "where"}, f"{path}.event")
         name = spec.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise RuleError(f"{path}.event.name", "must be an event name (1-200 characters)")
+            raise RuleError(
+                f"{path}.event.name", gettext("must be an event name (1-200 characters)")
+            )
         type_ = spec.get("type", "")
         if type_ not in ("", *EVENT_TYPES):
-            raise RuleError(f"{path}.event.type", f"must be one of {', '.join(EVENT_TYPES)}")
+            raise RuleError(
+                f"{path}.event.type",
+                gettext("must be one of %(value)s") % {"value": ", ".join(EVENT_TYPES)},
+            )
         where_raw = spec.get("where", [])
         if not isinstance(where_raw, list):
-            raise RuleError(f"{path}.event.where", "must be a list of property filters")
+            raise RuleError(f"{path}.event.where", gettext("must be a list of property filters"))
         where = []
         for i, item in enumerate(where_raw):
             wpath = f"{path}.event.where[{i}]"
             if not isinstance(item, dict):
-                raise RuleError(wpath, "must be an object with property, op and value")
+                raise RuleError(wpath, gettext("must be an object with property, op and value"))
             _only(item, {"property", "op", "value"}, wpath)
             key = item.get("property")
             if not isinstance(key, str) or not KEY_RE.match(key):
                 raise RuleError(
-                    f"{wpath}.property", "a property name has 1-64 letters, digits, '_' or '-'"
+                    f"{wpath}.property",
+                    gettext("a property name has 1-64 letters, digits, '_' or '-'"),
                 )
             where.append(_condition(item, wpath, field=key, type=TRAIT, json_field="properties"))
         op = raw.get("op")
         if op not in EVENT_OPS:
-            raise RuleError(f"{path}.op", f"must be one of {', '.join(EVENT_OPS)}")
+            raise RuleError(
+                f"{path}.op", gettext("must be one of %(value)s") % {"value": ", ".join(EVENT_OPS)}
+            )
         if op == "not_since_days":
             if "count" in raw or "within_days" in raw:
-                raise RuleError(f"{path}.op", "not_since_days takes days, not count / within_days")
+                raise RuleError(
+                    f"{path}.op", gettext("not_since_days takes days, not count / within_days")
+                )
             days = _days(raw.get("days"), f"{path}.days")
             return Event(path, name, type_, tuple(where), op, days=days)
         if "days" in raw:
-            raise RuleError(f"{path}.days", f"{op} takes count and within_days, not days")
+            raise RuleError(
+                f"{path}.days", gettext("%(op)s takes count and within_days, not days") % {"op": op}
+            )
         count = raw.get("count", 1)
         low = 1 if op == "at_least" else 0
         if not _is_int(count) or not low <= count <= 1_000_000:
-            raise RuleError(f"{path}.count", f"must be a whole number from {low}")
+            raise RuleError(
+                f"{path}.count", gettext("must be a whole number from %(low)s") % {"low": low}
+            )
         within = raw.get("within_days")
         if within is not None:
             within = _days(within, f"{path}.within_days")
@@ -302,7 +326,10 @@ class _Parser:
         code = raw["consent"]
         purpose = Purpose.objects.filter(code=code).first() if isinstance(code, str) else None
         if purpose is None:
-            raise RuleError(f"{path}.consent", f"no consent purpose with code {code!r}")
+            raise RuleError(
+                f"{path}.consent",
+                gettext("no consent purpose with code %(code)s") % {"code": repr(code)},
+            )
         return Consent(path, code, purpose.pk)
 
     def source(self, raw: dict[str, Any], path: str) -> Source:
@@ -312,7 +339,9 @@ class _Parser:
         slug = raw["source"]
         found = SourceModel.objects.filter(slug=slug).first() if isinstance(slug, str) else None
         if found is None:
-            raise RuleError(f"{path}.source", f"no source with slug {slug!r}")
+            raise RuleError(
+                f"{path}.source", gettext("no source with slug %(slug)s") % {"slug": repr(slug)}
+            )
         return Source(path, slug, found.pk)
 
     def channel(self, raw: dict[str, Any], path: str) -> Channel:
@@ -322,7 +351,8 @@ class _Parser:
         kind = raw["channel"]
         if kind not in SourceModel.Kind.values:
             raise RuleError(
-                f"{path}.channel", f"must be one of {', '.join(SourceModel.Kind.values)}"
+                f"{path}.channel",
+                gettext("must be one of %(value)s") % {"value": ", ".join(SourceModel.Kind.values)},
             )
         return Channel(path, kind)
 
@@ -332,16 +362,19 @@ class _Parser:
         _only(raw, {"segment"}, path)
         ref = raw["segment"]
         if not _is_int(ref):
-            raise RuleError(f"{path}.segment", "must be a segment id")
+            raise RuleError(f"{path}.segment", gettext("must be a segment id"))
         if self.segment_id is not None and ref == self.segment_id:
-            raise RuleError(f"{path}.segment", "a segment cannot refer to itself")
+            raise RuleError(f"{path}.segment", gettext("a segment cannot refer to itself"))
         if not Segment.objects.filter(pk=ref).exists():
-            raise RuleError(f"{path}.segment", f"no segment with id {ref}")
+            raise RuleError(f"{path}.segment", gettext("no segment with id %(ref)s") % {"ref": ref})
         if self.segment_id is not None:
             chain = _reference_chain(start=ref, target=self.segment_id)
             if chain:
                 shown = " -> ".join(str(pk) for pk in [self.segment_id, *chain])
-                raise RuleError(f"{path}.segment", f"refers back to this segment ({shown})")
+                raise RuleError(
+                    f"{path}.segment",
+                    gettext("refers back to this segment (%(shown)s)") % {"shown": shown},
+                )
         return SegmentRef(path, ref)
 
 
@@ -384,7 +417,8 @@ def _only(raw: dict[str, Any], allowed: set[str], path: str) -> None:
     extra = sorted(set(raw) - allowed)
     if extra:
         raise RuleError(
-            f"{path}.{extra[0]}", f"unexpected key; allowed: {', '.join(sorted(allowed))}"
+            f"{path}.{extra[0]}",
+            gettext("unexpected key; allowed: %(value)s") % {"value": ", ".join(sorted(allowed))},
         )
 
 
@@ -398,7 +432,10 @@ def _is_number(value: Any) -> bool:
 
 def _days(value: Any, path: str, maximum: int = MAX_DAYS) -> int:
     if not _is_int(value) or not 0 <= value <= maximum:
-        raise RuleError(path, f"must be a whole number of days from 0 to {maximum}")
+        raise RuleError(
+            path,
+            gettext("must be a whole number of days from 0 to %(maximum)s") % {"maximum": maximum},
+        )
     return value
 
 
@@ -408,40 +445,50 @@ def _condition(  # noqa: C901  (one branch per kind of condition, read as a tabl
     op = raw.get("op")
     allowed = OPS_BY_TYPE[type]
     if op not in ALL_FIELD_OPS:
-        raise RuleError(f"{path}.op", f"unknown operator {op!r}; use one of {', '.join(allowed)}")
+        raise RuleError(
+            f"{path}.op",
+            gettext("unknown operator %(op)s; use one of %(value)s")
+            % {"op": repr(op), "value": ", ".join(allowed)},
+        )
     if op not in allowed:
         raise RuleError(
-            f"{path}.op", f"{op} does not apply to a {type} field; use one of {', '.join(allowed)}"
+            f"{path}.op",
+            gettext("%(op)s does not apply to a %(type)s field; use one of %(value)s")
+            % {"op": op, "type": type, "value": ", ".join(allowed)},
         )
     vpath = f"{path}.value"
     value = raw.get("value")
     if op in SET_OPS:
         if "value" in raw:
-            raise RuleError(vpath, f"{op} takes no value")
+            raise RuleError(vpath, gettext("%(op)s takes no value") % {"op": op})
         return Condition(path, field, type, op, None, json_field)
     if "value" not in raw:
-        raise RuleError(vpath, "is required")
+        raise RuleError(vpath, gettext("is required"))
     if op in RELATIVE_OPS:
         parsed: Any = _days(value, vpath)
     elif op == "anniversary_within_days":
         parsed = _days(value, vpath, maximum=366)
     elif op == "in":
         if not isinstance(value, list) or not value or len(value) > MAX_LIST:
-            raise RuleError(vpath, f"must be a non-empty list of at most {MAX_LIST} values")
+            raise RuleError(
+                vpath,
+                gettext("must be a non-empty list of at most %(MAX_LIST)s values")
+                % {"MAX_LIST": MAX_LIST},
+            )
         parsed = tuple(_scalar(item, f"{vpath}[{i}]", type, field) for i, item in enumerate(value))
     elif op == "between":
         if not isinstance(value, list) or len(value) != 2:
-            raise RuleError(vpath, "must be a list [low, high]")
+            raise RuleError(vpath, gettext("must be a list [low, high]"))
         low = _ordered(value[0], f"{vpath}[0]", type)
         high = _ordered(value[1], f"{vpath}[1]", type)
         if high < low:
-            raise RuleError(vpath, "low must not be above high")
+            raise RuleError(vpath, gettext("low must not be above high"))
         parsed = (low, high)
     elif op in ORDER_OPS:
         parsed = _ordered(value, vpath, type)
     elif op in ("contains", "starts_with"):
         if not isinstance(value, str) or not value or len(value) > 200:
-            raise RuleError(vpath, "must be a non-empty text (at most 200 characters)")
+            raise RuleError(vpath, gettext("must be a non-empty text (at most 200 characters)"))
         parsed = value
     else:  # eq, ne
         parsed = _scalar(value, vpath, type, field)
@@ -451,13 +498,15 @@ def _condition(  # noqa: C901  (one branch per kind of condition, read as a tabl
 def _scalar(value: Any, path: str, type: str, field: str) -> Any:
     if type == TEXT:
         if not isinstance(value, str) or len(value) > 300:
-            raise RuleError(path, "must be a text (at most 300 characters)")
+            raise RuleError(path, gettext("must be a text (at most 300 characters)"))
         if field in CHOICES and value not in CHOICES[field]:
-            raise RuleError(path, f"must be one of {', '.join(CHOICES[field])}")
+            raise RuleError(
+                path, gettext("must be one of %(value)s") % {"value": ", ".join(CHOICES[field])}
+            )
         return value
     if type == NUMBER:
         if not _is_int(value):
-            raise RuleError(path, "must be a whole number")
+            raise RuleError(path, gettext("must be a whole number"))
         return value
     if type in (DATE, DATETIME):
         return _date(value, path)
@@ -467,17 +516,17 @@ def _scalar(value: Any, path: str, type: str, field: str) -> Any:
         or isinstance(value, bool)
     ):
         return value
-    raise RuleError(path, "must be a text, a number or true / false")
+    raise RuleError(path, gettext("must be a text, a number or true / false"))
 
 
 def _ordered(value: Any, path: str, type: str) -> Any:
     if type == NUMBER:
         if not _is_int(value):
-            raise RuleError(path, "must be a whole number")
+            raise RuleError(path, gettext("must be a whole number"))
         return value
     if type == TRAIT:
         if not _is_number(value):
-            raise RuleError(path, "must be a number")
+            raise RuleError(path, gettext("must be a number"))
         return value
     if type == DATE:
         return _date(value, path)
@@ -492,7 +541,9 @@ def _date(value: Any, path: str) -> date:
         except ValueError:
             parsed = None
     if parsed is None:
-        raise RuleError(path, f"must be a date YYYY-MM-DD, not {value!r}")
+        raise RuleError(
+            path, gettext("must be a date YYYY-MM-DD, not %(value)s") % {"value": repr(value)}
+        )
     return parsed
 
 
@@ -506,7 +557,11 @@ def _datetime(value: Any, path: str) -> datetime:
         except ValueError:
             parsed = None
     if parsed is None:
-        raise RuleError(path, f"must be a date or an ISO 8601 date-time, not {value!r}")
+        raise RuleError(
+            path,
+            gettext("must be a date or an ISO 8601 date-time, not %(value)s")
+            % {"value": repr(value)},
+        )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed

@@ -61,13 +61,21 @@ class Journey(models.Model):
         related_name="+",
         editable=False,
         help_text=_("The version new enrolments start on."),
+        verbose_name=_("version"),
     )
-    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    activated_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("activated at")
+    )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["name"]
@@ -101,13 +109,20 @@ class Journey(models.Model):
 class JourneyVersion(models.Model):
     """One definition of a journey, never changed: an edit is a new version."""
 
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
-    definition = models.JSONField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    journey = models.ForeignKey(
+        Journey, on_delete=models.CASCADE, related_name="versions", verbose_name=_("journey")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    version = models.PositiveIntegerField(verbose_name=_("version"))
+    definition = models.JSONField(verbose_name=_("definition"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["journey", "-version"]
@@ -137,28 +152,46 @@ class Enrolment(models.Model):
 
     Status = EnrolmentStatus
 
-    journey = models.ForeignKey(Journey, on_delete=models.PROTECT, related_name="enrolments")
-    version = models.ForeignKey(JourneyVersion, on_delete=models.PROTECT, related_name="+")
+    journey = models.ForeignKey(
+        Journey, on_delete=models.PROTECT, related_name="enrolments", verbose_name=_("journey")
+    )
+    version = models.ForeignKey(
+        JourneyVersion, on_delete=models.PROTECT, related_name="+", verbose_name=_("version")
+    )
     profile = models.ForeignKey(
-        "profiles.Profile", on_delete=models.PROTECT, related_name="+", db_index=False
+        "profiles.Profile",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("profile"),
     )
     status = models.CharField(
-        max_length=12, choices=EnrolmentStatus.choices, default=EnrolmentStatus.RUNNING
+        max_length=12,
+        choices=EnrolmentStatus.choices,
+        default=EnrolmentStatus.RUNNING,
+        verbose_name=_("status"),
     )
-    step = models.CharField(max_length=64)
-    due_at = models.DateTimeField(null=True, blank=True)
-    visit = models.PositiveIntegerField(default=0, help_text=_("Steps executed so far."))
-    variant = models.CharField(max_length=64, blank=True)
+    step = models.CharField(max_length=64, verbose_name=_("step"))
+    due_at = models.DateTimeField(null=True, blank=True, verbose_name=_("due at"))
+    visit = models.PositiveIntegerField(
+        default=0, help_text=_("Steps executed so far."), verbose_name=_("visit")
+    )
+    variant = models.CharField(max_length=64, blank=True, verbose_name=_("variant"))
     event_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("When the event a step waits for arrived.")
+        null=True,
+        blank=True,
+        help_text=_("When the event a step waits for arrived."),
+        verbose_name=_("event at"),
     )
-    source = models.CharField(max_length=16, default="trigger")
-    entered_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    exit_reason = models.CharField(max_length=16, blank=True)
-    converted_at = models.DateTimeField(null=True, blank=True)
-    converted_step = models.CharField(max_length=64, blank=True)
-    converted_message_id = models.BigIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=16, default="trigger", verbose_name=_("source"))
+    entered_at = models.DateTimeField(verbose_name=_("entered at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    exit_reason = models.CharField(max_length=16, blank=True, verbose_name=_("exit reason"))
+    converted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("converted at"))
+    converted_step = models.CharField(max_length=64, blank=True, verbose_name=_("converted step"))
+    converted_message_id = models.BigIntegerField(
+        null=True, blank=True, verbose_name=_("converted message id")
+    )
 
     class Meta:
         verbose_name = _("enrolment")
@@ -201,13 +234,17 @@ class StepLog(models.Model):
     recorded (or done) twice. A send step's messages carry this row's id as their origin.
     """
 
-    enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="steps")
-    visit = models.PositiveIntegerField()
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+")
-    step = models.CharField(max_length=64)
-    outcome = models.CharField(max_length=64, blank=True)
-    variant = models.CharField(max_length=64, blank=True)
-    at = models.DateTimeField()
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.CASCADE, related_name="steps", verbose_name=_("enrolment")
+    )
+    visit = models.PositiveIntegerField(verbose_name=_("visit"))
+    journey = models.ForeignKey(
+        Journey, on_delete=models.CASCADE, related_name="+", verbose_name=_("journey")
+    )
+    step = models.CharField(max_length=64, verbose_name=_("step"))
+    outcome = models.CharField(max_length=64, blank=True, verbose_name=_("outcome"))
+    variant = models.CharField(max_length=64, blank=True, verbose_name=_("variant"))
+    at = models.DateTimeField(verbose_name=_("at"))
 
     class Meta:
         verbose_name = _("journey step log")

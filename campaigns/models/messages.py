@@ -25,8 +25,8 @@ class Template(models.Model):
         default="en",
         help_text=_("The variant used when the person's language has none."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["name"]
@@ -45,14 +45,21 @@ class TemplateVersion(models.Model):
     inlined, still carrying its Liquid tags (rendered per person at send time).
     """
 
-    template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
-    variants = models.JSONField()
-    compiled = models.JSONField(editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    template = models.ForeignKey(
+        Template, on_delete=models.CASCADE, related_name="versions", verbose_name=_("template")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    version = models.PositiveIntegerField(verbose_name=_("version"))
+    variants = models.JSONField(verbose_name=_("variants"))
+    compiled = models.JSONField(editable=False, verbose_name=_("compiled"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["template", "-version"]
@@ -103,6 +110,7 @@ class Broadcast(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         editable=False,
+        verbose_name=_("template version"),
     )
     purpose = models.ForeignKey(
         "consent.Purpose", on_delete=models.PROTECT, related_name="+", verbose_name=_("purpose")
@@ -117,14 +125,25 @@ class Broadcast(models.Model):
     throttle_per_minute = models.PositiveIntegerField(
         _("messages a minute"), null=True, blank=True, help_text=_("Empty: as fast as possible.")
     )
-    audience_size = models.PositiveIntegerField(default=0, editable=False)
-    snapshot_at = models.DateTimeField(null=True, blank=True, editable=False)
-    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    audience_size = models.PositiveIntegerField(
+        default=0, editable=False, verbose_name=_("audience size")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    snapshot_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("snapshot at")
+    )
+    paused_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("paused at")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["-id"]
@@ -196,7 +215,7 @@ class WebhookEndpoint(models.Model):
     )
     timeout_seconds = models.PositiveSmallIntegerField(_("timeout (seconds)"), default=10)
     is_active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["name"]
@@ -227,35 +246,63 @@ class Message(models.Model):
     Origin = Origin
     Channel = Channel
 
-    origin_kind = models.CharField(max_length=16, choices=Origin.choices)
-    origin_id = models.BigIntegerField()
-    profile = models.ForeignKey(
-        "profiles.Profile", on_delete=models.PROTECT, related_name="+", db_index=False
+    origin_kind = models.CharField(
+        max_length=16, choices=Origin.choices, verbose_name=_("origin kind")
     )
-    channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.EMAIL)
-    purpose = models.ForeignKey("consent.Purpose", on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=16, choices=MessageKind.choices)
+    origin_id = models.BigIntegerField(verbose_name=_("origin id"))
+    profile = models.ForeignKey(
+        "profiles.Profile",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("profile"),
+    )
+    channel = models.CharField(
+        max_length=12, choices=Channel.choices, default=Channel.EMAIL, verbose_name=_("channel")
+    )
+    purpose = models.ForeignKey(
+        "consent.Purpose", on_delete=models.PROTECT, related_name="+", verbose_name=_("purpose")
+    )
+    kind = models.CharField(max_length=16, choices=MessageKind.choices, verbose_name=_("kind"))
     template_version = models.ForeignKey(
-        TemplateVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        TemplateVersion,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("template version"),
     )
     endpoint = models.ForeignKey(
-        WebhookEndpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        WebhookEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("endpoint"),
     )
-    payload = models.JSONField(default=dict, blank=True)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=12, choices=MessageStatus.choices, default="queued")
-    skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True)
-    message_id = models.CharField(max_length=200, unique=True)
-    due_at = models.DateTimeField()
-    attempts = models.PositiveSmallIntegerField(default=0)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    language = models.CharField(max_length=8, blank=True)
-    last_error = models.CharField(max_length=200, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    opened_at = models.DateTimeField(null=True, blank=True)
-    clicked_at = models.DateTimeField(null=True, blank=True)
-    machine_opened_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField(default=dict, blank=True, verbose_name=_("payload"))
+    response_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("response status")
+    )
+    status = models.CharField(
+        max_length=12, choices=MessageStatus.choices, default="queued", verbose_name=_("status")
+    )
+    skip_reason = models.CharField(
+        max_length=16, choices=SkipReason.choices, blank=True, verbose_name=_("skip reason")
+    )
+    message_id = models.CharField(max_length=200, unique=True, verbose_name=_("message id"))
+    due_at = models.DateTimeField(verbose_name=_("due at"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    lease_until = models.DateTimeField(null=True, blank=True, verbose_name=_("lease until"))
+    language = models.CharField(max_length=8, blank=True, verbose_name=_("language"))
+    last_error = models.CharField(max_length=200, blank=True, verbose_name=_("last error"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    opened_at = models.DateTimeField(null=True, blank=True, verbose_name=_("opened at"))
+    clicked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("clicked at"))
+    machine_opened_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("machine opened at")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("message")
@@ -321,11 +368,15 @@ class BlockedAddress(models.Model):
         BOUNCE = "bounce", _("Hard bounce")
         COMPLAINT = "complaint", _("Complaint")
 
-    channel = models.CharField(max_length=12, default="email")
-    digest = models.CharField(max_length=64, help_text=_("HMAC-SHA256 of kind:normalised value."))
-    reason = models.CharField(max_length=12, choices=Reason.choices)
-    detail = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    channel = models.CharField(max_length=12, default="email", verbose_name=_("channel"))
+    digest = models.CharField(
+        max_length=64,
+        help_text=_("HMAC-SHA256 of kind:normalised value."),
+        verbose_name=_("digest"),
+    )
+    reason = models.CharField(max_length=12, choices=Reason.choices, verbose_name=_("reason"))
+    detail = models.CharField(max_length=200, blank=True, verbose_name=_("detail"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("blocked address")

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns.errors import BroadcastState, InvalidBroadcast, NotFound
 from campaigns.models import Broadcast, Message, Template
@@ -47,22 +48,22 @@ def broadcast_create(
     """A draft broadcast; refused if its segment, template or purpose cannot be used."""
     errors: dict[str, list[str]] = {}
     if not Segment.objects.filter(pk=segment_id).exists():
-        errors["segment"] = ["No segment with this id."]
+        errors["segment"] = [gettext("No segment with this id.")]
     if not Template.objects.filter(pk=template_id).exists():
-        errors["template"] = ["No template with this id."]
+        errors["template"] = [gettext("No template with this id.")]
     purpose = Purpose.objects.filter(pk=purpose_id).first()
     if purpose is None:
-        errors["purpose"] = ["No purpose with this id."]
+        errors["purpose"] = [gettext("No purpose with this id.")]
     elif purpose_current_wording(purpose=purpose) is None:
-        errors["purpose"] = ["This purpose has no wording: people never agreed to it."]
+        errors["purpose"] = [gettext("This purpose has no wording: people never agreed to it.")]
     elif purpose.channel != Purpose.Channel.EMAIL:
-        errors["purpose"] = ["This purpose is not for email."]
+        errors["purpose"] = [gettext("This purpose is not for email.")]
     if kind not in Broadcast.Kind.values:
-        errors["kind"] = ["Use marketing or transactional."]
+        errors["kind"] = [gettext("Use marketing or transactional.")]
     if throttle_per_minute is not None and throttle_per_minute < 1:
-        errors["throttle_per_minute"] = ["At least one message a minute."]
+        errors["throttle_per_minute"] = [gettext("At least one message a minute.")]
     if errors:
-        raise InvalidBroadcast("This broadcast cannot be created.", fields=errors)
+        raise InvalidBroadcast(gettext("This broadcast cannot be created."), fields=errors)
     return Broadcast.objects.create(
         name=name,
         segment_id=segment_id,
@@ -78,7 +79,7 @@ def broadcast_create(
 def _locked(broadcast_id: int) -> Broadcast:
     broadcast = Broadcast.objects.select_for_update().filter(pk=broadcast_id).first()
     if broadcast is None:
-        raise NotFound("No broadcast with this id.")
+        raise NotFound(gettext("No broadcast with this id."))
     return broadcast
 
 
@@ -103,10 +104,12 @@ def broadcast_schedule(*, broadcast_id: int, scheduled_at: datetime | None = Non
     """Snapshot the audience into the outbox, due at the send time (now if none)."""
     broadcast = _locked(broadcast_id)
     if broadcast.status != Broadcast.Status.DRAFT:
-        raise BroadcastState("Only a draft broadcast can be scheduled.")
+        raise BroadcastState(gettext("Only a draft broadcast can be scheduled."))
     version = template_latest_version(template_id=broadcast.template_id)
     if version is None:
-        raise InvalidBroadcast("The template has no version.", fields={"template": ["No version."]})
+        raise InvalidBroadcast(
+            gettext("The template has no version."), fields={"template": [gettext("No version.")]}
+        )
     now = timezone.now()
     start = scheduled_at or broadcast.scheduled_at or now
     step = (
@@ -165,7 +168,7 @@ def broadcast_pause(*, broadcast_id: int) -> Broadcast:
     """Hold the messages not yet claimed; those being sent finish."""
     broadcast = _locked(broadcast_id)
     if broadcast.status != Broadcast.Status.SCHEDULED:
-        raise BroadcastState("Only a scheduled broadcast can be paused.")
+        raise BroadcastState(gettext("Only a scheduled broadcast can be paused."))
     _messages(broadcast).filter(status=Message.Status.QUEUED).update(status=Message.Status.HELD)
     broadcast.status, broadcast.paused_at = Broadcast.Status.PAUSED, timezone.now()
     broadcast.save(update_fields=["status", "paused_at", "updated_at"])
@@ -177,7 +180,7 @@ def broadcast_resume(*, broadcast_id: int) -> Broadcast:
     """Release held messages, later by the pause's length (the throttle's spacing is kept)."""
     broadcast = _locked(broadcast_id)
     if broadcast.status != Broadcast.Status.PAUSED or broadcast.paused_at is None:
-        raise BroadcastState("Only a paused broadcast can be resumed.")
+        raise BroadcastState(gettext("Only a paused broadcast can be resumed."))
     paused_for = timezone.now() - broadcast.paused_at
     _messages(broadcast).filter(status=Message.Status.HELD).update(
         status=Message.Status.QUEUED, due_at=F("due_at") + paused_for
@@ -193,7 +196,7 @@ def broadcast_cancel(*, broadcast_id: int) -> Broadcast:
     """Skip every message not yet claimed, with the reason 'cancelled'."""
     broadcast = _locked(broadcast_id)
     if broadcast.status == Broadcast.Status.CANCELLED:
-        raise BroadcastState("This broadcast is already cancelled.")
+        raise BroadcastState(gettext("This broadcast is already cancelled."))
     _messages(broadcast).filter(status__in=[Message.Status.QUEUED, Message.Status.HELD]).update(
         status=Message.Status.SKIPPED, skip_reason=Message.Reason.CANCELLED, lease_until=None
     )

@@ -26,7 +26,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaigns import policy
 from campaigns.links import links_track
@@ -370,7 +370,9 @@ def content_build(*, claimed: Claimed, context: dict[str, Any], track: bool = Tr
     language = choose_language(
         available=compiled, wanted=claimed.profile.language, default=loaded.default_language
     )
-    rendered = render_compiled(compiled=compiled[language], context=context)
+    # Anything translated or localised while rendering speaks the chosen variant's language.
+    with translation.override(language):
+        rendered = render_compiled(compiled=compiled[language], context=context)
     html = rendered.html
     if rendered.preheader:
         hidden = (

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
+from django.utils import translation
+from django.utils.translation import gettext
 
 from campaigns.errors import InvalidTemplate
 from campaigns.models import Template
@@ -19,7 +21,9 @@ def template_preview(*, template: Template, profile: Profile, language: str = ""
     """The latest version rendered for `profile` (links point at the first email purpose)."""
     version = template_latest_version(template_id=template.pk)
     if version is None:
-        raise InvalidTemplate("The template has no version.", fields={"template": ["No version."]})
+        raise InvalidTemplate(
+            gettext("The template has no version."), fields={"template": [gettext("No version.")]}
+        )
     purpose = Purpose.objects.filter(channel="email").order_by("pk").first()
     context = contexts_build(profiles=[profile], purpose_id=purpose.pk if purpose else 0)[
         profile.pk
@@ -29,7 +33,8 @@ def template_preview(*, template: Template, profile: Profile, language: str = ""
         wanted=language or profile.language,
         default=template.default_language,
     )
-    rendered = render_compiled(compiled=version.compiled[chosen], context=context)
+    with translation.override(chosen):
+        rendered = render_compiled(compiled=version.compiled[chosen], context=context)
     return {
         "language": chosen,
         "subject": rendered.subject,

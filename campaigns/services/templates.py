@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils.translation import gettext
 
 from campaigns.errors import InvalidTemplate, NotFound
 from campaigns.models import Template, TemplateVersion
@@ -23,12 +24,14 @@ def template_create(
 ) -> Template:
     """A template and its first version; refused whole if the content does not compile."""
     if default_language not in LANGUAGES:
-        raise InvalidTemplate("Unknown language.", fields={"default_language": ["Use en or fr."]})
+        raise InvalidTemplate(
+            gettext("Unknown language."), fields={"default_language": [gettext("Use en or fr.")]}
+        )
     compiled = variants_compile(variants)
     if Template.objects.filter(name=name).exists():
         raise InvalidTemplate(
-            "A template with this name exists.",
-            fields={"name": ["A template with this name exists."]},
+            gettext("A template with this name exists."),
+            fields={"name": [gettext("A template with this name exists.")]},
         )
     try:
         with transaction.atomic():
@@ -37,8 +40,8 @@ def template_create(
             )
     except IntegrityError as error:
         raise InvalidTemplate(
-            "A template with this name exists.",
-            fields={"name": ["A template with this name exists."]},
+            gettext("A template with this name exists."),
+            fields={"name": [gettext("A template with this name exists.")]},
         ) from error
     TemplateVersion.objects.create(
         template=template,
@@ -59,7 +62,7 @@ def template_version_add(*, template_id: int, variants: Any, actor: Any = None) 
     """A new version of a template (the template row is locked: numbers never collide)."""
     template = Template.objects.select_for_update().filter(pk=template_id).first()
     if template is None:
-        raise NotFound("No template with this id.")
+        raise NotFound(gettext("No template with this id."))
     compiled = variants_compile(variants)
     latest = template.versions.aggregate(n=Max("version"))["n"] or 0
     template.save(update_fields=["updated_at"])

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns.errors import NotFound
 from campaigns.models import Message
@@ -57,7 +58,7 @@ def _event(*, message: Message, event_id: str, name: str, properties: dict[str, 
 def _message(pk: int) -> Message:
     message = Message.objects.filter(pk=pk, status=Message.Status.SENT).first()
     if message is None:
-        raise NotFound("This link is not valid.")
+        raise NotFound(gettext("This link is not valid."))
     return message
 
 

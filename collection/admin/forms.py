@@ -98,8 +98,8 @@ class FormAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at",)
     fieldsets = (
         (None, {"fields": ("name", "slug", "source", "is_active", "created_at")}),
-        ("Definition", {"fields": ("fields", "consent_purposes")}),
-        ("After posting", {"fields": ("thank_you_url", "honeypot_field")}),
+        (_("Definition"), {"fields": ("fields", "consent_purposes")}),
+        (_("After posting"), {"fields": ("thank_you_url", "honeypot_field")}),
     )
 
     def save_model(self, request: HttpRequest, obj: Form, form: Any, change: bool) -> None:

@@ -17,6 +17,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -46,41 +47,49 @@ PREVIEW_ROWS = 20
 SAMPLE_ROWS = 3
 TRAIT = "traits"
 TARGET_CHOICES = [
-    ("", "— skip this column —"),
+    ("", _("— skip this column —")),
     *TARGET_LABELS.items(),
-    (TRAIT, "Custom trait, key:"),
+    (TRAIT, _("Custom trait, key:")),
 ]
 # A tab travels as "tab": browsers may not keep a bare tab in an option's value.
-_DELIMITER_LABELS = {",": "Comma ,", ";": "Semicolon ;", "tab": "Tab", "|": "Pipe |"}
+_DELIMITER_LABELS = {
+    ",": _("Comma ,"),
+    ";": _("Semicolon ;"),
+    "tab": _("Tab"),
+    "|": _("Pipe |"),
+}
 DELIMITER_CHOICES = [
-    ("", "Detect"),
+    ("", _("Detect")),
     *((key, _DELIMITER_LABELS[key]) for key in (d.replace("\t", "tab") for d in DELIMITERS)),
 ]
-ENCODING_CHOICES = [("", "Detect"), *((e, e) for e in ENCODINGS)]
+ENCODING_CHOICES = [("", _("Detect")), *((e, e) for e in ENCODINGS)]
 
 
 class UploadForm(forms.Form):
-    source = forms.ModelChoiceField(queryset=Source.objects.filter(is_active=True))
-    file = forms.FileField()
+    source = forms.ModelChoiceField(
+        queryset=Source.objects.filter(is_active=True), label=_("Source")
+    )
+    file = forms.FileField(label=_("File"))
     mapping = forms.ModelChoiceField(
         queryset=ImportMapping.objects.select_related("source").order_by("source__name", "name"),
         required=False,
-        empty_label="Propose the source's last mapping",
-        help_text="A saved mapping of the same source.",
+        empty_label=_("Propose the source's last mapping"),
+        help_text=_("A saved mapping of the same source."),
+        label=_("Mapping"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["file"].help_text = (
-            "CSV (comma, semicolon, tab or pipe) or Excel .xlsx, up to "
-            f"{max_bytes() // (1024 * 1024)} MB; the first row names the columns."
-        )
+        self.fields["file"].help_text = gettext(
+            "CSV (comma, semicolon, tab or pipe) or Excel .xlsx, up to %(value)s MB; "
+            "the first row names the columns."
+        ) % {"value": max_bytes() // (1024 * 1024)}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         mapping, source = data.get("mapping"), data.get("source")
         if mapping is not None and source is not None and mapping.source_id != source.pk:
-            self.add_error("mapping", "This mapping belongs to another source.")
+            self.add_error("mapping", gettext("This mapping belongs to another source."))
         return data
 
 
@@ -105,15 +114,17 @@ class ReadingForm(forms.Form):
 
     prefix = "read"
 
-    delimiter = forms.ChoiceField(choices=DELIMITER_CHOICES, required=False)
-    encoding = forms.ChoiceField(choices=ENCODING_CHOICES, required=False)
-    mapping = forms.ModelChoiceField(queryset=ImportMapping.objects.none(), required=False)
+    delimiter = forms.ChoiceField(choices=DELIMITER_CHOICES, required=False, label=_("Delimiter"))
+    encoding = forms.ChoiceField(choices=ENCODING_CHOICES, required=False, label=_("Encoding"))
+    mapping = forms.ModelChoiceField(
+        queryset=ImportMapping.objects.none(), required=False, label=_("Mapping")
+    )
 
     def __init__(self, *args: Any, source: Source, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["mapping"]
         field.queryset = ImportMapping.objects.filter(source=source).order_by("name")  # type: ignore[attr-defined]  # a ModelChoiceField; the form field is typed Field
-        field.empty_label = "Current mapping and suggestions"  # type: ignore[attr-defined]  # idem
+        field.empty_label = gettext("Current mapping and suggestions")  # type: ignore[attr-defined]  # idem
 
     def options(self) -> dict[str, str]:
         return _service_options(self.cleaned_data) if self.is_valid() else {}
@@ -129,8 +140,8 @@ class MappingForm(forms.Form):
     save_as = forms.CharField(
         required=False,
         max_length=120,
-        label="Save this mapping as",
-        help_text="Optional; the next file of this source will be proposed this mapping.",
+        label=_("Save this mapping as"),
+        help_text=_("Optional; the next file of this source will be proposed this mapping."),
     )
 
     def __init__(
@@ -242,11 +253,11 @@ class ImportJobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="Progress")
+    @admin.display(description=_("Progress"))
     def progress(self, job: ImportJob) -> SafeString:
         return render_to_string(f"{TEMPLATES}/progress.html", {"job": job})
 
-    @admin.display(description="Error report")
+    @admin.display(description=_("Error report"))
     def errors(self, job: ImportJob) -> str:
         if not job.error_report:
             return "—"
@@ -302,7 +313,9 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def _not_uploaded(self, request: HttpRequest, job: ImportJob) -> HttpResponse:
         messages.info(
-            request, f"{job} is {job.get_status_display().lower()}; its mapping is fixed."
+            request,
+            gettext("%(job)s is %(value)s; its mapping is fixed.")
+            % {"job": job, "value": job.get_status_display().lower()},
         )
         return HttpResponseRedirect(reverse("admin:collection_importjob_change", args=[job.pk]))
 
@@ -334,7 +347,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Upload a file to import",
+            "title": gettext(gettext("Upload a file to import")),
             "form": form,
             **(extra_context or {}),
         }
@@ -376,7 +389,11 @@ class ImportJobAdmin(admin.ModelAdmin):
                 )
             else:
                 if form.cleaned_data["save_as"]:
-                    messages.success(request, f"Mapping {form.cleaned_data['save_as']!r} saved.")
+                    messages.success(
+                        request,
+                        gettext("Mapping %(value)s saved.")
+                        % {"value": repr(form.cleaned_data["save_as"])},
+                    )
                 return HttpResponseRedirect(
                     reverse("admin:collection_importjob_preview", args=[job.pk])
                 )
@@ -385,7 +402,12 @@ class ImportJobAdmin(admin.ModelAdmin):
             for index, column in enumerate(sample.header)
         }
         context = {
-            **self._context(request, job, f"Map the columns of {job.original_name}"),
+            **self._context(
+                request,
+                job,
+                gettext("Map the columns of %(original_name)s")
+                % {"original_name": job.original_name},
+            ),
             "reading": reading,
             "form": form,
             "rows": [
@@ -440,16 +462,20 @@ class ImportJobAdmin(admin.ModelAdmin):
             messages.error(request, str(exc))
         else:
             if job.status == ImportJob.Status.FAILED:
-                messages.error(request, "The import could not start; the reason is below.")
+                messages.error(request, gettext("The import could not start; the reason is below."))
             else:
-                messages.success(request, f"{job} is queued: {job.total_rows} rows to import.")
+                messages.success(
+                    request,
+                    gettext("%(job)s is queued: %(total_rows)s rows to import.")
+                    % {"job": job, "total_rows": job.total_rows},
+                )
         return HttpResponseRedirect(reverse("admin:collection_importjob_change", args=[job.pk]))
 
     def errors_view(self, request: HttpRequest, job_id: int) -> FileResponse:
         """The row-level error report as a CSV download."""
         job = self._job(request, job_id)
         if not job.error_report:
-            raise Http404("This import has no error report.")
+            raise Http404(gettext("This import has no error report."))
         return FileResponse(
             job.error_report.open("rb"),
             as_attachment=True,
@@ -482,7 +508,7 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     # --- Actions -----------------------------------------------------------------------------
 
-    @admin.action(description="Start the selected uploaded imports", permissions=["add"])
+    @admin.action(description=_("Start the selected uploaded imports"), permissions=["add"])
     def start_selected(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
         for job_id in queryset.filter(status=ImportJob.Status.UPLOADED).values_list(
             "pk", flat=True
@@ -491,12 +517,14 @@ class ImportJobAdmin(admin.ModelAdmin):
             if job.status == ImportJob.Status.FAILED:
                 messages.error(request, f"{job}: {job.message}")
             else:
-                messages.success(request, f"{job} is queued.")
+                messages.success(request, gettext("%(job)s is queued.") % {"job": job})
 
-    @admin.action(description="Resume the selected stalled imports", permissions=["add"])
+    @admin.action(description=_("Resume the selected stalled imports"), permissions=["add"])
     def resume_selected(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
         resumed = sum(import_requeue(job_id=pk) for pk in queryset.values_list("pk", flat=True))
-        messages.info(request, f"{resumed} import(s) queued again.")
+        messages.info(
+            request, gettext("%(resumed)s import(s) queued again.") % {"resumed": resumed}
+        )
 
 
 class ImportMappingForm(forms.ModelForm):
@@ -526,7 +554,7 @@ class ImportMappingAdmin(admin.ModelAdmin):
         # The name and source are what the upsert finds a mapping by.
         return ("source", "name") if obj is not None else ()
 
-    @admin.display(description="Imports")
+    @admin.display(description=_("Imports"))
     def jobs_link(self, mapping: ImportMapping) -> str:
         url = (
             reverse("admin:collection_importjob_changelist")

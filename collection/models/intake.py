@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from profiles.models import Source
 
@@ -15,17 +16,22 @@ class IntakeBatch(models.Model):
     also drains).
     """
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="+", verbose_name=_("source")
+    )
     # Text, not jsonb: the request serialises the messages once and PostgreSQL stores the
     # bytes without parsing them; the drain reads them back with one json.loads.
-    messages = models.TextField(help_text="The accepted messages' fields, as a JSON array.")
-    count = models.PositiveIntegerField()
-    received_at = models.DateTimeField()
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=200, blank=True)
+    messages = models.TextField(
+        help_text=_("The accepted messages' fields, as a JSON array."), verbose_name=_("messages")
+    )
+    count = models.PositiveIntegerField(verbose_name=_("count"))
+    received_at = models.DateTimeField(verbose_name=_("received at"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    last_error = models.CharField(max_length=200, blank=True, verbose_name=_("last error"))
 
     class Meta:
-        verbose_name_plural = "intake batches"
+        verbose_name = _("intake batch")
+        verbose_name_plural = _("intake batches")
         indexes = [models.Index(fields=["attempts", "id"], name="intake_attempts_id_idx")]
 
     def __str__(self) -> str:

@@ -17,6 +17,9 @@ from typing import Any
 from django.db import transaction
 from django.urls import reverse
 from django.utils.html import escape
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from collection.errors import CollectionError, FormRateLimited, FormUnavailable, OriginNotAllowed
 from collection.models import Form
@@ -68,15 +71,15 @@ _TRAIT_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 _PURPOSE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
 _FALSE_WORDS = {"", "false", "0", "off", "no"}
 
-REQUIRED = "This field is required."
+REQUIRED = _("This field is required.")
 MESSAGES = {
-    "email": "Enter a valid email address.",
-    "tel": "Enter a valid phone number.",
-    "date": "Enter a valid date.",
-    "select": "Select one of the choices.",
-    "checkbox": "Enter true or false.",
-    "single": "Enter a single value.",
-    "long": f"Enter at most {TEXT_MAX_LENGTH} characters.",
+    "email": _("Enter a valid email address."),
+    "tel": _("Enter a valid phone number."),
+    "date": _("Enter a valid date."),
+    "select": _("Select one of the choices."),
+    "checkbox": _("Enter true or false."),
+    "single": _("Enter a single value."),
+    "long": format_lazy(_("Enter at most {count} characters."), count=TEXT_MAX_LENGTH),
 }
 
 
@@ -94,55 +97,66 @@ class FormSubmission:
 
 def _target_problem(name: str, target: object, kind: object) -> str:
     if not isinstance(target, str) or not target:
-        return f"field {name!r}: target is required"
+        return gettext("field %(name)s: target is required") % {"name": repr(name)}
     if target.startswith("traits."):
         key = target.removeprefix("traits.")
         if not _TRAIT_KEY.match(key):
-            return (
-                f"field {name!r}: trait {key!r} must start with a letter and hold only "
-                "letters, digits or '_'"
-            )
+            return gettext(
+                "field %(name)s: trait %(key)s must start with a letter and hold only letters, "
+                "digits or '_'"
+            ) % {"name": repr(name), "key": repr(key)}
         if key in RESERVED_TRAIT_KEYS:
             standard = TRAIT_ALIASES.get(key, "first_name" if key == "name" else "address_line")
-            return f"field {name!r}: trait {key!r} is a profile field; use the target {standard!r}"
+            return gettext(
+                "field %(name)s: trait %(key)s is a profile field; use the target %(standard)s"
+            ) % {"name": repr(name), "key": repr(key), "standard": repr(standard)}
         return ""
     if target not in PROFILE_FIELDS:
-        return (
-            f"field {name!r}: unknown target {target!r}; use one of "
-            f"{', '.join(PROFILE_FIELDS)} or traits.<key>"
-        )
+        return gettext(
+            "field %(name)s: unknown target %(target)s; use one of %(value)s or traits.<key>"
+        ) % {"name": repr(name), "target": repr(target), "value": ", ".join(PROFILE_FIELDS)}
     allowed = TARGET_TYPES.get(target, TEXT_TARGET_TYPES)
     if kind in FIELD_TYPES and kind not in allowed:
-        return f"field {name!r}: target {target!r} needs the type {' or '.join(allowed)}"
+        return gettext("field %(name)s: target %(target)s needs the type %(value)s") % {
+            "name": repr(name),
+            "target": repr(target),
+            "value": " or ".join(allowed),
+        }
     return ""
 
 
 def _field_problems(index: int, field: object, honeypot_field: str) -> tuple[str, list[str]]:
     """The field's name (or "") and what is wrong with it."""
     if not isinstance(field, Mapping):
-        return "", [f"field {index + 1}: must be an object"]
+        return "", [gettext("field %(value)s: must be an object") % {"value": index + 1}]
     name = field.get("name")
     if not isinstance(name, str) or not _FIELD_NAME.match(name):
         return "", [
-            f"field {index + 1}: name must start with a letter and hold only letters, "
-            "digits, '_' or '-' (at most 60)"
+            gettext(
+                "field %(value)s: name must start with a letter and hold only letters, digits, "
+                "'_' or '-' (at most 60)"
+            )
+            % {"value": index + 1}
         ]
     problems = [f"field {name!r}: unknown key {key!r}" for key in sorted(set(field) - FIELD_KEYS)]
     if name.startswith(CONSENT_PREFIX) or name in (honeypot_field, NON_FIELD_ERRORS):
-        problems.append(f"field {name!r}: the name is reserved")
+        problems.append(gettext("field %(name)s: the name is reserved") % {"name": repr(name)})
     label = field.get("label")
     if not isinstance(label, str) or not label.strip():
-        problems.append(f"field {name!r}: label is required")
+        problems.append(gettext("field %(name)s: label is required") % {"name": repr(name)})
     kind = field.get("type")
     if kind not in FIELD_TYPES:
         problems.append(
-            f"field {name!r}: unknown type {kind!r}; use one of {', '.join(FIELD_TYPES)}"
+            gettext("field %(name)s: unknown type %(kind)s; use one of %(value)s")
+            % {"name": repr(name), "kind": repr(kind), "value": ", ".join(FIELD_TYPES)}
         )
     target_problem = _target_problem(name, field.get("target"), kind)
     if target_problem:
         problems.append(target_problem)
     if not isinstance(field.get("required", False), bool):
-        problems.append(f"field {name!r}: required must be true or false")
+        problems.append(
+            gettext("field %(name)s: required must be true or false") % {"name": repr(name)}
+        )
     choices = field.get("choices")
     if kind == "select":
         if (
@@ -151,9 +165,12 @@ def _field_problems(index: int, field: object, honeypot_field: str) -> tuple[str
             or not all(isinstance(choice, str) and choice.strip() for choice in choices)
             or len(set(choices)) != len(choices)
         ):
-            problems.append(f"field {name!r}: a select needs a list of distinct, non-empty choices")
+            problems.append(
+                gettext("field %(name)s: a select needs a list of distinct, non-empty choices")
+                % {"name": repr(name)}
+            )
     elif choices is not None:
-        problems.append(f"field {name!r}: only a select has choices")
+        problems.append(gettext("field %(name)s: only a select has choices") % {"name": repr(name)})
     return name, problems
 
 
@@ -164,7 +181,7 @@ def form_validate_definition(
     errors: dict[str, list[str]] = {}
     field_errors: list[str] = []
     if not isinstance(fields, list) or not fields:
-        field_errors.append("must be a non-empty list of fields")
+        field_errors.append(gettext("must be a non-empty list of fields"))
         fields = []
     names: set[str] = set()
     targets: set[str] = set()
@@ -172,22 +189,30 @@ def form_validate_definition(
         name, problems = _field_problems(index, field, honeypot_field)
         field_errors.extend(problems)
         if name and name in names:
-            field_errors.append(f"field {name!r}: the name is used twice")
+            field_errors.append(
+                gettext("field %(name)s: the name is used twice") % {"name": repr(name)}
+            )
         names.add(name)
         target = field.get("target") if isinstance(field, Mapping) else None
         if isinstance(target, str) and target:
             if target in targets:
-                field_errors.append(f"field {name!r}: target {target!r} is used twice")
+                field_errors.append(
+                    gettext("field %(name)s: target %(target)s is used twice")
+                    % {"name": repr(name), "target": repr(target)}
+                )
             targets.add(target)
     if fields and not targets & set(IDENTIFYING_TARGETS):
         field_errors.append(
-            "add a field with the target email or phone, so a submission can be tied to a person"
+            gettext(
+                "add a field with the target email or phone, so a submission can be tied to "
+                "a person"
+            )
         )
     if field_errors:
         errors["fields"] = field_errors
     purpose_errors: list[str] = []
     if not isinstance(consent_purposes, list):
-        purpose_errors.append("must be a list of purpose codes")
+        purpose_errors.append(gettext("must be a list of purpose codes"))
         consent_purposes = []
     seen: set[str] = set()
     for code in consent_purposes:
@@ -196,14 +221,14 @@ def form_validate_definition(
                 f"{code!r} is not a purpose code (lower-case letters, digits, '_' or '-')"
             )
         elif code in seen:
-            purpose_errors.append(f"{code!r} is listed twice")
+            purpose_errors.append(gettext("%(code)s is listed twice") % {"code": repr(code)})
         seen.add(str(code))
     if not purpose_errors:
         purpose_errors = _purposes_usable(sorted(seen))
     if purpose_errors:
         errors["consent_purposes"] = purpose_errors
     if errors:
-        raise CollectionError("invalid form definition", fields=errors)
+        raise CollectionError(gettext("invalid form definition"), fields=errors)
 
 
 def purpose_choices() -> list[tuple[str, str]]:
@@ -218,9 +243,15 @@ def _purposes_usable(codes: list[str]) -> list[str]:
     problems = []
     for code in codes:
         if code not in wordings:
-            problems.append(f"{code!r} is not an active purpose (admin → Purposes)")
+            problems.append(
+                gettext("%(code)s is not an active purpose (admin → Purposes)")
+                % {"code": repr(code)}
+            )
         elif wordings[code] is None:
-            problems.append(f"{code!r} has no wording yet: add one before using it on a form")
+            problems.append(
+                gettext("%(code)s has no wording yet: add one before using it on a form")
+                % {"code": repr(code)}
+            )
     return problems
 
 
@@ -371,28 +402,28 @@ def _field_value(field: Mapping[str, Any], raw: object, region: str) -> tuple[ob
     if kind == "checkbox":
         ticked = _ticked(raw)
         if ticked is None:
-            return None, MESSAGES["checkbox"]
+            return None, str(MESSAGES["checkbox"])
         if field.get("required") and not ticked:
-            return None, REQUIRED
+            return None, str(REQUIRED)
         return ticked, ""
     if _is_empty(raw):
-        return None, REQUIRED if field.get("required") else ""
+        return None, str(REQUIRED) if field.get("required") else ""
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        return None, MESSAGES["single"]
+        return None, str(MESSAGES["single"])
     text = clean_text(raw, max_length=TEXT_MAX_LENGTH + 1)
     if kind == "email":
         result = normalise_email(text)
-        return (result.value, "") if result.ok else (None, MESSAGES["email"])
+        return (result.value, "") if result.ok else (None, str(MESSAGES["email"]))
     if kind == "tel":
         result = normalise_phone(text, region=region)
-        return (result.value, "") if result.ok else (None, MESSAGES["tel"])
+        return (result.value, "") if result.ok else (None, str(MESSAGES["tel"]))
     if kind == "date":
         result = normalise_date(text)
-        return (result.value, "") if result.ok else (None, MESSAGES["date"])
+        return (result.value, "") if result.ok else (None, str(MESSAGES["date"]))
     if kind == "select":
-        return (text, "") if text in field["choices"] else (None, MESSAGES["select"])
+        return (text, "") if text in field["choices"] else (None, str(MESSAGES["select"]))
     if len(text) > TEXT_MAX_LENGTH:
-        return None, MESSAGES["long"]
+        return None, str(MESSAGES["long"])
     return text, ""
 
 
@@ -413,9 +444,10 @@ def _read_fields(
     identifying = [field for field in form.fields if field["target"] in IDENTIFYING_TARGETS]
     if not any(field["target"] in traits or field["name"] in errors for field in identifying):
         message = (
-            REQUIRED
+            str(REQUIRED)
             if len(identifying) == 1
-            else f"Fill in at least one of: {', '.join(field['label'] for field in identifying)}."
+            else gettext("Fill in at least one of: %(value)s.")
+            % {"value": ", ".join(field["label"] for field in identifying)}
         )
         errors.update({field["name"]: [message] for field in identifying})
     return traits, errors
@@ -427,7 +459,7 @@ def _read_consent(form: Form, data: Mapping[str, Any]) -> tuple[dict[str, Any], 
     for code in form.consent_purposes:
         ticked = _ticked(data.get(f"{CONSENT_PREFIX}{code}"))
         if ticked is None:
-            errors[f"{CONSENT_PREFIX}{code}"] = [MESSAGES["checkbox"]]
+            errors[f"{CONSENT_PREFIX}{code}"] = [str(MESSAGES["checkbox"])]
         else:
             consent[code] = {"granted": ticked, "form": form.slug}
             version = str(data.get(f"{WORDING_PREFIX}{code}") or "")
@@ -471,11 +503,11 @@ def form_submit(
     also does both checks.
     """
     if not form.is_active or not form.source.is_active:
-        raise FormUnavailable("Not found.")
+        raise FormUnavailable(gettext("Not found."))
     guard = FormGuard(form, rate)
     if not origin_allowed(source=form.source, origin=origin):
         guard.admit()  # the refusal is checked against the current definition too
-        raise OriginNotAllowed("This site may not post to this form.")
+        raise OriginNotAllowed(gettext("This site may not post to this form."))
     if not _is_empty(data.get(form.honeypot_field)):
         guard.admit()
         return FormSubmission(stored=False)
@@ -484,7 +516,7 @@ def form_submit(
     errors.update(consent_errors)
     if errors:
         guard.admit()
-        raise InvalidMessage("Some fields are invalid.", fields=errors)
+        raise InvalidMessage(gettext("Some fields are invalid."), fields=errors)
     context: dict[str, Any] = {
         "consent": consent,
         "ip": truncate_ip(ip),
@@ -506,7 +538,9 @@ def form_submit(
         # was written; an opt-in mailed the address its way back (profiles' suppression).
         return FormSubmission(stored=False)
     if result.status == "error":
-        raise InvalidMessage("Some fields are invalid.", fields=_form_errors(form, result.errors))
+        raise InvalidMessage(
+            gettext("Some fields are invalid."), fields=_form_errors(form, result.errors)
+        )
     return FormSubmission(stored=True, profile_id=result.profile_id, message_id=result.message_id)
 
 

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from consent.errors import ConsentError
@@ -83,7 +84,7 @@ class RequestStepInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
-    verbose_name_plural = "audit trail"
+    verbose_name_plural = _("audit trail")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -94,7 +95,9 @@ class RequestStepInline(admin.TabularInline):
 
 class RequestAddForm(forms.ModelForm):
     changes = forms.JSONField(
-        required=False, help_text='Rectification only: {"last_name": "King"}.'
+        required=False,
+        help_text=_('Rectification only: {"last_name": "King"}.'),
+        label=_("Changes"),
     )
 
     class Meta:
@@ -291,16 +294,18 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         if ok:
             messages.success(request, f"{ok} request(s) {done}.")
 
-    @admin.action(description="Verify the requester's identity", permissions=["change"])
+    @admin.action(description=_("Verify the requester's identity"), permissions=["change"])
     def verify(self, request: HttpRequest, queryset: QuerySet) -> Any:
         page = self._confirm(
             request,
             queryset,
             action="verify",
-            title="Verify identity",
-            warning="Say how the requester's identity was checked (keep no copy of documents).",
+            title=gettext("Verify identity"),
+            warning=gettext(
+                "Say how the requester's identity was checked (keep no copy of documents)."
+            ),
             button="Verified",
-            note_label="How it was verified",
+            note_label=gettext("How it was verified"),
         )
         if page is not None:
             return page
@@ -313,14 +318,16 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         )
         return None
 
-    @admin.action(description="Extend the deadline by two months", permissions=["change"])
+    @admin.action(description=_("Extend the deadline by two months"), permissions=["change"])
     def extend(self, request: HttpRequest, queryset: QuerySet) -> Any:
         page = self._confirm(
             request,
             queryset,
             action="extend",
-            title="Extend the deadline",
-            warning="Once per request, for complex or numerous requests; tell the person why.",
+            title=gettext("Extend the deadline"),
+            warning=gettext(
+                "Once per request, for complex or numerous requests; tell the person why."
+            ),
             button="Extend",
             note_label="Reason",
         )
@@ -335,19 +342,21 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         )
         return None
 
-    @admin.action(description="Export the person's data (access, portability)")
+    @admin.action(description=_("Export the person's data (access, portability)"))
     def export(self, request: HttpRequest, queryset: QuerySet) -> Any:
         if not request.user.has_perm(EXPORT_PERMISSION):
             raise PermissionDenied
         if queryset.count() != 1:
-            messages.error(request, "Export one request at a time.")
+            messages.error(request, gettext("Export one request at a time."))
             return None
         page = self._confirm(
             request,
             queryset,
             action="export",
-            title="Export personal data",
-            warning="The file holds everything we hold about the person: send it to them only.",
+            title=gettext("Export personal data"),
+            warning=gettext(
+                "The file holds everything we hold about the person: send it to them only."
+            ),
             button="Download",
         )
         if page is not None:
@@ -365,7 +374,8 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         return response
 
     @admin.action(
-        description="Carry out (rectification, restriction, objection)", permissions=["change"]
+        description=_("Carry out (rectification, restriction, objection)"),
+        permissions=["change"],
     )
     def carry_out(self, request: HttpRequest, queryset: QuerySet) -> Any:
         kinds = (Kind.RECTIFICATION, Kind.RESTRICTION, Kind.OBJECTION)
@@ -374,9 +384,11 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             request,
             queryset,
             action="carry_out",
-            title="Carry out requests",
-            warning="Rectifications correct fields; restrictions and objections take the "
-            "people out of segments and sending.",
+            title=gettext("Carry out requests"),
+            warning=gettext(
+                "Rectifications correct fields; restrictions and objections take the "
+                "people out of segments and sending."
+            ),
             button="Carry out",
         )
         if page is not None:
@@ -389,7 +401,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         )
         return None
 
-    @admin.action(description="Erase the person (cannot be undone)")
+    @admin.action(description=_("Erase the person (cannot be undone)"))
     def erase(self, request: HttpRequest, queryset: QuerySet) -> Any:
         if not request.user.has_perm(ERASE_PERMISSION):
             raise PermissionDenied
@@ -469,8 +481,12 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
     inlines = [RetentionRunInline]
     actions = ["dry_run"]
 
-    @admin.action(description="Dry run: count who would be anonymised")
+    @admin.action(description=_("Dry run: count who would be anonymised"))
     def dry_run(self, request: HttpRequest, queryset: QuerySet) -> None:
         for policy in queryset:
             run = retention_run(policy=policy, dry_run=True)
-            messages.info(request, f"{policy}: {run.matched} profile(s) would be anonymised.")
+            messages.info(
+                request,
+                gettext("%(policy)s: %(matched)s profile(s) would be anonymised.")
+                % {"policy": policy, "matched": run.matched},
+            )

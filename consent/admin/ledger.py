@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from consent.errors import ConsentError
 from consent.masking import MaskedForViewersAdmin
@@ -56,7 +58,7 @@ class PurposeVersionInline(admin.TabularInline):
     extra = 1
     can_delete = False
     verbose_name = "wording"
-    verbose_name_plural = "wordings (a new text is a new version; proofs keep the old one)"
+    verbose_name_plural = _(_("wordings (a new text is a new version; proofs keep the old one)"))
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -87,7 +89,7 @@ class PurposeAdmin(admin.ModelAdmin):
     def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict[str, Any]:
         return {} if obj else {"code": ("name",)}
 
-    @admin.display(description="wording version")
+    @admin.display(description=_("wording version"))
     def current_version(self, obj: Purpose) -> int | None:
         return getattr(obj, "current_version", None)
 
@@ -104,18 +106,20 @@ class PurposeAdmin(admin.ModelAdmin):
 
 
 class DecisionForm(forms.Form):
-    profile = forms.IntegerField(min_value=1, label="Profile id")
-    purpose = forms.ModelChoiceField(queryset=Purpose.objects.order_by("name"))
+    profile = forms.IntegerField(min_value=1, label=_("Profile id"))
+    purpose = forms.ModelChoiceField(queryset=Purpose.objects.order_by("name"), label=_("Purpose"))
     status = forms.ChoiceField(
         choices=[
             (ConsentRecord.Status.WITHDRAWN, "Withdrawn"),
             (ConsentRecord.Status.GRANTED, "Granted"),
-        ]
+        ],
+        label=_("Status"),
     )
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=1000,
-        help_text="How the person told us (letter, phone call, ticket number): kept as proof.",
+        help_text=_("How the person told us (letter, phone call, ticket number): kept as proof."),
+        label=_("Note"),
     )
 
 
@@ -207,14 +211,20 @@ class ConsentRecordAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
                     form.add_error(field if field in form.fields else None, errors)
             else:
                 if created:
-                    messages.success(request, f"Recorded: {record.purpose} {record.status}.")
+                    messages.success(
+                        request,
+                        gettext("Recorded: %(purpose)s %(status)s.")
+                        % {"purpose": record.purpose, "status": record.status},
+                    )
                 else:
-                    messages.info(request, "This was already the person's decision: nothing added.")
+                    messages.info(
+                        request, gettext("This was already the person's decision: nothing added.")
+                    )
                 url = reverse("admin:consent_consentrecord_changelist")
                 return HttpResponseRedirect(f"{url}?profile={record.profile_id}")
         context = {
             **self.admin_site.each_context(request),
-            "title": "Record a consent decision",
+            "title": gettext("Record a consent decision"),
             "opts": self.opts,
             "form": form,
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -185,7 +186,7 @@ class DataSubjectRequestViewSet(
             Kind.ERASURE: ERASE_PERMISSION,
         }.get(dsar.kind)
         if needed and not request.user.has_perm(needed):
-            raise PermissionDenied("Your role may not carry out this kind of request.")
+            raise PermissionDenied(gettext("Your role may not carry out this kind of request."))
         export = dsar_execute(request=dsar, actor=request.user, via="api")
         body = self._answer(dsar).data
         if export is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from consent.models import ConsentRecord, Purpose, PurposeVersion
@@ -106,7 +107,7 @@ class ConsentDecisionSerializer(serializers.Serializer):
     def validate_purpose(self, code: str) -> Purpose:
         purpose = purpose_by_code(code=code)
         if purpose is None:
-            raise serializers.ValidationError("No purpose with this code.")
+            raise serializers.ValidationError(gettext("No purpose with this code."))
         return purpose
 
     def validate_expires_at(self, value: datetime | None) -> datetime | None:
@@ -115,7 +116,7 @@ class ConsentDecisionSerializer(serializers.Serializer):
         try:
             return value.astimezone(UTC)
         except OverflowError as error:
-            raise serializers.ValidationError("This time is out of range.") from error
+            raise serializers.ValidationError(gettext("This time is out of range.")) from error
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         version = data.pop("version", None)
@@ -126,7 +127,7 @@ class ConsentDecisionSerializer(serializers.Serializer):
             ).first()
             if data["wording"] is None:
                 raise serializers.ValidationError(
-                    {"version": ["This purpose has no wording with this version."]}
+                    {"version": [gettext("This purpose has no wording with this version.")]}
                 )
         return data
 

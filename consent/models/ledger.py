@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 # The same rule the web forms use for the purpose codes they ask for.
 PURPOSE_CODE_RE = r"^[a-z0-9][a-z0-9_-]*$"
@@ -18,35 +19,35 @@ PURPOSE_CODE_RE = r"^[a-z0-9][a-z0-9_-]*$"
 
 # Choices live at module level so that the models' Meta constraints can name them.
 class LegalBasis(models.TextChoices):
-    CONSENT = "consent", "Consent"
-    LEGITIMATE_INTEREST = "legitimate_interest", "Legitimate interest"
-    CONTRACT = "contract", "Contract"
-    LEGAL_OBLIGATION = "legal_obligation", "Legal obligation"
+    CONSENT = "consent", _("Consent")
+    LEGITIMATE_INTEREST = "legitimate_interest", _("Legitimate interest")
+    CONTRACT = "contract", _("Contract")
+    LEGAL_OBLIGATION = "legal_obligation", _("Legal obligation")
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
-    PHONE = "phone", "Phone"
-    POST = "post", "Post"
-    ADS = "ads", "Advertising"
-    PROFILING = "profiling", "Profiling"
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    PHONE = "phone", _("Phone")
+    POST = "post", _("Post")
+    ADS = "ads", _("Advertising")
+    PROFILING = "profiling", _("Profiling")
 
 
 class ConsentStatus(models.TextChoices):
-    GRANTED = "granted", "Granted"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    PENDING_CONFIRMATION = "pending_confirmation", "Pending confirmation"
+    GRANTED = "granted", _("Granted")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    PENDING_CONFIRMATION = "pending_confirmation", _("Pending confirmation")
 
 
 class ConsentMethod(models.TextChoices):
-    FORM = "form", "Form"
-    API = "api", "API"
-    IMPORT = "import", "Import"
-    ADMIN = "admin", "Admin"
-    UNSUBSCRIBE_LINK = "unsubscribe_link", "Unsubscribe link"
-    DOUBLE_OPT_IN = "double_opt_in", "Double opt-in confirmation"
-    PREFERENCE_PAGE = "preference_page", "Preference page"
+    FORM = "form", _("Form")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+    ADMIN = "admin", _("Admin")
+    UNSUBSCRIBE_LINK = "unsubscribe_link", _("Unsubscribe link")
+    DOUBLE_OPT_IN = "double_opt_in", _("Double opt-in confirmation")
+    PREFERENCE_PAGE = "preference_page", _("Preference page")
 
 
 class Purpose(models.Model):
@@ -59,21 +60,28 @@ class Purpose(models.Model):
         max_length=60,
         unique=True,
         validators=[RegexValidator(PURPOSE_CODE_RE, "Lower-case letters, digits, - and _.")],
-        help_text="What forms and the API call this purpose, e.g. newsletter.",
+        help_text=_("What forms and the API call this purpose, e.g. newsletter."),
+        verbose_name=_("code"),
     )
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, verbose_name=_("name"))
     legal_basis = models.CharField(
-        max_length=24, choices=LegalBasis.choices, default=LegalBasis.CONSENT
+        max_length=24,
+        choices=LegalBasis.choices,
+        default=LegalBasis.CONSENT,
+        verbose_name=_("legal basis"),
     )
-    channel = models.CharField(max_length=12, choices=Channel.choices)
+    channel = models.CharField(max_length=12, choices=Channel.choices, verbose_name=_("channel"))
     requires_double_opt_in = models.BooleanField(
         default=False,
-        help_text="A grant from a form or the API counts only once confirmed by email.",
+        help_text=_("A grant from a form or the API counts only once confirmed by email."),
+        verbose_name=_("requires double opt in"),
     )
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("purpose")
+        verbose_name_plural = _("purposes")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
@@ -91,20 +99,26 @@ class Purpose(models.Model):
 class PurposeVersion(models.Model):
     """One wording of a purpose, as shown to people; never edited, a new text is a new version."""
 
-    purpose = models.ForeignKey(Purpose, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
-    text = models.TextField(help_text="The exact text people see next to the checkbox.")
+    purpose = models.ForeignKey(
+        Purpose, on_delete=models.CASCADE, related_name="versions", verbose_name=_("purpose")
+    )
+    version = models.PositiveIntegerField(verbose_name=_("version"))
+    text = models.TextField(
+        help_text=_("The exact text people see next to the checkbox."), verbose_name=_("text")
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
-        verbose_name = "wording"
+        verbose_name_plural = _("wordings")
+        verbose_name = _("wording")
         ordering = ["purpose", "-version"]
         constraints = [
             models.UniqueConstraint(
@@ -134,29 +148,38 @@ class ConsentRecord(models.Model):
         on_delete=models.PROTECT,
         related_name="consent_records",
         db_index=False,
+        verbose_name=_("profile"),
     )
     purpose = models.ForeignKey(
-        Purpose, on_delete=models.PROTECT, related_name="records", db_index=False
+        Purpose,
+        on_delete=models.PROTECT,
+        related_name="records",
+        db_index=False,
+        verbose_name=_("purpose"),
     )
-    status = models.CharField(max_length=24, choices=Status.choices)
+    status = models.CharField(max_length=24, choices=Status.choices, verbose_name=_("status"))
     source = models.ForeignKey(
         "profiles.Source",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="consent_records",
+        verbose_name=_("source"),
     )
-    method = models.CharField(max_length=20, choices=Method.choices)
+    method = models.CharField(max_length=20, choices=Method.choices, verbose_name=_("method"))
     wording = models.ForeignKey(
         PurposeVersion,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="records",
-        help_text="The wording the person saw.",
+        help_text=_("The wording the person saw."),
+        verbose_name=_("wording"),
     )
     proof = models.JSONField(
-        default=dict, help_text="Form, time, truncated IP, user agent, note: what proves it."
+        default=dict,
+        help_text=_("Form, time, truncated IP, user agent, note: what proves it."),
+        verbose_name=_("proof"),
     )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -164,11 +187,14 @@ class ConsentRecord(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("recorded by"),
     )
-    recorded_at = models.DateTimeField()
-    expires_at = models.DateTimeField(null=True, blank=True)
+    recorded_at = models.DateTimeField(verbose_name=_("recorded at"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
 
     class Meta:
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=ConsentStatus.values), name="consent_record_status_valid"

@@ -20,6 +20,7 @@ from django.core.mail import send_mail
 from django.db import models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from consent.errors import (
     ExpiredLink,
@@ -36,8 +37,10 @@ from consent.selectors import (
     consent_current,
     consent_in_force,
     consent_profile_id,
+    consent_profile_language,
     purpose_current_wording,
 )
+from core.i18n import in_person_language
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +82,17 @@ def _clean_proof(proof: object) -> dict[str, Any]:
         return InvalidDecision(message, fields={"proof": [message]})
 
     if not isinstance(proof, Mapping) or not proof:
-        raise refuse("Say what proves this decision (form, time, note…).")
+        raise refuse(gettext("Say what proves this decision (form, time, note…)."))
     data = dict(proof)
     try:
         size = len(json.dumps(data, allow_nan=False).encode())
     except (TypeError, ValueError, RecursionError) as error:
-        raise refuse("The proof must be plain JSON.") from error
+        raise refuse(gettext("The proof must be plain JSON.")) from error
     if size > PROOF_MAX_BYTES:
-        raise refuse(f"The proof is limited to {PROOF_MAX_BYTES} bytes of JSON.")
+        raise refuse(
+            gettext("The proof is limited to %(PROOF_MAX_BYTES)s bytes of JSON.")
+            % {"PROOF_MAX_BYTES": PROOF_MAX_BYTES}
+        )
     pending: list[object] = [data]
     while pending:
         value = pending.pop()
@@ -96,7 +102,7 @@ def _clean_proof(proof: object) -> dict[str, Any]:
         elif isinstance(value, list):
             pending.extend(value)
         elif isinstance(value, str) and not _storable(value):
-            raise refuse("The proof holds characters that cannot be stored.")
+            raise refuse(gettext("The proof holds characters that cannot be stored."))
     return data
 
 
@@ -107,8 +113,8 @@ def _resolve_wording(
     if wording is not None:
         if wording.purpose_id != purpose.pk:
             raise InvalidWording(
-                "This wording belongs to another purpose.",
-                fields={"wording": ["This wording belongs to another purpose."]},
+                gettext("This wording belongs to another purpose."),
+                fields={"wording": [gettext("This wording belongs to another purpose.")]},
             )
         return wording
     shown = method == Method.FORM or (method == Method.PREFERENCE_PAGE and status == Status.GRANTED)
@@ -116,7 +122,9 @@ def _resolve_wording(
         return None
     current = purpose_current_wording(purpose=purpose)
     if current is None:
-        message = f"The purpose {purpose.code!r} has no wording yet: add one before asking for it."
+        message = gettext(
+            "The purpose %(code)s has no wording yet: add one before asking for it."
+        ) % {"code": repr(purpose.code)}
         raise PurposeWithoutWording(message, fields={"purpose": [message]})
     return current
 
@@ -126,20 +134,22 @@ def _validate(
 ) -> None:
     errors: dict[str, list[str]] = {}
     if status not in DECISIONS:
-        errors["status"] = [f"Choose one of: {', '.join(DECISIONS)}."]
+        errors["status"] = [gettext("Choose one of: %(value)s.") % {"value": ", ".join(DECISIONS)}]
     if method not in CALLER_METHODS:
-        errors["method"] = [f"Choose one of: {', '.join(CALLER_METHODS)}."]
+        errors["method"] = [
+            gettext("Choose one of: %(value)s.") % {"value": ", ".join(CALLER_METHODS)}
+        ]
     if expires_at is not None and status == Status.WITHDRAWN:
-        errors["expires_at"] = ["A withdrawal does not expire."]
+        errors["expires_at"] = [gettext("A withdrawal does not expire.")]
     if expires_at is not None and timezone.is_naive(expires_at):
         errors["expires_at"] = ["Give a time zone."]
     if (
         source_id is not None
         and not _related_model("source")._default_manager.filter(pk=source_id).exists()
     ):
-        errors["source"] = ["No source with this id."]
+        errors["source"] = [gettext("No source with this id.")]
     if errors:
-        raise InvalidDecision("This decision cannot be recorded.", fields=errors)
+        raise InvalidDecision(gettext("This decision cannot be recorded."), fields=errors)
 
 
 def _repeats(
@@ -175,8 +185,8 @@ def _append(
 ) -> ConsentRecord:
     if expires_at is not None and expires_at <= at:
         raise InvalidDecision(
-            "This decision cannot be recorded.",
-            fields={"expires_at": ["The expiry must be in the future."]},
+            gettext("This decision cannot be recorded."),
+            fields={"expires_at": [gettext("The expiry must be in the future.")]},
         )
     return ConsentRecord.objects.create(
         profile_id=profile_id,
@@ -201,8 +211,9 @@ def _send_confirmation(*, record: ConsentRecord, email: str) -> None:
         "url": confirm_url(record_id=record.pk),
         "days": confirm_max_age().days,
     }
-    subject = " ".join(render_to_string("consent/email/confirm_subject.txt", context).split())
-    body = render_to_string("consent/email/confirm_body.txt", context)
+    with in_person_language(stated=consent_profile_language(profile_id=record.profile_id)):
+        subject = " ".join(render_to_string("consent/email/confirm_subject.txt", context).split())
+        body = render_to_string("consent/email/confirm_body.txt", context)
     transaction.on_commit(
         partial(_mail_confirmation, record_id=record.pk, subject=subject, body=body, to=email)
     )
@@ -248,7 +259,9 @@ def consent_record(
     )
     address = (email or "").strip()
     if pending and not address:
-        message = "This purpose needs a confirmation by email: give the address to send it to."
+        message = gettext(
+            "This purpose needs a confirmation by email: give the address to send it to."
+        )
         raise InvalidDecision(message, fields={"email": [message]})
     profile_id = lock_profile(profile_id=profile_id)
     current = consent_current(profile_id=profile_id, purpose=purpose)
@@ -294,9 +307,11 @@ def consent_confirm(*, token: str, ip: str, user_agent: str) -> tuple[ConsentRec
     if current is not None and current.pk != pending.pk:
         if consent_in_force(record=current, at=now):
             return current, False  # a second click, or already granted another way
-        raise SupersededLink("This request was withdrawn or replaced since; nothing was changed.")
+        raise SupersededLink(
+            gettext("This request was withdrawn or replaced since; nothing was changed.")
+        )
     if pending.expires_at is not None and pending.expires_at <= now:
-        raise ExpiredLink("This confirmation link has expired.")
+        raise ExpiredLink(gettext("This confirmation link has expired."))
     record = _append(
         profile_id=profile_id,
         purpose=pending.purpose,

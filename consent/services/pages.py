@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from consent.errors import InvalidLink
 from consent.links import preferences_token_read, unsubscribe_token_read
@@ -25,7 +26,7 @@ def consent_unsubscribe(
     profile_id, purpose_id = unsubscribe_token_read(token=token)
     purpose = Purpose.objects.filter(pk=purpose_id).first()
     if purpose is None:
-        raise InvalidLink("This link is not valid.")
+        raise InvalidLink(gettext("This link is not valid."))
     return consent_record(
         profile_id=profile_id,
         purpose=purpose,

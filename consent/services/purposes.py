@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from consent.errors import InvalidWording
 from consent.models import Purpose, PurposeVersion
@@ -16,7 +17,8 @@ def purpose_wording_add(*, purpose: Purpose, text: str, actor: Any = None) -> Pu
     text = text.strip()
     if not text:
         raise InvalidWording(
-            "A wording needs a text.", fields={"text": ["This field is required."]}
+            gettext("A wording needs a text."),
+            fields={"text": [gettext("This field is required.")]},
         )
     # NO KEY: recording consent (a foreign key to this row) is not held up meanwhile.
     Purpose.objects.select_for_update(no_key=True).filter(pk=purpose.pk).values_list("pk").get()

@@ -12,13 +12,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.mail import mail_admins, send_mail
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from consent.errors import InvalidRequest, RequestNotReady
 from consent.models import (
@@ -34,6 +36,9 @@ from consent.services.ledger import consent_record
 from consent.services.person import person_erase, person_export, person_records_count
 from consent.services.suppression import suppression_add, suppression_digest
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 Kind = DataSubjectRequest.Kind
 Status = DataSubjectRequest.Status
 
@@ -41,13 +46,13 @@ ANSWER_MONTHS = 1
 EXTENSION_MONTHS = 2
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
-ANSWERS: dict[str, str] = {
-    Kind.ACCESS: "Here is a copy of all the data we hold about you, if any.",
-    Kind.PORTABILITY: "Here is the data you gave us, in a machine-readable format, if any.",
-    Kind.RECTIFICATION: "Any data we held about you has been corrected as you asked.",
-    Kind.ERASURE: "Any data we held about you has been erased.",
-    Kind.RESTRICTION: "Any processing of data about you has been restricted.",
-    Kind.OBJECTION: "Any data about you is no longer used for marketing or profiling.",
+ANSWERS: dict[str, StrOrPromise] = {
+    Kind.ACCESS: _("Here is a copy of all the data we hold about you, if any."),
+    Kind.PORTABILITY: _("Here is the data you gave us, in a machine-readable format, if any."),
+    Kind.RECTIFICATION: _("Any data we held about you has been corrected as you asked."),
+    Kind.ERASURE: _("Any data we held about you has been erased."),
+    Kind.RESTRICTION: _("Any processing of data about you has been restricted."),
+    Kind.OBJECTION: _("Any data about you is no longer used for marketing or profiling."),
 }
 
 
@@ -85,11 +90,11 @@ def dsar_create(
     email, phone = (email or "").strip(), (phone or "").strip()
     errors: dict[str, list[str]] = {}
     if kind not in Kind.values:
-        errors["kind"] = [f"Choose one of: {', '.join(Kind.values)}."]
+        errors["kind"] = [gettext("Choose one of: %(value)s.") % {"value": ", ".join(Kind.values)}]
     if not email and not phone:
-        errors["email"] = ["Give the person's email address or phone number."]
+        errors["email"] = [gettext("Give the person's email address or phone number.")]
     if email and (len(email) > 254 or not _EMAIL_SHAPE.match(email)):
-        errors["email"] = ["Enter a valid email address."]
+        errors["email"] = [gettext("Enter a valid email address.")]
     if len(phone) > 32:
         errors["phone"] = ["At most 32 characters."]
     clean_changes = dict(changes or {})
@@ -99,11 +104,11 @@ def dsar_create(
         ):
             errors["changes"] = ['Say what to correct: {"field": "corrected value"}.']
     elif clean_changes:
-        errors["changes"] = ["Only a rectification carries changes."]
+        errors["changes"] = [gettext("Only a rectification carries changes.")]
     if received_at is not None and timezone.is_naive(received_at):
         errors["received_at"] = ["Give a time zone."]
     if errors:
-        raise InvalidRequest("This request cannot be recorded.", fields=errors)
+        raise InvalidRequest(gettext("This request cannot be recorded."), fields=errors)
     received = received_at or timezone.now()
     request = DataSubjectRequest.objects.create(
         kind=kind,
@@ -122,7 +127,10 @@ def _open(request: DataSubjectRequest) -> DataSubjectRequest:
     """The request, locked and re-read; refused once closed."""
     locked = DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
     if locked.status in (Status.DONE, Status.REJECTED):
-        raise RequestNotReady(f"This request is {locked.get_status_display().lower()} already.")
+        raise RequestNotReady(
+            gettext("This request is %(value)s already.")
+            % {"value": locked.get_status_display().lower()}
+        )
     return locked
 
 
@@ -132,8 +140,8 @@ def dsar_verify(*, request: DataSubjectRequest, method: str, actor: Any) -> Data
     method = (method or "").strip()
     if not method:
         raise InvalidRequest(
-            "Say how the identity was verified.",
-            fields={"method": ["Say how the identity was verified."]},
+            gettext("Say how the identity was verified."),
+            fields={"method": [gettext("Say how the identity was verified.")]},
         )
     locked = _open(request)
     locked.status = Status.VERIFIED
@@ -151,11 +159,12 @@ def dsar_extend(*, request: DataSubjectRequest, reason: str, actor: Any) -> Data
     reason = (reason or "").strip()
     if not reason:
         raise InvalidRequest(
-            "Say why more time is needed.", fields={"reason": ["Say why more time is needed."]}
+            gettext("Say why more time is needed."),
+            fields={"reason": [gettext("Say why more time is needed.")]},
         )
     locked = _open(request)
     if locked.extended:
-        raise RequestNotReady("This request was extended already.")
+        raise RequestNotReady(gettext("This request was extended already."))
     locked.extended = True
     locked.extension_reason = reason
     locked.due_at = dsar_due(received_at=locked.received_at, extended=True)
@@ -185,7 +194,7 @@ def _locate(request: DataSubjectRequest) -> Located:
 def _verified(request: DataSubjectRequest) -> DataSubjectRequest:
     locked = _open(request)
     if locked.status != Status.VERIFIED:
-        raise RequestNotReady("Verify the requester's identity first.")
+        raise RequestNotReady(gettext("Verify the requester's identity first."))
     return locked
 
 
@@ -193,7 +202,7 @@ def _done(request: DataSubjectRequest, located: Located, actor: Any, note: str =
     request.status = Status.DONE
     request.completed_at = timezone.now()
     request.profiles_found = len(located.profile_ids)
-    request.answer = ANSWERS[request.kind]
+    request.answer = str(ANSWERS[request.kind])
     request.save()
     _step(request, "done", actor, note)
 
@@ -203,7 +212,9 @@ def dsar_export(*, request: DataSubjectRequest, actor: Any, via: str = "admin") 
     """The person's data from every app (access, portability); closes such a request."""
     locked = _verified(request)
     if locked.kind not in (Kind.ACCESS, Kind.PORTABILITY):
-        raise RequestNotReady("Only access and portability requests are answered with an export.")
+        raise RequestNotReady(
+            gettext("Only access and portability requests are answered with an export.")
+        )
     located = _locate(locked)
     data = person_export(profile_ids=located.profile_ids)
     AccessLog.objects.create(
@@ -227,7 +238,7 @@ def dsar_erase(*, request: DataSubjectRequest, actor: Any, via: str = "admin") -
     """Erase the person in every app, suppress their identifiers, and forget them here too."""
     locked = _verified(request)
     if locked.kind != Kind.ERASURE:
-        raise RequestNotReady("Only an erasure request erases.")
+        raise RequestNotReady(gettext("Only an erasure request erases."))
     located = _locate(locked)
     touched = person_erase(profile_ids=located.profile_ids)
     suppression_add(identifiers=located.identifiers, reason="erasure", request=locked)
@@ -285,7 +296,7 @@ def dsar_restrict(*, request: DataSubjectRequest, actor: Any) -> int:
     """Restriction: the person stays stored but drops out of segments and sending."""
     locked = _verified(request)
     if locked.kind != Kind.RESTRICTION:
-        raise RequestNotReady("Only a restriction request restricts.")
+        raise RequestNotReady(gettext("Only a restriction request restricts."))
     located = _locate(locked)
     owner = person_data_owner()
     if owner.restrict is None:
@@ -300,7 +311,7 @@ def dsar_object(*, request: DataSubjectRequest, actor: Any) -> int:
     """Objection: every purpose the person is contactable for is withdrawn in the ledger."""
     locked = _verified(request)
     if locked.kind != Kind.OBJECTION:
-        raise RequestNotReady("Only an objection withdraws consent.")
+        raise RequestNotReady(gettext("Only an objection withdraws consent."))
     located = _locate(locked)
     owner = person_data_owner()
     if owner.restrict is None:
@@ -329,7 +340,7 @@ def dsar_rectify(*, request: DataSubjectRequest, actor: Any) -> list[str]:
     """Rectification: correct the fields the person named."""
     locked = _verified(request)
     if locked.kind != Kind.RECTIFICATION:
-        raise RequestNotReady("Only a rectification request corrects data.")
+        raise RequestNotReady(gettext("Only a rectification request corrects data."))
     located = _locate(locked)
     owner = person_data_owner()
     if owner.rectify is None:
@@ -383,7 +394,9 @@ def dsar_reminders_send() -> dict[str, int]:
             + (" (OVERDUE)" if request.due_at < now else "")
             for request in requests
         ]
-        subject = f"{len(requests)} data-subject request(s) due soon or overdue"
+        subject = gettext("%(len)s data-subject request(s) due soon or overdue") % {
+            "len": len(requests)
+        }
         body = "\n".join(lines)
         if handler is not None and handler.email:
             send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [handler.email])

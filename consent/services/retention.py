@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from consent.errors import RequestNotReady
 from consent.models import ConsentRecord, RetentionPolicy, RetentionRun
@@ -67,7 +68,10 @@ def retention_run(
         policy.dry_run_at is None or policy.dry_run_at > now - timedelta(days=review_days())
     ):
         raise RequestNotReady(
-            f"Run a dry run of this policy and wait {review_days()} days before the real run."
+            gettext(
+                "Run a dry run of this policy and wait %(review_days)s days before the real run."
+            )
+            % {"review_days": review_days()}
         )
     run = RetentionRun.objects.create(policy=policy, dry_run=dry_run, cutoff=cutoff)
     candidates = retention_candidates(policy=policy, cutoff=cutoff)

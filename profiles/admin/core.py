@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from consent.links import preferences_url
@@ -110,7 +111,11 @@ class SourceAdmin(admin.ModelAdmin):
         )
         obj.pk = source.pk
         obj.write_key_prefix = source.write_key_prefix
-        messages.warning(request, f"Write key of {source.name} (shown once, store it now): {key}")
+        messages.warning(
+            request,
+            gettext("Write key of %(name)s (shown once, store it now): %(key)s")
+            % {"name": source.name, "key": key},
+        )
 
     def delete_model(self, request: HttpRequest, obj: Source) -> None:
         source_cache_clear(source=obj)
@@ -121,11 +126,15 @@ class SourceAdmin(admin.ModelAdmin):
             source_cache_clear(source=source)
         super().delete_queryset(request, queryset)
 
-    @admin.action(description="Rotate the write key (the old key stops working)")
+    @admin.action(description=_("Rotate the write key (the old key stops working)"))
     def rotate_write_keys(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
         for source in queryset.order_by("pk"):
             key = source_rotate_key(source=source)
-            messages.warning(request, f"New write key of {source.name} (shown once): {key}")
+            messages.warning(
+                request,
+                gettext("New write key of %(name)s (shown once): %(key)s")
+                % {"name": source.name, "key": key},
+            )
 
 
 class IdentityInline(admin.TabularInline):
@@ -172,7 +181,7 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     readonly_fields = PROFILE_SHOWN_FIELDS
     fieldsets = (
         (
-            "Person",
+            _("Person"),
             {
                 "fields": (
                     ("first_name", "last_name"),
@@ -181,10 +190,10 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
                 )
             },
         ),
-        ("Address", {"fields": ("address_line", ("postcode", "city", "country"))}),
-        ("More", {"fields": (("date_of_birth", "language", "timezone"), "traits")}),
+        (_("Address"), {"fields": ("address_line", ("postcode", "city", "country"))}),
+        (_("More"), {"fields": (("date_of_birth", "language", "timezone"), "traits")}),
         (
-            "Lifecycle",
+            _("Lifecycle"),
             {
                 "fields": (
                     ("lifecycle_stage", "status", "merged_into"),
@@ -251,7 +260,7 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             "preferences_link": preferences_url(profile_id=profile_id) if unmasked else "",
         }
 
-    @admin.action(description="Merge the two selected profiles…", permissions=["change"])
+    @admin.action(description=_("Merge the two selected profiles…"), permissions=["change"])
     def merge_selected(self, request: HttpRequest, queryset: QuerySet[Profile]) -> Any:
         return merge_selected_profiles(self, request, queryset)
 

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from profiles.admin.merges import merge_plan_context
@@ -36,7 +37,7 @@ COMPARED_FIELDS = (
     ("address_line", "Address"),
     ("postcode", "Postcode"),
     ("city", "City"),
-    ("date_of_birth", "Date of birth"),
+    ("date_of_birth", _("Date of birth")),
 )
 SHOWN_FIELDS = (
     ("country", "Country"),
@@ -108,7 +109,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
     def left(self, obj: DuplicateCandidate) -> str:
         return _name(obj.profile_low)
 
-    @admin.display(description="probable duplicate")
+    @admin.display(description=_("probable duplicate"))
     def right(self, obj: DuplicateCandidate) -> str:
         return _name(obj.profile_high)
 
@@ -137,7 +138,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.action(description="Not the same person (remembered)", permissions=["change"])
+    @admin.action(description=_("Not the same person (remembered)"), permissions=["change"])
     def mark_not_same_person(
         self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]
     ) -> None:
@@ -147,7 +148,9 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
                 candidate_id=candidate.pk, decision=NOT_SAME_PERSON, actor=request.user
             )
             done += 1
-        self.message_user(request, f"{done} pair(s) marked as two different people.")
+        self.message_user(
+            request, gettext("%(done)s pair(s) marked as two different people.") % {"done": done}
+        )
 
     def change_view(
         self,
@@ -191,7 +194,8 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
         ]
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Probable duplicate: #{left.pk} and #{right.pk}",
+            "title": gettext("Probable duplicate: #%(pk)s and #%(pk2)s")
+            % {"pk": left.pk, "pk2": right.pk},
             "opts": self.model._meta,
             "candidate": candidate,
             "left": left,
@@ -238,9 +242,11 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             self.message_user(request, f"{exc} {details}".strip(), messages.ERROR)
             return HttpResponseRedirect(request.path)
         if decision.startswith("merge"):
-            self.message_user(request, "Merged. The absorbed profile stays as a tombstone.")
+            self.message_user(
+                request, gettext("Merged. The absorbed profile stays as a tombstone.")
+            )
         else:
-            self.message_user(request, "Remembered: this pair will not be proposed again.")
+            self.message_user(request, gettext("Remembered: this pair will not be proposed again."))
         return HttpResponseRedirect(reverse("admin:profiles_duplicatecandidate_changelist"))
 
 

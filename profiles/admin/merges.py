@@ -206,11 +206,20 @@ class ProfileMergeAdmin(admin.ModelAdmin):
         try:
             profile_merge_undo(merge_id=merge_id, actor=request.user)
         except ProfilesError as exc:
-            self.message_user(request, f"Merge #{merge_id} not undone: {exc}", messages.ERROR)
+            self.message_user(
+                request,
+                gettext("Merge #%(merge_id)s not undone: %(exc)s")
+                % {"merge_id": merge_id, "exc": exc},
+                messages.ERROR,
+            )
         else:
-            self.message_user(request, f"Merge #{merge_id} undone.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("Merge #%(merge_id)s undone.") % {"merge_id": merge_id},
+                messages.SUCCESS,
+            )
 
-    @admin.action(description="Undo the selected merges", permissions=["undo"])
+    @admin.action(description=_("Undo the selected merges"), permissions=["undo"])
     def undo_selected(self, request: HttpRequest, queryset: QuerySet[ProfileMerge]) -> None:
         # Newest first: a later merge of a survivor must be undone before the earlier one.
         for merge_id in queryset.order_by("-id").values_list("pk", flat=True):
@@ -258,13 +267,15 @@ class BlockedIdentifierForm(forms.ModelForm):
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise forms.ValidationError(f"Not a valid regular expression: {exc}") from exc
+            raise forms.ValidationError(
+                gettext("Not a valid regular expression: %(exc)s") % {"exc": exc}
+            ) from exc
         return pattern
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if bool(data.get("pattern")) == bool(data.get("value_hash")):
-            raise forms.ValidationError("Give either a pattern or a value hash, not both.")
+            raise forms.ValidationError(gettext("Give either a pattern or a value hash, not both."))
         return data
 
 
@@ -276,7 +287,7 @@ class BlockedIdentifierAdmin(admin.ModelAdmin):
     list_display = ("kind", "pattern", "short_hash", "reason", "note", "is_active")
     list_filter = ("kind", "reason", "is_active")
 
-    @admin.display(description="value hash")
+    @admin.display(description=_("value hash"))
     def short_hash(self, obj: BlockedIdentifier) -> str:
         return obj.value_hash[:12]
 
@@ -358,10 +369,18 @@ class IdentityConflictAdmin(admin.ModelAdmin):
             try:
                 merge = identity_conflict_merge(conflict_id=conflict_id, actor=request.user)
             except ProfilesError as exc:
-                self.message_user(request, f"Conflict #{conflict_id}: {exc}", messages.ERROR)
+                self.message_user(
+                    request,
+                    gettext("Conflict #%(conflict_id)s: %(exc)s")
+                    % {"conflict_id": conflict_id, "exc": exc},
+                    messages.ERROR,
+                )
             else:
                 self.message_user(
-                    request, f"Conflict #{conflict_id}: merged ({merge}).", messages.SUCCESS
+                    request,
+                    gettext("Conflict #%(conflict_id)s: merged (%(merge)s).")
+                    % {"conflict_id": conflict_id, "merge": merge},
+                    messages.SUCCESS,
                 )
 
     def _confirm_merges(
@@ -375,7 +394,11 @@ class IdentityConflictAdmin(admin.ModelAdmin):
                     survivor_id=conflict.other_profile_id, absorbed_id=conflict.profile_id
                 )
             except ProfilesError as exc:
-                self.message_user(request, f"Conflict #{conflict.pk}: {exc}", messages.ERROR)
+                self.message_user(
+                    request,
+                    gettext("Conflict #%(pk)s: %(exc)s") % {"pk": conflict.pk, "exc": exc},
+                    messages.ERROR,
+                )
                 continue
             merges.append({"conflict": conflict, **plan})
         if not merges:
@@ -391,9 +414,13 @@ class IdentityConflictAdmin(admin.ModelAdmin):
             request, "admin/profiles/identityconflict/merge_confirm.html", context
         )
 
-    @admin.action(description="Dismiss (different people)")
+    @admin.action(description=_("Dismiss (different people)"))
     def dismiss(self, request: HttpRequest, queryset: QuerySet[IdentityConflict]) -> None:
         count = identity_conflict_dismiss(
             conflict_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
         )
-        self.message_user(request, f"{count} conflict(s) dismissed.", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("%(count)s conflict(s) dismissed.") % {"count": count},
+            messages.SUCCESS,
+        )

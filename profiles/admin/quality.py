@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from profiles.fields import PROFILE_FIELDS
@@ -37,7 +39,7 @@ TEMPLATES = "admin/profiles/dataqualityissue"
 class OpenIssueFilter(admin.SimpleListFilter):
     """Profiles with an open data-quality issue of one type (the overview links here)."""
 
-    title = "open data-quality issue"
+    title = _("open data-quality issue")
     parameter_name = "issue"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -106,12 +108,12 @@ class DataQualityIssueAdmin(admin.ModelAdmin):
         url = reverse("admin:profiles_profile_change", args=[obj.profile_id])
         return format_html('<a href="{}">#{}</a>', url, obj.profile_id)
 
-    @admin.action(description="Mark resolved (checked by a steward)")
+    @admin.action(description=_("Mark resolved (checked by a steward)"))
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet[DataQualityIssue]) -> None:
         count = quality_issues_resolve(
             issue_ids=list(queryset.values_list("pk", flat=True)), actor_id=request.user.pk
         )
-        messages.success(request, f"{count} issue(s) marked resolved.")
+        messages.success(request, gettext("%(count)s issue(s) marked resolved.") % {"count": count})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # issues are found by ingestion and maintenance
@@ -145,7 +147,7 @@ class DataQualityIssueAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Data quality overview",
+            "title": gettext(gettext("Data quality overview")),
             "overview": overview,
             "kinds": MaintenanceRun.Kind.choices,
             "can_run": request.user.has_perm("profiles.add_maintenancerun"),
@@ -156,7 +158,7 @@ class DataQualityIssueAdmin(admin.ModelAdmin):
         if not request.user.has_perm("profiles.add_maintenancerun"):
             raise PermissionDenied
         if kind not in MaintenanceRun.Kind.values:
-            messages.error(request, "Unknown maintenance run.")
+            messages.error(request, gettext("Unknown maintenance run."))
             return HttpResponseRedirect(reverse("admin:profiles_quality_overview"))
         from profiles.tasks import quality_maintain_task
 
@@ -170,7 +172,11 @@ class DataQualityIssueAdmin(admin.ModelAdmin):
                     kwargs={"kind": run.kind, "run_id": run.pk},
                 )
             )
-        messages.success(request, f"Maintenance run #{run.pk} ({run.get_kind_display()}) started.")
+        messages.success(
+            request,
+            gettext("Maintenance run #%(pk)s (%(value)s) started.")
+            % {"pk": run.pk, "value": run.get_kind_display()},
+        )
         return HttpResponseRedirect(reverse("admin:profiles_quality_overview"))
 
 
@@ -179,7 +185,11 @@ class _RuleAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
         run = quality_rule_save(rule=obj, actor_id=request.user.pk)
-        messages.info(request, f"Maintenance run #{run.pk} re-applies the rules to every profile.")
+        messages.info(
+            request,
+            gettext("Maintenance run #%(pk)s re-applies the rules to every profile.")
+            % {"pk": run.pk},
+        )
 
     def delete_model(self, request: HttpRequest, obj: Model) -> None:
         quality_rule_delete(rule=obj, actor_id=request.user.pk)
@@ -199,13 +209,13 @@ class JobFunctionRuleAdmin(_RuleAdmin):
     ordering = ("position", "id")
 
 
-_WEIGHT_FIELDS = [(VALIDITY, "validity (no open issues)")] + [
+_WEIGHT_FIELDS = [(VALIDITY, _("validity (no open issues)"))] + [
     (name, name) for name in (*PROFILE_FIELDS, "job_function")
 ]
 
 
 class QualityWeightForm(forms.ModelForm):
-    field = forms.ChoiceField(choices=_WEIGHT_FIELDS)
+    field = forms.ChoiceField(choices=_WEIGHT_FIELDS, label=_("Field"))
 
     class Meta:
         model = QualityWeight
@@ -219,7 +229,7 @@ class QualityWeightAdmin(_RuleAdmin):
 
 
 class SurvivorshipRuleForm(forms.ModelForm):
-    field = forms.ChoiceField(choices=[(name, name) for name in PROFILE_FIELDS])
+    field = forms.ChoiceField(choices=[(name, name) for name in PROFILE_FIELDS], label=_("Field"))
 
     class Meta:
         model = SurvivorshipRule

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from profiles.models.core import Profile
 
@@ -16,12 +17,18 @@ class MatchKey(models.Model):
     # checks on them cost more than the keys themselves. Keys are deleted with their
     # profile (Django cascades) and when the profile stops being active (the scan).
     profile = models.ForeignKey(
-        Profile, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        Profile,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("profile"),
     )
-    kind = models.CharField(max_length=12)
-    key = models.CharField(max_length=64)
+    kind = models.CharField(max_length=12, verbose_name=_("kind"))
+    key = models.CharField(max_length=64, verbose_name=_("key"))
 
     class Meta:
+        verbose_name = _("match key")
+        verbose_name_plural = _("match keys")
         indexes = [models.Index(fields=["kind", "key"], name="matchkey_kind_key_idx")]
 
     def __str__(self) -> str:
@@ -35,26 +42,43 @@ class DuplicateCandidate(models.Model):
     """
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        MERGED = "merged", "Merged"
-        AUTO_MERGED = "auto_merged", "Merged automatically"
-        NOT_SAME_PERSON = "not_same_person", "Not the same person"
+        OPEN = "open", _("Open")
+        MERGED = "merged", _("Merged")
+        AUTO_MERGED = "auto_merged", _("Merged automatically")
+        NOT_SAME_PERSON = "not_same_person", _("Not the same person")
 
-    profile_low = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
-    profile_high = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
-    score = models.FloatField(help_text="0-1: how likely the two are one person.")
+    profile_low = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="+", verbose_name=_("profile low")
+    )
+    profile_high = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="+", verbose_name=_("profile high")
+    )
+    score = models.FloatField(
+        help_text=_("0-1: how likely the two are one person."), verbose_name=_("score")
+    )
     features = models.JSONField(
-        default=dict, blank=True, help_text="Similarity per field (-1: missing on a side)."
+        default=dict,
+        blank=True,
+        help_text=_("Similarity per field (-1: missing on a side)."),
+        verbose_name=_("features"),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN, verbose_name=_("status")
+    )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("decided by"),
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    found_at = models.DateTimeField()
-    scored_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    found_at = models.DateTimeField(verbose_name=_("found at"))
+    scored_at = models.DateTimeField(verbose_name=_("scored at"))
 
     class Meta:
+        verbose_name = _("duplicate candidate")
+        verbose_name_plural = _("duplicate candidates")
         constraints = [
             models.UniqueConstraint(
                 fields=["profile_low", "profile_high"], name="duplicate_pair_unique"
@@ -85,24 +109,35 @@ class DuplicateSettings(models.Model):
 
     SINGLETON = 1
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON, editable=False)
+    id = models.PositiveSmallIntegerField(
+        primary_key=True, default=SINGLETON, editable=False, verbose_name=_("id")
+    )
     review_threshold = models.FloatField(
-        default=0.5, help_text="Pairs scoring at least this (0-1) go to the review queue."
+        default=0.5,
+        help_text=_("Pairs scoring at least this (0-1) go to the review queue."),
+        verbose_name=_("review threshold"),
     )
     auto_merge_threshold = models.FloatField(
-        default=0.995, help_text="Pairs scoring at least this merge automatically, if enabled."
+        default=0.995,
+        help_text=_("Pairs scoring at least this merge automatically, if enabled."),
+        verbose_name=_("auto merge threshold"),
     )
     auto_merge_enabled = models.BooleanField(
-        default=False, help_text="Merge pairs above the auto-merge threshold without review."
+        default=False,
+        help_text=_("Merge pairs above the auto-merge threshold without review."),
+        verbose_name=_("auto merge enabled"),
     )
     max_block_size = models.PositiveIntegerField(
         default=50,
-        help_text="A blocking key shared by more profiles than this is too common to compare on.",
+        help_text=_(
+            "A blocking key shared by more profiles than this is too common to compare on."
+        ),
+        verbose_name=_("max block size"),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
-        verbose_name = verbose_name_plural = "duplicate settings"
+        verbose_name = verbose_name_plural = _("duplicate settings")
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="duplicate_settings_singleton"),
             models.CheckConstraint(
@@ -129,29 +164,40 @@ class DuplicateScan(models.Model):
     """
 
     class Kind(models.TextChoices):
-        CURSOR = "cursor", "Incremental (cursor)"
-        FULL = "full", "Full scan"
+        CURSOR = "cursor", _("Incremental (cursor)")
+        FULL = "full", _("Full scan")
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
 
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
-    position = models.BigIntegerField(
-        default=0, help_text="Full scan: last profile id done. Cursor: last audit id read."
+    kind = models.CharField(max_length=8, choices=Kind.choices, verbose_name=_("kind"))
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.RUNNING, verbose_name=_("status")
     )
-    holes = models.JSONField(default=list, blank=True, help_text="[[first id, last id, seen at]]")
-    total = models.PositiveIntegerField(null=True, blank=True)
-    profiles_scanned = models.PositiveBigIntegerField(default=0)
-    pairs_compared = models.PositiveBigIntegerField(default=0)
-    candidates_found = models.PositiveBigIntegerField(default=0)
-    auto_merged = models.PositiveIntegerField(default=0)
-    started_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    position = models.BigIntegerField(
+        default=0,
+        help_text=_("Full scan: last profile id done. Cursor: last audit id read."),
+        verbose_name=_("position"),
+    )
+    holes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("[[first id, last id, seen at]]"),
+        verbose_name=_("holes"),
+    )
+    total = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("total"))
+    profiles_scanned = models.PositiveBigIntegerField(default=0, verbose_name=_("profiles scanned"))
+    pairs_compared = models.PositiveBigIntegerField(default=0, verbose_name=_("pairs compared"))
+    candidates_found = models.PositiveBigIntegerField(default=0, verbose_name=_("candidates found"))
+    auto_merged = models.PositiveIntegerField(default=0, verbose_name=_("auto merged"))
+    started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("started at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name = _("duplicate scan")
+        verbose_name_plural = _("duplicate scans")
         ordering = ["-started_at"]
         constraints = [
             models.UniqueConstraint(

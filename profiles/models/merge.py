@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from profiles.models.core import Identity, Profile
 
@@ -12,33 +13,48 @@ from profiles.models.core import Identity, Profile
 class ProfileMerge(models.Model):
     """One merge: who or which rule, why, and a snapshot that undoes it exactly."""
 
-    survivor = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="merges_won")
-    absorbed = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="merges_lost")
+    survivor = models.ForeignKey(
+        Profile, on_delete=models.PROTECT, related_name="merges_won", verbose_name=_("survivor")
+    )
+    absorbed = models.ForeignKey(
+        Profile, on_delete=models.PROTECT, related_name="merges_lost", verbose_name=_("absorbed")
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The steward who merged; empty when a rule did.",
+        help_text=_("The steward who merged; empty when a rule did."),
+        verbose_name=_("actor"),
     )
-    rule = models.CharField(max_length=100, blank=True, help_text="The rule that merged, if any.")
-    reason = models.CharField(max_length=500, blank=True)
-    score = models.FloatField(null=True, blank=True)
+    rule = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text=_("The rule that merged, if any."),
+        verbose_name=_("rule"),
+    )
+    reason = models.CharField(max_length=500, blank=True, verbose_name=_("reason"))
+    score = models.FloatField(null=True, blank=True, verbose_name=_("score"))
     snapshot = models.JSONField(
-        default=dict, help_text="Ids of the rows moved and the values replaced: what undo needs."
+        default=dict,
+        help_text=_("Ids of the rows moved and the values replaced: what undo needs."),
+        verbose_name=_("snapshot"),
     )
-    merged_at = models.DateTimeField(auto_now_add=True)
-    undone_at = models.DateTimeField(null=True, blank=True)
+    merged_at = models.DateTimeField(auto_now_add=True, verbose_name=_("merged at"))
+    undone_at = models.DateTimeField(null=True, blank=True, verbose_name=_("undone at"))
     undone_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("undone by"),
     )
 
     class Meta:
+        verbose_name = _("profile merge")
+        verbose_name_plural = _("profile merges")
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(
@@ -67,23 +83,31 @@ class ProfileMerge(models.Model):
 class IdentityRule(models.Model):
     """How one kind of identifier takes part in matching (as Segment Unify's limits)."""
 
-    kind = models.CharField(max_length=16, choices=Identity.Kind.choices, unique=True)
+    kind = models.CharField(
+        max_length=16, choices=Identity.Kind.choices, unique=True, verbose_name=_("kind")
+    )
     priority = models.PositiveSmallIntegerField(
-        help_text="Lower matches first: a message lands on the profile of its best identifier."
+        help_text=_("Lower matches first: a message lands on the profile of its best identifier."),
+        verbose_name=_("priority"),
     )
     max_per_profile = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        help_text="At most this many identifiers of the kind on one profile; empty: no limit.",
+        help_text=_("At most this many identifiers of the kind on one profile; empty: no limit."),
+        verbose_name=_("max per profile"),
     )
     shared_limit = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        help_text="A value claimed by more than this many profiles never matches again; "
-        "empty: no limit.",
+        help_text=_(
+            "A value claimed by more than this many profiles never matches again; empty: no limit."
+        ),
+        verbose_name=_("shared limit"),
     )
 
     class Meta:
+        verbose_name = _("identity rule")
+        verbose_name_plural = _("identity rules")
         ordering = ["priority"]
         constraints = [
             models.CheckConstraint(
@@ -104,28 +128,36 @@ class BlockedIdentifier(models.Model):
     """A value that never matches: a pattern (generic mailbox, test number) or one hashed value."""
 
     class Reason(models.TextChoices):
-        GENERIC = "generic", "Generic address"
-        TEST = "test", "Test value"
-        SHARED = "shared", "Shared by many profiles"
-        MANUAL = "manual", "Blocked by a steward"
+        GENERIC = "generic", _("Generic address")
+        TEST = "test", _("Test value")
+        SHARED = "shared", _("Shared by many profiles")
+        MANUAL = "manual", _("Blocked by a steward")
         # Not blocked: such a value still matches, but only a record that names the person.
-        NAMES = "names", "Seen with different names: a match needs the same name"
+        NAMES = "names", _("Seen with different names: a match needs the same name")
 
-    kind = models.CharField(max_length=16, choices=Identity.Kind.choices)
+    kind = models.CharField(max_length=16, choices=Identity.Kind.choices, verbose_name=_("kind"))
     pattern = models.CharField(
         max_length=300,
         blank=True,
-        help_text="A regular expression searched in the normalised value, e.g. ^(info|noreply)@",
+        help_text=_("A regular expression searched in the normalised value, e.g. ^(info|noreply)@"),
+        verbose_name=_("pattern"),
     )
     value_hash = models.CharField(
-        max_length=64, blank=True, help_text="SHA-256 of one value (kind, namespace, value)."
+        max_length=64,
+        blank=True,
+        help_text=_("SHA-256 of one value (kind, namespace, value)."),
+        verbose_name=_("value hash"),
     )
-    reason = models.CharField(max_length=12, choices=Reason.choices, default=Reason.MANUAL)
-    note = models.CharField(max_length=200, blank=True)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(
+        max_length=12, choices=Reason.choices, default=Reason.MANUAL, verbose_name=_("reason")
+    )
+    note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("blocked identifier")
+        verbose_name_plural = _("blocked identifiers")
         constraints = [
             models.CheckConstraint(
                 condition=(Q(pattern="") & ~Q(value_hash="")) | (~Q(pattern="") & Q(value_hash="")),
@@ -146,38 +178,56 @@ class IdentityConflict(models.Model):
     """An identifier that would have fused two profiles: a steward decides (steward queue)."""
 
     class Reason(models.TextChoices):
-        OWNED_BY_OTHER = "owned_by_other", "Belongs to another profile"
-        DIFFERENT_IDENTIFIER = "different", "Holds another identifier of a higher-priority kind"
+        OWNED_BY_OTHER = "owned_by_other", _("Belongs to another profile")
+        DIFFERENT_IDENTIFIER = "different", _("Holds another identifier of a higher-priority kind")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        MERGED = "merged", "Merged"
-        DISMISSED = "dismissed", "Dismissed"
+        OPEN = "open", _("Open")
+        MERGED = "merged", _("Merged")
+        DISMISSED = "dismissed", _("Dismissed")
 
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
-    other_profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=16, choices=Identity.Kind.choices)
-    value_hash = models.CharField(max_length=64)
-    value_masked = models.CharField(max_length=80, help_text="Enough to recognise, not to read.")
-    reason = models.CharField(max_length=16, choices=Reason.choices)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
-    created_at = models.DateTimeField(auto_now_add=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="+", verbose_name=_("profile")
+    )
+    other_profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="+", verbose_name=_("other profile")
+    )
+    kind = models.CharField(max_length=16, choices=Identity.Kind.choices, verbose_name=_("kind"))
+    value_hash = models.CharField(max_length=64, verbose_name=_("value hash"))
+    value_masked = models.CharField(
+        max_length=80,
+        help_text=_("Enough to recognise, not to read."),
+        verbose_name=_("value masked"),
+    )
+    reason = models.CharField(max_length=16, choices=Reason.choices, verbose_name=_("reason"))
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.OPEN, verbose_name=_("status")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("resolved by"),
     )
     merge = models.ForeignKey(
-        ProfileMerge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ProfileMerge,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("merge"),
     )
     # How likely the two profiles are one person (the duplicate scorer), and its evidence.
-    score = models.FloatField(null=True, blank=True)
-    features = models.JSONField(default=dict, blank=True)
+    score = models.FloatField(null=True, blank=True, verbose_name=_("score"))
+    features = models.JSONField(default=dict, blank=True, verbose_name=_("features"))
 
     class Meta:
+        verbose_name = _("identity conflict")
+        verbose_name_plural = _("identity conflicts")
         constraints = [
             models.UniqueConstraint(
                 fields=["profile", "other_profile", "kind", "value_hash"],

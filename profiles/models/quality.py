@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from profiles.normalise_data import JOB_FUNCTIONS
 
@@ -18,36 +19,51 @@ class DataQualityIssue(models.Model):
     """
 
     class Code(models.TextChoices):
-        INVALID_EMAIL = "invalid_email", "Invalid email"
-        EMAIL_DOMAIN_TYPO = "email_domain_typo", "Email domain looks mistyped"
-        INVALID_PHONE = "invalid_phone", "Invalid phone"
-        INVALID_COUNTRY = "invalid_country", "Unknown country"
-        INVALID_POSTCODE = "invalid_postcode", "Invalid postcode"
-        INVALID_DATE = "invalid_date", "Invalid date"
-        STALE = "stale", "Not seen for a long time"
+        INVALID_EMAIL = "invalid_email", _("Invalid email")
+        EMAIL_DOMAIN_TYPO = "email_domain_typo", _("Email domain looks mistyped")
+        INVALID_PHONE = "invalid_phone", _("Invalid phone")
+        INVALID_COUNTRY = "invalid_country", _("Unknown country")
+        INVALID_POSTCODE = "invalid_postcode", _("Invalid postcode")
+        INVALID_DATE = "invalid_date", _("Invalid date")
+        STALE = "stale", _("Not seen for a long time")
 
     class Severity(models.TextChoices):
-        ERROR = "error", "Error (value kept out of the profile)"
-        WARNING = "warning", "Warning (value kept, check it)"
-        INFO = "info", "Info"
+        ERROR = "error", _("Error (value kept out of the profile)")
+        WARNING = "warning", _("Warning (value kept, check it)")
+        INFO = "info", _("Info")
 
     # Covered by the unique constraint below (profile first).
     profile = models.ForeignKey(
-        "profiles.Profile", on_delete=models.CASCADE, related_name="quality_issues", db_index=False
+        "profiles.Profile",
+        on_delete=models.CASCADE,
+        related_name="quality_issues",
+        db_index=False,
+        verbose_name=_("profile"),
     )
-    field = models.CharField(max_length=64)
-    code = models.CharField(max_length=32, choices=Code.choices)
-    severity = models.CharField(max_length=8, choices=Severity.choices)
-    message = models.CharField(max_length=200, help_text="Why; never the value itself.")
-    suggestion = models.CharField(max_length=320, blank=True)
-    value = models.TextField(blank=True, help_text="The raw value as received.")
+    field = models.CharField(max_length=64, verbose_name=_("field"))
+    code = models.CharField(max_length=32, choices=Code.choices, verbose_name=_("code"))
+    severity = models.CharField(max_length=8, choices=Severity.choices, verbose_name=_("severity"))
+    message = models.CharField(
+        max_length=200, help_text=_("Why; never the value itself."), verbose_name=_("message")
+    )
+    suggestion = models.CharField(max_length=320, blank=True, verbose_name=_("suggestion"))
+    value = models.TextField(
+        blank=True, help_text=_("The raw value as received."), verbose_name=_("value")
+    )
     source = models.ForeignKey(
-        "profiles.Source", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "profiles.Source",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("source"),
     )
-    detected_at = models.DateTimeField()
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    detected_at = models.DateTimeField(verbose_name=_("detected at"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
 
     class Meta:
+        verbose_name = _("data quality issue")
+        verbose_name_plural = _("data quality issues")
         constraints = [
             models.UniqueConstraint(
                 fields=["profile", "field", "code", "source"],
@@ -70,26 +86,33 @@ class JobFunctionRule(models.Model):
     """A keyword of job titles and the job function it means; tried in `position` order."""
 
     class Function(models.TextChoices):
-        MARKETING = "marketing", "Marketing"
-        SALES = "sales", "Sales"
-        IT = "it", "IT"
-        FINANCE = "finance", "Finance"
-        HR = "hr", "HR"
-        MANAGEMENT = "management", "Management"
-        OPERATIONS = "operations", "Operations"
-        OTHER = "other", "Other"
+        MARKETING = "marketing", _("Marketing")
+        SALES = "sales", _("Sales")
+        IT = "it", _("IT")
+        FINANCE = "finance", _("Finance")
+        HR = "hr", _("HR")
+        MANAGEMENT = "management", _("Management")
+        OPERATIONS = "operations", _("Operations")
+        OTHER = "other", _("Other")
 
     keyword = models.CharField(
         max_length=100,
         unique=True,
-        help_text="Whole word(s) of the title, any case and accents, e.g. “software” or "
-        "“human resources”.",
+        help_text=_(
+            "Whole word(s) of the title, any case and accents, e.g. “software” or "
+            "“human resources”."
+        ),
+        verbose_name=_("keyword"),
     )
-    function = models.CharField(max_length=20, choices=Function.choices)
-    position = models.PositiveIntegerField(default=1000, help_text="Lower is tried first.")
-    is_active = models.BooleanField(default=True)
+    function = models.CharField(max_length=20, choices=Function.choices, verbose_name=_("function"))
+    position = models.PositiveIntegerField(
+        default=1000, help_text=_("Lower is tried first."), verbose_name=_("position")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
 
     class Meta:
+        verbose_name = _("job function rule")
+        verbose_name_plural = _("job function rules")
         ordering = ["position", "id"]
         constraints = [
             models.CheckConstraint(
@@ -104,10 +127,12 @@ class JobFunctionRule(models.Model):
 class QualityWeight(models.Model):
     """How much a filled field (or the absence of open issues: `validity`) adds to the score."""
 
-    field = models.CharField(max_length=64, unique=True)
-    weight = models.PositiveSmallIntegerField(default=0)
+    field = models.CharField(max_length=64, unique=True, verbose_name=_("field"))
+    weight = models.PositiveSmallIntegerField(default=0, verbose_name=_("weight"))
 
     class Meta:
+        verbose_name = _("quality weight")
+        verbose_name_plural = _("quality weights")
         ordering = ["field"]
         constraints = [
             models.CheckConstraint(condition=Q(weight__lte=100), name="quality_weight_max_100"),
@@ -122,15 +147,20 @@ class SurvivorshipRule(models.Model):
     use trust rank, then recency. An empty value never wins."""
 
     class Strategy(models.TextChoices):
-        TRUST_THEN_RECENCY = "trust_then_recency", "Highest trust rank, then most recent"
-        RECENCY_THEN_TRUST = "recency_then_trust", "Most recent, then highest trust rank"
+        TRUST_THEN_RECENCY = "trust_then_recency", _("Highest trust rank, then most recent")
+        RECENCY_THEN_TRUST = "recency_then_trust", _("Most recent, then highest trust rank")
 
-    field = models.CharField(max_length=64, unique=True)
+    field = models.CharField(max_length=64, unique=True, verbose_name=_("field"))
     strategy = models.CharField(
-        max_length=24, choices=Strategy.choices, default=Strategy.TRUST_THEN_RECENCY
+        max_length=24,
+        choices=Strategy.choices,
+        default=Strategy.TRUST_THEN_RECENCY,
+        verbose_name=_("strategy"),
     )
 
     class Meta:
+        verbose_name = _("survivorship rule")
+        verbose_name_plural = _("survivorship rules")
         ordering = ["field"]
 
     def __str__(self) -> str:
@@ -141,30 +171,42 @@ class MaintenanceRun(models.Model):
     """One run of a data-quality maintenance job, with the summary a steward reads."""
 
     class Kind(models.TextChoices):
-        RENORMALISE = "renormalise", "Re-apply rules (issues, job functions, winners, scores)"
-        STALE = "stale", "Flag stale profiles"
-        SCORES = "scores", "Refresh quality scores"
+        RENORMALISE = "renormalise", _("Re-apply rules (issues, job functions, winners, scores)")
+        STALE = "stale", _("Flag stale profiles")
+        SCORES = "scores", _("Refresh quality scores")
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
-    reason = models.CharField(max_length=200, blank=True)
-    cursor = models.BigIntegerField(default=0, help_text="Last profile id processed.")
-    total = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
-    changed = models.PositiveIntegerField(default=0)
-    summary = models.JSONField(default=dict, blank=True, help_text="Counts of what changed.")
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.RUNNING, verbose_name=_("status")
     )
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True, verbose_name=_("reason"))
+    cursor = models.BigIntegerField(
+        default=0, help_text=_("Last profile id processed."), verbose_name=_("cursor")
+    )
+    total = models.PositiveIntegerField(default=0, verbose_name=_("total"))
+    processed = models.PositiveIntegerField(default=0, verbose_name=_("processed"))
+    changed = models.PositiveIntegerField(default=0, verbose_name=_("changed"))
+    summary = models.JSONField(
+        default=dict, blank=True, help_text=_("Counts of what changed."), verbose_name=_("summary")
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("started by"),
+    )
+    started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name = _("maintenance run")
+        verbose_name_plural = _("maintenance runs")
         ordering = ["-id"]
         indexes = [models.Index(fields=["kind", "status"], name="maintenance_kind_status_idx")]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from profiles.errors import MergeRefused
 from profiles.models import IdentityConflict, ProfileMerge
@@ -16,10 +17,14 @@ from profiles.services.merge import profile_merge
 def _open_conflict(conflict_id: int) -> IdentityConflict:
     conflict = IdentityConflict.objects.select_for_update().filter(pk=conflict_id).first()
     if conflict is None:
-        raise MergeRefused(f"No conflict #{conflict_id}.", fields={"conflict_id": ["not found"]})
+        raise MergeRefused(
+            gettext("No conflict #%(conflict_id)s.") % {"conflict_id": conflict_id},
+            fields={"conflict_id": [gettext("not found")]},
+        )
     if conflict.status != IdentityConflict.Status.OPEN:
         raise MergeRefused(
-            f"Conflict #{conflict_id} is {conflict.status} already.",
+            gettext("Conflict #%(conflict_id)s is %(status)s already.")
+            % {"conflict_id": conflict_id, "status": conflict.status},
             fields={"conflict_id": [f"already {conflict.status}"]},
         )
     return conflict

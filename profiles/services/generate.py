@@ -15,6 +15,7 @@ from django.core.validators import validate_slug
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from consent.demo import consent_demo_load
 from consent.models import Purpose
@@ -62,7 +63,7 @@ def _validate(*, profiles: int, events: int, source_slug: str) -> None:
     except ValidationError:
         fields["source_slug"] = ["Letters, digits, hyphens and underscores only."]
     if fields:
-        raise ProfilesError("Cannot generate these people.", fields=fields)
+        raise ProfilesError(gettext("Cannot generate these people."), fields=fields)
 
 
 def _source(*, slug: str) -> Source:

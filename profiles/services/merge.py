@@ -25,6 +25,7 @@ from typing import Any, cast
 from django.db import transaction
 from django.db.models import Field
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from consent.services import consent_records_move, consent_records_restore
 from profiles.errors import (
@@ -68,7 +69,8 @@ def _lock(profile_ids: list[int]) -> dict[int, Profile]:
     missing = [pk for pk in profile_ids if pk not in profiles]
     if missing:
         raise ProfileNotFound(
-            f"No profile #{missing[0]}.", fields={"profile_id": [f"#{missing[0]} does not exist"]}
+            gettext("No profile #%(value)s.") % {"value": missing[0]},
+            fields={"profile_id": [gettext("#%(value)s does not exist") % {"value": missing[0]}]},
         )
     return profiles
 
@@ -76,13 +78,19 @@ def _lock(profile_ids: list[int]) -> dict[int, Profile]:
 def _check_mergeable(profile: Profile, role: str) -> None:
     if profile.status == Profile.Status.MERGED:
         raise MergeIntoTombstone(
-            f"Profile #{profile.pk} was merged into #{profile.merged_into_id}; "
-            "merge with that profile instead.",
-            fields={role: [f"#{profile.pk} is a merged profile (tombstone)"]},
+            gettext(
+                "Profile #%(pk)s was merged into #%(merged_into_id)s; "
+                "merge with that profile instead."
+            )
+            % {"pk": profile.pk, "merged_into_id": profile.merged_into_id},
+            fields={
+                role: [gettext("#%(pk)s is a merged profile (tombstone)") % {"pk": profile.pk}]
+            },
         )
     if profile.status == Profile.Status.ERASED:
         raise MergeRefused(
-            f"Profile #{profile.pk} was erased.", fields={role: [f"#{profile.pk} is erased"]}
+            gettext("Profile #%(pk)s was erased.") % {"pk": profile.pk},
+            fields={role: [gettext("#%(pk)s is erased") % {"pk": profile.pk}]},
         )
 
 
@@ -100,9 +108,17 @@ def _check_identity_limits(survivor_id: int, absorbed_id: int) -> None:
         if total > limit:
             label = Identity.Kind(kind).label.lower()
             raise MergeIdentityLimit(
-                f"Together the profiles have {total} identifiers of kind {label}; "
-                f"a profile may have {limit}.",
-                fields={"absorbed_id": [f"at most {limit} {label} per profile"]},
+                gettext(
+                    "Together the profiles have %(total)s identifiers of kind %(label)s; "
+                    "a profile may have %(limit)s."
+                )
+                % {"total": total, "label": label, "limit": limit},
+                fields={
+                    "absorbed_id": [
+                        gettext("at most %(limit)s %(label)s per profile")
+                        % {"limit": limit, "label": label}
+                    ]
+                },
             )
 
 
@@ -162,14 +178,15 @@ def merge_preview(*, survivor_id: int, absorbed_id: int) -> MergePlan:
     """What merging `absorbed_id` into `survivor_id` would keep, field by field; writes nothing."""
     if survivor_id == absorbed_id:
         raise SelfMerge(
-            "A profile cannot be merged into itself.",
-            fields={"absorbed_id": ["is the survivor itself"]},
+            gettext("A profile cannot be merged into itself."),
+            fields={"absorbed_id": [gettext("is the survivor itself")]},
         )
     profiles = {p.pk: p for p in Profile.objects.filter(pk__in=[survivor_id, absorbed_id])}
     for pk in (survivor_id, absorbed_id):
         if pk not in profiles:
             raise ProfileNotFound(
-                f"No profile #{pk}.", fields={"profile_id": [f"#{pk} does not exist"]}
+                gettext("No profile #%(pk)s.") % {"pk": pk},
+                fields={"profile_id": [gettext("#%(pk)s does not exist") % {"pk": pk}]},
             )
     plan = _plan(profiles[survivor_id], profiles[absorbed_id])
     _check_identity_limits(survivor_id, absorbed_id)
@@ -222,8 +239,8 @@ def profile_merge(
     """Move everything of the absorbed profile to the survivor; the absorbed stays a tombstone."""
     if survivor_id == absorbed_id:
         raise SelfMerge(
-            "A profile cannot be merged into itself.",
-            fields={"absorbed_id": ["is the survivor itself"]},
+            gettext("A profile cannot be merged into itself."),
+            fields={"absorbed_id": [gettext("is the survivor itself")]},
         )
     profiles = _lock(sorted([survivor_id, absorbed_id]))
     survivor, absorbed = profiles[survivor_id], profiles[absorbed_id]
@@ -299,7 +316,10 @@ def profile_merge_undo(*, merge_id: int, actor: Any = None) -> ProfileMerge:
     """Undo a merge exactly: both profiles, their identities, events, consent and provenance."""
     found = ProfileMerge.objects.filter(pk=merge_id).values_list("survivor_id", "absorbed_id")
     if not found:
-        raise MergeNotFound(f"No merge #{merge_id}.", fields={"merge_id": ["does not exist"]})
+        raise MergeNotFound(
+            gettext("No merge #%(merge_id)s.") % {"merge_id": merge_id},
+            fields={"merge_id": [gettext("does not exist")]},
+        )
     survivor_id, absorbed_id = found[0]
     # The profiles first, as merges lock them; then the log row.
     profiles = _lock(sorted([survivor_id, absorbed_id]))
@@ -307,19 +327,29 @@ def profile_merge_undo(*, merge_id: int, actor: Any = None) -> ProfileMerge:
     survivor, absorbed = profiles[survivor_id], profiles[absorbed_id]
     if merge.undone_at is not None:
         raise MergeAlreadyUndone(
-            f"Merge #{merge_id} was undone on {merge.undone_at:%Y-%m-%d %H:%M} UTC.",
-            fields={"merge_id": ["already undone"]},
+            gettext("Merge #%(merge_id)s was undone on %(undone_at)s UTC.")
+            % {"merge_id": merge_id, "undone_at": format(merge.undone_at, "%Y-%m-%d %H:%M")},
+            fields={"merge_id": [gettext("already undone")]},
         )
     if survivor.status == Profile.Status.MERGED:
         raise SurvivorMergedSince(
-            f"The survivor #{survivor_id} was since merged into #{survivor.merged_into_id}: "
-            "undo that merge first.",
-            fields={"merge_id": [f"survivor merged into #{survivor.merged_into_id} since"]},
+            gettext(
+                "The survivor #%(survivor_id)s was since merged into #%(merged_into_id)s: "
+                "undo that merge first."
+            )
+            % {"survivor_id": survivor_id, "merged_into_id": survivor.merged_into_id},
+            fields={
+                "merge_id": [
+                    gettext("survivor merged into #%(merged_into_id)s since")
+                    % {"merged_into_id": survivor.merged_into_id}
+                ]
+            },
         )
     if survivor.status == Profile.Status.ERASED or absorbed.merged_into_id != survivor_id:
         raise MergeRefused(
-            f"Profile #{absorbed_id} is no longer merged into #{survivor_id}.",
-            fields={"merge_id": ["the profiles changed since the merge"]},
+            gettext("Profile #%(absorbed_id)s is no longer merged into #%(survivor_id)s.")
+            % {"absorbed_id": absorbed_id, "survivor_id": survivor_id},
+            fields={"merge_id": [gettext("the profiles changed since the merge")]},
         )
 
     snapshot = merge.snapshot

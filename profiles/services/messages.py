@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 from profiles.errors import InvalidMessage
 from profiles.models import Event, Identity, Source
@@ -141,7 +142,7 @@ def _identifier(raw: object, what: str, errors: dict[str, list[str]]) -> str:
         return ""
     text = clean_text(raw, max_length=300)
     if len(text) > 255:
-        errors.setdefault(what, []).append("is longer than 255 characters")
+        errors.setdefault(what, []).append(gettext("is longer than 255 characters"))
         return ""
     return text
 
@@ -241,7 +242,9 @@ def _normalise_fields(
             limit = FIELD_MAX_LENGTH.get(name, 200)
             text = clean_text(raw, max_length=limit + 1)
             if len(text) > limit:
-                errors.setdefault(f"traits.{name}", []).append(f"is longer than {limit} characters")
+                errors.setdefault(f"traits.{name}", []).append(
+                    gettext("is longer than %(limit)s characters") % {"limit": limit}
+                )
                 continue
             if name in ("first_name", "last_name"):
                 text = normalise_name(text)
@@ -252,7 +255,9 @@ def _normalise_fields(
     if postcode is not None:
         limit = FIELD_MAX_LENGTH["postcode"]
         if len(clean_text(postcode, max_length=limit + 1)) > limit:
-            errors.setdefault("traits.postcode", []).append(f"is longer than {limit} characters")
+            errors.setdefault("traits.postcode", []).append(
+                gettext("is longer than %(limit)s characters") % {"limit": limit}
+            )
         else:
             _keep(
                 "postcode",
@@ -326,7 +331,7 @@ def _timestamp(raw: object, now: datetime, errors: dict[str, list[str]]) -> date
     else:
         parsed = None
     if parsed is None:
-        errors.setdefault("timestamp", []).append("is not an ISO 8601 date-time")
+        errors.setdefault("timestamp", []).append(gettext("is not an ISO 8601 date-time"))
         return now
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, UTC)
@@ -346,16 +351,18 @@ def message_prepare(  # noqa: C901  (per-message hot path: one pass over the fie
     """
     errors: dict[str, list[str]] = {}
     if not isinstance(message.type, str) or message.type not in _EVENT_TYPES:
-        errors.setdefault("type", []).append(f"unknown message type {message.type!r}")
+        errors.setdefault("type", []).append(
+            gettext("unknown message type %(type)s") % {"type": repr(message.type)}
+        )
     for what, value in (
         ("traits", message.traits),
         ("properties", message.properties),
         ("context", message.context),
     ):
         if not _is_mapping(value):
-            errors.setdefault(what, []).append("must be an object")
+            errors.setdefault(what, []).append(gettext("must be an object"))
     if errors:
-        raise InvalidMessage("invalid message", fields=errors)
+        raise InvalidMessage(gettext("invalid message"), fields=errors)
     if not prechecked:
         for what, value in (
             ("traits", message.traits),
@@ -364,7 +371,7 @@ def message_prepare(  # noqa: C901  (per-message hot path: one pass over the fie
         ):
             if _unstorable(value if type(value) is dict else dict(value)):
                 errors.setdefault(what, []).append(
-                    "contains a NUL character or an invalid Unicode sequence"
+                    gettext("contains a NUL character or an invalid Unicode sequence")
                 )
     user_id = _identifier(message.user_id, "userId", errors)
     anonymous_id = _identifier(message.anonymous_id, "anonymousId", errors)
@@ -383,7 +390,7 @@ def message_prepare(  # noqa: C901  (per-message hot path: one pass over the fie
     occurred_at = _timestamp(message.timestamp, now, errors)
     name = clean_text(message.name, max_length=200)
     if message.type == Event.Type.TRACK and not name:
-        errors.setdefault("event", []).append("is required for track")
+        errors.setdefault("event", []).append(gettext("is required for track"))
     keys: list[Key] = []
     if user_id:
         keys.append((Identity.Kind.USER_ID, "", user_id))
@@ -398,12 +405,12 @@ def message_prepare(  # noqa: C901  (per-message hot path: one pass over the fie
         keys.append((Identity.Kind.ANONYMOUS_ID, "", anonymous_id))
     if not keys:
         errors.setdefault("userId", []).append(
-            "a userId, anonymousId, external id, valid email or valid phone is required"
+            gettext("a userId, anonymousId, external id, valid email or valid phone is required")
         )
     alias_of: Key | None = None
     if message.type == Event.Type.ALIAS:
         if not previous_id or not user_id:
-            errors.setdefault("previousId", []).append("alias needs previousId and userId")
+            errors.setdefault("previousId", []).append(gettext("alias needs previousId and userId"))
         else:
             # Segment's previousId is either an earlier user id or an anonymous id.
             alias_of = (Identity.Kind.ANONYMOUS_ID, "", previous_id)
@@ -413,7 +420,7 @@ def message_prepare(  # noqa: C901  (per-message hot path: one pass over the fie
         for issue in issues:
             if issue.severity == "error":
                 invalid.setdefault(f"traits.{issue.field}", []).append(issue.message)
-        raise InvalidMessage("invalid message", fields={**invalid, **errors})
+        raise InvalidMessage(gettext("invalid message"), fields={**invalid, **errors})
     properties = dict(message.properties)
     return Prepared(
         index=index,

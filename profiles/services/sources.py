@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from core.credentials import credential_block_key, credential_check, credential_failed
 from core.keys import key_digest, key_is_plausible, key_matches, key_new
@@ -38,14 +39,18 @@ def source_create(
     """Create a source and return it with its write key, which is never shown again."""
     if kind not in Source.Kind.values:
         raise ProfilesError(
-            f"unknown source kind {kind!r}", fields={"kind": [f"one of {Source.Kind.values}"]}
+            gettext("unknown source kind %(kind)s") % {"kind": repr(kind)},
+            fields={"kind": [gettext("one of %(values)s") % {"values": Source.Kind.values}]},
         )
     slug = slug or slugify(name)[:60]
     if not slug:
-        raise ProfilesError("a source needs a name", fields={"name": ["is required"]})
+        raise ProfilesError(
+            gettext("a source needs a name"), fields={"name": [gettext("is required")]}
+        )
     if Source.objects.filter(slug=slug).exists():
         raise ProfilesError(
-            f"a source {slug!r} exists already", fields={"slug": ["is already taken"]}
+            gettext("a source %(slug)s exists already") % {"slug": repr(slug)},
+            fields={"slug": [gettext("is already taken")]},
         )
     key = _new_key()
     source = Source.objects.create(
@@ -119,11 +124,11 @@ def source_authenticate(*, write_key: str, client: str) -> Source:
     if not key_is_plausible(write_key, prefix_length=KEY_PREFIX_LENGTH):
         credential_check(client=client)
         credential_failed(client=client)
-        raise InvalidWriteKey("unknown or revoked write key")
+        raise InvalidWriteKey(gettext("unknown or revoked write key"))
     source = _source_by_prefix(write_key[:KEY_PREFIX_LENGTH], client=client)
     digest = source.write_key_hash if source else None
     matches = key_matches(key=write_key, digest=digest, pepper=settings.CDP_WRITE_KEY_PEPPER)
     if source is None or not matches or not source.is_active:
         credential_failed(client=client)
-        raise InvalidWriteKey("unknown or revoked write key")
+        raise InvalidWriteKey(gettext("unknown or revoked write key"))
     return source

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,7 +38,7 @@ class ReportView(APIView):
     def get(self, request: Request, code: str) -> Response:
         """One report over `start`..`end` (inclusive), compared with the period before."""
         if code not in DEFINITIONS:
-            raise ReportNotFound(f"No report {code!r}.")
+            raise ReportNotFound(gettext("No report %(code)s.") % {"code": repr(code)})
         period = PeriodInputSerializer(data=request.query_params)
         period.is_valid(raise_exception=True)
         data: dict[str, Any] = period.validated_data

@@ -6,6 +6,7 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from segments.compiler import compile_rule
 from segments.errors import SegmentKindError, SegmentNotFound, SegmentsError
@@ -18,17 +19,25 @@ _EDITABLE = ("name", "description", "rule", "refresh_every_minutes", "is_active"
 def _check(*, kind: str, rule: Any, refresh_every_minutes: int, segment_id: int | None) -> None:
     if kind not in Segment.Kind.values:
         raise SegmentsError(
-            "unknown segment kind", fields={"kind": [f"one of {', '.join(Segment.Kind.values)}"]}
+            gettext("unknown segment kind"),
+            fields={
+                "kind": [gettext("one of %(value)s") % {"value": ", ".join(Segment.Kind.values)}]
+            },
         )
     if kind == Segment.Kind.DYNAMIC:
         if rule is None:
-            raise SegmentsError("a dynamic segment needs a rule", fields={"rule": ["is required"]})
+            raise SegmentsError(
+                gettext("a dynamic segment needs a rule"), fields={"rule": [gettext("is required")]}
+            )
         compile_rule(rule, segment_id=segment_id)  # raises RuleError naming the path
     elif rule is not None:
-        raise SegmentsError("a static list has no rule", fields={"rule": ["must be empty"]})
+        raise SegmentsError(
+            gettext("a static list has no rule"), fields={"rule": [gettext("must be empty")]}
+        )
     if not isinstance(refresh_every_minutes, int) or refresh_every_minutes < 1:
         raise SegmentsError(
-            "invalid refresh interval", fields={"refresh_every_minutes": ["at least 1"]}
+            gettext("invalid refresh interval"),
+            fields={"refresh_every_minutes": [gettext("at least 1")]},
         )
 
 
@@ -59,7 +68,9 @@ def segment_create(
     """
     name = (name or "").strip()
     if not name or len(name) > 200:
-        raise SegmentsError("a segment needs a name", fields={"name": ["1-200 characters"]})
+        raise SegmentsError(
+            gettext("a segment needs a name"), fields={"name": [gettext("1-200 characters")]}
+        )
     _check(kind=kind, rule=rule, refresh_every_minutes=refresh_every_minutes, segment_id=None)
     try:
         with transaction.atomic():
@@ -74,7 +85,8 @@ def segment_create(
             )
     except IntegrityError as error:
         raise SegmentsError(
-            "a segment with this name exists", fields={"name": ["is already taken"]}
+            gettext("a segment with this name exists"),
+            fields={"name": [gettext("is already taken")]},
         ) from error
     if refresh:
         _refresh_after_commit(segment)
@@ -86,17 +98,20 @@ def segment_update(*, segment_id: int, refresh: bool = False, **changes: Any) ->
     """Change a segment; a new rule is validated (cycles through other segments refused)."""
     segment = Segment.objects.select_for_update().filter(pk=segment_id).first()
     if segment is None:
-        raise SegmentNotFound("No segment with this id.")
+        raise SegmentNotFound(gettext("No segment with this id."))
     unknown = sorted(set(changes) - set(_EDITABLE))
     if unknown:
         raise SegmentsError(
-            "unknown fields", fields={key: ["cannot be changed"] for key in unknown}
+            gettext("unknown fields"),
+            fields={key: [gettext("cannot be changed")] for key in unknown},
         )
     for key, value in changes.items():
         setattr(segment, key, value)
     segment.name = (segment.name or "").strip()
     if not segment.name or len(segment.name) > 200:
-        raise SegmentsError("a segment needs a name", fields={"name": ["1-200 characters"]})
+        raise SegmentsError(
+            gettext("a segment needs a name"), fields={"name": [gettext("1-200 characters")]}
+        )
     _check(
         kind=segment.kind,
         rule=segment.rule,
@@ -108,7 +123,8 @@ def segment_update(*, segment_id: int, refresh: bool = False, **changes: Any) ->
             segment.save()
     except IntegrityError as error:
         raise SegmentsError(
-            "a segment with this name exists", fields={"name": ["is already taken"]}
+            gettext("a segment with this name exists"),
+            fields={"name": [gettext("is already taken")]},
         ) from error
     if refresh or "rule" in changes:
         _refresh_after_commit(segment)
@@ -120,7 +136,7 @@ def segment_delete(*, segment_id: int) -> None:
     """Delete a segment that no other rule and no persona refers to (its history goes too)."""
     segment = Segment.objects.select_for_update().filter(pk=segment_id).first()
     if segment is None:
-        raise SegmentNotFound("No segment with this id.")
+        raise SegmentNotFound(gettext("No segment with this id."))
     users = [
         other.name
         for other in Segment.objects.exclude(pk=segment_id).filter(kind=Segment.Kind.DYNAMIC)
@@ -128,11 +144,13 @@ def segment_delete(*, segment_id: int) -> None:
     ]
     if users:
         raise SegmentKindError(
-            "other segments refer to this one", fields={"segment": [f"used by {', '.join(users)}"]}
+            gettext("other segments refer to this one"),
+            fields={"segment": [gettext("used by %(value)s") % {"value": ", ".join(users)}]},
         )
     if Persona.objects.filter(segment_id=segment_id).exists():
         raise SegmentKindError(
-            "personas are tied to this segment", fields={"segment": ["has personas"]}
+            gettext("personas are tied to this segment"),
+            fields={"segment": [gettext("has personas")]},
         )
     segment.delete()
 
@@ -149,10 +167,14 @@ def persona_create(
 ) -> Persona:
     """Create a buyer persona tied to an existing segment."""
     if not Segment.objects.filter(pk=segment_id).exists():
-        raise SegmentsError("unknown segment", fields={"segment": ["no segment with this id"]})
+        raise SegmentsError(
+            gettext("unknown segment"), fields={"segment": [gettext("no segment with this id")]}
+        )
     name = (name or "").strip()
     if not name or len(name) > 120:
-        raise SegmentsError("a persona needs a name", fields={"name": ["1-120 characters"]})
+        raise SegmentsError(
+            gettext("a persona needs a name"), fields={"name": [gettext("1-120 characters")]}
+        )
     try:
         with transaction.atomic():
             return Persona.objects.create(
@@ -165,5 +187,6 @@ def persona_create(
             )
     except IntegrityError as error:
         raise SegmentsError(
-            "a persona with this name exists", fields={"name": ["is already taken"]}
+            gettext("a persona with this name exists"),
+            fields={"name": [gettext("is already taken")]},
         ) from error

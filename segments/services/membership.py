@@ -25,6 +25,7 @@ from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.prepared import PreparedLost
 from core.statistics import statistics_refresh
@@ -225,7 +226,7 @@ def _apply(
 def _locked(segment_id: int) -> Segment:
     segment = Segment.objects.select_for_update().filter(pk=segment_id).first()
     if segment is None:
-        raise SegmentNotFound("No segment with this id.")
+        raise SegmentNotFound(gettext("No segment with this id."))
     return segment
 
 
@@ -271,7 +272,7 @@ def segment_refresh(*, segment_id: int) -> RefreshResult:
 def _refresh(segment_id: int, started: float) -> RefreshResult:
     segment = _locked(segment_id)
     if segment.kind != Segment.Kind.DYNAMIC:
-        raise SegmentKindError("Only a dynamic segment is refreshed from its rule.")
+        raise SegmentKindError(gettext("Only a dynamic segment is refreshed from its rule."))
     now = timezone.now()
     members = _active().filter(segment_members_condition(segment=segment, now=now))
     with _materialised(members, name=f"segment_refresh_{segment.pk}") as computed:
@@ -568,8 +569,8 @@ def _static(segment_id: int) -> Segment:
     segment = _locked(segment_id)
     if segment.kind != Segment.Kind.STATIC:
         raise SegmentKindError(
-            "Members are added by hand only to a static list.",
-            fields={"segment": ["is a dynamic segment; edit its rule instead"]},
+            gettext("Members are added by hand only to a static list."),
+            fields={"segment": [gettext("is a dynamic segment; edit its rule instead")]},
         )
     return segment
 

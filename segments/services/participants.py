@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from profiles.hooks import Panel
 from segments.models import Membership, Persona
@@ -76,7 +77,7 @@ def profile_panels(*, profile_id: int) -> list[Panel]:
     ).select_related("segment")
     return [
         Panel(
-            title="Segments",
+            title=gettext("Segments"),
             columns=("Segment", "Kind", "Since"),
             rows=[
                 (stay.segment.name, stay.segment.get_kind_display(), stay.entered_at)
@@ -84,7 +85,7 @@ def profile_panels(*, profile_id: int) -> list[Panel]:
             ],
         ),
         Panel(
-            title="Personas",
+            title=gettext("Personas"),
             columns=("Persona", "Segment", "Messaging"),
             rows=[(p.name, p.segment.name, p.messaging) for p in personas],
         ),

@@ -68,6 +68,8 @@ POLICIES: dict[str, Policy] = {
     "api-ping": _p(get=PUBLIC, post=PUBLIC),
     "api-schema": _p(get=PUBLIC),
     "api-docs": _p(get=PUBLIC),
+    # Choosing a language (a cookie) is open to anyone, as on any public page.
+    "set_language": _p(post=PUBLIC),
     # Public channels: forms take anyone (origin, honeypot and rate checks), /v1 a write key.
     "form-submit": _p(post=PUBLIC),
     "consent:confirm": _p(get=PUBLIC),

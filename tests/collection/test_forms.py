@@ -463,7 +463,8 @@ def test_an_allowed_origin_gets_cors_headers(client: Any, signup: Form) -> None:
 
     assert response.status_code == 201
     assert response["Access-Control-Allow-Origin"] == ORIGIN
-    assert response["Vary"] == "Origin"
+    # Messages follow the caller's Accept-Language (LocaleMiddleware), so caches key on it too.
+    assert response["Vary"] == "Origin, Accept-Language"
     assert Event.objects.count() == 1
 
 

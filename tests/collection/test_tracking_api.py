@@ -701,7 +701,8 @@ def test_an_allowed_origin_gets_cors_headers(client: Client, key: str) -> None:
 
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == SITE
-    assert response["Vary"] == "Origin"
+    # Messages follow the caller's Accept-Language (LocaleMiddleware), so caches key on it too.
+    assert response["Vary"] == "Origin, Accept-Language"
 
 
 def test_an_origin_not_allowed_answers_403_and_writes_nothing(client: Client, key: str) -> None:

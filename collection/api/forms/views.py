@@ -17,6 +17,7 @@ import orjson
 from django.http import HttpResponse, HttpResponseBase, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -116,8 +117,8 @@ def _posted_data(request: Request) -> Mapping[str, Any]:
         return {key: data.get(key) for key in data}
     if not isinstance(data, Mapping):
         raise CollectionError(
-            "The body must be an object of field values.",
-            fields={NON_FIELD_ERRORS: ["Send an object of field values."]},
+            gettext("The body must be an object of field values."),
+            fields={NON_FIELD_ERRORS: [gettext("Send an object of field values.")]},
         )
     return data
 
@@ -212,7 +213,7 @@ class FormSubmitView(APIView):
         for attempt in range(1, STALE_RETRIES + 1):
             form = self._form()
             if form is None:
-                raise FormUnavailable("Not found.")
+                raise FormUnavailable(gettext("Not found."))
             try:
                 form_submit(
                     form=form,
@@ -230,7 +231,9 @@ class FormSubmitView(APIView):
                 form_cache_clear(slugs=[slug])
                 del self._cached_form
                 if attempt == STALE_RETRIES:
-                    raise FormUnavailable("The form is being changed; try again.") from None
+                    raise FormUnavailable(
+                        gettext("The form is being changed; try again.")
+                    ) from None
         if not wants_html(request):
             return Response({"success": True}, status=status.HTTP_201_CREATED)
         if form.thank_you_url:

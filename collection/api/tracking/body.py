@@ -9,6 +9,7 @@ import zlib
 from collections.abc import Mapping
 from typing import IO, Any
 
+from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.parsers import BaseParser
 
@@ -26,7 +27,9 @@ _UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"The body is larger than {limit // KB} KB.")
+    return PayloadTooLarge(
+        gettext("The body is larger than %(value)s KB.") % {"value": limit // KB}
+    )
 
 
 def _read_limited(stream: IO[bytes], *, limit: int, content_length: str) -> bytes:
@@ -49,25 +52,25 @@ def _gunzip(raw: bytes, *, limit: int) -> bytes:
     try:
         out = inflater.decompress(raw, limit + 1)
     except zlib.error as exc:
-        raise exceptions.ParseError("The body is not valid gzip.") from exc
+        raise exceptions.ParseError(gettext("The body is not valid gzip.")) from exc
     if len(out) > limit or inflater.unconsumed_tail:
         raise _too_large(limit)
     if not inflater.eof:
-        raise exceptions.ParseError("The gzip body is truncated.")
+        raise exceptions.ParseError(gettext("The gzip body is truncated."))
     if inflater.unused_data:
-        raise exceptions.ParseError("The gzip body has trailing data.")
+        raise exceptions.ParseError(gettext("The gzip body has trailing data."))
     return out
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"number out of range: {text}")
+        raise ValueError(gettext("number out of range: %(text)s") % {"text": text})
     return value
 
 
 def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
+    raise ValueError(gettext("%(name)s is not valid JSON") % {"name": name})
 
 
 def may_hold_unstorable(text: str) -> bool:
@@ -83,7 +86,7 @@ def _check_strings(value: Any) -> None:
         if isinstance(item, str):
             if "\x00" in item or _SURROGATE.search(item):
                 raise exceptions.ParseError(
-                    "The body contains a NUL character or an unpaired surrogate."
+                    gettext("The body contains a NUL character or an unpaired surrogate.")
                 )
         elif isinstance(item, Mapping):
             stack.extend(item.keys())
@@ -99,22 +102,26 @@ def body_decode(*, raw: bytes, encoding: str, limit: int) -> dict[str, Any]:
         raw = _gunzip(raw, limit=limit)
     elif encoding not in ("", "identity"):
         raise exceptions.UnsupportedMediaType(
-            encoding, detail=f"Content-Encoding {encoding!r} is not supported; use gzip."
+            encoding,
+            detail=gettext("Content-Encoding %(encoding)s is not supported; use gzip.")
+            % {"encoding": repr(encoding)},
         )
     if len(raw) > limit:
         raise _too_large(limit)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise exceptions.ParseError("The body is not valid UTF-8.") from exc
+        raise exceptions.ParseError(gettext("The body is not valid UTF-8.")) from exc
     if not text.strip():
-        raise exceptions.ParseError("The body is empty; send a JSON object.")
+        raise exceptions.ParseError(gettext("The body is empty; send a JSON object."))
     try:
         payload = json.loads(text, parse_float=_finite_float, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
-        raise exceptions.ParseError(f"The body is not valid JSON: {exc}.") from exc
+        raise exceptions.ParseError(
+            gettext("The body is not valid JSON: %(exc)s.") % {"exc": exc}
+        ) from exc
     if not isinstance(payload, dict):
-        raise exceptions.ParseError("The body must be a JSON object.")
+        raise exceptions.ParseError(gettext("The body must be a JSON object."))
     if may_hold_unstorable(text):
         _check_strings(payload)
     return payload

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 from rest_framework import ISO_8601, serializers
 from rest_framework.fields import _UnvalidatedField, empty
 from rest_framework.settings import api_settings
@@ -271,7 +272,7 @@ def call_message(
     attrs = call_check(serializer, data, received_at=received_at, sent_at=None, zone=fast_zone())
     if attrs is None:
         if not checker.is_valid():
-            raise InvalidMessage("The message is invalid.", fields=checker.errors)
+            raise InvalidMessage(gettext("The message is invalid."), fields=checker.errors)
         attrs = checker.validated_data
     return checker.message(attrs)
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
@@ -69,7 +70,7 @@ def occurred_at(
     if original is None:
         return None
     if original < EARLIEST:
-        raise serializers.ValidationError({original_field: ["must be after 1900-01-01"]})
+        raise serializers.ValidationError({original_field: [gettext("must be after 1900-01-01")]})
     if sent_at is None:
         return original
     try:
@@ -78,7 +79,7 @@ def occurred_at(
         corrected = None
     if corrected is None or corrected < EARLIEST:
         raise serializers.ValidationError(
-            {"sentAt": ["is too far from the timestamp to correct the device clock"]}
+            {"sentAt": [gettext("is too far from the timestamp to correct the device clock")]}
         )
     return corrected
 

@@ -13,6 +13,8 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.authentication import BaseAuthentication
@@ -71,7 +73,7 @@ def _basic_user(request: Request) -> str:
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidWriteKey("malformed Basic authorization header") from exc
+        raise InvalidWriteKey(gettext("malformed Basic authorization header")) from exc
     return decoded.partition(":")[0]
 
 
@@ -138,7 +140,7 @@ class HasWriteKey(BasePermission):
 class OriginAllowed(BasePermission):
     """A browser may post only from an origin the source lists."""
 
-    message = "This origin may not post to this source."
+    message = _("This origin may not post to this source.")
     code = "origin_not_allowed"
 
     def has_permission(self, request: Request, view: APIView) -> bool:
@@ -213,7 +215,7 @@ class TrackingCallView(TrackingView):
         outcome = intake_accept(source=request.auth, messages=[message])
         result = outcome.results[0]
         if not result.ok:
-            raise InvalidMessage("The message is invalid.", fields=result.errors)
+            raise InvalidMessage(gettext("The message is invalid."), fields=result.errors)
         # What TrackingSuccessSerializer renders, without running it on every call.
         return Response({"success": True})
 
@@ -272,7 +274,9 @@ class BatchView(TrackingView):
         # runs over a hundred of them per request.
         results = batch_results(prepared=prepared, outcome=outcome)
         if all(result["status"] == "error" for result in results):
-            raise InvalidMessage("No message of the batch is valid.", fields={"batch": results})
+            raise InvalidMessage(
+                gettext("No message of the batch is valid."), fields={"batch": results}
+            )
         return Response({"success": True, "results": results})
 
 

@@ -22,6 +22,7 @@ from django.core.files import File
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from collection.errors import CollectionError
 from collection.models import ImportJob, ImportMapping, ImportSlice
@@ -107,7 +108,7 @@ def import_job_create(
 ) -> ImportJob:
     """Store an uploaded file as a job; a file over the size limit fails the job unstored."""
     if mapping is not None and mapping.source_id != source.pk:
-        message = "the mapping belongs to another source"
+        message = gettext("the mapping belongs to another source")
         raise CollectionError(message, fields={"mapping": ["wrong"]})
     if columns is not None:
         columns = columns_check(columns)
@@ -149,7 +150,8 @@ def import_job_configure(
     job = ImportJob.objects.select_for_update().select_related("source").get(pk=job_id)
     if job.status != ImportJob.Status.UPLOADED:
         raise CollectionError(
-            f"import #{job.pk} is {job.get_status_display().lower()}; its mapping is fixed",
+            gettext("import #%(pk)s is %(value)s; its mapping is fixed")
+            % {"pk": job.pk, "value": job.get_status_display().lower()},
             fields={"status": [job.status]},
         )
     job.columns = columns_check(columns)
@@ -188,7 +190,7 @@ def import_preview(
     ]
     try:
         if not job.file:
-            raise ImportJobFailed(job.message or "The job has no file.")
+            raise ImportJobFailed(job.message or gettext("The job has no file."))
         check_size(job.file.size)
         read_options = _read_options(job, options)
         with open_table(job.file, read_options) as table:
@@ -198,7 +200,7 @@ def import_preview(
         return ImportPreview(header=[], columns=columns, rows=[], problems=[str(exc)], options={})
     problems += header_problems(columns, header)
     if not sample:
-        problems.append("The file has a header row but no data rows.")
+        problems.append(gettext("The file has a header row but no data rows."))
     mapper = RowMapper.build(source=job.source, header=header, columns=columns)
     now = timezone.now()
     rows = []
@@ -280,7 +282,8 @@ def _fail(job: ImportJob, message: str) -> ImportJob:
 def _must_be_uploaded(job: ImportJob) -> None:
     if job.status != ImportJob.Status.UPLOADED:
         raise CollectionError(
-            f"import #{job.pk} is {job.get_status_display().lower()}; only an uploaded one starts",
+            gettext("import #%(pk)s is %(value)s; only an uploaded one starts")
+            % {"pk": job.pk, "value": job.get_status_display().lower()},
             fields={"status": [job.status]},
         )
 
@@ -288,15 +291,17 @@ def _must_be_uploaded(job: ImportJob) -> None:
 def _inspect(job: ImportJob) -> tuple[ReadOptions, int]:
     """Reading options and row count of a file the job's mapping can import, or why not."""
     if not job.source.is_active:
-        raise ImportJobFailed(f"The source {job.source.name!r} is inactive.")
+        raise ImportJobFailed(
+            gettext("The source %(name)s is inactive.") % {"name": repr(job.source.name)}
+        )
     errors = columns_errors(job.columns)
     if errors:
         raise ImportJobFailed(
-            "The column mapping is invalid: "
+            gettext("The column mapping is invalid: ")
             + " ".join(f"{column}: {'; '.join(texts)}." for column, texts in errors.items())
         )
     if not job.file:
-        raise ImportJobFailed("The job has no file.")
+        raise ImportJobFailed(gettext("The job has no file."))
     check_size(job.file.size)
     options = _read_options(job)
     if options.format == "xlsx":
@@ -306,7 +311,7 @@ def _inspect(job: ImportJob) -> tuple[ReadOptions, int]:
     if problems:
         raise ImportJobFailed(" ".join(problems))
     if total == 0:
-        raise ImportJobFailed("The file has a header row but no data rows.")
+        raise ImportJobFailed(gettext("The file has a header row but no data rows."))
     return options, total
 
 
@@ -369,7 +374,8 @@ def _queue(
     _must_be_uploaded(locked)
     if (locked.columns, locked.options, locked.file.name) != (job.columns, job.options, uploaded):
         raise CollectionError(
-            f"the mapping of import #{job.pk} changed while it was starting; start it again",
+            gettext("the mapping of import #%(pk)s changed while it was starting; start it again")
+            % {"pk": job.pk},
             fields={"columns": ["changed"]},
         )
     if inspected is None:

@@ -23,6 +23,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from collection.errors import CollectionError
 from collection.models import ImportMapping
@@ -55,22 +56,22 @@ CONSENT_VALUES = {
 _CONSENT_WORDS = ("optin", "consent", "accord", "subscribe", "abonne", "inscrit")
 IDENTIFIER_TARGETS = ("email", "phone", "external_id")
 _SLICE_KEYS = ("external_id", "email", "phone")  # see RowMapper.slice_of
-TARGET_LABELS: dict[str, str] = {
-    "email": "Email",
-    "phone": "Phone",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "name": "Full name (split into first and last name)",
-    "company": "Company",
-    "job_title": "Job title",
-    "address_line": "Address line",
-    "postcode": "Postcode",
-    "city": "City",
-    "country": "Country (ISO code)",
-    "date_of_birth": "Date of birth",
-    "language": "Language",
-    "timezone": "Time zone",
-    "external_id": "External id (this source's id for the person)",
+TARGET_LABELS: dict[str, Any] = {
+    "email": _("Email"),
+    "phone": _("Phone"),
+    "first_name": _("First name"),
+    "last_name": _("Last name"),
+    "name": _("Full name (split into first and last name)"),
+    "company": _("Company"),
+    "job_title": _("Job title"),
+    "address_line": _("Address line"),
+    "postcode": _("Postcode"),
+    "city": _("City"),
+    "country": _("Country (ISO code)"),
+    "date_of_birth": _("Date of birth"),
+    "language": _("Language"),
+    "timezone": _("Time zone"),
+    "external_id": _("External id (this source's id for the person)"),
 }
 assert set(PROFILE_FIELDS) <= set(TARGET_LABELS)
 # Header names, compared without case, accents, spaces or punctuation.
@@ -181,10 +182,10 @@ def columns_errors(columns: Mapping[str, Any]) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     used: dict[str, str] = {}
     if not isinstance(columns, Mapping):
-        return {"columns": ["must be an object of file column -> target"]}
+        return {"columns": [gettext("must be an object of file column -> target")]}
     for column, target in columns.items():
         if not isinstance(target, str):
-            errors.setdefault(str(column), []).append("the target must be text")
+            errors.setdefault(str(column), []).append(gettext("the target must be text"))
             continue
         if target == "":
             continue
@@ -192,20 +193,25 @@ def columns_errors(columns: Mapping[str, Any]) -> dict[str, list[str]]:
             key = target[len(TRAIT_PREFIX) :]
             if not _TRAIT_KEY.match(key):
                 errors.setdefault(str(column), []).append(
-                    f"{target!r}: a trait key is 1-100 letters, digits, _ . - or spaces"
+                    gettext("%(target)s: a trait key is 1-100 letters, digits, _ . - or spaces")
+                    % {"target": repr(target)}
                 )
                 continue
             if key in TRAIT_ALIASES or key == "name":
                 field = TRAIT_ALIASES.get(key, "first_name/last_name")
                 errors.setdefault(str(column), []).append(
-                    f"{target!r} would be read as the profile field {field}; "
-                    "choose that field or another trait key"
+                    gettext(
+                        "%(target)s would be read as the profile field %(field)s; "
+                        "choose that field or another trait key"
+                    )
+                    % {"target": repr(target), "field": field}
                 )
                 continue
         elif (code := consent_target_code(target)) is not None:
             if code not in consent_codes():
                 errors.setdefault(str(column), []).append(
-                    f"{target!r}: no active consent purpose with the code {code!r}"
+                    gettext("%(target)s: no active consent purpose with the code %(code)s")
+                    % {"target": repr(target), "code": repr(code)}
                 )
                 continue
             target = CONSENT_PREFIX + code  # one column per purpose, whichever kind
@@ -214,11 +220,12 @@ def columns_errors(columns: Mapping[str, Any]) -> dict[str, list[str]]:
             continue
         if target in used:
             errors.setdefault(str(column), []).append(
-                f"{target!r} is already the target of column {used[target]!r}"
+                gettext("%(target)s is already the target of column %(value)s")
+                % {"target": repr(target), "value": repr(used[target])}
             )
         used[target] = str(column)
     if not errors and not any(target in used for target in IDENTIFIER_TARGETS):
-        errors["columns"] = ["map at least one column to email, phone or external_id"]
+        errors["columns"] = [gettext("map at least one column to email, phone or external_id")]
     return errors
 
 
@@ -244,7 +251,7 @@ def columns_check(columns: Mapping[str, Any]) -> dict[str, str]:
     """The mapping as plain text, or CollectionError with a message per column."""
     errors = columns_errors(columns)
     if errors:
-        raise CollectionError("invalid column mapping", fields=errors)
+        raise CollectionError(gettext("invalid column mapping"), fields=errors)
     return {str(column): target for column, target in columns.items()}
 
 
@@ -261,7 +268,7 @@ def options_check(options: Mapping[str, Any] | None) -> dict[str, str]:
     if chosen.get("encoding", "utf-8") not in ENCODINGS:
         errors["encoding"] = [f"one of {', '.join(ENCODINGS)}"]
     if errors:
-        raise CollectionError("invalid reading options", fields=errors)
+        raise CollectionError(gettext("invalid reading options"), fields=errors)
     return chosen
 
 
@@ -270,11 +277,15 @@ def header_problems(columns: Mapping[str, str], header: Sequence[str]) -> list[s
     missing = [column for column, target in columns.items() if target and column not in header]
     if not missing:
         return []
-    problem = "Mapped columns missing from the file: " + ", ".join(repr(c) for c in missing) + "."
+    problem = (
+        gettext("Mapped columns missing from the file: ")
+        + ", ".join(repr(c) for c in missing)
+        + "."
+    )
     found = ", ".join(repr(name) for name in header[:12])
     problem += f" The file's columns are: {found}."
     if len(header) == 1 and any(sep in header[0] for sep in (",", ";", "\t", "|")):
-        problem += " Only one column was found: is the delimiter right?"
+        problem += gettext(" Only one column was found: is the delimiter right?")
     return [problem]
 
 
@@ -307,7 +318,10 @@ class RowMapper:
         errors: dict[str, list[str]] = {}
         extra = [value for value in row[len(self.header) :] if value.strip()]
         if extra:
-            errors[""] = [f"has {len(row)} values but the header has {len(self.header)} columns"]
+            errors[""] = [
+                gettext("has %(len)s values but the header has %(len2)s columns")
+                % {"len": len(row), "len2": len(self.header)}
+            ]
         for index in self._consent_columns:
             value = row[index] if index < len(row) else ""
             if not consent_value_known(value):
@@ -435,7 +449,7 @@ class RowMapper:
         out: dict[str, list[str]] = {}
         for key, messages in fields.items():
             if key == "userId":
-                column, texts = "", ["needs a valid email, phone or external id"]
+                column, texts = "", [gettext("needs a valid email, phone or external id")]
             else:
                 target = "external_id" if key == "externalId" else key.removeprefix(TRAIT_PREFIX)
                 column = column_of.get(target) or column_of.get(TRAIT_PREFIX + target, "")
@@ -480,7 +494,9 @@ def import_mapping_save(
     """Save a mapping for reuse under a name; saving the same name for the source replaces it."""
     name = clean_text(name, max_length=120)
     if not name:
-        raise CollectionError("a mapping needs a name", fields={"name": ["is required"]})
+        raise CollectionError(
+            gettext("a mapping needs a name"), fields={"name": [gettext("is required")]}
+        )
     checked = columns_check(columns)
     mapping, _ = ImportMapping.objects.update_or_create(
         source=source, name=name, defaults={"columns": checked, "options": options_check(options)}

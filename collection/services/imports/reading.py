@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.files import File
+from django.utils.translation import gettext
 
 from collection.errors import ImportJobFailed
 
@@ -79,8 +80,11 @@ def check_size(size: int) -> None:
     limit = max_bytes()
     if size > limit:
         raise ImportJobFailed(
-            f"The file is {_size(size)}, over the {_size(limit)} limit for imports; "
-            "split it into smaller files."
+            gettext(
+                "The file is %(size)s, over the %(size2)s limit for imports; "
+                "split it into smaller files."
+            )
+            % {"size": _size(size), "size2": _size(limit)}
         )
 
 
@@ -106,7 +110,7 @@ def _first_row(numbered: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str
     for number, values in numbered:
         if not _is_blank(values):
             return number, _header(values)
-    raise ImportJobFailed("The file is empty: no header row was found.")
+    raise ImportJobFailed(gettext("The file is empty: no header row was found."))
 
 
 def _numbered(rows: Iterator[list[str]]) -> Table:
@@ -149,8 +153,10 @@ def detect_encoding(binary: IO[bytes]) -> str:
         if _decodes(binary, encoding):
             return encoding
     raise ImportJobFailed(
-        "The file is not readable text in UTF-8 or Windows-1252 (cp1252); in the spreadsheet, "
-        'use "Save as" > "CSV UTF-8" and upload it again.'
+        gettext(
+            "The file is not readable text in UTF-8 or Windows-1252 (cp1252); in the spreadsheet, "
+            'use "Save as" > "CSV UTF-8" and upload it again.'
+        )
     )
 
 
@@ -245,9 +251,14 @@ def _csv_rows(
         yield from reader
     except csv.Error as exc:
         near = first + reader.line_num - 1
-        raise ImportJobFailed(f"The CSV file is malformed near row {near}: {exc}.") from exc
+        raise ImportJobFailed(
+            gettext("The CSV file is malformed near row %(near)s: %(exc)s.")
+            % {"near": near, "exc": exc}
+        ) from exc
     except UnicodeDecodeError as exc:
-        raise ImportJobFailed(f"The file is not valid {encoding} text.") from exc
+        raise ImportJobFailed(
+            gettext("The file is not valid %(encoding)s text.") % {"encoding": encoding}
+        ) from exc
 
 
 # --- XLSX --------------------------------------------------------------------------------
@@ -275,10 +286,12 @@ def _workbook(binary: IO[bytes]) -> Iterator[Any]:
     try:
         workbook = load_workbook(binary, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportJobFailed("The file is not a readable Excel workbook (.xlsx).") from exc
+        raise ImportJobFailed(
+            gettext("The file is not a readable Excel workbook (.xlsx).")
+        ) from exc
     try:
         if not workbook.worksheets:
-            raise ImportJobFailed("The workbook has no sheet.")
+            raise ImportJobFailed(gettext("The workbook has no sheet."))
         yield workbook
     finally:
         workbook.close()
@@ -319,10 +332,10 @@ def _format_of(binary: IO[bytes]) -> str:
     head = binary.read(4)
     binary.seek(0)
     if not head:
-        raise ImportJobFailed("The file is empty.")
+        raise ImportJobFailed(gettext("The file is empty."))
     if head.startswith(_OLE_MAGIC):
         raise ImportJobFailed(
-            "Excel 97-2003 files (.xls) are not supported; save the sheet as .xlsx or CSV."
+            gettext("Excel 97-2003 files (.xls) are not supported; save the sheet as .xlsx or CSV.")
         )
     return "xlsx" if head.startswith(_ZIP_MAGIC) else "csv"
 
@@ -337,10 +350,14 @@ def resolve_options(binary: IO[bytes], requested: Mapping[str, Any]) -> ReadOpti
         encoding = detect_encoding(binary)
     elif encoding not in ENCODINGS:
         raise ImportJobFailed(
-            f"Unsupported encoding {encoding!r}; use one of {', '.join(ENCODINGS)}."
+            gettext("Unsupported encoding %(encoding)s; use one of %(value)s.")
+            % {"encoding": repr(encoding), "value": ", ".join(ENCODINGS)}
         )
     elif not _decodes(binary, encoding):
-        raise ImportJobFailed(f"The file is not valid {encoding} text; try another encoding.")
+        raise ImportJobFailed(
+            gettext("The file is not valid %(encoding)s text; try another encoding.")
+            % {"encoding": encoding}
+        )
     delimiter = str(requested.get("delimiter") or "")
     if delimiter in ("", "auto"):
         text = _text(binary, encoding)
@@ -350,7 +367,10 @@ def resolve_options(binary: IO[bytes], requested: Mapping[str, Any]) -> ReadOpti
             text.detach()
         delimiter = detect_delimiter(sample)
     elif delimiter not in DELIMITERS:
-        raise ImportJobFailed(f"Unsupported delimiter {delimiter!r}; use , ; | or a tab.")
+        raise ImportJobFailed(
+            gettext("Unsupported delimiter %(delimiter)s; use , ; | or a tab.")
+            % {"delimiter": repr(delimiter)}
+        )
     binary.seek(0)
     return ReadOptions(format="csv", encoding=encoding, delimiter=delimiter)
 
@@ -366,7 +386,7 @@ def open_table(file: File, options: ReadOptions, resume: Resume | None = None) -
     try:
         file.open("rb")
     except (FileNotFoundError, ValueError) as exc:
-        raise ImportJobFailed("The uploaded file is missing from storage.") from exc
+        raise ImportJobFailed(gettext("The uploaded file is missing from storage.")) from exc
     try:
         if options.format == "xlsx":
             with _workbook(file) as workbook:
@@ -389,7 +409,7 @@ def open_binary(file: File) -> Iterator[IO[bytes]]:
     try:
         file.open("rb")
     except (FileNotFoundError, ValueError) as exc:
-        raise ImportJobFailed("The uploaded file is missing from storage.") from exc
+        raise ImportJobFailed(gettext("The uploaded file is missing from storage.")) from exc
     try:
         yield file
     finally:

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from collection.models import ImportJob, ImportSlice
 from collection.services.imports.jobs import ACTIVE, import_job_fail, lease_until
@@ -371,7 +372,11 @@ def import_run_batch(
                 position += len(batch)
             has_more = next(table.rows, None) is not None
     except ImportJobFailed as exc:
-        import_job_fail(job_id=job.pk, message=f"Stopped after {position} rows: {exc}")
+        import_job_fail(
+            job_id=job.pk,
+            message=gettext("Stopped after %(position)s rows: %(exc)s")
+            % {"position": position, "exc": exc},
+        )
         job.refresh_from_db()
         return _progress(job, has_more=False)
     if has_more:
@@ -426,9 +431,13 @@ def import_run_slice(*, job_id: int, number: int, max_rows: int | None = None) -
                 position += read
                 taken += len(batch)
         if position < part.end_row and taken < max_rows:  # the rows ran out, not the limit
-            raise ImportJobFailed("The file has fewer rows than when the import started.")
+            raise ImportJobFailed(gettext("The file has fewer rows than when the import started."))
     except ImportJobFailed as exc:
-        message = f"Stopped at row {position + 1} of slice {number + 1}: {exc}"
+        message = gettext("Stopped at row %(value)s of slice %(value2)s: %(exc)s") % {
+            "value": position + 1,
+            "value2": number + 1,
+            "exc": exc,
+        }
         import_job_fail(job_id=job.pk, message=message)
         job.refresh_from_db()
         return _progress(job, has_more=False)

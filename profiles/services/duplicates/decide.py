@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from profiles.errors import CandidateDecided, CandidateNotFound, ProfilesError
 from profiles.models import DuplicateCandidate, DuplicateSettings
@@ -28,16 +29,20 @@ def duplicate_decide(
     """Merge the pair (survivor: the given side, else the older) or remember it as two people."""
     if decision not in DECISIONS:
         raise ProfilesError(
-            "unknown decision", fields={"decision": [f"one of {', '.join(DECISIONS)}"]}
+            gettext("unknown decision"),
+            fields={"decision": [gettext("one of %(value)s") % {"value": ", ".join(DECISIONS)}]},
         )
     try:
         candidate = DuplicateCandidate.objects.select_for_update().get(pk=candidate_id)
     except DuplicateCandidate.DoesNotExist:
-        raise CandidateNotFound(f"no duplicate candidate #{candidate_id}") from None
+        raise CandidateNotFound(
+            gettext("no duplicate candidate #%(candidate_id)s") % {"candidate_id": candidate_id}
+        ) from None
     if candidate.status != DuplicateCandidate.Status.OPEN:
         raise CandidateDecided(
-            f"this pair was already decided: {candidate.get_status_display()}",
-            fields={"decision": ["already decided"]},
+            gettext("this pair was already decided: %(value)s")
+            % {"value": candidate.get_status_display()},
+            fields={"decision": [gettext("already decided")]},
         )
     pair = (candidate.profile_low_id, candidate.profile_high_id)
     if decision == MERGE:
@@ -46,8 +51,13 @@ def duplicate_decide(
         survivor = pair[0] if survivor_id is None else survivor_id
         if survivor not in pair:
             raise ProfilesError(
-                "the survivor must be one of the pair",
-                fields={"survivor_id": [f"one of {pair[0]}, {pair[1]}"]},
+                gettext("the survivor must be one of the pair"),
+                fields={
+                    "survivor_id": [
+                        gettext("one of %(value)s, %(value2)s")
+                        % {"value": pair[0], "value2": pair[1]}
+                    ]
+                },
             )
         absorbed = pair[1] if survivor == pair[0] else pair[0]
         profile_merge(
@@ -88,14 +98,14 @@ def duplicate_settings_update(
             setattr(current, name, value)
     errors: dict[str, list[str]] = {}
     if not 0 < current.review_threshold <= 1:
-        errors["review_threshold"] = ["must be above 0 and at most 1"]
+        errors["review_threshold"] = [gettext("must be above 0 and at most 1")]
     if not 0 < current.auto_merge_threshold <= 1:
-        errors["auto_merge_threshold"] = ["must be above 0 and at most 1"]
+        errors["auto_merge_threshold"] = [gettext("must be above 0 and at most 1")]
     elif current.review_threshold > current.auto_merge_threshold:
-        errors["auto_merge_threshold"] = ["must be at least the review threshold"]
+        errors["auto_merge_threshold"] = [gettext("must be at least the review threshold")]
     if current.max_block_size < 2:
-        errors["max_block_size"] = ["must be at least 2"]
+        errors["max_block_size"] = [gettext("must be at least 2")]
     if errors:
-        raise ProfilesError("invalid duplicate settings", fields=errors)
+        raise ProfilesError(gettext("invalid duplicate settings"), fields=errors)
     current.save()
     return current

@@ -12,6 +12,7 @@ from typing import Any, cast
 from django.db import OperationalError, connection, transaction
 from django.db.models import Field
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from consent.models import ConsentRecord
 from profiles.errors import InvalidMessage
@@ -188,11 +189,11 @@ def ingest_batch(
         state["merged_into_id"] is not None or state["status"] == Profile.Status.ERASED
         for state in profiles.values()
     ):
-        raise ChangedMeanwhile("a profile of the batch was merged or erased")
+        raise ChangedMeanwhile(gettext("a profile of the batch was merged or erased"))
     if store.identities_taken():
         # A concurrent batch stored some of our new identifiers first (ours waited for it
         # to commit): start again, and its profiles are the owners the look-up finds.
-        raise ChangedMeanwhile("a concurrent batch stored the same new identifiers")
+        raise ChangedMeanwhile(gettext("a concurrent batch stored the same new identifiers"))
     config = quality_config()  # before the pipeline below, which takes writes only
     with store.sending():
         # The events first: the database stores them while the fields are worked out.

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from profiles.fields import PROFILE_FIELDS
 from profiles.models import (
@@ -114,14 +115,14 @@ def maintenance_summary(*, run: MaintenanceRun) -> str:
     """What a run did, in words a steward reads (no personal data)."""
     parts = [f"{run.processed} of {run.total} profiles checked"]
     labels = {
-        "issues_resolved": "issues resolved (value valid under the current rules)",
-        "issues_superseded": "issues resolved (the source sent a valid value since)",
-        "values_renormalised": "stored values rewritten in the current form",
-        "profiles_changed": "profiles whose shown values changed",
-        "job_functions": "job functions set or changed",
-        "flagged": "profiles flagged stale",
-        "unflagged": "stale flags cleared (seen again)",
-        "scored": "scores refreshed",
+        "issues_resolved": gettext("issues resolved (value valid under the current rules)"),
+        "issues_superseded": gettext("issues resolved (the source sent a valid value since)"),
+        "values_renormalised": gettext("stored values rewritten in the current form"),
+        "profiles_changed": gettext("profiles whose shown values changed"),
+        "job_functions": gettext("job functions set or changed"),
+        "flagged": gettext("profiles flagged stale"),
+        "unflagged": gettext("stale flags cleared (seen again)"),
+        "scored": gettext("scores refreshed"),
     }
     for key, label in labels.items():
         if run.summary.get(key):
@@ -300,7 +301,8 @@ def _flag_stale(ids: list[int], now: datetime) -> Counter[str]:
                 field="last_seen_at",
                 code=Issue.Code.STALE,
                 severity=Issue.Severity.INFO,
-                message=f"not seen for more than {settings.CDP_STALE_AFTER_DAYS} days",
+                message=gettext("not seen for more than %(CDP_STALE_AFTER_DAYS)s days")
+                % {"CDP_STALE_AFTER_DAYS": settings.CDP_STALE_AFTER_DAYS},
                 detected_at=now,
             )
             for pk, _ in stale

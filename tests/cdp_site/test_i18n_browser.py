@@ -1,0 +1,145 @@
+"""A steward switches the admin to French in a real headless browser and walks the main
+pages; each is kept as a screenshot under var/screenshots/ (test artefacts)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from collection.models import ImportJob
+from consent.models import ConsentRecord, Purpose
+from consent.services import consent_record, purpose_wording_add
+from profiles.models import Event, Profile, Source
+from segments.services import segment_create
+from tests.browser import chromium, needs_chromium
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+SCREENSHOTS = Path(django_settings.VAR_DIR) / "screenshots"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    # An English browser: French comes from the steward's own choice in the header.
+    with chromium(tmp_path / "chromium-profile", extra_arguments=("--lang=en-US",)) as driver:
+        driver.set_window_size(1400, 1000)
+        yield driver
+
+
+@pytest.fixture
+def steward(db: None) -> Any:
+    user = get_user_model().objects.create_user(
+        username="amelie", password=PASSWORD, is_staff=True, email="amelie@cdp.test"
+    )
+    user.groups.add(Group.objects.get(name="admin"))
+    return user
+
+
+@pytest.fixture
+def pages(db: None, settings: Any, tmp_path: Path) -> dict[str, str]:
+    """A person with events and consent, a segment, an import waiting for its mapping."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    source = Source.objects.create(name="Salon Vivatech", slug="vivatech", kind="trade_show")
+    purpose = Purpose.objects.create(code="newsletter", name="Newsletter", channel="email")
+    purpose_wording_add(purpose=purpose, text="Je souhaite recevoir la newsletter mensuelle.")
+    person = Profile.objects.create(
+        email="amelie.durand@example.fr",
+        first_name="Amélie",
+        last_name="Durand",
+        city="Lyon",
+        country="FR",
+        language="fr",
+    )
+    now = timezone.now()
+    Event.objects.create(
+        profile=person,
+        source=source,
+        type="track",
+        name="Guide Downloaded",
+        occurred_at=now,
+        received_at=now,
+    )
+    consent_record(
+        profile_id=person.pk,
+        purpose=purpose,
+        status="granted",
+        method=ConsentRecord.Method.FORM,
+        proof={"form": "salon"},
+    )
+    segment = segment_create(
+        name="Lyonnais abonnés",
+        rule={"all": [{"field": "city", "op": "eq", "value": "Lyon"}, {"consent": "newsletter"}]},
+    )
+    from django.core.files.base import ContentFile
+
+    job = ImportJob.objects.create(
+        source=source,
+        file=ContentFile(b"email;prenom\namelie@example.fr;Amelie\n", name="salon.csv"),
+        original_name="salon.csv",
+    )
+    return {
+        "dashboard": "/admin/",
+        "profile": f"/admin/profiles/profile/{person.pk}/change/",
+        "segment": f"/admin/segments/segment/{segment.pk}/change/",
+        "import": f"/admin/collection/importjob/{job.pk}/mapping/",
+        "consent": "/admin/consent/consentrecord/",
+        "report": "/admin/reports/reportschedule/view/consent/",
+    }
+
+
+# Words each page shows in French (and the English they replace, which must be gone).
+EXPECTED = {
+    "dashboard": (
+        ["Chiffres clés", "Consentement et RGPD", "Personnes et qualité"],
+        ["Key figures"],
+    ),
+    "profile": (["D’où vient chaque valeur", "Chronologie tous canaux", "Prénom"], ["First name"]),
+    "segment": (["Éditeur de règle", "Modification de segment"], ["Rule builder"]),
+    "import": (["Lecture du fichier", "Colonne du fichier"], ["Reading the file"]),
+    "consent": (["Enregistrer une décision", "Registre des consentements"], ["Record a decision"]),
+    "report": (["Rapport mensuel consentement et RGPD", "Consentement par finalité"], ["Period"]),
+}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_steward_switches_to_french_and_every_main_page_speaks_it(
+    live_server: Any, browser: Any, steward: Any, pages: dict[str, str]
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.get(f"{live_server.url}/admin/login/")
+    browser.find_element(By.ID, "id_username").send_keys("amelie")
+    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+
+    Select(browser.find_element(By.ID, "language-select")).select_by_value("fr")
+    browser.find_element(By.CSS_SELECTOR, "#language-switch button").click()
+
+    seen = {}
+    for name, path in pages.items():
+        browser.get(f"{live_server.url}{path}")
+        body = html.unescape(browser.page_source)
+        browser.save_screenshot(str(SCREENSHOTS / f"admin-fr-{name}.png"))
+        french, english = EXPECTED[name]
+        seen[name] = (
+            browser.find_element(By.TAG_NAME, "html").get_attribute("lang"),
+            [word for word in french if word not in body],
+            [word for word in english if word in body],
+        )
+
+    assert seen == {name: ("fr", [], []) for name in pages}
+    assert sorted(p.name for p in SCREENSHOTS.glob("admin-fr-*.png")) == sorted(
+        f"admin-fr-{name}.png" for name in pages
+    )
