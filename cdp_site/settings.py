@@ -250,6 +250,24 @@ EMAIL_BACKEND = get_from_env(
     else "django.core.mail.backends.filebased.EmailBackend",
 )
 EMAIL_FILE_PATH = VAR_DIR / "mail"
+# An email service through django-anymail: EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend
+# (or postmark, brevo, sendgrid…) and its credentials, all from the environment. Its
+# tracking webhook, /t/esp/<service>/tracking/, answers only once its secret is set.
+ANYMAIL = {
+    name: value
+    for name, value in {
+        "MAILGUN_API_KEY": get_from_env("MAILGUN_API_KEY", ""),
+        "MAILGUN_SENDER_DOMAIN": get_from_env("MAILGUN_SENDER_DOMAIN", ""),
+        "MAILGUN_API_URL": get_from_env("MAILGUN_API_URL", ""),  # the EU region's
+        "MAILGUN_WEBHOOK_SIGNING_KEY": get_from_env("MAILGUN_WEBHOOK_SIGNING_KEY", ""),
+        "POSTMARK_SERVER_TOKEN": get_from_env("POSTMARK_SERVER_TOKEN", ""),
+        "BREVO_API_KEY": get_from_env("BREVO_API_KEY", ""),
+        "SENDGRID_API_KEY": get_from_env("SENDGRID_API_KEY", ""),
+        # "user:password" the service's webhook calls carry (HTTP basic auth).
+        "WEBHOOK_SECRET": get_from_env("ANYMAIL_WEBHOOK_SECRET", ""),
+    }.items()
+    if value
+}
 DEFAULT_FROM_EMAIL = get_from_env("DEFAULT_FROM_EMAIL", "cdp@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Event names the reports count as conversions.

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from anymail.exceptions import AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, connection, transaction
@@ -406,6 +407,8 @@ def email_build(
         headers=content.headers,
     )
     email.attach_alternative(content.html, "text/html")
+    # django-anymail hands it to the email service, whose tracking webhooks send it back.
+    email.metadata = {"cdp_message_id": claimed.message_id}  # type: ignore[attr-defined]
     return email
 
 
@@ -587,6 +590,16 @@ def _send_one(
                 smtp_of(mailer).sendmail(envelope, [item.address], body)
         else:
             mailer.send_messages([email_build(claimed=item, context=context)])
+    except AnymailRecipientsRefused:
+        marks.collect()
+        _bounce(item, 550)  # the email service refuses the address (bounced or blocked before)
+        result.failed += 1
+        return
+    except AnymailError as error:
+        marks.collect()
+        _retry_later(item, type(error).__name__, now)
+        result.retried += 1
+        return
     except smtplib.SMTPRecipientsRefused as error:
         marks.collect()
         codes = [code for code, _ in error.recipients.values()]
