@@ -439,7 +439,18 @@ CDP_MAIL_DOMAIN = get_from_env("CDP_MAIL_DOMAIN", "cdp.localhost")  # right side
 CDP_ORGANISATION_TIME_ZONE = get_from_env("CDP_ORGANISATION_TIME_ZONE", "Europe/Paris")
 CDP_QUIET_HOURS = get_from_env("CDP_QUIET_HOURS", "21:00-08:00")  # local time; "off" for none
 CDP_FREQUENCY_CAPS = {
-    "email": {"day": env_int("CDP_EMAIL_CAP_DAY", 2), "week": env_int("CDP_EMAIL_CAP_WEEK", 5)}
+    "email": {"day": env_int("CDP_EMAIL_CAP_DAY", 2), "week": env_int("CDP_EMAIL_CAP_WEEK", 5)},
+    # Webhook calls (an SMS gateway's texts): marketing ones, across every endpoint.
+    "webhook": {
+        "day": env_int("CDP_WEBHOOK_CAP_DAY", 1),
+        "week": env_int("CDP_WEBHOOK_CAP_WEEK", 3),
+    },
+}
+# A channel's own quiet hours; unset: CDP_QUIET_HOURS.
+CDP_CHANNEL_QUIET_HOURS = {
+    channel: value
+    for channel, value in {"webhook": get_from_env("CDP_WEBHOOK_QUIET_HOURS", "")}.items()
+    if value
 }
 CDP_OUTBOX_LEASE_SECONDS = env_int("CDP_OUTBOX_LEASE_SECONDS", 300)
 # A second celery beat on the same database stands by; it checks this often for the lock.

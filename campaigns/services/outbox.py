@@ -155,18 +155,17 @@ def _gate(
                 skip[row["id"]] = Message.Reason.WITHDRAWN
             elif row["profile_id"] not in granted:
                 skip[row["id"]] = Message.Reason.NO_CONSENT
-    marketing = [
-        r
-        for r in live
-        if r["id"] not in skip
-        and r["kind"] == Message.Kind.MARKETING
-        and r["channel"] == Message.Channel.EMAIL
-    ]
-    _right_time(marketing, profiles, now, skip, defer)
+    marketing = [r for r in live if r["id"] not in skip and r["kind"] == Message.Kind.MARKETING]
+    by_channel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in marketing:
+        by_channel[row["channel"]].append(row)
+    for channel, group in by_channel.items():
+        _right_time(channel, group, profiles, now, skip, defer)
     return skip, defer
 
 
 def _right_time(
+    channel: str,
     rows: Sequence[dict[str, Any]],
     profiles: dict[int, Profile],
     now: datetime,
@@ -174,17 +173,17 @@ def _right_time(
     defer: dict[int, datetime],
 ) -> None:
     """Quiet hours defer, caps skip: marketing only, caps across every origin of the channel."""
-    hours = policy.quiet_hours()
+    hours = policy.quiet_hours(channel)
     recent: dict[int, list[datetime]] = defaultdict(list)
     for profile_id, sent_at in Message.objects.filter(
         profile_id__in={r["profile_id"] for r in rows},
         kind=Message.Kind.MARKETING,
-        channel="email",
+        channel=channel,
         sent_at__gt=now - policy.WEEK,
     ).values_list("profile_id", "sent_at"):
         if sent_at is not None:
             recent[profile_id].append(sent_at)
-    caps = policy.channel_caps("email")
+    caps = policy.channel_caps(channel)
     for row in rows:
         profile = profiles[row["profile_id"]]
         zone = policy.recipient_zone(timezone=profile.timezone, country=profile.country)
