@@ -102,6 +102,14 @@ def _address(profile: Profile) -> str:
     return normalise_email(profile.email).value if profile.email else ""
 
 
+def _identifier_digests(profile: Profile) -> set[str]:
+    address = _address(profile)
+    found = {suppression_digest(kind="email", value=address)} if address else set()
+    if profile.phone:
+        found.add(suppression_digest(kind="phone", value=profile.phone))
+    return found
+
+
 def _gate(
     rows: Sequence[dict[str, Any]], profiles: dict[int, Profile], now: datetime
 ) -> tuple[dict[int, str], dict[int, datetime]]:
@@ -121,12 +129,22 @@ def _gate(
         for r in live
         if r["channel"] == Message.Channel.EMAIL
     }
-    wanted = set(digests.values())
+    # A call to another system (an SMS gateway) carries the person: their email or phone
+    # on the suppression list stops it too.
+    identifiers = {
+        r["id"]: _identifier_digests(profiles[r["profile_id"]])
+        for r in live
+        if r["channel"] != Message.Channel.EMAIL
+    }
+    wanted = set(digests.values()).union(*identifiers.values())
     suppressed = set(
         Suppression.objects.filter(digest__in=wanted, lifted_at__isnull=True).values_list(
             "digest", flat=True
         )
     )
+    for pk, held in identifiers.items():
+        if held & suppressed:
+            skip[pk] = Message.Reason.SUPPRESSED
     blocked = set(
         BlockedAddress.objects.filter(channel="email", digest__in=wanted).values_list(
             "digest", flat=True
