@@ -1,8 +1,8 @@
 """Email services' tracking webhooks, through django-anymail, into our delivery events.
 
 Each service posts its own format to `/t/esp/<service>/tracking/`; anymail checks its
-authentication (Mailgun: the HMAC signature with `MAILGUN_WEBHOOK_SIGNING_KEY`; Postmark,
-Brevo and SendGrid: HTTP basic auth with `ANYMAIL_WEBHOOK_SECRET`), normalises the
+authentication (Mailgun: the HMAC signature with `MAILGUN_WEBHOOK_SIGNING_KEY`; Postmark
+and Brevo: HTTP basic auth with `ANYMAIL_WEBHOOK_SECRET`), normalises the
 events and sends its `tracking` signal; `tracking_received` turns each one into a
 `DeliveryEvent`, recorded by the same code as VERP bounces and `/t/delivery-events/`.
 
@@ -22,7 +22,6 @@ from anymail.signals import AnymailTrackingEvent, EventType
 from anymail.webhooks.brevo import BrevoTrackingWebhookView
 from anymail.webhooks.mailgun import MailgunTrackingWebhookView
 from anymail.webhooks.postmark import PostmarkTrackingWebhookView
-from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
@@ -41,7 +40,6 @@ SERVICES: dict[str, tuple[type[Any], str]] = {
     "mailgun": (MailgunTrackingWebhookView, "MAILGUN_WEBHOOK_SIGNING_KEY"),
     "postmark": (PostmarkTrackingWebhookView, "WEBHOOK_SECRET"),
     "brevo": (BrevoTrackingWebhookView, "WEBHOOK_SECRET"),
-    "sendgrid": (SendGridTrackingWebhookView, "WEBHOOK_SECRET"),
 }
 
 TYPES = {
@@ -55,8 +53,8 @@ TYPES = {
     EventType.UNSUBSCRIBED: "unsubscribed",
 }
 
-# Postmark's Type, Brevo's event, SendGrid's type: a bounce that may pass later.
-SOFT_BOUNCES = frozenset({"SoftBounce", "soft_bounce", "blocked"})
+# Postmark's Type, Brevo's event: a bounce that may pass later.
+SOFT_BOUNCES = frozenset({"SoftBounce", "soft_bounce"})
 # Brevo tells apart the opens of a privacy proxy (Apple Mail's) from a person's.
 PROXY_OPENS = frozenset({"unique_proxy_open", "proxy_open"})
 
@@ -69,9 +67,7 @@ def delivery_event_of(event: AnymailTrackingEvent, esp_name: str) -> DeliveryEve
         return None
     metadata = event.metadata if isinstance(event.metadata, dict) else {}
     raw = event.esp_event if isinstance(event.esp_event, dict) else {}
-    soft = kind == "bounced" and any(
-        raw.get(field) in SOFT_BOUNCES for field in ("Type", "event", "type")
-    )
+    soft = kind == "bounced" and any(raw.get(field) in SOFT_BOUNCES for field in ("Type", "event"))
     return DeliveryEvent(
         type=kind,
         message_id=str(metadata.get(METADATA_KEY) or event.message_id or ""),

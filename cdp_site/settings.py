@@ -251,7 +251,7 @@ EMAIL_BACKEND = get_from_env(
 )
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 # An email service through django-anymail: EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend
-# (or postmark, brevo, sendgrid…) and its credentials, all from the environment. Its
+# (or postmark, brevo…) and its credentials, all from the environment. Its
 # tracking webhook, /t/esp/<service>/tracking/, answers only once its secret is set.
 ANYMAIL = {
     name: value
@@ -262,7 +262,6 @@ ANYMAIL = {
         "MAILGUN_WEBHOOK_SIGNING_KEY": get_from_env("MAILGUN_WEBHOOK_SIGNING_KEY", ""),
         "POSTMARK_SERVER_TOKEN": get_from_env("POSTMARK_SERVER_TOKEN", ""),
         "BREVO_API_KEY": get_from_env("BREVO_API_KEY", ""),
-        "SENDGRID_API_KEY": get_from_env("SENDGRID_API_KEY", ""),
         # "user:password" the service's webhook calls carry (HTTP basic auth).
         "WEBHOOK_SECRET": get_from_env("ANYMAIL_WEBHOOK_SECRET", ""),
     }.items()

@@ -110,20 +110,10 @@ def _identifier_digests(profile: Profile) -> set[str]:
     return found
 
 
-def _gate(
-    rows: Sequence[dict[str, Any]], profiles: dict[int, Profile], now: datetime
-) -> tuple[dict[int, str], dict[int, datetime]]:
-    """Why each row may not go now: {pk: skip reason}, {pk: time quiet hours end}."""
-    skip: dict[int, str] = {}
-    defer: dict[int, datetime] = {}
-    for row in rows:
-        profile = profiles.get(row["profile_id"])
-        if profile is None or profile.status != Profile.Status.ACTIVE:
-            status = str(profile.status) if profile else "erased"
-            skip[row["id"]] = PROFILE_STATUS_REASON.get(status, str(Message.Reason.ERASED))
-        elif row["channel"] == Message.Channel.EMAIL and not _address(profile):
-            skip[row["id"]] = Message.Reason.NO_ADDRESS
-    live = [r for r in rows if r["id"] not in skip]
+def _identifiers_gate(
+    live: Sequence[dict[str, Any]], profiles: dict[int, Profile], skip: dict[int, str]
+) -> None:
+    """The suppression list (erasure) and blocked addresses (bounces, complaints)."""
     digests = {
         r["id"]: suppression_digest(kind="email", value=_address(profiles[r["profile_id"]]))
         for r in live
@@ -155,6 +145,23 @@ def _gate(
             skip[pk] = Message.Reason.SUPPRESSED
         elif digest in blocked:
             skip[pk] = Message.Reason.UNDELIVERABLE
+
+
+def _gate(
+    rows: Sequence[dict[str, Any]], profiles: dict[int, Profile], now: datetime
+) -> tuple[dict[int, str], dict[int, datetime]]:
+    """Why each row may not go now: {pk: skip reason}, {pk: time quiet hours end}."""
+    skip: dict[int, str] = {}
+    defer: dict[int, datetime] = {}
+    for row in rows:
+        profile = profiles.get(row["profile_id"])
+        if profile is None or profile.status != Profile.Status.ACTIVE:
+            status = str(profile.status) if profile else "erased"
+            skip[row["id"]] = PROFILE_STATUS_REASON.get(status, str(Message.Reason.ERASED))
+        elif row["channel"] == Message.Channel.EMAIL and not _address(profile):
+            skip[row["id"]] = Message.Reason.NO_ADDRESS
+    live = [r for r in rows if r["id"] not in skip]
+    _identifiers_gate(live, profiles, skip)
     by_purpose: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     for row in live:
         if row["id"] not in skip:

@@ -217,7 +217,7 @@ def _cdp(message_id: str, kind: str, options: dict[str, Any]) -> tuple[str, dict
     return "/t/delivery-events/", {"events": [event]}
 
 
-REPORTERS: dict[str, Callable[[str, str, dict[str, Any]], tuple[str, dict[str, Any]]]] = {
+REPORTERS: dict[str, Callable[[str, str, dict[str, Any]], tuple[str, Any]]] = {
     "mailgun": _mailgun,
     "postmark": _postmark,
     "brevo": _brevo,
@@ -225,7 +225,7 @@ REPORTERS: dict[str, Callable[[str, str, dict[str, Any]], tuple[str, dict[str, A
 }
 
 
-def _post(client: Client, path: str, payload: dict[str, Any], *, auth: str = BASIC) -> Any:
+def _post(client: Client, path: str, payload: Any, *, auth: str = BASIC) -> Any:
     body = json.dumps(payload).encode()
     headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()}
     if path == "/t/delivery-events/":

@@ -123,7 +123,6 @@ POLICIES: dict[str, Policy] = {
     "campaigns:esp_mailgun": _p(post=NOBODY, denied=401),
     "campaigns:esp_postmark": _p(post=NOBODY, denied=401),
     "campaigns:esp_brevo": _p(post=NOBODY, denied=401),
-    "campaigns:esp_sendgrid": _p(post=NOBODY, denied=401),
     # Profiles API
     "profile-list": _p(get=READ),
     "profile-detail": _p(get=READ),
