@@ -1,9 +1,11 @@
 """Right time: quiet hours in the recipient's time zone and frequency caps per channel.
 
-One policy for every sender (broadcasts, journeys). Transactional messages ignore both;
-marketing messages wait for quiet hours to end and are skipped once a person has
-received the channel's cap in the last 24 hours or 7 days (rolling windows: a
-daylight-saving change neither lengthens nor shortens them).
+One policy for every sender (broadcasts, journeys) and every channel (email, webhooks to
+an SMS gateway or another system), each channel with its own caps and, if set, its own
+quiet hours. Transactional messages ignore both; marketing messages wait for quiet hours
+to end and are skipped once a person has received the channel's cap in the last 24
+hours or 7 days (rolling windows: a daylight-saving change neither lengthens nor
+shortens them).
 """
 
 from __future__ import annotations
@@ -50,8 +52,11 @@ class Caps:
     per_week: int | None
 
 
-def quiet_hours() -> QuietHours | None:
-    return QuietHours.parse(getattr(settings, "CDP_QUIET_HOURS", "21:00-08:00"))
+def quiet_hours(channel: str = "email") -> QuietHours | None:
+    """The channel's quiet hours (`CDP_CHANNEL_QUIET_HOURS`), else `CDP_QUIET_HOURS`."""
+    own = getattr(settings, "CDP_CHANNEL_QUIET_HOURS", {}).get(channel)
+    text = own if own is not None else getattr(settings, "CDP_QUIET_HOURS", "21:00-08:00")
+    return QuietHours.parse(text)
 
 
 def channel_caps(channel: str) -> Caps:

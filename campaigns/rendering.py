@@ -189,7 +189,9 @@ def variants_compile(variants: Any) -> dict[str, dict[str, str]]:
             "text": parts.get("text", ""),
         }
         try:
-            render_compiled(compiled=compiled[language], context=_sample_context())
+            render_compiled(
+                compiled=compiled[language], context=_sample_context(), mjml=parts["mjml"]
+            )
         except InvalidTemplate as error:
             raise InvalidTemplate(
                 str(error), fields={f"{prefix}.{k}": v for k, v in (error.fields or {}).items()}
@@ -308,7 +310,12 @@ def _render(source: str, html: bool, context: Mapping[str, Any]) -> str:
     out: list[str] = []
     for piece in plan:
         if piece.liquid is not None:
-            out.append(piece.liquid.render(**context))
+            try:
+                out.append(piece.liquid.render(**context))
+            except LiquidError:
+                # A piece's error names a place in the piece: Liquid over the whole part
+                # raises it again with its line in the part (or renders what Liquid would).
+                return str(_parsed(source, html).render(**context))
         elif piece.path:
             value = _value(piece.path, context)
             if value is _MISSING:  # a list, an object, a special property: Liquid's way
@@ -326,8 +333,20 @@ def _render(source: str, html: bool, context: Mapping[str, Any]) -> str:
     return rendered
 
 
-def render_compiled(*, compiled: Mapping[str, str], context: Mapping[str, Any]) -> Rendered:
-    """One person's subject, preheader, HTML and text from a compiled variant."""
+def _author_line(html: str, index: int, mjml: str) -> int:
+    """The line of the author's MJML holding the Liquid tag at `index` of the compiled HTML
+    (the tags are kept verbatim through MJML); the HTML's own line when it is not found."""
+    tag = _LIQUID.search(html, max(index - 3, 0))
+    found = mjml.find(tag.group(0)) if tag is not None and mjml else -1
+    return _line(mjml, found) if found >= 0 else _line(html, index)
+
+
+def render_compiled(
+    *, compiled: Mapping[str, str], context: Mapping[str, Any], mjml: str = ""
+) -> Rendered:
+    """One person's subject, preheader, HTML and text from a compiled variant.
+
+    `mjml`: the author's MJML, to name the line of an error in the HTML in their words."""
     derived = None if compiled["text"] else text_source(compiled["html"])
     out: dict[str, str] = {}
     for part in ("subject", "preheader", "html", "text"):
@@ -338,7 +357,8 @@ def render_compiled(*, compiled: Mapping[str, str], context: Mapping[str, Any]) 
             token = getattr(error, "token", None)
             index = getattr(token, "start_index", 0) if token is not None else 0
             field = "mjml" if part == "html" else part
-            raise _refuse(field, _line(source, index), str(error.message or error)) from error
+            line = _author_line(source, index, mjml) if part == "html" else _line(source, index)
+            raise _refuse(field, line, str(error.message or error)) from error
     subject, preheader, html, text = out["subject"], out["preheader"], out["html"], out["text"]
     if not text:
         text = _text_of(html)

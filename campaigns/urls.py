@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from campaigns import views
+from campaigns import esp, views
 
 app_name = "campaigns"
 
@@ -10,4 +10,8 @@ urlpatterns: list[URLPattern] = [
     path("o/<str:token>/", views.open_pixel, name="open"),
     path("c/<str:token>/", views.click, name="click"),
     path("delivery-events/", views.delivery_events, name="delivery_events"),
+    *(
+        path(f"esp/{service}/tracking/", view, name=f"esp_{service}")
+        for service, view in esp.esp_views.items()
+    ),
 ]

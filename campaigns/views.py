@@ -25,12 +25,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from campaigns.errors import NotFound
 from campaigns.links import click_token_read, open_token_read
-from campaigns.services import bounce_record, tracking_click, tracking_open
+from campaigns.services import DeliveryEvent, delivery_event_record, tracking_click, tracking_open
+from campaigns.services.delivery_events import TYPES
 from campaigns.services.webhooks import webhook_signature
 
 ESP_SECRET_ENV = "CDP_ESP_WEBHOOK_SECRET"  # noqa: S105 - the name of a variable
 ESP_TOLERANCE_SECONDS = 300
-ESP_KINDS = {"bounced": "bounce", "complained": "complaint"}
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -86,12 +86,17 @@ def _event_errors(event: Any) -> list[str]:
     if not isinstance(event, dict):
         return [_("Each event is an object.")]
     errors = []
-    if event.get("type") not in ESP_KINDS:
-        errors.append(_("type: bounced or complained."))
+    if event.get("type") not in TYPES:
+        errors.append(_("type: one of %(types)s.") % {"types": ", ".join(sorted(TYPES))})
     if not isinstance(event.get("message_id"), str) or not event.get("message_id"):
         errors.append(_("message_id: the Message-ID of the email."))
     if not isinstance(event.get("hard", True), bool):
         errors.append(_("hard: true or false."))
+    for name in ("status", "user_agent", "url"):
+        if not isinstance(event.get(name, ""), str):
+            errors.append(_("%(name)s: a string.") % {"name": name})
+    if event.get("type") == "clicked" and not event.get("url"):
+        errors.append(_("url: the link that was clicked."))
     return errors
 
 
@@ -99,8 +104,9 @@ def _event_errors(event: Any) -> list[str]:
 @never_cache
 @require_POST
 def delivery_events(request: HttpRequest) -> HttpResponse:
-    """Bounces and complaints from an email service, signed like our own webhooks:
-    `{"events": [{"type": "bounced", "message_id": "<…>", "hard": true, "status": "5.1.1"}]}`."""
+    """What happened to emails, from an email service or a relay, signed like our own
+    webhooks: `{"events": [{"type": "bounced", "message_id": "<…>", "hard": true,
+    "status": "5.1.1"}]}`; types as in `campaigns.services.delivery_events`."""
     if not _signed(request):
         return JsonResponse({"detail": _("The signature is missing or wrong.")}, status=401)
     try:
@@ -113,13 +119,18 @@ def delivery_events(request: HttpRequest) -> HttpResponse:
     errors = {str(n): e for n, event in enumerate(events) if (e := _event_errors(event))}
     if errors:
         return JsonResponse({"fields": {"events": errors}}, status=400)
-    recorded = 0
-    for event in events:
-        message = bounce_record(
-            kind=ESP_KINDS[event["type"]],
-            hard=event.get("hard", True) if event["type"] == "bounced" else True,
-            status=str(event.get("status", ""))[:20],
-            message_id=event["message_id"],
+    recorded = sum(
+        delivery_event_record(
+            DeliveryEvent(
+                type=event["type"],
+                message_id=event["message_id"],
+                hard=event.get("hard", True),
+                status=event.get("status", "")[:20],
+                user_agent=event.get("user_agent", "")[:500],
+                url=event.get("url", ""),
+                source="cdp",
+            )
         )
-        recorded += message is not None
+        for event in events
+    )
     return JsonResponse({"recorded": recorded, "unknown": len(events) - recorded})

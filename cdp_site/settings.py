@@ -250,6 +250,23 @@ EMAIL_BACKEND = get_from_env(
     else "django.core.mail.backends.filebased.EmailBackend",
 )
 EMAIL_FILE_PATH = VAR_DIR / "mail"
+# An email service through django-anymail: EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend
+# (or postmark, brevo…) and its credentials, all from the environment. Its
+# tracking webhook, /t/esp/<service>/tracking/, answers only once its secret is set.
+ANYMAIL = {
+    name: value
+    for name, value in {
+        "MAILGUN_API_KEY": get_from_env("MAILGUN_API_KEY", ""),
+        "MAILGUN_SENDER_DOMAIN": get_from_env("MAILGUN_SENDER_DOMAIN", ""),
+        "MAILGUN_API_URL": get_from_env("MAILGUN_API_URL", ""),  # the EU region's
+        "MAILGUN_WEBHOOK_SIGNING_KEY": get_from_env("MAILGUN_WEBHOOK_SIGNING_KEY", ""),
+        "POSTMARK_SERVER_TOKEN": get_from_env("POSTMARK_SERVER_TOKEN", ""),
+        "BREVO_API_KEY": get_from_env("BREVO_API_KEY", ""),
+        # "user:password" the service's webhook calls carry (HTTP basic auth).
+        "WEBHOOK_SECRET": get_from_env("ANYMAIL_WEBHOOK_SECRET", ""),
+    }.items()
+    if value
+}
 DEFAULT_FROM_EMAIL = get_from_env("DEFAULT_FROM_EMAIL", "cdp@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Event names the reports count as conversions.
@@ -421,7 +438,18 @@ CDP_MAIL_DOMAIN = get_from_env("CDP_MAIL_DOMAIN", "cdp.localhost")  # right side
 CDP_ORGANISATION_TIME_ZONE = get_from_env("CDP_ORGANISATION_TIME_ZONE", "Europe/Paris")
 CDP_QUIET_HOURS = get_from_env("CDP_QUIET_HOURS", "21:00-08:00")  # local time; "off" for none
 CDP_FREQUENCY_CAPS = {
-    "email": {"day": env_int("CDP_EMAIL_CAP_DAY", 2), "week": env_int("CDP_EMAIL_CAP_WEEK", 5)}
+    "email": {"day": env_int("CDP_EMAIL_CAP_DAY", 2), "week": env_int("CDP_EMAIL_CAP_WEEK", 5)},
+    # Webhook calls (an SMS gateway's texts): marketing ones, across every endpoint.
+    "webhook": {
+        "day": env_int("CDP_WEBHOOK_CAP_DAY", 1),
+        "week": env_int("CDP_WEBHOOK_CAP_WEEK", 3),
+    },
+}
+# A channel's own quiet hours; unset: CDP_QUIET_HOURS.
+CDP_CHANNEL_QUIET_HOURS = {
+    channel: value
+    for channel, value in {"webhook": get_from_env("CDP_WEBHOOK_QUIET_HOURS", "")}.items()
+    if value
 }
 CDP_OUTBOX_LEASE_SECONDS = env_int("CDP_OUTBOX_LEASE_SECONDS", 300)
 # A second celery beat on the same database stands by; it checks this often for the lock.

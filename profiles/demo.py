@@ -250,6 +250,8 @@ def profiles_demo_load(*, people: int = 200, log: Callable[[str], None] = print)
                         "city": person["city"],
                         "postalCode": person["postcode"],
                         "country": person["country"],
+                        # French speakers read the demo's emails in French.
+                        "language": "en" if person["country"] == "GB" else "fr",
                         "phone": person["phone"],
                         "account_tier": rng.choice(["gold", "silver"]),
                     },

@@ -9,12 +9,14 @@ from campaigns.services.broadcasts import (
     broadcast_resume,
     broadcast_schedule,
 )
+from campaigns.services.delivery_events import DeliveryEvent, delivery_event_record
 from campaigns.services.outbox import outbox_claim, outbox_send_claimed, outbox_send_due
 from campaigns.services.templates import template_create, template_version_add
 from campaigns.services.tracking import tracking_click, tracking_open
 from campaigns.services.webhooks import webhook_enqueue
 
 __all__ = [
+    "DeliveryEvent",
     "bounce_record",
     "broadcast_cancel",
     "broadcast_create",
@@ -22,6 +24,7 @@ __all__ = [
     "broadcast_pause",
     "broadcast_resume",
     "broadcast_schedule",
+    "delivery_event_record",
     "outbox_claim",
     "outbox_send_claimed",
     "outbox_send_due",

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from anymail.exceptions import AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, connection, transaction
@@ -101,6 +102,51 @@ def _address(profile: Profile) -> str:
     return normalise_email(profile.email).value if profile.email else ""
 
 
+def _identifier_digests(profile: Profile) -> set[str]:
+    address = _address(profile)
+    found = {suppression_digest(kind="email", value=address)} if address else set()
+    if profile.phone:
+        found.add(suppression_digest(kind="phone", value=profile.phone))
+    return found
+
+
+def _identifiers_gate(
+    live: Sequence[dict[str, Any]], profiles: dict[int, Profile], skip: dict[int, str]
+) -> None:
+    """The suppression list (erasure) and blocked addresses (bounces, complaints)."""
+    digests = {
+        r["id"]: suppression_digest(kind="email", value=_address(profiles[r["profile_id"]]))
+        for r in live
+        if r["channel"] == Message.Channel.EMAIL
+    }
+    # A call to another system (an SMS gateway) carries the person: their email or phone
+    # on the suppression list stops it too.
+    identifiers = {
+        r["id"]: _identifier_digests(profiles[r["profile_id"]])
+        for r in live
+        if r["channel"] != Message.Channel.EMAIL
+    }
+    wanted = set(digests.values()).union(*identifiers.values())
+    suppressed = set(
+        Suppression.objects.filter(digest__in=wanted, lifted_at__isnull=True).values_list(
+            "digest", flat=True
+        )
+    )
+    for pk, held in identifiers.items():
+        if held & suppressed:
+            skip[pk] = Message.Reason.SUPPRESSED
+    blocked = set(
+        BlockedAddress.objects.filter(channel="email", digest__in=wanted).values_list(
+            "digest", flat=True
+        )
+    )
+    for pk, digest in digests.items():
+        if digest in suppressed:
+            skip[pk] = Message.Reason.SUPPRESSED
+        elif digest in blocked:
+            skip[pk] = Message.Reason.UNDELIVERABLE
+
+
 def _gate(
     rows: Sequence[dict[str, Any]], profiles: dict[int, Profile], now: datetime
 ) -> tuple[dict[int, str], dict[int, datetime]]:
@@ -115,27 +161,7 @@ def _gate(
         elif row["channel"] == Message.Channel.EMAIL and not _address(profile):
             skip[row["id"]] = Message.Reason.NO_ADDRESS
     live = [r for r in rows if r["id"] not in skip]
-    digests = {
-        r["id"]: suppression_digest(kind="email", value=_address(profiles[r["profile_id"]]))
-        for r in live
-        if r["channel"] == Message.Channel.EMAIL
-    }
-    wanted = set(digests.values())
-    suppressed = set(
-        Suppression.objects.filter(digest__in=wanted, lifted_at__isnull=True).values_list(
-            "digest", flat=True
-        )
-    )
-    blocked = set(
-        BlockedAddress.objects.filter(channel="email", digest__in=wanted).values_list(
-            "digest", flat=True
-        )
-    )
-    for pk, digest in digests.items():
-        if digest in suppressed:
-            skip[pk] = Message.Reason.SUPPRESSED
-        elif digest in blocked:
-            skip[pk] = Message.Reason.UNDELIVERABLE
+    _identifiers_gate(live, profiles, skip)
     by_purpose: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     for row in live:
         if row["id"] not in skip:
@@ -154,18 +180,17 @@ def _gate(
                 skip[row["id"]] = Message.Reason.WITHDRAWN
             elif row["profile_id"] not in granted:
                 skip[row["id"]] = Message.Reason.NO_CONSENT
-    marketing = [
-        r
-        for r in live
-        if r["id"] not in skip
-        and r["kind"] == Message.Kind.MARKETING
-        and r["channel"] == Message.Channel.EMAIL
-    ]
-    _right_time(marketing, profiles, now, skip, defer)
+    marketing = [r for r in live if r["id"] not in skip and r["kind"] == Message.Kind.MARKETING]
+    by_channel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in marketing:
+        by_channel[row["channel"]].append(row)
+    for channel, group in by_channel.items():
+        _right_time(channel, group, profiles, now, skip, defer)
     return skip, defer
 
 
 def _right_time(
+    channel: str,
     rows: Sequence[dict[str, Any]],
     profiles: dict[int, Profile],
     now: datetime,
@@ -173,17 +198,17 @@ def _right_time(
     defer: dict[int, datetime],
 ) -> None:
     """Quiet hours defer, caps skip: marketing only, caps across every origin of the channel."""
-    hours = policy.quiet_hours()
+    hours = policy.quiet_hours(channel)
     recent: dict[int, list[datetime]] = defaultdict(list)
     for profile_id, sent_at in Message.objects.filter(
         profile_id__in={r["profile_id"] for r in rows},
         kind=Message.Kind.MARKETING,
-        channel="email",
+        channel=channel,
         sent_at__gt=now - policy.WEEK,
     ).values_list("profile_id", "sent_at"):
         if sent_at is not None:
             recent[profile_id].append(sent_at)
-    caps = policy.channel_caps("email")
+    caps = policy.channel_caps(channel)
     for row in rows:
         profile = profiles[row["profile_id"]]
         zone = policy.recipient_zone(timezone=profile.timezone, country=profile.country)
@@ -406,6 +431,8 @@ def email_build(
         headers=content.headers,
     )
     email.attach_alternative(content.html, "text/html")
+    # django-anymail hands it to the email service, whose tracking webhooks send it back.
+    email.metadata = {"cdp_message_id": claimed.message_id}  # type: ignore[attr-defined]
     return email
 
 
@@ -587,6 +614,16 @@ def _send_one(
                 smtp_of(mailer).sendmail(envelope, [item.address], body)
         else:
             mailer.send_messages([email_build(claimed=item, context=context)])
+    except AnymailRecipientsRefused:
+        marks.collect()
+        _bounce(item, 550)  # the email service refuses the address (bounced or blocked before)
+        result.failed += 1
+        return
+    except AnymailError as error:
+        marks.collect()
+        _retry_later(item, type(error).__name__, now)
+        result.retried += 1
+        return
     except smtplib.SMTPRecipientsRefused as error:
         marks.collect()
         codes = [code for code, _ in error.recipients.values()]

@@ -39,7 +39,9 @@ def is_machine(*, user_agent: str, method: str, sent_at: datetime | None, at: da
     return sent_at is not None and at - sent_at < timedelta(seconds=seconds)
 
 
-def _event(*, message: Message, event_id: str, name: str, properties: dict[str, object]) -> None:
+def message_event(
+    *, message: Message, event_id: str, name: str, properties: dict[str, object]
+) -> None:
     """One event per distinct (message, what): a repeat is a no-op."""
     try:
         with transaction.atomic():
@@ -62,14 +64,20 @@ def _message(pk: int) -> Message:
     return message
 
 
-def tracking_open(*, message_pk: int, user_agent: str, method: str = "GET") -> bool:
-    """Record an open of a sent message; returns whether it counted as a person's."""
+def tracking_open(
+    *, message_pk: int, user_agent: str, method: str = "GET", machine: bool | None = None
+) -> bool:
+    """Record an open of a sent message; returns whether it counted as a person's.
+
+    `machine`: what the reporter knows (an email service that tells its proxy's opens
+    apart); None: judged here from the user agent, the method and the time."""
     at = timezone.now()
     message = _message(message_pk)
-    machine = is_machine(user_agent=user_agent, method=method, sent_at=message.sent_at, at=at)
+    if machine is None:
+        machine = is_machine(user_agent=user_agent, method=method, sent_at=message.sent_at, at=at)
     field = "machine_opened_at" if machine else "opened_at"
     Message.objects.filter(pk=message.pk, **{f"{field}__isnull": True}).update(**{field: at})
-    _event(
+    message_event(
         message=message,
         event_id=f"open:{message.pk}:{'m' if machine else 'h'}",
         name="Email Opened",
@@ -78,11 +86,19 @@ def tracking_open(*, message_pk: int, user_agent: str, method: str = "GET") -> b
     return not machine
 
 
-def tracking_click(*, message_pk: int, url: str, user_agent: str, method: str = "GET") -> bool:
+def tracking_click(
+    *,
+    message_pk: int,
+    url: str,
+    user_agent: str,
+    method: str = "GET",
+    machine: bool | None = None,
+) -> bool:
     """Record a click (which implies an open); returns whether it counted as a person's."""
     at = timezone.now()
     message = _message(message_pk)
-    machine = is_machine(user_agent=user_agent, method=method, sent_at=message.sent_at, at=at)
+    if machine is None:
+        machine = is_machine(user_agent=user_agent, method=method, sent_at=message.sent_at, at=at)
     if machine:
         Message.objects.filter(pk=message.pk, machine_opened_at__isnull=True).update(
             machine_opened_at=at
@@ -91,7 +107,7 @@ def tracking_click(*, message_pk: int, url: str, user_agent: str, method: str = 
         Message.objects.filter(pk=message.pk, clicked_at__isnull=True).update(clicked_at=at)
         Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=at)
     link = hashlib.sha256(url.encode()).hexdigest()[:16]
-    _event(
+    message_event(
         message=message,
         event_id=f"click:{message.pk}:{link}:{'m' if machine else 'h'}",
         name="Email Clicked",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.header import decode_header, make_header
 from typing import Any
 
 import pytest
@@ -92,3 +93,22 @@ def test_the_preview_shows_the_person_in_their_language(
 
     assert response.status_code == 200
     assert "Bonjour P0" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_preview_shows_both_widths_and_mails_a_test_copy_to_the_steward(
+    admin_client: Any, admin_user: Any, smtp_sink: Any, template: Any, newsletter: Any
+) -> None:
+    (person,) = make_people(1, language="fr")
+    url = f"/admin/campaigns/template/{template.pk}/preview/"
+
+    page = admin_client.get(f"{url}?profile={person.pk}").content.decode()
+    sent = admin_client.post(url, {"profile": person.pk})
+
+    assert "width:640px" in page
+    assert "width:375px" in page
+    assert sent.status_code == 302
+    (copy,) = smtp_sink.messages
+    assert copy["To"] == admin_user.email
+    assert str(make_header(decode_header(copy["Subject"]))) == "[TEST] Bonjour P0"
+    assert Message.objects.count() == 0  # a test copy is no outbox row, no profile event

@@ -174,3 +174,41 @@ def test_a_profiles_messages_are_listed(writer: APIClient, template: Any, newsle
         broadcast["id"],
         "queued",
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("part", "source", "line"),
+    [
+        # A loop past 2,000 iterations, on the template's third line.
+        ("text", "Hi\n\n{% for i in (1..5000) %}x{% endfor %}", 3),
+        # Output past 500,000 characters.
+        ("text", "Hi\n{% for i in (1..1500) %}{{ '" + "y" * 400 + "' }}{% endfor %}", 2),
+        # In the MJML body, named by the line the author wrote it on.
+        (
+            "mjml",
+            "<mjml><mj-body>\n<mj-section><mj-column>\n<mj-text>Hi</mj-text>\n"
+            "<mj-text>{% for i in (1..5000) %}x{% endfor %}</mj-text>\n"
+            "</mj-column></mj-section></mj-body></mjml>",
+            4,
+        ),
+        # Blocks nested past the depth limit.
+        ("subject", "{% if true %}" * 60 + "deep" + "{% endif %}" * 60, 1),
+    ],
+)
+def test_a_template_past_the_limits_is_refused_with_its_line_and_saves_nothing(
+    writer: APIClient, part: str, source: str, line: int
+) -> None:
+    content = variants()
+    content["en"][part] = source
+
+    response = writer.post(
+        "/api/campaigns/templates/", {"name": "T", "variants": content}, format="json"
+    )
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_template"
+    (message,) = error["fields"][f"variants.en.{part}"]
+    assert message.startswith(f"line {line}:")
+    assert (Template.objects.count(), TemplateVersion.objects.count()) == (0, 0)

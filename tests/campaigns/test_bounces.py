@@ -174,14 +174,15 @@ def test_an_email_services_signed_events_are_recorded_and_unsigned_ones_refused(
 
     wrong = _post(client, body, secret="another")
     stale = _post(client, body, age=3600)
-    invalid = _post(client, b'{"events": [{"type": "opened"}]}')
+    invalid = _post(client, b'{"events": [{"type": "read"}]}')
     assert Event.objects.filter(name__in=["Email Bounced", "Email Complained"]).count() == 0
     accepted = _post(client, body)
 
     assert (wrong.status_code, stale.status_code, invalid.status_code) == (401, 401, 400)
     assert sorted(invalid.json()["fields"]["events"]["0"]) == [
         "message_id: the Message-ID of the email.",
-        "type: bounced or complained.",
+        "type: one of bounced, clicked, complained, deferred, delivered, opened, rejected, "
+        "unsubscribed.",
     ]
     assert accepted.json() == {"recorded": 2, "unknown": 1}
     assert sorted(BlockedAddress.objects.values_list("reason", flat=True)) == [

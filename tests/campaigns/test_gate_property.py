@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -11,12 +12,20 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaigns.models import Message
-from campaigns.services import broadcast_create, broadcast_schedule, outbox_send_due
+from campaigns.models import Message, WebhookEndpoint
+from campaigns.services import (
+    broadcast_create,
+    broadcast_schedule,
+    outbox_send_due,
+    webhook_enqueue,
+)
 from consent.models import ConsentRecord
 from consent.services import consent_record, suppression_add
 from profiles.models import Profile
 from tests.campaigns.conftest import static_segment
+from tests.campaigns.test_webhooks import Receiver, endpoint, receiver
+
+__all__ = ["endpoint", "receiver"]  # fixtures shared with test_webhooks
 
 STEPS = st.sampled_from(
     ["grant", "withdraw", "pending", "grant_expired", "suppress", "restrict", "erase"]
@@ -52,7 +61,9 @@ def _apply(person: Profile, purpose: Any, step: str) -> None:
             expires_at=None if step == "pending" else now - timedelta(days=1),
         )
     elif step == "suppress":
-        suppression_add(identifiers=[("email", person.email)])
+        # An erased person's identifiers: the email, or the phone alone (an SMS contact).
+        kind, value = ("phone", person.phone) if person.phone else ("email", person.email)
+        suppression_add(identifiers=[(kind, value)])
     else:
         status = "restricted" if step == "restrict" else "erased"
         Profile.objects.filter(pk=person.pk).update(status=status)
@@ -99,6 +110,54 @@ def test_only_people_whose_history_ends_in_a_grant_in_force_receive_it(
             wanted = {p.email for p, h in zip(people, histories, strict=True) if _expected(h)}
             assert received == wanted
             assert Message.objects.filter(status="sent").count() == len(wanted)
+            raise Rollback
+    except Rollback:
+        pass
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(histories=HISTORIES)
+def test_no_marketing_webhook_call_reaches_a_person_who_may_not_be_contacted(
+    receiver: tuple[Receiver, str],
+    endpoint: WebhookEndpoint,
+    newsletter: Any,
+    histories: list[list[str]],
+) -> None:
+    receiver[0].calls.clear()  # one server for every example
+    try:
+        with transaction.atomic():
+            people = [
+                Profile.objects.create(
+                    email=f"w{n}@example.org", first_name=f"W{n}", phone=f"+3361234567{n}"
+                )
+                for n in range(len(histories))
+            ]
+            steps = [(p, s) for p, h in zip(people, histories, strict=True) for s in h]
+            # Half of the histories before the calls are queued, half after.
+            for person, step in steps[: len(steps) // 2]:
+                _apply(person, newsletter, step)
+            for person in people:
+                webhook_enqueue(
+                    origin_kind=Message.Origin.JOURNEY_STEP,
+                    origin_id=1,
+                    profile_id=person.pk,
+                    endpoint_id=endpoint.pk,
+                    purpose_id=newsletter.pk,
+                    kind=Message.Kind.MARKETING,
+                    payload={"text": "Spring sale"},
+                )
+            for person, step in steps[len(steps) // 2 :]:
+                _apply(person, newsletter, step)
+
+            outbox_send_due()
+
+            called = {json.loads(body)["profile_id"] for _, body in receiver[0].calls}
+            wanted = {p.pk for p, h in zip(people, histories, strict=True) if _expected(h)}
+            assert called == wanted
+            assert len(receiver[0].calls) == len(wanted)
             raise Rollback
     except Rollback:
         pass

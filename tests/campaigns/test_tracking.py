@@ -14,6 +14,8 @@ from campaigns.models import Message
 from campaigns.selectors import origin_stats
 from campaigns.services import broadcast_create, broadcast_schedule, outbox_send_due
 from profiles.models import Event
+from segments.models import Membership, Segment
+from segments.services import segment_create, segment_refresh
 from tests.campaigns.conftest import grant, make_people, static_segment
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Thunderbird/128.0"
@@ -102,3 +104,30 @@ def test_an_open_seconds_after_sending_is_a_machine(client: Any, sent: Message) 
 
     sent.refresh_from_db()
     assert (sent.opened_at, sent.machine_opened_at is not None) == (None, True)
+
+
+@pytest.mark.django_db
+def test_a_click_puts_the_person_in_a_segment_whose_rule_asks_for_one(
+    client: Any, sent: Message
+) -> None:
+    rule = {"event": {"name": "Email Clicked"}, "op": "at_least", "count": 1, "within_days": 30}
+    clickers = segment_create(name="Clicked lately", kind=Segment.Kind.DYNAMIC, rule=rule)
+    segment_refresh(segment_id=clickers.pk)
+    before = set(
+        Membership.objects.filter(segment=clickers, exited_at__isnull=True).values_list(
+            "profile_id", flat=True
+        )
+    )
+
+    client.get(
+        _path(click_url(message_pk=sent.pk, url="https://example.org/offer?a=1")),
+        HTTP_USER_AGENT=BROWSER,
+    )
+    segment_refresh(segment_id=clickers.pk)
+
+    after = set(
+        Membership.objects.filter(segment=clickers, exited_at__isnull=True).values_list(
+            "profile_id", flat=True
+        )
+    )
+    assert (before, after) == (set(), {sent.profile_id})

@@ -61,7 +61,9 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 
 
 @pytest.fixture
-def endpoint(receiver: tuple[Receiver, str], monkeypatch: Any) -> WebhookEndpoint:
+def endpoint(receiver: tuple[Receiver, str], monkeypatch: Any, settings: Any) -> WebhookEndpoint:
+    """An SMS gateway; marketing calls are not held by quiet hours in these tests."""
+    settings.CDP_QUIET_HOURS = ""
     monkeypatch.setenv("SMS_GATEWAY_SECRET", SECRET)
     return WebhookEndpoint.objects.create(
         name="SMS gateway", url=receiver[1], secret_env="SMS_GATEWAY_SECRET", timeout_seconds=1

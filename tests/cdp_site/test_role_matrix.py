@@ -119,6 +119,10 @@ POLICIES: dict[str, Policy] = {
     "campaigns:click": _p(get=PUBLIC),
     # An email service's bounces and complaints: a shared secret's signature, never a login.
     "campaigns:delivery_events": _p(post=NOBODY, denied=401),
+    # Email services' tracking webhooks (django-anymail): their signature or credentials.
+    "campaigns:esp_mailgun": _p(post=NOBODY, denied=401),
+    "campaigns:esp_postmark": _p(post=NOBODY, denied=401),
+    "campaigns:esp_brevo": _p(post=NOBODY, denied=401),
     # Profiles API
     "profile-list": _p(get=READ),
     "profile-detail": _p(get=READ),

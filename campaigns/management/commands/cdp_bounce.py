@@ -14,7 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from campaigns.bounces import report_parse
-from campaigns.services import bounce_record
+from campaigns.services import DeliveryEvent, delivery_event_record
 
 
 class Command(BaseCommand):
@@ -33,18 +33,17 @@ class Command(BaseCommand):
         recorded = ignored = 0
         for raw in mails:
             report = report_parse(raw=raw, recipient=options["recipient"])
-            message = (
-                bounce_record(
-                    kind=report.kind,
+            known = report is not None and delivery_event_record(
+                DeliveryEvent(
+                    type="complained" if report.kind == "complaint" else "bounced",
                     hard=report.hard,
                     status=report.status,
                     message_pk=report.message_pk,
                     message_id="" if report.message_pk else report.message_id,
+                    source="verp",
                 )
-                if report is not None
-                else None
             )
-            if message is None:
+            if not known:
                 ignored += 1
             else:
                 recorded += 1
