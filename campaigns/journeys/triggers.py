@@ -9,6 +9,7 @@ left the trigger segment and for those who reached the goal.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +18,8 @@ from django.db import transaction
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from campaigns.journeys.definition import Definition
+from campaigns.journeys.dates import due_people
+from campaigns.journeys.definition import Definition, awaited_event
 from campaigns.journeys.engine import version_definition
 from campaigns.journeys.services import enrol_from
 from campaigns.models import Enrolment, Journey, JourneyVersion, Message, StepLog
@@ -60,6 +62,7 @@ def journeys_catch_up(
         where |= Q(id__gte=int(low), id__lte=int(high))
     seen = list(Event.objects.filter(where).order_by("id").values_list("id", flat=True))
     counts = [0, 0, 0, 0]
+    counts[0] += _dates(now)
     if seen:
         window = Event.objects.filter(where)
         for journey in Journey.objects.filter(status=Journey.Status.ACTIVE):
@@ -75,6 +78,24 @@ def journeys_catch_up(
     cursor.save(update_fields=["position", "gaps", "updated_at"])
     enrolled, woken, exited, converted = counts
     return CatchUp(len(seen), enrolled, woken, exited, converted, cursor.position)
+
+
+def _dates(now: datetime) -> int:
+    """Date triggers: one INSERT ... SELECT per journey whose firing time came somewhere."""
+    enrolled = 0
+    for journey in Journey.objects.filter(status=Journey.Status.ACTIVE):
+        assert journey.version_id is not None
+        trigger = version_definition(journey.version_id).trigger
+        if trigger["type"] != "date":
+            continue
+        due = due_people(trigger, now=now, since=journey.activated_at)
+        if due is None:
+            continue
+        where, occasion = due
+        enrolled += enrol_from(
+            journey=journey, where=where, occasion=occasion, source="date", now=now
+        )
+    return enrolled
 
 
 def _segment_events(window: QuerySet[Event], name: str, segment_id: int) -> QuerySet[Event]:
@@ -121,13 +142,15 @@ def _wake(
         by_event: dict[str, list[str]] = {}
         for step in definition.steps.values():
             if step.type == "wait_for_event":
-                by_event.setdefault(step.raw["event"], []).append(step.key)
-        for name, keys in by_event.items():
+                spec = json.dumps(awaited_event(step), sort_keys=True)
+                by_event.setdefault(spec, []).append(step.key)
+        for spec, keys in by_event.items():
+            came = window.filter(event_filter(json.loads(spec), path="event", now=now))
             woken += running.filter(
                 version_id=version_id,
                 step__in=keys,
                 event_at__isnull=True,
-                profile_id__in=window.filter(name=name).values("profile_id"),
+                profile_id__in=came.values("profile_id"),
             ).update(event_at=now, due_at=now)
     return woken
 
