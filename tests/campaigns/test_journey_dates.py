@@ -20,8 +20,10 @@ from tests.campaigns.journeys import live_journey
 DONE = {"done": {"type": "exit"}}
 
 
-def _at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def _at(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def _person(n: int, **fields: Any) -> Profile:
