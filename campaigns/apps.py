@@ -5,3 +5,16 @@ from django.utils.translation import gettext_lazy as _
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = _("Campaigns and journeys")
+
+    def ready(self) -> None:
+        from profiles.hooks import events_appended_register
+
+        events_appended_register(app="campaigns", listener=_journeys_soon)
+
+
+def _journeys_soon(*, kind: str) -> None:
+    """New events (tracked, or segment entries): enrol and wake people now, not at the tick."""
+    from campaigns.tasks import journeys_tick_task
+    from core.wake import task_wake
+
+    task_wake(journeys_tick_task, key="journeys-tick")
