@@ -17,4 +17,4 @@ def _journeys_soon(*, kind: str) -> None:
     from campaigns.tasks import journeys_tick_task
     from core.wake import task_wake
 
-    task_wake(journeys_tick_task, key="journeys-tick")
+    task_wake(journeys_tick_task, key=f"journeys-tick:{kind}")
