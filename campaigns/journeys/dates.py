@@ -139,12 +139,15 @@ def _md(day: date) -> str:
 
 
 def due_people(
-    trigger: dict[str, Any], *, now: datetime, since: datetime | None
+    trigger: dict[str, Any], *, journey_id: int, now: datetime, since: datetime | None
 ) -> tuple[Q, Any] | None:
     """The people a date trigger enrols now and the occasion of each (an expression).
 
-    None when no zone's firing time has come. Both go into one INSERT ... SELECT.
+    None when no zone's firing time has come. Both go into one INSERT ... SELECT; those
+    already enrolled for the occasion are left out before (the unique index would too).
     """
+    from campaigns.models import Enrolment
+
     at = time.fromisoformat(trigger["time"])
     occasions = _occasions(now=now, at=at, since=since)
     if not occasions:
@@ -153,7 +156,10 @@ def due_people(
     where = Q(pk__in=[])
     whens = []
     for day, names in sorted(occasions.items()):
-        mine = _people_of_zones(names) & _dates_on(trigger, day - offset)
+        taken = Enrolment.objects.filter(
+            journey_id=journey_id, profile_id=OuterRef("pk"), occasion=day
+        )
+        mine = _people_of_zones(names) & _dates_on(trigger, day - offset) & ~Exists(taken)
         where |= mine
         whens.append(When(mine, then=Value(day)))
     return where, Case(*whens, default=Value(None), output_field=DateField())

@@ -88,7 +88,7 @@ def _dates(now: datetime) -> int:
         trigger = version_definition(journey.version_id).trigger
         if trigger["type"] != "date":
             continue
-        due = due_people(trigger, now=now, since=journey.activated_at)
+        due = due_people(trigger, journey_id=journey.pk, now=now, since=journey.activated_at)
         if due is None:
             continue
         where, occasion = due

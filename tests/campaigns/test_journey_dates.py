@@ -208,3 +208,22 @@ def test_simulate_says_when_the_date_comes_or_that_it_passed(newsletter: Any, ki
         assert (steps[0].outcome, steps[0].at) == ("enter", _at(2027, 6, 15, 13))
     else:
         assert [(s.type, s.outcome) for s in steps] == [("date", "none")]
+
+
+def test_the_unique_occasion_keeps_a_second_enrolment_out_whoever_inserts_it(
+    newsletter: Any,
+) -> None:
+    from django.db.models import DateField, Q, Value
+
+    from campaigns.journeys.services import enrol_from
+
+    person = _person(1, timezone="UTC", date_of_birth=date(1990, 6, 15))
+    trigger = {"type": "date", "field": "date_of_birth", "yearly": True, "time": "09:00"}
+    journey = _journey(trigger, newsletter, reentry="after_exit")
+    day = Value(date(2027, 6, 15), output_field=DateField())
+    # As two beats would: the same occasion inserted twice, the first enrolment finished.
+    assert enrol_from(journey=journey, where=Q(pk=person.pk), occasion=day, source="date") == 1
+    journeys_advance()
+    assert Enrolment.objects.get(profile=person).status == "completed"
+    assert enrol_from(journey=journey, where=Q(pk=person.pk), occasion=day, source="date") == 0
+    assert _enrolled(journey) == {person.pk: [date(2027, 6, 15)]}
