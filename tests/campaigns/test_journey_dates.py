@@ -227,3 +227,43 @@ def test_the_unique_occasion_keeps_a_second_enrolment_out_whoever_inserts_it(
     assert Enrolment.objects.get(profile=person).status == "completed"
     assert enrol_from(journey=journey, where=Q(pk=person.pk), occasion=day, source="date") == 0
     assert _enrolled(journey) == {person.pk: [date(2027, 6, 15)]}
+
+
+def test_the_admin_editor_names_a_bad_date_trigger_and_the_graph_states_a_good_one(
+    admin_client: Any, newsletter: Any
+) -> None:
+    import json
+
+    from campaigns.models import Journey
+
+    form = {
+        "name": "Birthday",
+        "description": "",
+        "purpose": newsletter.pk,
+        "reentry": "after_exit",
+        "reentry_days": "",
+        "goal_event": "",
+        "goal_days": "",
+    }
+    trigger = {"type": "date", "field": "date_of_birth", "yearly": True, "time": "9h"}
+    definition = {"trigger": trigger, "start": "done", "steps": DONE}
+    refused = admin_client.post(
+        "/admin/campaigns/journey/add/", {**form, "definition": json.dumps(definition)}
+    )
+    trigger["time"] = "09:00"
+    admin_client.post(
+        "/admin/campaigns/journey/add/", {**form, "definition": json.dumps(definition)}
+    )
+    journey = Journey.objects.get()
+    admin_client.post(f"/admin/campaigns/journey/{journey.pk}/act/", {"action": "activate"})
+    person = _person(1, timezone="Europe/Paris", date_of_birth=date(1990, 6, 15))
+    graph = admin_client.get(
+        f"/admin/campaigns/journey/{journey.pk}/graph/?profile={person.pk}",
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+
+    assert "definition.trigger.time" in refused.content.decode()
+    page = graph.content.decode()
+    assert "Déclencheur :" in page
+    assert "à 09:00 dans le fuseau horaire de la personne, chaque année" in page
+    assert "la date arrive" in page  # the simulation starts with the person's birthday
