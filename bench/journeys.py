@@ -176,13 +176,16 @@ def _parallel(processes: int, target: Any, args: tuple[Any, ...]) -> float:
 
 
 def _ticking_part(until: float) -> None:
-    """A worker woken every TICK_SECONDS, as beat wakes them, until `until` (epoch)."""
+    """A worker woken every TICK_SECONDS, as beat wakes them, until `until` (epoch) and
+    until no wait is left."""
     from django.db import connection
 
     from campaigns.journeys.engine import journeys_advance
 
+    from campaigns.models import Enrolment
+
     connection.close()
-    while time.time() < until:
+    while time.time() < until or Enrolment.objects.filter(status="running").exists():
         journeys_advance(budget_seconds=TICK_SECONDS)
         time.sleep(TICK_SECONDS - time.time() % TICK_SECONDS)
 
