@@ -181,7 +181,6 @@ def _ticking_part(until: float) -> None:
     from django.db import connection
 
     from campaigns.journeys.engine import journeys_advance
-
     from campaigns.models import Enrolment
 
     connection.close()

@@ -159,7 +159,7 @@ def due_people(
         taken = Enrolment.objects.filter(
             journey_id=journey_id, profile_id=OuterRef("pk"), occasion=day
         )
-        mine = _people_of_zones(names) & _dates_on(trigger, day - offset) & ~Exists(taken)
+        mine = _people_of_zones(names) & _dates_on(trigger, day - offset) & ~Q(Exists(taken))
         where |= mine
         whens.append(When(mine, then=Value(day)))
     return where, Case(*whens, default=Value(None), output_field=DateField())

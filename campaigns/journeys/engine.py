@@ -127,11 +127,11 @@ def journeys_advance(
 ) -> Advance:
     """Advance due enrolments batch after batch until none is due or the budget is spent
     (batches of `limit`, else settings.CDP_JOURNEY_BATCH)."""
-    limit = limit or getattr(settings, "CDP_JOURNEY_BATCH", BATCH)
+    batch = limit or int(getattr(settings, "CDP_JOURNEY_BATCH", BATCH))
     total = Advance()
     started = time.monotonic()
     while time.monotonic() - started < budget_seconds:
-        result = _advance_batch(limit=limit, now=now or timezone.now())
+        result = _advance_batch(limit=batch, now=now or timezone.now())
         total.add(result)
         if not result.claimed:
             break
