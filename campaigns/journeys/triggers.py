@@ -4,7 +4,8 @@ One cursor (segments' EventCursor, name "journeys") over the event log, with the
 late commits kept as the segments' cursor does. For each active journey, each kind of work
 is one statement over the window of new events: an INSERT ... SELECT of enrolments for a
 segment or event trigger, an UPDATE for the people whose awaited event came, for those who
-left the trigger segment and for those who reached the goal.
+left the trigger segment and for those who reached the goal. Date triggers are read on
+the same run, from the profiles rather than the log (campaigns/journeys/dates.py).
 """
 
 from __future__ import annotations
