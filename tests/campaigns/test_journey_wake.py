@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,13 +22,12 @@ from tests.campaigns.journeys import live_journey
 
 
 @pytest.fixture
-def eager_celery() -> Iterator[None]:
-    """Tasks run where they are queued: the wake-ups' chain runs in this process."""
-    celery_app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = False
+def eager_celery(settings: Any) -> None:
+    """Tasks run where they are queued: the wake-ups' chain runs in this process. Through
+    the Django setting, which Celery reads on each use and pytest-django puts back (a value
+    set on the app's conf would stick and hide later tests' settings)."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    assert celery_app.conf.task_always_eager
 
 
 def _post(client: Client, key: str, path: str, body: dict[str, Any]) -> None:
