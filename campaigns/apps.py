@@ -13,3 +13,15 @@ class CampaignsConfig(AppConfig):
         from campaigns.esp import tracking_received
 
         tracking.connect(tracking_received, dispatch_uid="campaigns.esp.tracking_received")
+
+        from profiles.hooks import events_appended_register
+
+        events_appended_register(app="campaigns", listener=_journeys_soon)
+
+
+def _journeys_soon(*, kind: str) -> None:
+    """New events (tracked, or segment entries): enrol and wake people now, not at the tick."""
+    from campaigns.tasks import journeys_tick_task
+    from core.wake import task_wake
+
+    task_wake(journeys_tick_task, key=f"journeys-tick:{kind}")

@@ -452,6 +452,8 @@ CDP_CHANNEL_QUIET_HOURS = {
     if value
 }
 CDP_OUTBOX_LEASE_SECONDS = env_int("CDP_OUTBOX_LEASE_SECONDS", 300)
+# Journeys: enrolments claimed (and advanced as sets) in one transaction.
+CDP_JOURNEY_BATCH = env_int("CDP_JOURNEY_BATCH", 5000)
 # A second celery beat on the same database stands by; it checks this often for the lock.
 CDP_BEAT_STANDBY_SECONDS = env_int("CDP_BEAT_STANDBY_SECONDS", 10)
 CDP_MACHINE_OPEN_SECONDS = env_int("CDP_MACHINE_OPEN_SECONDS", 10)

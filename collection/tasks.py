@@ -89,12 +89,15 @@ def intake_drain_task(limit: int | None = None, max_rounds: int = 20) -> int:
     by a later run (beat's, or the next request's), not at once.
     """
     from collection.services.intake import DRAIN_LIMIT, intake_drain
+    from profiles.hooks import events_appended_notify
 
     limit = limit or DRAIN_LIMIT
     total = 0
     for _ in range(max_rounds):
         counts = intake_drain(limit=limit)
         total += counts["ingested"]
+        if counts["ingested"]:
+            events_appended_notify(kind="intake")  # the log's readers read them now
         if counts["failed"] or not counts["ingested"]:
             return total
     intake_drain_task.apply_async(kwargs={"limit": limit, "max_rounds": max_rounds})

@@ -122,3 +122,25 @@ def profile_facts(*, profile_id: int) -> dict[str, Any]:
     for app in sorted(_FACTS):
         found.update(_FACTS[app](profile_id=profile_id))
     return found
+
+
+# --- New events in the log -----------------------------------------------------------------
+#
+# Readers of the event log above profiles (segments' cursor, journeys' cursor) run on
+# beat's ticks; when a worker has just appended events (the intake drain, a segment's
+# membership events), `events_appended_notify` wakes them at once instead. A listener only
+# asks a worker to run its reader soon (a Celery wake-up); beat stays the safety net.
+
+EventsAppendedFn = Callable[..., None]
+_EVENT_LISTENERS: dict[str, EventsAppendedFn] = {}
+
+
+def events_appended_register(*, app: str, listener: EventsAppendedFn) -> None:
+    """Register (or replace) one app's `listener(kind=)`; kind is "intake" or "segments"."""
+    _EVENT_LISTENERS[app] = listener
+
+
+def events_appended_notify(*, kind: str) -> None:
+    """Tell every registered reader that events were appended (call after the commit)."""
+    for app in sorted(_EVENT_LISTENERS):
+        _EVENT_LISTENERS[app](kind=kind)

@@ -10,6 +10,7 @@ class SegmentsConfig(AppConfig):
         from consent.registry import PersonData, person_data_register
         from profiles.hooks import (
             MergeParticipant,
+            events_appended_register,
             merge_participant_register,
             profile_panel_register,
         )
@@ -30,3 +31,14 @@ class SegmentsConfig(AppConfig):
             )
         )
         profile_panel_register(app="segments", panels=participants.profile_panels)
+        events_appended_register(app="segments", listener=_catch_up_soon)
+
+
+def _catch_up_soon(*, kind: str) -> None:
+    """New events from the intake: re-evaluate their people's segments now, not at the tick."""
+    if kind != "intake":
+        return
+    from core.wake import task_wake
+    from segments.tasks import segments_catch_up_task
+
+    task_wake(segments_catch_up_task, key="segments-catch-up")

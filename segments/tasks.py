@@ -24,6 +24,10 @@ def segment_refresh_task(segment_id: int) -> dict[str, int]:
         result = segment_refresh(segment_id=segment_id)
     except SegmentsError:
         return {}  # deleted or turned static meanwhile: nothing to do
+    if result.entered or result.exited:
+        from profiles.hooks import events_appended_notify
+
+        events_appended_notify(kind="segments")
     return {"size": result.size, "entered": result.entered, "exited": result.exited}
 
 
@@ -32,7 +36,12 @@ def segments_refresh_due_task() -> int:
     """Full refresh of the dynamic segments whose interval has passed."""
     from segments.services import segments_refresh_due
 
-    return len(segments_refresh_due())
+    results = segments_refresh_due()
+    if any(result.entered or result.exited for result in results):
+        from profiles.hooks import events_appended_notify
+
+        events_appended_notify(kind="segments")
+    return len(results)
 
 
 @shared_task(**RETRY)
@@ -46,6 +55,10 @@ def segment_refresh_profiles_task(profile_ids: list[int]) -> int:
 @shared_task(**RETRY)
 def segments_catch_up_task() -> int:
     """Re-evaluate segments for the people of events appended since the last run."""
+    from profiles.hooks import events_appended_notify
     from segments.services.cursor import segments_catch_up
 
-    return segments_catch_up().profiles
+    caught = segments_catch_up()
+    if caught.changed:
+        events_appended_notify(kind="segments")  # Segment Entered / Exited: journeys read them
+    return caught.profiles

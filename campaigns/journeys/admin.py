@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.errors import CampaignError
@@ -35,6 +36,40 @@ from campaigns.journeys.services import (
 from campaigns.journeys.simulate import journey_simulate
 from campaigns.models import Journey
 from profiles.models import Profile
+
+
+def trigger_describe(trigger: dict[str, Any]) -> str:
+    """A journey's trigger in a sentence, for the graph page."""
+    kind = trigger.get("type")
+    if kind == "date":
+        if "field" in trigger:
+            source = gettext("the profile's %(field)s") % {"field": trigger["field"]}
+        elif "trait" in trigger:
+            source = gettext("the trait %(trait)s") % {"trait": trigger["trait"]}
+        else:
+            source = gettext("the latest %(event)s event") % {
+                "event": trigger["event"].get("name", "")
+            }
+        text = gettext(
+            "On %(source)s plus %(days)d days, at %(time)s in the person's time zone"
+        ) % {
+            "source": source,
+            "days": trigger.get("days", 0),
+            "time": trigger.get("time", ""),
+        }
+        return text + (gettext(", every year") if trigger.get("yearly") else "")
+    if kind == "event":
+        return gettext("On the event %(event)s") % {
+            "event": trigger.get("event", {}).get("name", "")
+        }
+    if kind in ("segment_entered", "segment_exited"):
+        message = (
+            gettext("On entering segment #%(segment)s")
+            if kind == "segment_entered"
+            else gettext("On leaving segment #%(segment)s")
+        )
+        return message % {"segment": trigger.get("segment")}
+    return gettext("By hand (API or steward) only")
 
 
 class JourneyForm(forms.ModelForm):
@@ -172,6 +207,7 @@ class JourneyAdmin(admin.ModelAdmin):
             "splits": journey_split_results(journey=journey),
             "simulated": simulated,
             "profile_raw": raw,
+            "trigger": trigger_describe(graph["trigger"]) if graph.get("trigger") else "",
         }
         return TemplateResponse(request, "admin/campaigns/journey/graph.html", context)
 

@@ -35,7 +35,9 @@ NEXT_KEYS: dict[str, tuple[str, ...]] = {
     "remove_from_segment": ("next",),
     "exit": (),
 }
-TRIGGERS = ("segment_entered", "segment_exited", "event", "manual")
+TRIGGERS = ("segment_entered", "segment_exited", "event", "date", "manual")
+DATE_FIELDS = ("date_of_birth", "created_at", "first_seen_at", "last_seen_at")
+MAX_OFFSET_DAYS = 3650
 MAX_WAIT = timedelta(days=3650)
 
 
@@ -135,13 +137,47 @@ def _trigger(raw: Any, path: str, check_references: bool) -> dict[str, Any]:
         _segment(raw.get("segment"), f"{path}.segment", check_references, static=False)
     elif kind == "event":
         _only(raw, {"type", "event"}, path)
-        try:
-            event_filter(raw.get("event"), path=path)
-        except RuleError as error:
-            raise _fail(error.path, error.detail) from None
+        _event_spec(raw.get("event"), path)
+    elif kind == "date":
+        _date_trigger(raw, path)
     else:
         _only(raw, {"type"}, path)
     return dict(raw)
+
+
+def _event_spec(spec: Any, path: str) -> None:
+    """An event by name with property filters: the rule language's event filter."""
+    try:
+        event_filter(spec, path=path)
+    except RuleError as error:
+        raise _fail(error.path, error.detail) from None
+
+
+def _date_trigger(raw: dict[str, Any], path: str) -> None:
+    """A date in the person's data (a field, a trait or their latest such event) + days."""
+    _only(raw, {"type", "field", "trait", "event", "days", "yearly", "time"}, path)
+    sources = [key for key in ("field", "trait", "event") if key in raw]
+    if len(sources) != 1:
+        raise _fail(path, _("reads one date: a field, a trait or an event"))
+    if "field" in raw and raw["field"] not in DATE_FIELDS:
+        raise _fail(f"{path}.field", _("must be one of %s") % ", ".join(DATE_FIELDS))
+    if "trait" in raw and (not isinstance(raw["trait"], str) or not KEY_RE.match(raw["trait"])):
+        raise _fail(f"{path}.trait", _("a trait key has 1-64 letters, digits, '_' or '-'"))
+    if "event" in raw:
+        _event_spec(raw["event"], path)
+    yearly = raw.get("yearly", False)
+    if not isinstance(yearly, bool):
+        raise _fail(f"{path}.yearly", _("must be true or false"))
+    if yearly and ("event" in raw or raw.get("field", "date_of_birth") != "date_of_birth"):
+        raise _fail(f"{path}.yearly", _("only a date (the date of birth or a trait) recurs yearly"))
+    days = raw.get("days", 0)
+    limit = 365 if yearly else MAX_OFFSET_DAYS
+    if not isinstance(days, int) or isinstance(days, bool) or abs(days) > limit:
+        raise _fail(
+            f"{path}.days",
+            _("must be a whole number of days from -%(limit)d to %(limit)d") % {"limit": limit},
+        )
+    time_parse(raw.get("time"), f"{path}.time")
 
 
 def _only(raw: dict[str, Any], allowed: set[str], path: str) -> None:
@@ -205,8 +241,13 @@ def _step(key: str, raw: Any, path: str, check: bool) -> Step:  # noqa: C901  (a
     elif kind == "wait_for_event":
         _only(raw, common | {"event", "timeout"}, path)
         name = raw.get("event")
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise _fail(f"{path}.event", _("must be an event name (1-200 characters)"))
+        if isinstance(name, dict):
+            _event_spec(name, path)
+        elif not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise _fail(
+                f"{path}.event",
+                _("must be an event name (1-200 characters) or an event with filters"),
+            )
         duration_parse(raw.get("timeout"), f"{path}.timeout")
     elif kind == "branch":
         _only(raw, common | {"rule"}, path)
@@ -318,6 +359,12 @@ def _refuse_cycles_without_wait(steps: dict[str, Step], path: str) -> None:
             found = visit(key)
             if found:
                 raise _fail(f"{path}.{found}", _("is on a loop without a wait"))
+
+
+def awaited_event(step: Step) -> dict[str, Any]:
+    """A wait_for_event step's event spec (a bare name is an event of that name)."""
+    spec = step.raw["event"]
+    return {"name": spec} if isinstance(spec, str) else dict(spec)
 
 
 def split_variants(step: Step) -> list[tuple[str, int, bool]]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, JSONField, Value
 from django.db.models.expressions import RawSQL
@@ -122,13 +123,15 @@ def arrival_due(step: Step, *, now: datetime, zone: Any = None) -> datetime:
 
 
 def journeys_advance(
-    *, limit: int = BATCH, budget_seconds: float = 50.0, now: datetime | None = None
+    *, limit: int | None = None, budget_seconds: float = 50.0, now: datetime | None = None
 ) -> Advance:
-    """Advance due enrolments batch after batch until none is due or the budget is spent."""
+    """Advance due enrolments batch after batch until none is due or the budget is spent
+    (batches of `limit`, else settings.CDP_JOURNEY_BATCH)."""
+    batch = limit or int(getattr(settings, "CDP_JOURNEY_BATCH", BATCH))
     total = Advance()
     started = time.monotonic()
     while time.monotonic() - started < budget_seconds:
-        result = _advance_batch(limit=limit, now=now or timezone.now())
+        result = _advance_batch(limit=batch, now=now or timezone.now())
         total.add(result)
         if not result.claimed:
             break

@@ -217,5 +217,6 @@ def journey_graph(*, journey: Journey) -> dict[str, Any]:
         "columns": [columns[level] for level in sorted(columns)],
         "edges": edges,
         "steps": definition.steps,
+        "trigger": definition.trigger,
         "counts": journey_step_counts(journey=journey),
     }

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import Exists, Field, OuterRef, QuerySet, Value
+from django.db.models import DateField, Exists, Field, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,6 +36,7 @@ ENROL_COLUMNS = (
     "entered_at",
     "exit_reason",
     "converted_step",
+    "occasion",
 )
 
 
@@ -251,16 +252,28 @@ def journey_delete(*, journey_id: int) -> None:
 
 
 def enrol_from(
-    *, journey: Journey, profile_ids: QuerySet[Any], source: str, now: datetime | None = None
+    *,
+    journey: Journey,
+    profile_ids: QuerySet[Any] | None = None,
+    where: Q | None = None,
+    occasion: Any = None,
+    source: str,
+    now: datetime | None = None,
 ) -> int:
-    """Enrol the active people among `profile_ids` (a query of ids): one INSERT ... SELECT.
+    """Enrol the active people among `profile_ids` (a query of ids) or matching `where`:
+    one INSERT ... SELECT.
 
     The partial unique index keeps one running enrolment per person; the re-entry policy
-    keeps out those who already walked the journey (never) or ended it recently.
+    keeps out those who already walked the journey (never) or ended it recently. A date
+    trigger passes each row's `occasion` (an expression), enrolled once per occasion.
     """
     now = now or timezone.now()
     assert journey.version_id is not None
-    people = Profile.objects.filter(pk__in=profile_ids, status=Profile.Status.ACTIVE)
+    people = Profile.objects.filter(status=Profile.Status.ACTIVE)
+    if profile_ids is not None:
+        people = people.filter(pk__in=profile_ids)
+    if where is not None:
+        people = people.filter(where)
     earlier = Enrolment.objects.filter(journey_id=journey.pk, profile_id=OuterRef("pk"))
     if journey.reentry == Journey.Reentry.NEVER:
         people = people.filter(~Exists(earlier))
@@ -280,6 +293,7 @@ def enrol_from(
         Value(now),
         Value(""),
         Value(""),
+        occasion if occasion is not None else Value(None, output_field=DateField()),
     )
     opts = Enrolment._meta
     columns = ", ".join(

@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns import policy
+from campaigns.journeys.dates import next_occasion
+from campaigns.journeys.definition import awaited_event
 from campaigns.journeys.engine import arrival_due, variant_pick, version_definition
 from campaigns.models import Journey
 from campaigns.selectors import template_latest_version
@@ -41,6 +43,13 @@ def journey_simulate(
     at = now or timezone.now()
     key = definition.start
     walked: list[SimulatedStep] = []
+    if definition.trigger["type"] == "date":
+        fires, read = next_occasion(definition.trigger, profile=profile, now=at)
+        if fires is None:
+            detail = _("no date to read") if read is None else _("the date has passed")
+            return [SimulatedStep(at, "", "date", "none", detail)]
+        walked.append(SimulatedStep(fires, "", "date", "enter", _("the date comes")))
+        at = fires
     while len(walked) < MAX_STEPS:
         step = definition.steps[key]
         at = arrival_due(step, now=at, zone=zone)
@@ -52,7 +61,9 @@ def journey_simulate(
         elif step.type == "wait_for_event":
             outcome = "event" if event_comes else "timeout"
             key_name = "next" if event_comes else "timeout_next"
-            walked.append(SimulatedStep(at, step.key, step.type, outcome, step.raw["event"]))
+            walked.append(
+                SimulatedStep(at, step.key, step.type, outcome, awaited_event(step)["name"])
+            )
             key = step.targets[key_name]
             continue
         elif step.type == "send":

@@ -184,6 +184,12 @@ class Enrolment(models.Model):
         verbose_name=_("event at"),
     )
     source = models.CharField(max_length=16, default="trigger", verbose_name=_("source"))
+    occasion = models.DateField(
+        null=True,
+        blank=True,
+        help_text=_("For a date trigger: the local day it fired for (once per person)."),
+        verbose_name=_("occasion"),
+    )
     entered_at = models.DateTimeField(verbose_name=_("entered at"))
     finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
     exit_reason = models.CharField(max_length=16, blank=True, verbose_name=_("exit reason"))
@@ -202,6 +208,12 @@ class Enrolment(models.Model):
                 fields=["journey", "profile"],
                 condition=Q(status="running"),
                 name="campaigns_enrolment_one_running",
+            ),
+            # A date trigger enrols a person once per occasion, however often beat ticks.
+            models.UniqueConstraint(
+                fields=["journey", "profile", "occasion"],
+                condition=Q(occasion__isnull=False),
+                name="campaigns_enrolment_once_per_occasion",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=EnrolmentStatus.values), name="campaigns_enrolment_status"

@@ -31,6 +31,7 @@ class CatchUp:
     profiles: int
     position: int
     gaps: int
+    changed: int = 0  # memberships that changed (each with its Segment Entered/Exited event)
 
 
 @transaction.atomic
@@ -56,8 +57,9 @@ def segments_catch_up(*, overlap_seconds: int = 600, max_events: int = 200_000) 
         gaps=cursor.gaps, position=cursor.position, seen=seen, now=now, overlap=overlap_seconds
     )
     profile_ids = sorted({profile_id for _, profile_id in rows})
-    segment_refresh_profiles(profile_ids=profile_ids)
+    changes = segment_refresh_profiles(profile_ids=profile_ids)
     cursor.position = new_position
     cursor.gaps = gaps
     cursor.save(update_fields=["position", "gaps", "updated_at"])
-    return CatchUp(len(rows), len(profile_ids), new_position, len(cursor.gaps))
+    changed = sum(entered + exited for entered, exited in changes.values())
+    return CatchUp(len(rows), len(profile_ids), new_position, len(cursor.gaps), changed)

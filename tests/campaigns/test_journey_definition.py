@@ -83,6 +83,73 @@ CASES = [
         ),
         "definition.trigger.event.where[0].op",
     ),
+    (
+        lambda d: d.update(trigger={"type": "date", "field": "date_of_birth", "time": "09:00"}),
+        None,
+    ),
+    (
+        lambda d: d.update(trigger={"type": "date", "field": "city", "time": "09:00"}),
+        "definition.trigger.field",
+    ),
+    (
+        lambda d: d.update(trigger={"type": "date", "trait": "renewal", "time": "25:00"}),
+        "definition.trigger.time",
+    ),
+    (
+        lambda d: d.update(
+            trigger={
+                "type": "date",
+                "trait": "renewal",
+                "days": 400,
+                "yearly": True,
+                "time": "09:00",
+            }
+        ),
+        "definition.trigger.days",
+    ),
+    (
+        lambda d: d.update(
+            trigger={"type": "date", "field": "created_at", "yearly": True, "time": "09:00"}
+        ),
+        "definition.trigger.yearly",
+    ),
+    (
+        lambda d: d.update(trigger={"type": "date", "time": "09:00"}),
+        "definition.trigger",
+    ),
+    (
+        lambda d: d.update(
+            trigger={"type": "date", "event": {"name": ""}, "days": 30, "time": "09:00"}
+        ),
+        "definition.trigger.event.name",
+    ),
+    (
+        lambda d: d["steps"].update(
+            paid={
+                "type": "wait_for_event",
+                "event": {
+                    "name": "Order Completed",
+                    "where": [{"property": "total", "op": "gte", "value": "many"}],
+                },
+                "timeout": {"days": 1},
+                "next": "done",
+                "timeout_next": "done",
+            }
+        ),
+        "definition.steps.paid.event.where[0].value",
+    ),
+    (
+        lambda d: d["steps"].update(
+            paid={
+                "type": "wait_for_event",
+                "event": 12,
+                "timeout": {"days": 1},
+                "next": "done",
+                "timeout_next": "done",
+            }
+        ),
+        "definition.steps.paid.event",
+    ),
 ]
 
 

@@ -29,8 +29,8 @@ def eager_celery() -> Iterator[None]:
     celery_app.conf.task_always_eager = True
     try:
         yield
-    finally:
-        celery_app.conf.task_always_eager = False
+    finally:  # back to the Django setting (a value left on the conf would hide it)
+        celery_app.conf.changes.pop("task_always_eager", None)
 
 
 def _post_batch(client: Client, key: str, batch: list[dict[str, Any]]) -> Any:
