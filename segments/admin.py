@@ -182,11 +182,11 @@ class SegmentAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Refresh now (in the background)"))
     def refresh_now(self, request: HttpRequest, queryset: Any) -> None:
-        from segments.tasks import segment_refresh_task
+        from segments.services import segment_refresh_request
 
         dynamic = list(queryset.filter(kind=Segment.Kind.DYNAMIC).values_list("pk", flat=True))
         for pk in dynamic:
-            segment_refresh_task.apply_async(kwargs={"segment_id": pk})
+            segment_refresh_request(segment_id=pk)
         messages.info(
             request, gettext("%(len)s segment(s) queued for a refresh.") % {"len": len(dynamic)}
         )
