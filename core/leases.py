@@ -29,7 +29,17 @@ from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import F, Q
+from django.db.models import (
+    CharField,
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from core.models import JobLease
@@ -173,9 +183,16 @@ def job_task_send(*, task: str, kwargs: Mapping[str, Any]) -> None:
     importlib.import_module(module).__dict__[name].apply_async(kwargs=dict(kwargs))
 
 
-def job_leases_read(*, jobs: list[str]) -> dict[str, JobLease]:
-    """The leases of these jobs that are owed, by job."""
-    return {row.job: row for row in JobLease.objects.filter(job__in=jobs)}
+def job_lease_annotations(*, prefix: str) -> dict[str, Any]:
+    """Annotations of a queryset whose rows are jobs named `prefix` + pk: `lease_owed` and
+    `lease_claimed_at` (set while a runner works on it), for a steward's list."""
+    leases = JobLease.objects.filter(job=Concat(Value(prefix), Cast(OuterRef("pk"), CharField())))
+    return {
+        "lease_owed": Exists(leases),
+        "lease_claimed_at": Subquery(
+            leases.exclude(holder="").values("claimed_at")[:1], output_field=DateTimeField()
+        ),
+    }
 
 
 def _renew_loop(lease: Lease, stop: threading.Event, lost: threading.Event) -> None:
