@@ -19,8 +19,10 @@ from django.utils import timezone
 
 from core.leases import job_leases_expired_requeue
 from core.models import JobLease
-from profiles.models import MaintenanceRun, Profile
+from profiles.models import DuplicateScan, MaintenanceRun, Profile
 from profiles.services import Message, ingest_messages
+from profiles.services.duplicates import duplicates_full_scan_start
+from profiles.services.duplicates.scan import BATCH_PROFILES
 from profiles.services.quality.maintenance import maintenance_job, maintenance_start
 from segments.models import Membership, Segment, SegmentSize
 from segments.services import segment_create, segment_refresh_job
@@ -151,3 +153,39 @@ def test_a_segment_refresh_whose_worker_was_killed_is_queued_again_and_runs_once
     ) == sorted(french)
     assert not JobLease.objects.exists()
     assert Profile.objects.count() == 4
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_full_duplicate_scan_whose_worker_was_killed_resumes_and_scans_each_profile_once(
+    web_form: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    people = 4 * BATCH_PROFILES
+    ingest_messages(
+        source=web_form,
+        messages=[
+            Message(
+                type="identify",
+                user_id=f"u-{n}",
+                traits={"email": f"p{n}@example.org", "first_name": f"Ada{n % 50}"},
+            )
+            for n in range(people)
+        ],
+    )
+    scan = duplicates_full_scan_start()
+    worker = _worker(
+        "profiles.tasks", "duplicates_full_scan_task", {"scan_id": scan.pk, "batches": 1}
+    )
+    _wait(worker, lambda: DuplicateScan.objects.get(pk=scan.pk).profiles_scanned >= BATCH_PROFILES)
+    _kill(worker)
+    killed = DuplicateScan.objects.get(pk=scan.pk)
+
+    early, late = _expire_and_requeue(django_capture_on_commit_callbacks)
+    done = DuplicateScan.objects.get(pk=scan.pk)
+
+    assert killed.status == "running"
+    assert BATCH_PROFILES <= killed.profiles_scanned < people
+    assert (early, late) == (0, 1)
+    assert (done.status, done.profiles_scanned, done.total) == ("done", people, people)
+    assert not JobLease.objects.exists()
