@@ -77,6 +77,14 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         every_seconds=60,
     ),
     PeriodicSpec(
+        name="long jobs: resume stalled ones",
+        task="cdp_site.tasks.job_leases_requeue_task",
+        description="Queue again the duplicate scans, maintenance and retention runs and "
+        "segment refreshes whose lease expired (CDP_JOB_LEASE_SECONDS unrenewed: their "
+        "worker died); each resumes where its last batch stopped.",
+        every_seconds=30,
+    ),
+    PeriodicSpec(
         name="import files retention",
         task="collection.tasks.import_files_expire_task",
         description="Delete uploaded import files and error reports "

@@ -6,9 +6,11 @@ import socket
 from datetime import timedelta
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from cdp_site.models import Heartbeat
 from cdp_site.services import heartbeat_prune, heartbeat_record
+from core.leases import job_leases_expired_requeue
 from core.rates import rate_sweep
 
 
@@ -29,3 +31,14 @@ def heartbeat_prune_task(days: int = 7) -> int:
 def rate_sweep_task() -> int:
     """Delete rate allowances whose time has passed."""
     return rate_sweep()
+
+
+@shared_task(
+    name="cdp_site.tasks.job_leases_requeue_task",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    max_retries=5,
+)
+def job_leases_requeue_task() -> int:
+    """Queue again the long jobs whose lease expired (a worker killed mid-job)."""
+    return job_leases_expired_requeue()

@@ -76,29 +76,43 @@ def import_files_expire_task() -> int:
     return import_files_expire()
 
 
+# A drain that ingested something looks again this long after it ends: messages accepted
+# while it ran may have found a drain already asked for (requests within a second share
+# one), and must not wait for beat's safety net.
+RECHECK_SECONDS = 1.0
+
+
 @shared_task(
+    bind=True,
     name="collection.tasks.intake_drain_task",
     autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=2,
     max_retries=5,
 )
-def intake_drain_task(limit: int | None = None, max_rounds: int = 20) -> int:
+def intake_drain_task(self: Task, limit: int | None = None, max_rounds: int = 20) -> int:
     """Ingest buffered HTTP messages in batches; re-queue if the buffer is still not empty.
 
     A round that drained nothing, or saw a batch fail, ends the run: failed rows are retried
-    by a later run (beat's, or the next request's), not at once.
+    by a later run (beat's, or the next request's), not at once. A run that ingested
+    something checks the buffer once more a second later, on the queue it came from.
     """
     from collection.services.intake import DRAIN_LIMIT, intake_drain
     from profiles.hooks import events_appended_notify
 
     limit = limit or DRAIN_LIMIT
     total = 0
+    again: dict[str, Any] = {"kwargs": {"limit": limit, "max_rounds": max_rounds}}
+    queue = (self.request.delivery_info or {}).get("routing_key")
+    if queue:
+        again["queue"] = queue
     for _ in range(max_rounds):
         counts = intake_drain(limit=limit)
         total += counts["ingested"]
         if counts["ingested"]:
             events_appended_notify(kind="intake")  # the log's readers read them now
         if counts["failed"] or not counts["ingested"]:
+            if total:
+                intake_drain_task.apply_async(countdown=RECHECK_SECONDS, **again)
             return total
-    intake_drain_task.apply_async(kwargs={"limit": limit, "max_rounds": max_rounds})
+    intake_drain_task.apply_async(**again)
     return total

@@ -55,3 +55,35 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})"
+
+
+class JobLease(models.Model):
+    """Work a long job still owes, and which runner holds it until when.
+
+    A row exists from the moment the work is owed until it is done. A runner claims it
+    (`holder`, `expires_at`) and renews it while it works; a runner killed mid-job stops
+    renewing, and beat queues the job's task again once `expires_at` has passed. A
+    request made while a runner holds the lease (`requested_at` after `claimed_at`) makes
+    the runner queue the job again when it finishes, instead of forgetting it.
+    """
+
+    job = models.CharField(max_length=200, unique=True, verbose_name=_("job"))
+    task = models.CharField(max_length=200, verbose_name=_("task"))
+    kwargs = models.JSONField(default=dict, blank=True, verbose_name=_("arguments"))
+    holder = models.CharField(max_length=32, blank=True, verbose_name=_("holder"))
+    expires_at = models.DateTimeField(db_index=True, verbose_name=_("lease expires at"))
+    requested_at = models.DateTimeField(verbose_name=_("requested at"))
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
+    requeued = models.PositiveIntegerField(
+        default=0,
+        help_text=_("Times beat queued the job again after its lease expired."),
+        verbose_name=_("queued again"),
+    )
+
+    class Meta:
+        verbose_name = _("job lease")
+        verbose_name_plural = _("job leases")
+        ordering = ["requested_at"]
+
+    def __str__(self) -> str:
+        return self.job

@@ -21,6 +21,8 @@ from django.http import (
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
@@ -28,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 
 from consent.services import access_log_add, mask_value, may_unmask
 from consent.services.access import EXPORT_PERMISSION
+from core.leases import job_lease_annotations
 from core.spreadsheets import spreadsheet_safe
 from segments.builder import builder_meta, size_chart
 from segments.describe import Line, rule_describe
@@ -39,6 +42,7 @@ from segments.services import (
     segment_create,
     segment_members_add,
     segment_members_remove,
+    segment_refresh_job,
     segment_update,
 )
 from segments.services.membership import profile_ids_from_identifiers
@@ -106,10 +110,23 @@ class MembersForm(forms.Form):
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
     form = SegmentForm
-    list_display = ("name", "kind", "member_count", "last_refreshed_at", "is_active")
+    list_display = (
+        "name",
+        "kind",
+        "member_count",
+        "last_refreshed_at",
+        "refresh_state",
+        "is_active",
+    )
     list_filter = ("kind", "is_active")
     search_fields = ("name",)
-    readonly_fields = ("rule_in_words", "members", "size_history", "last_refreshed_at")
+    readonly_fields = (
+        "rule_in_words",
+        "members",
+        "size_history",
+        "last_refreshed_at",
+        "refresh_state",
+    )
     change_form_template = f"{TEMPLATES}/change_form.html"
     actions = ["refresh_now"]
 
@@ -124,8 +141,27 @@ class SegmentAdmin(admin.ModelAdmin):
             return [(None, {"fields": main})]
         return [
             (None, {"fields": main}),
-            ("Members", {"fields": ["rule_in_words", "members", "size_history"]}),
+            (
+                _("Members"),
+                {"fields": ["rule_in_words", "members", "size_history", "refresh_state"]},
+            ),
         ]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # Whether a refresh a steward asked for is queued or running (its job lease).
+        prefix = segment_refresh_job(0).removesuffix("0")
+        return super().get_queryset(request).annotate(**job_lease_annotations(prefix=prefix))
+
+    @admin.display(description=_("Requested refresh"))
+    def refresh_state(self, obj: Segment) -> str:
+        if not getattr(obj, "lease_owed", False):
+            return "—"
+        claimed_at = getattr(obj, "lease_claimed_at", None)
+        if claimed_at is None:
+            return gettext("queued")
+        return gettext("running since %(time)s") % {
+            "time": date_format(timezone.localtime(claimed_at), "DATETIME_FORMAT")
+        }
 
     @admin.display(description=_("Rule in words"))
     def rule_in_words(self, obj: Segment) -> SafeString:
@@ -182,11 +218,11 @@ class SegmentAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Refresh now (in the background)"))
     def refresh_now(self, request: HttpRequest, queryset: Any) -> None:
-        from segments.tasks import segment_refresh_task
+        from segments.services import segment_refresh_request
 
         dynamic = list(queryset.filter(kind=Segment.Kind.DYNAMIC).values_list("pk", flat=True))
         for pk in dynamic:
-            segment_refresh_task.apply_async(kwargs={"segment_id": pk})
+            segment_refresh_request(segment_id=pk)
         messages.info(
             request, gettext("%(len)s segment(s) queued for a refresh.") % {"len": len(dynamic)}
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
+
+from core.leases import job_lease_run
 
 RETRY: dict[str, Any] = {
     "autoretry_for": (OperationalError, InterfaceError),
@@ -15,20 +18,34 @@ RETRY: dict[str, Any] = {
 
 
 @shared_task(**RETRY)
-def segment_refresh_task(segment_id: int) -> dict[str, int]:
-    """Full refresh of one dynamic segment."""
+def segment_refresh_task(segment_id: int, lease: str = "") -> dict[str, int]:
+    """Full refresh of one dynamic segment, under its job lease (one worker at a time).
+
+    `lease`: the token the previous run handed on (a refresh asked for while it ran).
+    """
     from segments.errors import SegmentsError
-    from segments.services import segment_refresh
+    from segments.services import segment_refresh, segment_refresh_job
 
-    try:
-        result = segment_refresh(segment_id=segment_id)
-    except SegmentsError:
-        return {}  # deleted or turned static meanwhile: nothing to do
-    if result.entered or result.exited:
-        from profiles.hooks import events_appended_notify
+    def step() -> tuple[dict[str, int], bool]:
+        try:
+            result = segment_refresh(segment_id=segment_id)
+        except SegmentsError:
+            return {}, True  # deleted or turned static meanwhile: nothing to do
+        if result.entered or result.exited:
+            from profiles.hooks import events_appended_notify
 
-        events_appended_notify(kind="segments")
-    return {"size": result.size, "entered": result.entered, "exited": result.exited}
+            events_appended_notify(kind="segments")
+        return {"size": result.size, "entered": result.entered, "exited": result.exited}, True
+
+    outcome = job_lease_run(job=segment_refresh_job(segment_id), handed=lease, step=step)
+    if outcome.handed:
+        transaction.on_commit(
+            partial(
+                segment_refresh_task.apply_async,
+                kwargs={"segment_id": segment_id, "lease": outcome.handed},
+            )
+        )
+    return outcome.result or {}
 
 
 @shared_task(**RETRY)

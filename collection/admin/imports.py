@@ -38,7 +38,7 @@ from collection.services.imports import (
     max_bytes,
     trait_key_for,
 )
-from consent.services import may_unmask
+from consent.services import access_log_add, may_unmask
 from core.errors import DomainError
 from profiles.models import DataQualityIssue, Source
 
@@ -422,6 +422,10 @@ class ImportJobAdmin(admin.ModelAdmin):
         """A dry run of the first rows with their errors, and the Start button."""
         job = self._job(request, job_id)
         preview = import_preview(job_id=job.pk, limit=PREVIEW_ROWS)
+        # The file's first rows as read: personal data of people not ingested yet, audited.
+        access_log_add(
+            user=request.user, action="view", what="admin:import-preview", profile_id=None
+        )
         mapped = [column for column in preview.header if preview.columns.get(column)]
         positions = [preview.header.index(column) for column in mapped]
         rows = [
@@ -476,6 +480,9 @@ class ImportJobAdmin(admin.ModelAdmin):
         job = self._job(request, job_id)
         if not job.error_report:
             raise Http404(gettext("This import has no error report."))
+        access_log_add(
+            user=request.user, action="export", what="admin:import-errors", profile_id=None
+        )
         return FileResponse(
             job.error_report.open("rb"),
             as_attachment=True,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from collection.models import IntakeBatch
+from consent.services import access_log_add
 
 
 @admin.register(IntakeBatch)
@@ -25,3 +26,17 @@ class IntakeBatchAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if response.status_code == 200:  # the messages as received: personal data, audited
+            access_log_add(
+                user=request.user, action="view", what="admin:intake-batch", profile_id=None
+            )
+        return response

@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from consent.services import access_log_add
 from profiles.admin.merges import merge_plan_context
 from profiles.admin.reasons import pair_reasons
 from profiles.errors import ProfilesError
@@ -176,6 +177,10 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
         self, request: HttpRequest, candidate: DuplicateCandidate, extra: dict[str, Any]
     ) -> HttpResponse:
         left, right = candidate.profile_low, candidate.profile_high
+        for profile_id in (left.pk, right.pk):  # both people's values, side by side: audited
+            access_log_add(
+                user=request.user, action="view", what="admin:duplicate", profile_id=profile_id
+            )
         rows = []
         for name, label in COMPARED_FIELDS:
             a, b = getattr(left, name), getattr(right, name)

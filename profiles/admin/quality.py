@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from consent.services import access_log_add
 from profiles.fields import PROFILE_FIELDS
 from profiles.models import (
     DataQualityIssue,
@@ -120,6 +121,24 @@ class DataQualityIssueAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        issue = self.get_object(request, object_id) if response.status_code == 200 else None
+        if issue is not None:  # the value as received and its fix: personal data, audited
+            access_log_add(
+                user=request.user,
+                action="view",
+                what="admin:quality-issue",
+                profile_id=issue.profile_id,
+            )
+        return response
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view

@@ -119,10 +119,10 @@ class SegmentViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post"])
     def refresh(self, request: Request, pk: str) -> Response:
         """Queue a full refresh of a dynamic segment."""
-        from segments.tasks import segment_refresh_task
+        from segments.services import segment_refresh_request
 
         segment = get_object_or_404(Segment, pk=pk, kind=Segment.Kind.DYNAMIC)
-        segment_refresh_task.apply_async(kwargs={"segment_id": segment.pk})
+        segment_refresh_request(segment_id=segment.pk)
         return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=SizeSerializer(many=True))

@@ -4,6 +4,8 @@ from segments.services.definitions import (
     persona_create,
     segment_create,
     segment_delete,
+    segment_refresh_job,
+    segment_refresh_request,
     segment_update,
 )
 from segments.services.membership import (
@@ -23,7 +25,9 @@ __all__ = [
     "segment_members_add",
     "segment_members_remove",
     "segment_refresh",
+    "segment_refresh_job",
     "segment_refresh_profiles",
+    "segment_refresh_request",
     "segment_update",
     "segments_refresh_due",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext
 
+from core.leases import job_lease_owe
 from segments.compiler import compile_rule
 from segments.errors import SegmentKindError, SegmentNotFound, SegmentsError
 from segments.models import Persona, Segment
@@ -41,13 +42,33 @@ def _check(*, kind: str, rule: Any, refresh_every_minutes: int, segment_id: int 
         )
 
 
+def segment_refresh_job(segment_id: int) -> str:
+    """The job-lease name of a segment's requested refresh."""
+    return f"segments.refresh:{segment_id}"
+
+
+@transaction.atomic
+def segment_refresh_request(*, segment_id: int) -> None:
+    """Owe a full refresh of the segment (a job lease) and queue it after commit.
+
+    A refresh asked for while one runs is run again once that one ends (it may have read
+    the old rule); a refresh whose worker died is queued again by beat.
+    """
+    from segments.tasks import segment_refresh_task
+
+    job_lease_owe(
+        job=segment_refresh_job(segment_id),
+        task="segments.tasks.segment_refresh_task",
+        kwargs={"segment_id": segment_id},
+    )
+    transaction.on_commit(
+        partial(segment_refresh_task.apply_async, kwargs={"segment_id": segment_id})
+    )
+
+
 def _refresh_after_commit(segment: Segment) -> None:
     if segment.kind == Segment.Kind.DYNAMIC and segment.is_active:
-        from segments.tasks import segment_refresh_task
-
-        transaction.on_commit(
-            partial(segment_refresh_task.apply_async, kwargs={"segment_id": segment.pk})
-        )
+        segment_refresh_request(segment_id=segment.pk)
 
 
 @transaction.atomic

@@ -15,7 +15,7 @@ from django.utils.html import escape
 
 from collection.models import ImportJob, ImportMapping
 from collection.services.imports import import_mapping_save, import_start
-from consent.models import ConsentRecord
+from consent.models import AccessLog, ConsentRecord
 from profiles.models import Event, Profile
 
 pytestmark = pytest.mark.django_db
@@ -146,6 +146,11 @@ def test_a_steward_uploads_maps_previews_and_starts_an_import(
         "row,column,message,Courriel,Prénom,Tel,Stand",
         "3,Courriel,invalid email: An email address must have an @-sign.,not-an-email,Bo,,C3",
         '3,,"needs a valid email, phone or external id",not-an-email,Bo,,C3',
+    ]
+    # The file's rows on screen and in the report are personal data: both are audited.
+    assert list(AccessLog.objects.order_by("id").values_list("action", "what", "user")) == [
+        ("view", "admin:import-preview", admin_user.pk),
+        ("export", "admin:import-errors", admin_user.pk),
     ]
 
 

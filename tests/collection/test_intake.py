@@ -2,7 +2,6 @@
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +9,6 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from cdp_site.celery import app as celery_app
 from collection.models import Form, IntakeBatch
 from collection.services.intake import intake_accept, intake_drain
 from profiles.models import Event, Profile
@@ -25,12 +23,10 @@ def _buffered(settings: Any) -> None:
 
 
 @pytest.fixture
-def eager_celery() -> Iterator[None]:
-    celery_app.conf.task_always_eager = True
-    try:
-        yield
-    finally:  # back to the Django setting (a value left on the conf would hide it)
-        celery_app.conf.changes.pop("task_always_eager", None)
+def eager_celery(settings: Any) -> None:
+    # Through Django's settings, restored after the test: a value set on celery's own
+    # configuration would shadow CELERY_TASK_ALWAYS_EAGER for every later test.
+    settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
 def _post_batch(client: Client, key: str, batch: list[dict[str, Any]]) -> Any:

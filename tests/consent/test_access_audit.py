@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from collection.models import IntakeBatch
 from consent.models import AccessLog
-from profiles.models import DataQualityIssue
+from profiles.models import DataQualityIssue, DuplicateCandidate, Profile
 from tests.consent.gdpr_helpers import ADA, ingest_person
 
 pytestmark = pytest.mark.django_db
@@ -142,4 +144,52 @@ def test_a_viewer_reading_the_360_quality_panel_is_logged_and_sees_it_masked(
     assert log_rows() == [
         ("viewer-user", "view", "admin:profile", profile.pk, True),
         ("viewer-user", "view", "admin:profile:quality", profile.pk, True),
+    ]
+
+
+def test_a_steward_reading_raw_values_in_quality_duplicates_and_intake_pages_is_logged(
+    role_user: Any, profile: Any, web_form: Any
+) -> None:
+    now = timezone.now()
+    issue = DataQualityIssue.objects.create(
+        profile=profile,
+        field="email",
+        code="email_domain_typo",
+        severity="warning",
+        message="domain looks mistyped",
+        value="ada.typo@gmial.com",
+        suggestion="ada.typo@gmail.com",
+        detected_at=now,
+    )
+    twin = Profile.objects.create(email="ada.twin@example.org")
+    low, high = sorted((profile.pk, twin.pk))
+    candidate = DuplicateCandidate.objects.create(
+        profile_low_id=low,
+        profile_high_id=high,
+        score=0.8,
+        features={},
+        found_at=now,
+        scored_at=now,
+    )
+    batch = IntakeBatch.objects.create(
+        source=web_form,
+        messages=json.dumps([{"type": "identify", "traits": {"email": "new@example.org"}}]),
+        count=1,
+        received_at=now,
+    )
+    client = logged_in(role_user("steward"))
+
+    pages = [
+        client.get(f"/admin/profiles/dataqualityissue/{issue.pk}/change/"),
+        client.get(f"/admin/profiles/duplicatecandidate/{candidate.pk}/change/"),
+        client.get(f"/admin/collection/intakebatch/{batch.pk}/change/"),
+    ]
+
+    assert [page.status_code for page in pages] == [200, 200, 200]
+    assert "new@example.org" in pages[2].content.decode()
+    assert log_rows() == [
+        ("steward-user", "view", "admin:quality-issue", profile.pk, False),
+        ("steward-user", "view", "admin:duplicate", low, False),
+        ("steward-user", "view", "admin:duplicate", high, False),
+        ("steward-user", "view", "admin:intake-batch", None, False),
     ]

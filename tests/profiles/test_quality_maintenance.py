@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from core.models import JobLease
 from profiles.models import (
     DataQualityIssue,
     FieldProvenance,
@@ -90,19 +91,23 @@ def test_the_task_runs_a_batch_and_requeues_itself_until_done(
     with django_capture_on_commit_callbacks() as first:
         quality_maintain_task(kind="scores")
     run = MaintenanceRun.objects.get()
+    handed = first[0].keywords["kwargs"]["lease"]
+    stray = quality_maintain_task(kind="scores", run_id=run.pk)  # a copy sent twice
     with django_capture_on_commit_callbacks() as second:
-        quality_maintain_task(kind="scores", run_id=run.pk)
+        quality_maintain_task(**first[0].keywords["kwargs"])
     with django_capture_on_commit_callbacks() as third:
-        quality_maintain_task(kind="scores", run_id=run.pk)
+        quality_maintain_task(**second[0].keywords["kwargs"])
     with django_capture_on_commit_callbacks() as again:
-        quality_maintain_task(kind="scores", run_id=run.pk)
+        quality_maintain_task(**second[0].keywords["kwargs"])
 
     run.refresh_from_db()
-    assert [c.keywords for c in first + second] == [
-        {"kwargs": {"kind": "scores", "run_id": run.pk}},
-        {"kwargs": {"kind": "scores", "run_id": run.pk}},
+    assert [c.keywords for c in first] == [
+        {"kwargs": {"kind": "scores", "run_id": run.pk, "lease": handed}}
     ]
+    assert second[0].keywords["kwargs"]["lease"] not in ("", handed)
+    assert stray == 0
     assert (third, again) == ([], [])
+    assert not JobLease.objects.exists()
     assert (run.status, run.processed, run.summary) == ("done", 3, {"scored": 3})
 
 

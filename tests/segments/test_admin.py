@@ -8,8 +8,9 @@ from typing import Any
 
 from django.test import Client
 
+from core.leases import job_lease_claim, job_lease_release
 from segments.models import Membership, Persona, Segment
-from segments.services import segment_create, segment_refresh
+from segments.services import segment_create, segment_refresh, segment_refresh_job
 
 FRENCH = {"field": "country", "op": "eq", "value": "FR"}
 
@@ -155,3 +156,26 @@ def test_the_360_page_shows_segments_and_personas(admin_client: Client, make_pro
     assert "French" in page
     assert "Marketing Marie" in page
     assert "Show ROI" in page
+
+
+def test_a_refresh_asked_for_in_admin_shows_queued_then_running_then_nothing(
+    admin_client: Client, make_profile: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    make_profile(country="FR")
+    segment = segment_create(name="French", rule=FRENCH)
+    with django_capture_on_commit_callbacks() as sent:
+        admin_client.post(
+            "/admin/segments/segment/",
+            {"action": "refresh_now", "_selected_action": [segment.pk]},
+        )
+    queued = admin_client.get("/admin/segments/segment/").content.decode()
+    lease = job_lease_claim(job=segment_refresh_job(segment.pk))
+    assert lease is not None
+    running = admin_client.get(f"/admin/segments/segment/{segment.pk}/change/").content.decode()
+    job_lease_release(lease, done=True)
+    done = admin_client.get("/admin/segments/segment/").content.decode()
+
+    assert [c.keywords for c in sent] == [{"kwargs": {"segment_id": segment.pk}}]
+    assert '<td class="field-refresh_state">queued</td>' in queued
+    assert "running since" in running
+    assert '<td class="field-refresh_state">—</td>' in done

@@ -20,8 +20,29 @@ READY_MARKERS = {"web": "Booting worker", "worker": " ready.", "beat": "beat: St
 READY_TIMEOUT_SECONDS = 90
 
 
+# A Unix socket's path is at most 107 bytes on Linux (104 on macOS).
+MAX_SOCKET_PATH = 100
+
+
+def control_socket_options(*, port: int) -> list[str]:
+    """gunicorn's control socket, one per instance (by port) under the var directory.
+
+    gunicorn's default, ~/.gunicorn/gunicorn.ctl, is shared by every instance of a user:
+    a second `make run` would take it over, and stopping either would delete it.
+    """
+    path = Path(settings.VAR_DIR).resolve() / f"gunicorn-{port}.ctl"
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        return ["--no-control-socket"]
+    return ["--control-socket", str(path)]
+
+
 def process_commands(*, port: int, bind: str) -> dict[str, list[str]]:
-    """The three processes of an install, as `make run` starts them."""
+    """The three processes of an install, as `make run` starts them.
+
+    Several may run side by side on other ports: each has its own gunicorn control socket
+    and worker name; their beats share the database's schedule (one runs it, the others
+    stand by).
+    """
     bin_dir = Path(sys.executable).parent
     return {
         "web": [
@@ -35,6 +56,7 @@ def process_commands(*, port: int, bind: str) -> dict[str, list[str]]:
             "4",
             "--graceful-timeout",
             "5",
+            *control_socket_options(port=port),
         ],
         "worker": [
             str(bin_dir / "celery"),
@@ -48,7 +70,7 @@ def process_commands(*, port: int, bind: str) -> dict[str, list[str]]:
             "--loglevel",
             "INFO",
             "--hostname",
-            "worker@%h",
+            f"worker-{port}@%h",
         ],
         "beat": [
             str(bin_dir / "celery"),

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.leases import job_lease_owe
 from profiles.errors import ProfilesError
 from profiles.models import (
     DuplicateCandidate,
@@ -309,21 +310,34 @@ def duplicates_scan(
     return total
 
 
+def full_scan_job(scan_id: int) -> str:
+    """The job-lease name of a full scan."""
+    return f"profiles.duplicates_full:{scan_id}"
+
+
 @transaction.atomic
 def duplicates_full_scan_start() -> DuplicateScan:
-    """Start a full scan (or return the running one); its batches compare every profile."""
+    """Start a full scan (or return the running one); its batches compare every profile.
+
+    The scan owes a job lease until it is done: a scan whose worker died is queued again.
+    """
     running = (
         DuplicateScan.objects.select_for_update()
         .filter(kind=DuplicateScan.Kind.FULL, status=DuplicateScan.Status.RUNNING)
         .first()
     )
-    if running is not None:
-        return running
-    MatchKey.objects.exclude(profile__status=Profile.Status.ACTIVE).delete()
-    return DuplicateScan.objects.create(
-        kind=DuplicateScan.Kind.FULL,
-        total=Profile.objects.filter(status=Profile.Status.ACTIVE).count(),
+    if running is None:
+        MatchKey.objects.exclude(profile__status=Profile.Status.ACTIVE).delete()
+        running = DuplicateScan.objects.create(
+            kind=DuplicateScan.Kind.FULL,
+            total=Profile.objects.filter(status=Profile.Status.ACTIVE).count(),
+        )
+    job_lease_owe(
+        job=full_scan_job(running.pk),
+        task="profiles.tasks.duplicates_full_scan_task",
+        kwargs={"scan_id": running.pk},
     )
+    return running
 
 
 @transaction.atomic

@@ -3,7 +3,9 @@
 A run walks the profiles by id, `CDP_QUALITY_BATCH` at a time, one transaction and one
 task per batch (`quality_maintain_task` re-queues itself); its row holds the cursor and
 counts, so a steward sees progress and, at the end, a summary. Running a batch twice is
-harmless: the run row is locked and its cursor moves on commit.
+harmless: the run row is locked and its cursor moves on commit. A run owes a job lease
+(`core.leases`) until it is done: one worker at a time runs it, and a run whose worker
+died is queued again by beat.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from core.leases import job_lease_owe
 from profiles.fields import PROFILE_FIELDS
 from profiles.models import (
     DataQualityIssue,
@@ -45,6 +48,11 @@ Issue = DataQualityIssue
 _ACTIVE = (Profile.Status.ACTIVE, Profile.Status.RESTRICTED)
 
 
+def maintenance_job(run_id: int) -> str:
+    """The job-lease name of a maintenance run."""
+    return f"profiles.maintenance:{run_id}"
+
+
 def maintenance_start(
     *, kind: str, reason: str = "", actor_id: int | None = None, restart: bool = False
 ) -> MaintenanceRun:
@@ -63,16 +71,21 @@ def maintenance_start(
         )
         total = Profile.objects.filter(status__in=_ACTIVE).count()
         if running is None:
-            return MaintenanceRun.objects.create(
+            running = MaintenanceRun.objects.create(
                 kind=kind, reason=reason[:200], started_by_id=actor_id, total=total
             )
-        if restart:
+        elif restart:
             # Profiles already done saw the old rules: go over them again.
             running.cursor = 0
             running.processed = 0
             running.total = total
             running.reason = (reason or running.reason)[:200]
             running.save(update_fields=["cursor", "processed", "total", "reason"])
+        job_lease_owe(
+            job=maintenance_job(running.pk),
+            task="profiles.tasks.quality_maintain_task",
+            kwargs={"kind": kind, "run_id": running.pk},
+        )
         return running
 
 
