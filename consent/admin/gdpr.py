@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from consent.errors import ConsentError
@@ -53,6 +53,23 @@ BUTTONS = {
     "export": _("Export the data…"),
     "carry_out": _("Carry out…"),
     "erase": _("Erase the person…"),
+}
+# What the steward reads once an action has run, by action (a count of requests).
+DONE = {
+    "verified": ngettext_lazy(
+        "%(count)d request verified.", "%(count)d requests verified.", "count"
+    ),
+    "extended": ngettext_lazy(
+        "%(count)d request extended.", "%(count)d requests extended.", "count"
+    ),
+    "carried out": ngettext_lazy(
+        "%(count)d request carried out.", "%(count)d requests carried out.", "count"
+    ),
+    "erased": ngettext_lazy(
+        "%(count)d request carried out: the person is erased.",
+        "%(count)d requests carried out: the people are erased.",
+        "count",
+    ),
 }
 Kind = DataSubjectRequest.Kind
 Status = DataSubjectRequest.Status
@@ -292,7 +309,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             else:
                 ok += 1
         if ok:
-            messages.success(request, f"{ok} request(s) {done}.")
+            messages.success(request, DONE[done] % {"count": ok})
 
     @admin.action(description=_("Verify the requester's identity"), permissions=["change"])
     def verify(self, request: HttpRequest, queryset: QuerySet) -> Any:
