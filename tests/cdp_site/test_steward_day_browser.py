@@ -378,7 +378,9 @@ REQUEST = {
         "total": "records will be erased or anonymised:",
         "button": "Erase for good",
         "done": "1 request carried out: the person is erased.",
-        "records": "Profiles — profiles 1, identities 1, field sources 3, events 1, audit entries 1",
+        "records": (
+            "Profiles — profiles 1, identities 1, field sources 3, events 1, audit entries 1"
+        ),
     },
     "fr": {
         "buttons": ["Prolonger le délai…", "Effacer la personne…"],
