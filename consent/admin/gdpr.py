@@ -161,7 +161,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     )
     fields = (*readonly_fields[:1], "handler", *readonly_fields[1:])
 
-    @admin.display(description="subject")
+    @admin.display(description=_("subject"))
     def subject(self, obj: DataSubjectRequest) -> str:
         shown = " / ".join(value for value in (obj.subject_email, obj.subject_phone) if value)
         if not shown:
@@ -467,7 +467,7 @@ class SuppressionAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "reason", ("lifted_at", admin.EmptyFieldListFilter))
     show_full_result_count = False
 
-    @admin.display(description="digest")
+    @admin.display(description=_("digest"))
     def short_digest(self, obj: Suppression) -> str:
         return f"{obj.digest[:16]}…"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -115,7 +116,10 @@ class DataSubjectRequest(models.Model):
         indexes = [models.Index(fields=["status", "due_at"], name="dsar_status_due_idx")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} request #{self.pk}"
+        return gettext("%(kind)s request #%(id)s") % {
+            "kind": self.get_kind_display(),
+            "id": self.pk,
+        }
 
 
 class DataSubjectRequestEvent(models.Model):

@@ -205,7 +205,7 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         ),
     )
 
-    @admin.display(description="name", ordering="last_name")
+    @admin.display(description=_("name"), ordering="last_name")
     def name(self, obj: Profile) -> str:
         return f"{obj.first_name} {obj.last_name}".strip()
 
@@ -222,15 +222,15 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         return False  # people arrive through a source: forms, API, imports
 
     # Viewers see personal data masked (consent's unmask permission), identities hidden.
-    @admin.display(description="name")
+    @admin.display(description=_("name"))
     def masked_name(self, obj: Profile) -> str:
         return mask_value(self.name(obj))
 
-    @admin.display(description="email")
+    @admin.display(description=_("email"))
     def masked_email(self, obj: Profile) -> str:
         return mask_value(obj.email)
 
-    @admin.display(description="phone")
+    @admin.display(description=_("phone"))
     def masked_phone(self, obj: Profile) -> str:
         return mask_value(obj.phone)
 
@@ -339,7 +339,7 @@ class EventAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     ordering = ("-id",)
     readonly_fields = ("profile", "source", *EVENT_FIELDS)
 
-    @admin.display(description="profile")
+    @admin.display(description=_("profile"))
     def profile_link(self, obj: Event) -> str:
         return format_html(
             '<a href="../profile/{}/change/">#{}</a>', obj.profile_id, obj.profile_id
