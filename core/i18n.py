@@ -28,6 +28,17 @@ def language_supported(*, stated: str | None) -> str | None:
     return primary if primary in available else None
 
 
+def browser_language(*, accept_language: str | None) -> str | None:
+    """The first language of an Accept-Language header, by preference, that we support."""
+    if not accept_language:
+        return None
+    for code, _quality in translation.trans_real.parse_accept_lang_header(accept_language):
+        supported = language_supported(stated=code)
+        if supported:
+            return supported
+    return None
+
+
 def person_language(*, stated: str | None) -> str:
     """The person's language when stated and supported, else the active one."""
     return language_supported(stated=stated) or translation.get_language() or settings.LANGUAGE_CODE

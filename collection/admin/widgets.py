@@ -65,8 +65,7 @@ class FormFieldsWidget(forms.Widget):
                 "count": len(rows),
                 "types": list(TYPE_LABELS.items()),
                 "targets": [
-                    (field, Profile._meta.get_field(field).verbose_name)
-                    for field in PROFILE_FIELDS
+                    (field, Profile._meta.get_field(field).verbose_name) for field in PROFILE_FIELDS
                 ],
             }
         )

@@ -492,6 +492,7 @@ def form_submit(
     user_agent: str,
     page_url: str = "",
     rate: Spend | None = None,
+    locale: str = "",
 ) -> FormSubmission:
     """One form event for a valid post from an allowed origin; a filled honeypot stores nothing.
 
@@ -500,7 +501,8 @@ def form_submit(
     Every post spends one request of `rate` (refused: FormRateLimited) and is checked
     against the stored definition (changed since `form` was read: FormChanged, nothing
     spent or written). A valid post's one write is intake_accept's single INSERT, which
-    also does both checks.
+    also does both checks. `locale`, the browser's language, becomes the person's when
+    their profile has none (so their consent pages and emails follow it).
     """
     if not form.is_active or not form.source.is_active:
         raise FormUnavailable(gettext("Not found."))
@@ -524,6 +526,8 @@ def form_submit(
     }
     if page_url:
         context["page"] = {"url": clean_text(page_url, max_length=2000)}
+    if locale:
+        context["locale"] = locale
     message = Message(
         type="form",
         message_id=f"form-{uuid.uuid4()}",
