@@ -33,6 +33,7 @@ from consent.models import (
     RetentionRun,
     Suppression,
 )
+from consent.models.gdpr import STEP_LABELS
 from consent.services import (
     dsar_create,
     dsar_erase,
@@ -97,11 +98,15 @@ class DueFilter(admin.SimpleListFilter):
 
 class RequestStepInline(admin.TabularInline):
     model = DataSubjectRequestEvent
-    fields = ("at", "action", "actor", "note")
+    fields = ("at", "step", "actor", "note")
     readonly_fields = fields
     extra = 0
     can_delete = False
     verbose_name_plural = _("audit trail")
+
+    @admin.display(description=_("step"))
+    def step(self, obj: DataSubjectRequestEvent) -> str:
+        return str(STEP_LABELS.get(obj.action, obj.action))
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -122,6 +122,16 @@ class DataSubjectRequest(models.Model):
         }
 
 
+# The steps of a request's audit trail (`action` keeps the code), as a steward reads them.
+STEP_LABELS = {
+    "received": _("received"),
+    "verified": _("identity verified"),
+    "extended": _("deadline extended"),
+    "rejected": _("rejected"),
+    "done": _("done"),
+}
+
+
 class DataSubjectRequestEvent(models.Model):
     """The audit trail of a request: each step, who took it, when. Never changed."""
 
@@ -149,7 +159,10 @@ class DataSubjectRequestEvent(models.Model):
         ordering = ["request", "id"]
 
     def __str__(self) -> str:
-        return f"{self.action} #{self.request_id}"
+        return gettext("%(step)s, request #%(id)s") % {
+            "step": STEP_LABELS.get(self.action, self.action),
+            "id": self.request_id,
+        }
 
 
 class Suppression(models.Model):

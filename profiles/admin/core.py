@@ -274,6 +274,8 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         extra = dict(extra_context or {})
         if object_id.isdigit() and Profile.objects.filter(pk=object_id).exists():
             view360 = profile_360(profile_id=int(object_id))
+            for row in view360["provenance"]:  # the field's name in the steward's language
+                row["label"] = Profile._meta.get_field(row["field"]).verbose_name
             if not may_unmask(request.user):
                 for row in view360["provenance"]:
                     row["value"] = mask_value(row["value"])
