@@ -589,7 +589,8 @@ def _input_html(form: Form, field: Mapping[str, Any]) -> list[str]:
 
 
 def form_html_snippet(*, form: Form, base_url: str) -> str:
-    """Copy-paste HTML that posts to this form's submission URL on the given server."""
+    """Copy-paste HTML that posts to this form's submission URL on the given server; its
+    own words (the button, the hidden field's label) in the active language."""
     action = base_url.rstrip("/") + reverse("form-submit", kwargs={"slug": form.slug})
     lines = [f'<form method="post" action="{escape(action)}" accept-charset="utf-8">']
     for field in form.fields:
@@ -616,16 +617,18 @@ def form_html_snippet(*, form: Form, base_url: str) -> str:
         lines.append("  </p>")
     honeypot = escape(form.honeypot_field)
     honeypot_id = f"cdp-{escape(form.slug)}-{honeypot}"
+    leave_empty = escape(gettext("Leave this field empty"))
+    send = escape(gettext("Send"))
     lines.extend(
         [
             # Off-screen rather than display:none, which some bots skip; people never see it.
             '  <div aria-hidden="true" style="position:absolute;left:-10000px;width:1px;'
             'height:1px;overflow:hidden">',
-            f'    <label for="{honeypot_id}">Leave this field empty</label>',
+            f'    <label for="{honeypot_id}">{leave_empty}</label>',
             f'    <input type="text" id="{honeypot_id}" name="{honeypot}" tabindex="-1"'
             ' autocomplete="off">',
             "  </div>",
-            '  <p><button type="submit">Send</button></p>',
+            f'  <p><button type="submit">{send}</button></p>',
             "</form>",
         ]
     )

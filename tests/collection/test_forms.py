@@ -808,6 +808,18 @@ def test_the_snippet_posts_every_field_consent_and_a_hidden_honeypot() -> None:
     )
 
 
+def test_the_snippets_own_words_follow_the_stewards_language(signup: Form) -> None:
+    from django.utils import translation
+
+    with translation.override("fr"):
+        french = form_html_snippet(form=signup, base_url="https://cdp.example.org")
+    english = form_html_snippet(form=signup, base_url="https://cdp.example.org")
+
+    assert '<button type="submit">Envoyer</button>' in french
+    assert ">Laissez ce champ vide</label>" in french
+    assert '<button type="submit">Send</button>' in english
+
+
 def test_the_snippet_escapes_what_a_steward_typed() -> None:
     form = Form(
         slug="x",
