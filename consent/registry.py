@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.functional import Promise
+
 ExportFn = Callable[[Sequence[int]], Mapping[str, Any]]
 EraseFn = Callable[[Sequence[int]], int]
 
@@ -50,8 +52,8 @@ class PersonData:
     locate: LocateFn | None = None
     restrict: RestrictFn | None = None
     rectify: RectifyFn | None = None
-    label: str = ""
-    labels: Mapping[str, str] = field(default_factory=dict)
+    label: str | Promise = ""
+    labels: Mapping[str, str | Promise] = field(default_factory=dict)
 
 
 _HANDLERS: dict[str, PersonData] = {}
