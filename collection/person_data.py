@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from collection.models import ImportJob
 from collection.services.imports.files import import_files_delete, import_job_ids_of
 from collection.services.intake import intake_scrub
@@ -39,5 +41,9 @@ def collection_erase(profile_ids: Sequence[int]) -> int:
 
 
 COLLECTION_PERSON_DATA = PersonData(
-    app="collection", export=collection_export, erase=collection_erase
+    app="collection",
+    export=collection_export,
+    erase=collection_erase,
+    label=_("Collection"),
+    labels={"import_jobs": _("imports")},
 )

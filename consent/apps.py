@@ -10,4 +10,12 @@ class ConsentConfig(AppConfig):
         from consent.person_data import consent_erase, consent_export
         from consent.registry import PersonData, person_data_register
 
-        person_data_register(PersonData(app="consent", export=consent_export, erase=consent_erase))
+        person_data_register(
+            PersonData(
+                app="consent",
+                export=consent_export,
+                erase=consent_erase,
+                label=_("Consent"),
+                labels={"consents": _("consent decisions")},
+            )
+        )

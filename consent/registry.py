@@ -9,7 +9,9 @@ registers, in its `AppConfig.ready()`, one `PersonData` handler:
 - `export(profile_ids)` returns a JSON-serialisable mapping of everything the app holds
   about the person (the given ids are the person's profile and its merged tombstones);
 - `erase(profile_ids)` removes or irreversibly anonymises it, inside the caller's
-  transaction, and returns how many rows it touched.
+  transaction, and returns how many rows it touched;
+- `label` and `labels` (optional): what a steward reads for the app's data and for each
+  kind of record its export holds (its keys), on the erasure confirmation.
 
 The app that owns people (profiles) also gives, optionally:
 - `locate(email, phone)`: the person's profile ids (survivor and merged tombstones) and
@@ -22,8 +24,10 @@ The app that owns people (profiles) also gives, optionally:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from django.utils.functional import Promise
 
 ExportFn = Callable[[Sequence[int]], Mapping[str, Any]]
 EraseFn = Callable[[Sequence[int]], int]
@@ -48,6 +52,8 @@ class PersonData:
     locate: LocateFn | None = None
     restrict: RestrictFn | None = None
     rectify: RectifyFn | None = None
+    label: str | Promise = ""
+    labels: Mapping[str, str | Promise] = field(default_factory=dict)
 
 
 _HANDLERS: dict[str, PersonData] = {}

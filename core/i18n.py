@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 
 def language_supported(*, stated: str | None) -> str | None:
@@ -26,6 +27,17 @@ def language_supported(*, stated: str | None) -> str | None:
         return code
     primary = code.split("-", 1)[0]
     return primary if primary in available else None
+
+
+def browser_language(*, accept_language: str | None) -> str | None:
+    """The first language of an Accept-Language header, by preference, that we support."""
+    if not accept_language:
+        return None
+    for code, _quality in parse_accept_lang_header(accept_language):
+        supported = language_supported(stated=code)
+        if supported:
+            return supported
+    return None
 
 
 def person_language(*, stated: str | None) -> str:

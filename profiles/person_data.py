@@ -20,6 +20,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from consent.registry import Located, PersonData
 from core.counts import counts_add
@@ -53,7 +54,7 @@ RECTIFIABLE = frozenset(PROFILE_FIELDS) - {"date_of_birth"}
 def person_profile_ids(profile_ids: Sequence[int]) -> list[int]:
     """The given profiles, the survivors they were merged into, and every tombstone of those."""
     found = set(profile_ids)
-    for _ in range(MAX_MERGE_DEPTH):
+    for _depth in range(MAX_MERGE_DEPTH):
         survivors = set(
             Profile.objects.filter(pk__in=found, merged_into__isnull=False).values_list(
                 "merged_into_id", flat=True
@@ -265,4 +266,12 @@ PROFILES_PERSON_DATA = PersonData(
     locate=profiles_locate,
     restrict=profiles_restrict,
     rectify=profiles_rectify,
+    label=_("Profiles"),
+    labels={
+        "profiles": _("profiles"),
+        "identities": _("identities"),
+        "provenance": _("field sources"),
+        "events": _("events"),
+        "audit": _("audit entries"),
+    },
 )

@@ -290,8 +290,15 @@ def _consent(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
         )
         for purpose in all_purposes
     ]
+    kind_labels = dict(DataSubjectRequest.Kind.choices)
     kinds = [
-        (row["kind"], row["received"], row["answered"], row["on_time"], row["overdue"])
+        (
+            str(kind_labels.get(row["kind"], row["kind"])),
+            row["received"],
+            row["answered"],
+            row["on_time"],
+            row["overdue"],
+        )
         for row in DataSubjectRequest.objects.values("kind")
         .annotate(
             received=Count("id", filter=_dates("received_at", now)),

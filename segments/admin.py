@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from consent.services import access_log_add, mask_value, may_unmask
@@ -174,16 +174,19 @@ class SegmentAdmin(admin.ModelAdmin):
                 '<ul class="rule-words">{}</ul>', lines_html(rule_describe(obj.rule))
             )
         except RuleError as error:
-            return format_html("Invalid rule: {}", str(error))
+            return format_html("{} {}", gettext("Invalid rule:"), str(error))
 
     @admin.display(description=_("Members"))
     def members(self, obj: Segment) -> SafeString:
         members_url = reverse("admin:segments_segment_members", args=[obj.pk])
         return format_html(
-            '{} members · <a href="{}">list</a> · <a href="{}">export CSV</a>',
-            obj.member_count,
+            '{} · <a href="{}">{}</a> · <a href="{}">{}</a>',
+            ngettext("%(count)s member", "%(count)s members", obj.member_count)
+            % {"count": obj.member_count},
             members_url,
+            gettext("list"),
             reverse("admin:segments_segment_export", args=[obj.pk]),
+            gettext("export CSV"),
         )
 
     @admin.display(description=_("Size over time"))

@@ -28,6 +28,8 @@ class SegmentsConfig(AppConfig):
                 app="segments",
                 export=participants.memberships_export,
                 erase=participants.memberships_erase,
+                label=_("Segments"),
+                labels={"memberships": _("segment memberships")},
             )
         )
         profile_panel_register(app="segments", panels=participants.profile_panels)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -128,8 +129,10 @@ def size_chart(
 ) -> SafeString:
     """Segment size since its creation as an inline SVG line (no script, no CDN).
 
-    Time runs left to right from the segment's creation: the first size counts from then
-    (backfilled), each refresh steps the line, and the line ends now at the member count.
+    Time runs left to right from the first size known: the sizes backfilled at the first
+    refresh (dashed, see `_sizes_backfill`), else the segment's creation; each refresh steps
+    the line, and the line ends now at the member count, which tops the chart unless the
+    segment was once larger.
     """
     if not sizes:
         return format_html("<p>{}</p>", _("No refresh yet."))
@@ -138,31 +141,55 @@ def size_chart(
     span = max((now - start).total_seconds(), 1.0)
     top = max(member_count, *(row.size for row in sizes)) or 1
     points: list[tuple[float, int]] = [(0.0, sizes[0].size)]
+    estimated = 1  # how many points the backfilled rows draw (dashed)
     for row in sizes:
         x = (row.at - start).total_seconds() / span * width
         points.append((x, points[-1][1]))  # flat until the refresh, then the step
         points.append((x, row.size))
+        if getattr(row, "backfilled", False):
+            estimated = len(points)
     points.append((float(width), member_count))
 
     def y(size: int) -> str:
         return f"{height - size / top * (height - 10) - 5:.1f}"
 
-    polyline = format_html_join(" ", "{},{}", ((f"{x:.1f}", y(size)) for x, size in points))
+    def line(part: list[tuple[float, int]]) -> SafeString:
+        return format_html_join(" ", "{},{}", ((f"{x:.1f}", y(size)) for x, size in part))
+
+    backfilled = estimated > 1
     return format_html(
         '<svg class="segment-sizes" viewBox="0 0 {w} {h2}" width="{w}" height="{h2}" '
         'role="img" aria-label="{label}">'
+        "{dashed}"
         '<polyline fill="none" stroke="currentColor" stroke-width="2" points="{points}"/>'
         '<text x="0" y="{ty}" font-size="11">{start} · {first_size}</text>'
         '<text x="{w}" y="{ty}" font-size="11" text-anchor="end">{end} · {last_size}</text>'
-        '<text x="0" y="10" font-size="11" class="segment-sizes-max">{max_label}</text></svg>',
+        '<text x="0" y="10" font-size="11" class="segment-sizes-max">{max_label}</text></svg>'
+        "{legend}",
         w=width,
         h2=height + 16,
         ty=height + 14,
         label=_("Segment size since it was created"),
-        points=polyline,
-        start=f"{timezone.localtime(start):%Y-%m-%d %H:%M}",
+        dashed=format_html(
+            '<polyline class="segment-sizes-estimated" fill="none" stroke="currentColor" '
+            'stroke-width="2" stroke-dasharray="4 3" points="{}"/>',
+            line(points[:estimated]),
+        )
+        if backfilled
+        else "",
+        points=line(points[estimated - 1 :]),
+        start=date_format(timezone.localtime(start), "SHORT_DATETIME_FORMAT"),
         end=_("now"),
         first_size=sizes[0].size,
         last_size=member_count,
         max_label=_("max %(n)s") % {"n": top},
+        legend=format_html(
+            '<p class="help">{}</p>',
+            _(
+                "Dashed: estimated when the segment was created, from when its members "
+                "were first seen."
+            ),
+        )
+        if backfilled
+        else "",
     )

@@ -5,25 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from segments import rules
+from django.utils.translation import gettext, ngettext
 
-_OPS = {
-    "eq": "is",
-    "ne": "is not",
-    "contains": "contains",
-    "starts_with": "starts with",
-    "in": "is one of",
-    "gt": "is more than",
-    "gte": "is at least",
-    "lt": "is less than",
-    "lte": "is at most",
-    "between": "is between",
-    "is_set": "is set",
-    "not_set": "is not set",
-    "within_last_days": "is within the last",
-    "more_than_days_ago": "is more than",
-    "anniversary_within_days": "has its anniversary within the next",
-}
+from segments import rules
 
 
 @dataclass
@@ -36,63 +20,120 @@ def _value(value: Any) -> str:
     if isinstance(value, tuple | list):
         return ", ".join(_value(item) for item in value)
     if isinstance(value, str):
-        return f"“{value}”"
-    return str(value).lower() if isinstance(value, bool) else str(value)
+        return gettext("“%(value)s”") % {"value": value}
+    if isinstance(value, bool):
+        return gettext("true") if value else gettext("false")
+    return str(value)
 
 
 def _condition(cond: rules.Condition) -> str:
-    name = cond.field.replace("_", " ")
+    from segments.builder import FIELD_LABELS, OP_LABELS
+
+    name = str(FIELD_LABELS.get(cond.field, cond.field.replace("_", " ")))
     if cond.json_field == "traits":
-        name = f"trait “{cond.field}”"
+        name = gettext("trait “%(key)s”") % {"key": cond.field}
     elif cond.json_field:
-        name = f"property “{cond.field}”"
+        name = gettext("property “%(key)s”") % {"key": cond.field}
     op, value = cond.op, cond.value
+    words = {"name": name, "op": OP_LABELS[op]}
     if op in ("is_set", "not_set"):
-        return f"{name} {_OPS[op]}"
+        return gettext("%(name)s %(op)s") % words
     if op == "between":
-        return f"{name} is between {_value(value[0])} and {_value(value[1])}"
-    if op in ("within_last_days", "anniversary_within_days"):
-        return f"{name} {_OPS[op]} {value} days"
+        return gettext("%(name)s is between %(low)s and %(high)s") % {
+            "name": name,
+            "low": _value(value[0]),
+            "high": _value(value[1]),
+        }
+    if op == "within_last_days":
+        return gettext("%(name)s is within the last %(days)s days") % {"name": name, "days": value}
+    if op == "anniversary_within_days":
+        return gettext("%(name)s has its anniversary within the next %(days)s days") % {
+            "name": name,
+            "days": value,
+        }
     if op == "more_than_days_ago":
-        return f"{name} is more than {value} days ago"
+        return gettext("%(name)s is more than %(days)s days ago") % {"name": name, "days": value}
     if hasattr(value, "isoformat") and not isinstance(value, tuple):
         value = value.isoformat()
-    return f"{name} {_OPS[op]} {_value(value)}"
+    return gettext("%(name)s %(op)s %(value)s") % {**words, "value": _value(value)}
 
 
 def _event(node: rules.Event) -> str:
-    what = f"“{node.name}”" + (f" ({node.type})" if node.type else "")
+    what = _value(node.name) + (f" ({node.type})" if node.type else "")
     if node.where:
-        what += " where " + " and ".join(_condition(cond) for cond in node.where)
+        what = gettext("%(event)s where %(filters)s") % {
+            "event": what,
+            "filters": gettext(" and ").join(_condition(cond) for cond in node.where),
+        }
     if node.op == "not_since_days":
-        return f"has not performed {what} in the last {node.days} days"
-    times = "time" if node.count == 1 else "times"
-    bound = "at least" if node.op == "at_least" else "at most"
-    window = f" in the last {node.within_days} days" if node.within_days is not None else " ever"
-    return f"performed {what} {bound} {node.count} {times}{window}"
+        return gettext("has not performed %(event)s in the last %(days)s days") % {
+            "event": what,
+            "days": node.days,
+        }
+    words = {"event": what, "count": node.count, "days": node.within_days}
+    if node.op == "at_least":
+        if node.within_days is None:
+            return (
+                ngettext(
+                    "performed %(event)s at least %(count)s time ever",
+                    "performed %(event)s at least %(count)s times ever",
+                    node.count,
+                )
+                % words
+            )
+        return (
+            ngettext(
+                "performed %(event)s at least %(count)s time in the last %(days)s days",
+                "performed %(event)s at least %(count)s times in the last %(days)s days",
+                node.count,
+            )
+            % words
+        )
+    if node.within_days is None:
+        return (
+            ngettext(
+                "performed %(event)s at most %(count)s time ever",
+                "performed %(event)s at most %(count)s times ever",
+                node.count,
+            )
+            % words
+        )
+    return (
+        ngettext(
+            "performed %(event)s at most %(count)s time in the last %(days)s days",
+            "performed %(event)s at most %(count)s times in the last %(days)s days",
+            node.count,
+        )
+        % words
+    )
 
 
 def rule_lines(node: rules.Node) -> Line:
-    """A validated node as nested lines of words."""
+    """A validated node as nested lines of words, in the active language."""
     if isinstance(node, rules.Group):
-        head = "All of:" if node.kind == "all" else "Any of:"
+        head = gettext("All of:") if node.kind == "all" else gettext("Any of:")
         return Line(head, [rule_lines(child) for child in node.children])
     if isinstance(node, rules.Not):
-        return Line("None of:", [rule_lines(node.child)])
+        return Line(gettext("None of:"), [rule_lines(node.child)])
     if isinstance(node, rules.Condition):
         return Line(_condition(node))
     if isinstance(node, rules.Event):
         return Line(_event(node))
     if isinstance(node, rules.Consent):
-        return Line(f"may be contacted for “{node.code}”")
+        return Line(gettext("may be contacted for “%(purpose)s”") % {"purpose": node.code})
     if isinstance(node, rules.Source):
-        return Line(f"came through the source “{node.slug}”")
+        return Line(gettext("came through the source “%(source)s”") % {"source": node.slug})
     if isinstance(node, rules.Channel):
-        return Line(f"came through a {node.kind.replace('_', ' ')} channel")
+        from profiles.models import Source
+
+        kind = dict(Source.Kind.choices).get(node.kind, node.kind.replace("_", " "))
+        return Line(gettext("came through a channel: %(kind)s") % {"kind": kind})
     from segments.models import Segment
 
     name = Segment.objects.filter(pk=node.segment_id).values_list("name", flat=True).first()
-    return Line(f"is in the segment “{name}” (#{node.segment_id})")
+    return Line(
+        gettext("is in the segment “%(name)s” (#%(id)s)") % {"name": name, "id": node.segment_id}
+    )
 
 
 def rule_describe(rule: Any, *, segment_id: int | None = None) -> Line:

@@ -117,6 +117,14 @@ class SegmentSize(models.Model):
     full = models.BooleanField(
         default=True, help_text=_("A full refresh, not an incremental one."), verbose_name=_("full")
     )
+    backfilled = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Estimated at the segment's first refresh: how many of its members had been "
+            "seen by then."
+        ),
+        verbose_name=_("backfilled"),
+    )
 
     class Meta:
         verbose_name = _("segment size")

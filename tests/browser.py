@@ -161,13 +161,21 @@ class Network:
         return Handler
 
 
-def admin_log_in(driver: Any, base_url: str, username: str, password: str) -> None:
+def admin_log_in(
+    driver: Any, base_url: str, username: str, password: str, *, language: str = ""
+) -> None:
     """Log in through the admin's login page and wait until the admin answers (a click
-    returns before the POST's redirect is followed; the next page would race it)."""
+    returns before the POST's redirect is followed; the next page would race it).
+    `language` ("en", "fr") is the steward's choice, kept in the cookie the header's
+    language switch sets."""
+    from django.conf import settings
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(f"{base_url}/admin/login/")
+    if language:
+        driver.add_cookie({"name": settings.LANGUAGE_COOKIE_NAME, "value": language})
+        driver.get(f"{base_url}/admin/login/")
     driver.find_element(By.ID, "id_username").send_keys(username)
     driver.find_element(By.ID, "id_password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from collection.services.forms import FIELD_TYPES
 from core.widgets import EXTRA_ROWS
 from profiles.fields import PROFILE_FIELDS
+from profiles.models import Profile
 
 TRAIT = "traits."
 TYPE_LABELS = {
@@ -63,7 +64,9 @@ class FormFieldsWidget(forms.Widget):
                 "rows": rows,
                 "count": len(rows),
                 "types": list(TYPE_LABELS.items()),
-                "targets": [(field, field.replace("_", " ")) for field in PROFILE_FIELDS],
+                "targets": [
+                    (field, Profile._meta.get_field(field).verbose_name) for field in PROFILE_FIELDS
+                ],
             }
         )
         return context

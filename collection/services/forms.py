@@ -492,6 +492,7 @@ def form_submit(
     user_agent: str,
     page_url: str = "",
     rate: Spend | None = None,
+    locale: str = "",
 ) -> FormSubmission:
     """One form event for a valid post from an allowed origin; a filled honeypot stores nothing.
 
@@ -500,7 +501,8 @@ def form_submit(
     Every post spends one request of `rate` (refused: FormRateLimited) and is checked
     against the stored definition (changed since `form` was read: FormChanged, nothing
     spent or written). A valid post's one write is intake_accept's single INSERT, which
-    also does both checks.
+    also does both checks. `locale`, the browser's language, becomes the person's when
+    their profile has none (so their consent pages and emails follow it).
     """
     if not form.is_active or not form.source.is_active:
         raise FormUnavailable(gettext("Not found."))
@@ -524,6 +526,8 @@ def form_submit(
     }
     if page_url:
         context["page"] = {"url": clean_text(page_url, max_length=2000)}
+    if locale:
+        context["locale"] = locale
     message = Message(
         type="form",
         message_id=f"form-{uuid.uuid4()}",
@@ -585,7 +589,8 @@ def _input_html(form: Form, field: Mapping[str, Any]) -> list[str]:
 
 
 def form_html_snippet(*, form: Form, base_url: str) -> str:
-    """Copy-paste HTML that posts to this form's submission URL on the given server."""
+    """Copy-paste HTML that posts to this form's submission URL on the given server; its
+    own words (the button, the hidden field's label) in the active language."""
     action = base_url.rstrip("/") + reverse("form-submit", kwargs={"slug": form.slug})
     lines = [f'<form method="post" action="{escape(action)}" accept-charset="utf-8">']
     for field in form.fields:
@@ -612,16 +617,18 @@ def form_html_snippet(*, form: Form, base_url: str) -> str:
         lines.append("  </p>")
     honeypot = escape(form.honeypot_field)
     honeypot_id = f"cdp-{escape(form.slug)}-{honeypot}"
+    leave_empty = escape(gettext("Leave this field empty"))
+    send = escape(gettext("Send"))
     lines.extend(
         [
             # Off-screen rather than display:none, which some bots skip; people never see it.
             '  <div aria-hidden="true" style="position:absolute;left:-10000px;width:1px;'
             'height:1px;overflow:hidden">',
-            f'    <label for="{honeypot_id}">Leave this field empty</label>',
+            f'    <label for="{honeypot_id}">{leave_empty}</label>',
             f'    <input type="text" id="{honeypot_id}" name="{honeypot}" tabindex="-1"'
             ' autocomplete="off">',
             "  </div>",
-            '  <p><button type="submit">Send</button></p>',
+            f'  <p><button type="submit">{send}</button></p>',
             "</form>",
         ]
     )

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from consent.errors import ConsentError
@@ -33,6 +33,7 @@ from consent.models import (
     RetentionRun,
     Suppression,
 )
+from consent.models.gdpr import STEP_LABELS
 from consent.services import (
     dsar_create,
     dsar_erase,
@@ -53,6 +54,23 @@ BUTTONS = {
     "export": _("Export the data…"),
     "carry_out": _("Carry out…"),
     "erase": _("Erase the person…"),
+}
+# What the steward reads once an action has run, by action (a count of requests).
+DONE = {
+    "verified": ngettext_lazy(
+        "%(count)d request verified.", "%(count)d requests verified.", "count"
+    ),
+    "extended": ngettext_lazy(
+        "%(count)d request extended.", "%(count)d requests extended.", "count"
+    ),
+    "carried out": ngettext_lazy(
+        "%(count)d request carried out.", "%(count)d requests carried out.", "count"
+    ),
+    "erased": ngettext_lazy(
+        "%(count)d request carried out: the person is erased.",
+        "%(count)d requests carried out: the people are erased.",
+        "count",
+    ),
 }
 Kind = DataSubjectRequest.Kind
 Status = DataSubjectRequest.Status
@@ -80,11 +98,15 @@ class DueFilter(admin.SimpleListFilter):
 
 class RequestStepInline(admin.TabularInline):
     model = DataSubjectRequestEvent
-    fields = ("at", "action", "actor", "note")
+    fields = ("at", "step", "actor", "note")
     readonly_fields = fields
     extra = 0
     can_delete = False
     verbose_name_plural = _("audit trail")
+
+    @admin.display(description=_("step"))
+    def step(self, obj: DataSubjectRequestEvent) -> str:
+        return str(STEP_LABELS.get(obj.action, obj.action))
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -144,7 +166,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     )
     fields = (*readonly_fields[:1], "handler", *readonly_fields[1:])
 
-    @admin.display(description="subject")
+    @admin.display(description=_("subject"))
     def subject(self, obj: DataSubjectRequest) -> str:
         shown = " / ".join(value for value in (obj.subject_email, obj.subject_phone) if value)
         if not shown:
@@ -292,7 +314,7 @@ class DataSubjectRequestAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
             else:
                 ok += 1
         if ok:
-            messages.success(request, f"{ok} request(s) {done}.")
+            messages.success(request, DONE[done] % {"count": ok})
 
     @admin.action(description=_("Verify the requester's identity"), permissions=["change"])
     def verify(self, request: HttpRequest, queryset: QuerySet) -> Any:
@@ -450,7 +472,7 @@ class SuppressionAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "reason", ("lifted_at", admin.EmptyFieldListFilter))
     show_full_result_count = False
 
-    @admin.display(description="digest")
+    @admin.display(description=_("digest"))
     def short_digest(self, obj: Suppression) -> str:
         return f"{obj.digest[:16]}…"
 

@@ -163,7 +163,7 @@ class ConsentRecordAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="version", ordering="wording__version")
+    @admin.display(description=_("version"), ordering="wording__version")
     def wording_version(self, obj: ConsentRecord) -> int | None:
         return obj.wording.version if obj.wording else None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -115,7 +116,20 @@ class DataSubjectRequest(models.Model):
         indexes = [models.Index(fields=["status", "due_at"], name="dsar_status_due_idx")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} request #{self.pk}"
+        return gettext("%(kind)s request #%(id)s") % {
+            "kind": self.get_kind_display(),
+            "id": self.pk,
+        }
+
+
+# The steps of a request's audit trail (`action` keeps the code), as a steward reads them.
+STEP_LABELS = {
+    "received": _("received"),
+    "verified": _("identity verified"),
+    "extended": _("deadline extended"),
+    "rejected": _("rejected"),
+    "done": _("done"),
+}
 
 
 class DataSubjectRequestEvent(models.Model):
@@ -145,7 +159,10 @@ class DataSubjectRequestEvent(models.Model):
         ordering = ["request", "id"]
 
     def __str__(self) -> str:
-        return f"{self.action} #{self.request_id}"
+        return gettext("%(step)s, request #%(id)s") % {
+            "step": STEP_LABELS.get(self.action, self.action),
+            "id": self.request_id,
+        }
 
 
 class Suppression(models.Model):

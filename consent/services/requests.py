@@ -31,7 +31,7 @@ from consent.models import (
     DataSubjectRequestEvent,
     Purpose,
 )
-from consent.registry import Located, person_data_owner
+from consent.registry import Located, person_data_handlers, person_data_owner
 from consent.services.ledger import consent_record
 from consent.services.person import person_erase, person_export, person_records_count
 from consent.services.suppression import suppression_add, suppression_digest
@@ -268,6 +268,18 @@ class ErasurePreview:
     @property
     def total(self) -> int:
         return sum(sum(kinds.values()) for kinds in self.records.values())
+
+    @property
+    def lines(self) -> list[tuple[str, list[tuple[str, int]]]]:
+        """The counts in the words the apps give them: [(app, [(kind, rows)])]."""
+        handlers = {handler.app: handler for handler in person_data_handlers()}
+        lines = []
+        for app, kinds in self.records.items():
+            handler = handlers.get(app)
+            label = str(handler.label) if handler and handler.label else app
+            names = handler.labels if handler else {}
+            lines.append((label, [(str(names.get(kind, kind)), n) for kind, n in kinds.items()]))
+        return lines
 
 
 def dsar_erasure_preview(*, request: DataSubjectRequest) -> ErasurePreview:

@@ -205,7 +205,7 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         ),
     )
 
-    @admin.display(description="name", ordering="last_name")
+    @admin.display(description=_("name"), ordering="last_name")
     def name(self, obj: Profile) -> str:
         return f"{obj.first_name} {obj.last_name}".strip()
 
@@ -222,15 +222,15 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         return False  # people arrive through a source: forms, API, imports
 
     # Viewers see personal data masked (consent's unmask permission), identities hidden.
-    @admin.display(description="name")
+    @admin.display(description=_("name"))
     def masked_name(self, obj: Profile) -> str:
         return mask_value(self.name(obj))
 
-    @admin.display(description="email")
+    @admin.display(description=_("email"))
     def masked_email(self, obj: Profile) -> str:
         return mask_value(obj.email)
 
-    @admin.display(description="phone")
+    @admin.display(description=_("phone"))
     def masked_phone(self, obj: Profile) -> str:
         return mask_value(obj.phone)
 
@@ -274,6 +274,8 @@ class ProfileAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
         extra = dict(extra_context or {})
         if object_id.isdigit() and Profile.objects.filter(pk=object_id).exists():
             view360 = profile_360(profile_id=int(object_id))
+            for row in view360["provenance"]:  # the field's name in the steward's language
+                row["label"] = Profile._meta.get_field(row["field"]).verbose_name
             if not may_unmask(request.user):
                 for row in view360["provenance"]:
                     row["value"] = mask_value(row["value"])
@@ -339,7 +341,7 @@ class EventAdmin(MaskedForViewersAdmin, admin.ModelAdmin):
     ordering = ("-id",)
     readonly_fields = ("profile", "source", *EVENT_FIELDS)
 
-    @admin.display(description="profile")
+    @admin.display(description=_("profile"))
     def profile_link(self, obj: Event) -> str:
         return format_html(
             '<a href="../profile/{}/change/">#{}</a>', obj.profile_id, obj.profile_id

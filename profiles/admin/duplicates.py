@@ -99,14 +99,14 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ["mark_not_same_person"]
 
-    @admin.display(description="pair")
+    @admin.display(description=_("pair"))
     def pair(self, obj: DuplicateCandidate) -> str:
         url = reverse("admin:profiles_duplicatecandidate_change", args=[obj.pk])
         return format_html(
             '<a href="{}">Compare #{} / #{}</a>', url, obj.profile_low_id, obj.profile_high_id
         )
 
-    @admin.display(description="profile")
+    @admin.display(description=_("profile"))
     def left(self, obj: DuplicateCandidate) -> str:
         return _name(obj.profile_low)
 
@@ -114,7 +114,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
     def right(self, obj: DuplicateCandidate) -> str:
         return _name(obj.profile_high)
 
-    @admin.display(description="score", ordering="score")
+    @admin.display(description=_("score"), ordering="score")
     def score_shown(self, obj: DuplicateCandidate) -> str:
         return f"{obj.score:.3f}"
 
@@ -324,7 +324,7 @@ class DuplicateScanAdmin(admin.ModelAdmin):
     )
     list_filter = ("kind", "status")
 
-    @admin.display(description="progress")
+    @admin.display(description=_("progress"))
     def progress(self, obj: DuplicateScan) -> str:
         percent = obj.progress_percent
         return "" if percent is None else f"{percent} %"

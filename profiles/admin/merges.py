@@ -168,7 +168,7 @@ class ProfileMergeAdmin(admin.ModelAdmin):
         "snapshot",
     )
 
-    @admin.display(description="by")
+    @admin.display(description=_("by"))
     def who(self, obj: ProfileMerge) -> str:
         return obj.actor.get_username() if obj.actor else (obj.rule or "")
 

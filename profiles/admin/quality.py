@@ -104,7 +104,7 @@ class DataQualityIssueAdmin(admin.ModelAdmin):
         "resolved_at",
     )
 
-    @admin.display(description="profile")
+    @admin.display(description=_("profile"))
     def profile_link(self, obj: DataQualityIssue) -> str:
         url = reverse("admin:profiles_profile_change", args=[obj.profile_id])
         return format_html('<a href="{}">#{}</a>', url, obj.profile_id)
@@ -291,14 +291,14 @@ class MaintenanceRunAdmin(admin.ModelAdmin):
         "finished_at",
     )
 
-    @admin.display(description="progress")
+    @admin.display(description=_("progress"))
     def progress(self, obj: MaintenanceRun) -> str:
         if obj.status == MaintenanceRun.Status.DONE:
             return f"{obj.processed} (done)"
         percent = 100 * obj.processed // obj.total if obj.total else 0
         return f"{obj.processed} / {obj.total} ({min(percent, 100)}%)"
 
-    @admin.display(description="summary")
+    @admin.display(description=_("summary"))
     def summary_text(self, obj: MaintenanceRun) -> str:
         return maintenance_summary(run=obj)
 

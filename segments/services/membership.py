@@ -21,9 +21,9 @@ from functools import partial
 from typing import Any
 
 from django.db import connection, models, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, F, Min, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Concat
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -230,6 +230,37 @@ def _locked(segment_id: int) -> Segment:
     return segment
 
 
+BACKFILL_POINTS = 24
+BACKFILL_DAYS = 365
+BACKFILL_SHORTEST = timedelta(hours=1)
+
+
+def _sizes_backfill(*, segment: Segment, now: datetime) -> int:
+    """At a segment's first refresh, its size in the past as far as the data tells it: at
+    each of up to BACKFILL_POINTS dates since its oldest member was first seen (at most
+    BACKFILL_DAYS back), how many of its members had been seen by then. One query; the
+    rows are marked backfilled (an estimate: the rule is read on today's values)."""
+    seen = Coalesce("profile__first_seen_at", "profile__created_at")
+    members = _current(segment.pk).annotate(seen=seen)
+    oldest = members.aggregate(oldest=Min("seen"))["oldest"]
+    if oldest is None:
+        return 0
+    start = max(oldest, now - timedelta(days=BACKFILL_DAYS))
+    if now - start < BACKFILL_SHORTEST:
+        return 0  # every member is new: there is no past to tell
+    step = (now - start) / BACKFILL_POINTS
+    dates = [start + step * n for n in range(BACKFILL_POINTS)]
+    counts = members.aggregate(
+        **{f"at_{n}": Count("pk", filter=Q(seen__lte=at)) for n, at in enumerate(dates)}
+    )
+    rows = [
+        SegmentSize(segment=segment, at=at, size=counts[f"at_{n}"], backfilled=True)
+        for n, at in enumerate(dates)
+    ]
+    SegmentSize.objects.bulk_create(rows)
+    return len(rows)
+
+
 def segment_members_condition(*, segment: Segment, now: datetime | None = None) -> Q:
     """Who should be in a dynamic segment now: its rule over active profiles."""
     return compile_rule(segment.rule, now=now, segment_id=segment.pk)
@@ -279,6 +310,8 @@ def _refresh(segment_id: int, started: float) -> RefreshResult:
         entered, exited = _apply(segment=segment, members=computed, scope=None, now=now)
     size = _current(segment.pk).count()
     Segment.objects.filter(pk=segment.pk).update(member_count=size, last_refreshed_at=now)
+    if not SegmentSize.objects.filter(segment_id=segment.pk).exists():
+        _sizes_backfill(segment=segment, now=now)
     SegmentSize.objects.create(segment=segment, at=now, size=size, entered=entered, exited=exited)
     result = RefreshResult(segment.pk, size, entered, exited, time.monotonic() - started)
     logger.info(

@@ -78,7 +78,7 @@ def profile_panels(*, profile_id: int) -> list[Panel]:
     return [
         Panel(
             title=gettext("Segments"),
-            columns=("Segment", "Kind", "Since"),
+            columns=(gettext("Segment"), gettext("Kind"), gettext("Member since")),
             rows=[
                 (stay.segment.name, stay.segment.get_kind_display(), stay.entered_at)
                 for stay in stays
@@ -86,7 +86,7 @@ def profile_panels(*, profile_id: int) -> list[Panel]:
         ),
         Panel(
             title=gettext("Personas"),
-            columns=("Persona", "Segment", "Messaging"),
+            columns=(gettext("Persona"), gettext("Segment"), gettext("Messaging guidance")),
             rows=[(p.name, p.segment.name, p.messaging) for p in personas],
         ),
     ]

@@ -100,6 +100,15 @@ def _is_text(node: ast.AST) -> bool:
     return False
 
 
+def _is_word(node: ast.AST) -> bool:
+    """A literal with a word in it, even one lowercase word (a column heading)."""
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and bool(re.search(r"[A-Za-z]{2,}", node.value))
+    )
+
+
 def _relative(path: Path) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else Path(path.name)
 
@@ -233,6 +242,10 @@ class _Scan(ast.NodeVisitor):
                 continue
             if keyword.arg in KEYWORDS or keyword.arg in {"error_messages", "labels"}:
                 self._check(keyword.value, f"{keyword.arg}=")
+        if name == "display":  # an admin column's heading: one word is text there too
+            for keyword in node.keywords:
+                if keyword.arg == "description" and _is_word(keyword.value):
+                    self._flag(keyword.value, "admin.display(description=)")
         if name in MESSAGE_CALLS and isinstance(node.func, ast.Attribute):
             owner = _name(node.func.value)
             if owner in {"messages", "self", "admin", "modeladmin", "model_admin"}:

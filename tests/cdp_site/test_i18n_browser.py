@@ -14,12 +14,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from collection.models import ImportJob
+from campaigns.journeys.services import journey_create
+from campaigns.services import broadcast_create, template_create
+from collection.models import Form, ImportJob
+from collection.services.forms import form_save
 from consent.models import ConsentRecord, Purpose
-from consent.services import consent_record, purpose_wording_add
+from consent.services import consent_record, dsar_create, dsar_verify, purpose_wording_add
 from profiles.models import Event, Profile, Source
 from segments.services import segment_create
 from tests.browser import chromium, needs_chromium
+from tests.campaigns.conftest import variants as template_variants
+from tests.campaigns.journeys import welcome_definition
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -86,13 +91,41 @@ def pages(db: None, settings: Any, tmp_path: Path) -> dict[str, str]:
         file=ContentFile(b"email;prenom\namelie@example.fr;Amelie\n", name="salon.csv"),
         original_name="salon.csv",
     )
+    form = form_save(
+        form=Form(
+            name="Inscription salon",
+            slug="inscription-salon",
+            source=source,
+            fields=[{"name": "email", "label": "E-mail", "target": "email", "type": "email"}],
+            consent_purposes=["newsletter"],
+        )
+    )
+    request = dsar_create(kind="erasure", email="amelie.durand@example.fr")
+    dsar_verify(request=request, method="email", actor=None)
+    template = template_create(name="Lettre mensuelle", variants=template_variants())
+    journey = journey_create(
+        name="Bienvenue",
+        purpose_id=purpose.pk,
+        definition=welcome_definition(segment.pk, template.pk),
+    )
+    broadcast = broadcast_create(
+        name="Lettre de mars",
+        segment_id=segment.pk,
+        template_id=template.pk,
+        purpose_id=purpose.pk,
+    )
     return {
         "dashboard": "/admin/",
+        "people": "/admin/profiles/profile/?q=durand",
         "profile": f"/admin/profiles/profile/{person.pk}/change/",
         "segment": f"/admin/segments/segment/{segment.pk}/change/",
         "import": f"/admin/collection/importjob/{job.pk}/mapping/",
         "consent": "/admin/consent/consentrecord/",
         "report": "/admin/reports/reportschedule/view/consent/",
+        "form": f"/admin/collection/form/{form.pk}/change/",
+        "request": f"/admin/consent/datasubjectrequest/{request.pk}/change/",
+        "journey": f"/admin/campaigns/journey/{journey.pk}/change/",
+        "broadcast": f"/admin/campaigns/broadcast/{broadcast.pk}/change/",
     }
 
 
@@ -107,6 +140,11 @@ EXPECTED = {
     "import": (["Lecture du fichier", "Colonne du fichier"], ["Reading the file"]),
     "consent": (["Enregistrer une décision", "Registre des consentements"], ["Record a decision"]),
     "report": (["Rapport mensuel consentement et RGPD", "Consentement par finalité"], ["Period"]),
+    "people": (["1 résultat", "Rechercher"], ["1 result"]),
+    "form": (["Ajouter un champ", "Libellé lu par les personnes"], ["Add a field"]),
+    "request": (["Étapes suivantes", "Effacer la personne…"], ["Next steps"]),
+    "journey": (["Bienvenue", "Parcours"], ["Journey"]),
+    "broadcast": (["Lettre de mars", "Envoi"], ["Broadcast"]),
 }
 
 
@@ -131,7 +169,11 @@ def test_a_steward_switches_to_french_and_every_main_page_speaks_it(
     for name, path in pages.items():
         browser.get(f"{live_server.url}{path}")
         body = html.unescape(browser.page_source)
+        # The whole page, not the window: the window grows to the page's height.
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(1400, min(max(1000, height + 150), 6000))
         browser.save_screenshot(str(SCREENSHOTS / f"admin-fr-{name}.png"))
+        browser.set_window_size(1400, 1000)
         french, english = EXPECTED[name]
         seen[name] = (
             browser.find_element(By.TAG_NAME, "html").get_attribute("lang"),

@@ -142,6 +142,66 @@ def test_a_json_post_stores_one_profile_and_one_form_event(client: Any, signup: 
     assert event.properties == {"form_id": signup.pk, "form_name": "Sign-up"}
 
 
+@pytest.mark.parametrize(
+    ("accept_language", "language"),
+    [
+        ("fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7", "fr"),
+        ("de-DE,de;q=0.9,en;q=0.5,fr;q=0.8", "fr"),  # the preferred language we support
+        ("en-GB", "en"),
+        ("de-DE,es;q=0.9", ""),  # none we support: the organisation's default applies
+        ("", ""),
+    ],
+)
+def test_a_post_gives_a_person_without_a_language_their_browsers(
+    client: Any, signup: Form, accept_language: str, language: str
+) -> None:
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+
+    response = post_json(client, {"email": "ada@example.org"}, headers=headers)
+
+    assert response.status_code == 201
+    assert Profile.objects.get().language == language
+
+
+def test_a_post_keeps_the_language_a_profile_already_has(
+    client: Any, signup: Form, web_form: Any
+) -> None:
+    from profiles.services import Message, ingest_messages
+
+    ingest_messages(
+        source=web_form,
+        messages=[Message(type="identify", traits={"email": "ada@example.org", "language": "en"})],
+    )
+
+    response = post_json(
+        client, {"email": "ada@example.org"}, headers={"Accept-Language": "fr-FR,fr"}
+    )
+
+    assert response.status_code == 201
+    assert Profile.objects.get().language == "en"
+
+
+def test_a_person_who_filled_a_form_in_french_reads_their_preferences_in_french(
+    client: Any, signup: Form
+) -> None:
+    from urllib.parse import urlsplit
+
+    from django.test import Client
+
+    from consent.links import preferences_url
+
+    post_json(client, {"email": "ada@example.org"}, headers={"Accept-Language": "fr-FR"})
+    profile = Profile.objects.get()
+    link = urlsplit(preferences_url(profile_id=profile.pk))
+
+    # Later, from a mailbox opened in an English browser.
+    page = Client().get(f"{link.path}?{link.query}", headers={"Accept-Language": "en-US"})
+
+    assert page.status_code == 200
+    assert page["Content-Language"] == "fr"
+    assert "Vos choix" in page.content.decode()
+
+
 def test_consent_ticks_and_their_proof_are_recorded_on_the_event(client: Any, signup: Form) -> None:
     client.post(
         URL,
@@ -746,6 +806,18 @@ def test_the_snippet_posts_every_field_consent_and_a_hidden_honeypot() -> None:
         '  <p><button type="submit">Send</button></p>\n'
         "</form>\n"
     )
+
+
+def test_the_snippets_own_words_follow_the_stewards_language(signup: Form) -> None:
+    from django.utils import translation
+
+    with translation.override("fr"):
+        french = form_html_snippet(form=signup, base_url="https://cdp.example.org")
+    english = form_html_snippet(form=signup, base_url="https://cdp.example.org")
+
+    assert '<button type="submit">Envoyer</button>' in french
+    assert ">Laissez ce champ vide</label>" in french
+    assert '<button type="submit">Send</button>' in english
 
 
 def test_the_snippet_escapes_what_a_steward_typed() -> None:

@@ -87,6 +87,38 @@ def test_identify_with_basic_auth_creates_a_profile(client: Client, key: str) ->
     assert list(Event.objects.values_list("type", "message_id")) == [("identify", "id-1")]
 
 
+@pytest.mark.parametrize(
+    ("locale", "language"), [("fr-CA", "fr"), ("en-US", "en"), ("de-DE", ""), (42, "")]
+)
+def test_an_identify_gives_a_person_without_a_language_their_browsers(
+    client: Client, key: str, locale: Any, language: str
+) -> None:
+    body = {
+        "userId": "u-1",
+        "traits": {"email": "ada@example.org"},
+        "context": {"locale": locale},
+    }
+
+    response = post(client, "/v1/identify", body, write_key=key)
+
+    assert response.status_code == 200
+    assert Profile.objects.get().language == language
+
+
+def test_an_identify_stating_a_language_keeps_it_over_the_browsers(
+    client: Client, key: str
+) -> None:
+    body = {
+        "userId": "u-1",
+        "traits": {"email": "ada@example.org", "language": "en"},
+        "context": {"locale": "fr-FR"},
+    }
+
+    post(client, "/v1/identify", body, write_key=key)
+
+    assert Profile.objects.get().language == "en"
+
+
 def test_track_with_the_write_key_in_the_body(client: Client, key: str) -> None:
     response = post(
         client,

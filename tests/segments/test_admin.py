@@ -118,6 +118,59 @@ def test_the_size_chart_is_a_line_from_creation_to_now_topped_by_the_member_coun
     assert "now · 3</text>" in svg
 
 
+def test_the_first_refresh_backfills_the_size_from_when_members_were_first_seen(
+    admin_client: Client, make_profile: Any
+) -> None:
+    import re
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from segments.models import SegmentSize
+    from segments.services.membership import BACKFILL_POINTS
+
+    now = timezone.now()
+    seen = [now - timedelta(days=days) for days in (30, 20, 10)]
+    for at in seen:
+        make_profile(country="FR", first_seen_at=at)
+    make_profile(country="FR")  # seen today
+    make_profile(country="DE", first_seen_at=now - timedelta(days=40))
+    segment = segment_create(name="French", rule=FRENCH)
+
+    segment_refresh(segment_id=segment.pk)
+    segment_refresh(segment_id=segment.pk)
+
+    rows = list(SegmentSize.objects.filter(segment=segment).order_by("at", "pk"))
+    estimated = [row for row in rows if row.backfilled]
+    assert len(estimated) == BACKFILL_POINTS
+    assert [row.backfilled for row in rows] == [True] * BACKFILL_POINTS + [False, False]
+    assert estimated[0].at == seen[0]  # from the oldest member's first sight
+    # each point counts the members seen by then, on the profiles' own dates
+    assert [row.size for row in estimated] == [
+        sum(at <= row.at for at in seen) for row in estimated
+    ]
+    assert [row.size for row in rows[-2:]] == [4, 4]
+    page = admin_client.get(f"/admin/segments/segment/{segment.pk}/change/").content.decode()
+    svg = re.search(r'<svg class="segment-sizes".*?</svg>', page, flags=re.S).group(0)
+    assert 'class="segment-sizes-estimated"' in svg
+    assert "max 4</text>" in svg  # the top of the chart is the member count
+    assert "now · 4</text>" in svg
+    assert "Dashed: estimated when the segment was created" in page
+
+
+def test_a_segment_of_people_all_seen_today_has_no_past_to_backfill(make_profile: Any) -> None:
+    from segments.models import SegmentSize
+
+    make_profile(country="FR")
+    segment = segment_create(name="French", rule=FRENCH)
+
+    segment_refresh(segment_id=segment.pk)
+
+    assert list(SegmentSize.objects.filter(segment=segment).values_list("backfilled", "size")) == [
+        (False, 1)
+    ]
+
+
 def test_members_list_export_and_static_edits(admin_client: Client, make_profile: Any) -> None:
     ada = make_profile(email="ada@example.org", first_name="Ada", country="FR")
     grace = make_profile(email="grace@example.org", first_name="Grace", country="FR")

@@ -51,6 +51,7 @@ from collection.services.forms import (
     form_submit,
 )
 from consent.proof import client_ip
+from core.i18n import browser_language
 from core.rates import Spend, spend
 
 HTML_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -223,6 +224,8 @@ class FormSubmitView(APIView):
                     user_agent=request.headers.get("User-Agent", ""),
                     page_url=_back_url(request),
                     rate=rate,
+                    locale=browser_language(accept_language=request.headers.get("Accept-Language"))
+                    or "",
                 )
                 break
             except FormRateLimited as exc:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from consent.registry import PersonData
 from profiles.models import DuplicateCandidate, MatchKey
@@ -47,5 +48,9 @@ def duplicates_erase(profile_ids: Sequence[int]) -> int:
 
 
 DUPLICATES_PERSON_DATA = PersonData(
-    app="profiles_duplicates", export=duplicates_export, erase=duplicates_erase
+    app="profiles_duplicates",
+    export=duplicates_export,
+    erase=duplicates_erase,
+    label=_("Duplicates"),
+    labels={"duplicate_candidates": _("duplicate candidates")},
 )

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from consent.models import ConsentRecord
+from core.i18n import language_supported
 from profiles.errors import InvalidMessage
 from profiles.fields import PROFILE_FIELDS
 from profiles.models import (
@@ -369,6 +370,19 @@ def profile_field_winners(
     }
 
 
+def _language_from_browser(assigned: Assigned, profiles: dict[int, dict[str, Any]]) -> None:
+    """A person with no language takes their browser's: a message's `context.locale` (a
+    form's Accept-Language, an SDK's navigator.language) naming a language we support is
+    observed as the language field, unless the message or the profile states one."""
+    for item, profile_id in assigned:
+        if "language" in item.fields or profiles[profile_id].get("language"):
+            continue
+        locale = item.context.get("locale")
+        code = language_supported(stated=locale) if isinstance(locale, str) else None
+        if code:
+            item.fields["language"] = code
+
+
 def _observe(
     assigned: Assigned, source: Source, provenance: list[ProvenanceRow]
 ) -> list[ProvenanceRow]:
@@ -420,6 +434,7 @@ def _apply_fields(
     severities: dict[int, list[str]] = defaultdict(list)
     for profile_id, issue, _ in issues:
         severities[profile_id].append(issue.severity)
+    _language_from_browser(assigned, profiles)
     upserts = _observe(assigned, source, provenance)
     if upserts:
         store.upsert_provenance(upserts, fresh)
