@@ -22,6 +22,13 @@ from consent.models import DataSubjectRequest, Purpose, RetentionRun
 from consent.selectors import contactable_profile_ids
 from profiles.models import DataQualityIssue, Identity, Profile
 from reports.models import Conversion, DailyConsents, DailyEvents
+from reports.performance import (
+    ab_rows,
+    broadcast_rows,
+    journey_step_rows,
+    message_totals,
+    rate,
+)
 from reports.selectors import Figure, figures_snapshot
 
 
@@ -180,6 +187,7 @@ def _marketing(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
         ),
         Table(_("Best campaigns"), columns, campaign_rows[:5]),
         Table(_("Worst campaigns"), columns, list(reversed(campaign_rows[5:]))[:5]),
+        *_broadcast_tables(now),
         Table(
             _("Conversions by first touch"),
             (_("Campaign"), _("Source"), _("Medium"), _("Conversions")),
@@ -477,6 +485,85 @@ def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
     ]
 
 
+BROADCAST_COLUMNS = (
+    _("Broadcast"),
+    _("Sent"),
+    _("Delivered"),
+    _("Opened"),
+    _("Clicked"),
+    _("Open rate (%)"),
+    _("Click rate (%)"),
+)
+
+
+def _broadcast_tables(now: Period) -> list[Table]:
+    """The broadcasts of the period, best and worst by click rate (then open rate)."""
+    rows = broadcast_rows(start=now.start, end=now.end)
+    return [
+        Table(_("Best broadcasts"), BROADCAST_COLUMNS, rows[:5]),
+        Table(_("Worst broadcasts"), BROADCAST_COLUMNS, list(reversed(rows[5:]))[:5]),
+    ]
+
+
+def _journeys(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
+    totals = message_totals(start=now.start, end=now.end, origin_kind="journey")
+    previous = message_totals(start=before.start, end=before.end, origin_kind="journey")
+    all_now = message_totals(start=now.start, end=now.end)
+    all_before = message_totals(start=before.start, end=before.end)
+    figures = [
+        Figure(_("Journey messages sent"), totals.sent, previous.sent),
+        Figure(_("Journey messages delivered"), totals.delivered, previous.delivered),
+        Figure(_("Opened"), totals.opened, previous.opened),
+        Figure(_("Clicked"), totals.clicked, previous.clicked),
+        Figure(_("Journey conversions"), totals.converted, previous.converted),
+        Figure(
+            _("Click rate (%)"),
+            rate(totals.clicked, totals.delivered),
+            rate(previous.clicked, previous.delivered),
+        ),
+        Figure(_("All messages sent"), all_now.sent, all_before.sent),
+        Figure(_("Messages skipped"), all_now.skipped, all_before.skipped, rise_is_bad=True),
+    ]
+    return figures, [
+        Table(
+            _("Journeys: per step and variant"),
+            (
+                _("Journey"),
+                _("Step"),
+                _("Variant"),
+                _("Sent"),
+                _("Delivered"),
+                _("Opened"),
+                _("Clicked"),
+                _("Converted"),
+                _("Click rate (%)"),
+            ),
+            journey_step_rows(start=now.start, end=now.end),
+        ),
+        Table(
+            _("A/B splits: conversion per variant, lift over the holdout"),
+            (
+                _("Journey"),
+                _("Split"),
+                _("Variant"),
+                _("Holdout"),
+                _("Assigned"),
+                _("Converted"),
+                _("Conversion rate (%)"),
+                _("Lift (%)"),
+                _("p-value"),
+                _("Significant (p < 0.05)"),
+            ),
+            ab_rows(start=now.start, end=now.end),
+        ),
+        Table(
+            _("Broadcasts"),
+            BROADCAST_COLUMNS,
+            broadcast_rows(start=now.start, end=now.end),
+        ),
+    ]
+
+
 DEFINITIONS: dict[str, Definition] = {
     definition.code: definition
     for definition in (
@@ -507,6 +594,13 @@ DEFINITIONS: dict[str, Definition] = {
             _("People by lifecycle stage, and cohorts by sign-up month."),
             "monthly",
             _funnel,
+        ),
+        Definition(
+            "journeys",
+            _("Journey and A/B performance"),
+            _("Messages per journey, step and variant; A/B lift and significance; broadcasts."),
+            "weekly",
+            _journeys,
         ),
     )
 }

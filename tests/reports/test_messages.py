@@ -8,13 +8,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from rest_framework.test import APIClient
 
 from campaigns.journeys.engine import journeys_advance
+from campaigns.journeys.selectors import ab_compare
 from campaigns.journeys.services import journey_enrol
 from campaigns.journeys.triggers import journeys_catch_up
 from campaigns.models import Enrolment, Message, StepLog
@@ -30,6 +35,7 @@ from consent.services import person_erase
 from profiles.models import Event, Profile
 from profiles.services import profile_merge
 from profiles.services.events import system_source_get
+from reports.builtin import report_build
 from reports.models import DailyMessages
 from reports.services import rollups_catch_up, rollups_rebuild
 from tests.campaigns.conftest import grant, newsletter, smtp_sink, static_segment, template
@@ -207,8 +213,38 @@ def _order(profile: Profile) -> None:
 
 
 def test_a_journey_counts_sends_assignments_and_conversions_per_step_and_variant(
-    smtp_sink: Any, template: Any, newsletter: Any
+    ab_journey: Any,
 ) -> None:
+    journey = ab_journey
+    today = timezone.localdate()
+
+    rollups_catch_up()
+
+    variants = Counter(Enrolment.objects.values_list("variant", flat=True))
+    converted = Counter(
+        Enrolment.objects.filter(converted_at__isnull=False).values_list(
+            "converted_step", "variant"
+        )
+    )
+    sent = Message.objects.filter(origin_kind="journey_step", status="sent").count()
+    rows = rolled()
+    assert sum(n for key, n in rows.items() if key[6] == "assigned") == 30
+    assert {key[4]: n for key, n in rows.items() if key[6] == "assigned"} == dict(variants)
+    assert {(key[3], key[4]): n for key, n in rows.items() if key[6] == "converted"} == dict(
+        converted
+    )
+    assert rows[(today, "journey", journey.pk, "send", "a", "email", "sent", "")] == sent
+    assert sent == variants["a"] == StepLog.objects.filter(step="send").count()
+    assert sum(converted.values()) == 10
+
+    rollups_rebuild()
+
+    assert rolled() == rows
+
+
+@pytest.fixture
+def ab_journey(smtp_sink: Any, template: Any, newsletter: Any) -> Any:
+    """30 people split 50/50 into a send and a holdout; the first 10 buy within the goal."""
     definition = {
         "trigger": {"type": "manual"},
         "start": "ab",
@@ -233,29 +269,101 @@ def test_a_journey_counts_sends_assignments_and_conversions_per_step_and_variant
     journeys_advance()
     journeys_advance()
     outbox_send_due()
-    buyers = people[:10]
-    for person in buyers:
+    for person in people[:10]:
         _order(person)
     journeys_catch_up()
-    today = timezone.localdate()
+    return journey
 
+
+def test_the_journey_report_shows_each_variant_its_lift_and_significance(
+    ab_journey: Any,
+) -> None:
     rollups_catch_up()
-
+    today = timezone.localdate()
     variants = Counter(Enrolment.objects.values_list("variant", flat=True))
     converted = Counter(
-        Enrolment.objects.filter(converted_at__isnull=False).values_list("converted_step", "variant")
+        Enrolment.objects.filter(converted_at__isnull=False).values_list("variant", flat=True)
     )
-    sent = Message.objects.filter(origin_kind="journey_step", status="sent").count()
-    rows = rolled()
-    assert sum(n for key, n in rows.items() if key[6] == "assigned") == 30
-    assert {key[4]: n for key, n in rows.items() if key[6] == "assigned"} == dict(variants)
-    assert {
-        (key[3], key[4]): n for key, n in rows.items() if key[6] == "converted"
-    } == dict(converted)
-    assert rows[(today, "journey", journey.pk, "send", "a", "email", "sent", "")] == sent
-    assert sent == variants["a"] == StepLog.objects.filter(step="send").count()
-    assert sum(converted.values()) == 10
+    sent = Message.objects.filter(status="sent").count()
 
-    rollups_rebuild()
+    report = report_build(code="journeys", start=today - timedelta(days=6), end=today)
 
-    assert rolled() == rows
+    figures = {str(f.label): (f.value, f.previous) for f in report.figures}
+    assert figures["Journey messages sent"] == (sent, 0)
+    assert figures["Journey conversions"] == (sum(converted.values()), 0)
+    steps, splits, _broadcasts = report.tables
+    assert [row[:5] for row in steps.rows if row[1] == "send"] == [
+        ("Welcome", "send", "a", sent, sent)
+    ]
+    base_rate = converted["control"] / variants["control"]
+    rate_a = converted["a"] / variants["a"]
+    p_value, _ = ab_compare(
+        converted=converted["a"],
+        enrolled=variants["a"],
+        base_converted=converted["control"],
+        base_enrolled=variants["control"],
+    )
+    assert splits.rows == [
+        (
+            "Welcome",
+            "ab",
+            "a",
+            "",
+            variants["a"],
+            converted["a"],
+            round(100 * rate_a, 1),
+            round(100 * (rate_a / base_rate - 1), 1) if base_rate else None,
+            round(p_value, 4) if p_value is not None else None,
+            "✓" if p_value is not None and p_value < 0.05 else "",
+        ),
+        (
+            "Welcome",
+            "ab",
+            "control",
+            "✓",
+            variants["control"],
+            converted["control"],
+            round(100 * base_rate, 1),
+            None,
+            None,
+            "",
+        ),
+    ]
+
+
+def test_the_marketing_report_ranks_broadcasts_by_click_rate(
+    smtp_sink: Any, template: Any, newsletter: Any
+) -> None:
+    people = _people(3)
+    for person in people:
+        grant(person, newsletter)
+    quiet = _broadcast(people, template, newsletter)
+    loved = _broadcast(people, template, newsletter)
+    for message in loved[:2]:
+        tracking_click(message_pk=message.pk, url="https://example.org/", user_agent=BROWSER)
+    tracking_open(message_pk=quiet[0].pk, user_agent=BROWSER)
+    rollups_catch_up()
+    today = timezone.localdate()
+
+    report = report_build(code="marketing", start=today, end=today)
+
+    best = next(table for table in report.tables if str(table.title) == "Best broadcasts")
+    assert best.rows == [("B", 3, 3, 2, 2, 66.7, 66.7), ("B", 3, 3, 1, 0, 33.3, 0.0)]
+
+
+def test_the_journey_report_is_answered_by_the_api(ab_journey: Any) -> None:
+    rollups_catch_up()
+    account = get_user_model().objects.create_user(username="v", password="pw", is_staff=True)
+    account.groups.add(Group.objects.get(name="viewer"))
+    client = APIClient()
+    client.force_authenticate(account)
+    today = timezone.localdate()
+
+    response = client.get(
+        reverse("report-detail", args=["journeys"]),
+        {"start": (today - timedelta(days=6)).isoformat(), "end": today.isoformat()},
+    )
+
+    assert response.status_code == 200
+    figures = {f["label"]: f["value"] for f in response.json()["figures"]}
+    assert figures["Journey messages sent"] == Message.objects.filter(status="sent").count()
