@@ -15,7 +15,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Avg, Count, F, Q, Sum
-from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
 from consent.models import DataSubjectRequest, Purpose, RetentionRun
@@ -29,7 +28,7 @@ from reports.performance import (
     message_totals,
     rate,
 )
-from reports.selectors import Figure, figures_snapshot
+from reports.selectors import Figure, figures_snapshot, lifecycle_count, lifecycle_snapshot
 
 
 @dataclass(frozen=True)
@@ -421,15 +420,36 @@ def _median(histogram: dict[int, int]) -> float | None:
     return float(ordered[-1][0])
 
 
+def _stages(day: date, *, live: bool) -> tuple[dict[str, int], dict[date, dict[str, int]]]:
+    """People per stage and cohorts by sign-up month from the lifecycle snapshot of `day`
+    (the latest taken by then); with no snapshot yet, counted on the spot when `live`,
+    else nothing."""
+    taken, counts = lifecycle_snapshot(day=day)
+    if taken is None and live:
+        counts = lifecycle_count()
+    stages: dict[str, int] = {}
+    cohorts: dict[date, dict[str, int]] = {}
+    for (cohort, stage), n in counts.items():
+        stages[stage] = stages.get(stage, 0) + n
+        cohorts.setdefault(cohort, {})[stage] = n
+    return stages, cohorts
+
+
 def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
-    active = Profile.objects.filter(status=Profile.Status.ACTIVE)
-    stages = dict(active.values_list("lifecycle_stage").annotate(n=Count("id")).order_by())
+    stages, cohorts = _stages(now.end, live=True)
+    previous, _cohorts = _stages(before.end, live=False)
     total = sum(stages.values())
+    total_before = sum(previous.values()) or None
     customers = stages.get(Profile.Lifecycle.CUSTOMER, 0)
+    customers_before = previous.get(Profile.Lifecycle.CUSTOMER) if previous else None
     figures = [
-        Figure(_("People"), total),
-        Figure(_("Customers"), customers),
-        Figure(_("Customer rate (%)"), round(100 * customers / total, 1) if total else None),
+        Figure(_("People"), total, total_before),
+        Figure(_("Customers"), customers, customers_before),
+        Figure(
+            _("Customer rate (%)"),
+            round(100 * customers / total, 1) if total else None,
+            round(100 * customers_before / total_before, 1) if total_before else None,
+        ),
     ]
     days_now, days_before = _days_to_convert(now), _days_to_convert(before)
     figures.append(Figure(_("Median days to convert"), _median(days_now), _median(days_before)))
@@ -456,16 +476,9 @@ def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
         for stage in STAGES
     ]
     first_month = (now.end.replace(day=1) - timedelta(days=150)).replace(day=1)
-    cohorts: dict[date, dict[str, int]] = {}
-    for row in (
-        active.filter(created_at__date__gte=first_month, created_at__date__lte=now.end)
-        .annotate(month=TruncMonth("created_at"))
-        .values("month", "lifecycle_stage")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
-        month = row["month"].date() if hasattr(row["month"], "date") else row["month"]
-        cohorts.setdefault(month, {})[row["lifecycle_stage"]] = row["n"]
+    cohorts = {
+        month: counts for month, counts in cohorts.items() if first_month <= month <= now.end
+    }
     cohort_rows = [
         (f"{month:%Y-%m}", sum(counts.values()), *(counts.get(stage, 0) for stage in STAGES))
         for month, counts in sorted(cohorts.items())
@@ -473,7 +486,7 @@ def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
     return figures, [
         Table(_("People by lifecycle stage"), (_("Stage"), _("People"), _("Share (%)")), funnel),
         Table(
-            _("Cohorts by sign-up month: where they are now"),
+            _("Cohorts by sign-up month: where they were at the end of the period"),
             (_("Month"), _("People"), *STAGES),
             cohort_rows,
         ),

@@ -197,6 +197,30 @@ class DailyMessages(models.Model):
         return f"{self.day} {self.origin_kind} {self.origin_id} {self.metric}: {self.count}"
 
 
+class DailyLifecycle(models.Model):
+    """Active people per lifecycle stage and sign-up month (cohort), as counted on a day:
+    a snapshot kept each day, refreshed by beat through the day."""
+
+    day = models.DateField(verbose_name=_("day"))
+    cohort = models.DateField(
+        help_text=_("First day of the sign-up month."), verbose_name=_("cohort")
+    )
+    stage = models.CharField(max_length=16, verbose_name=_("stage"))
+    count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
+
+    class Meta:
+        verbose_name = _("daily lifecycle")
+        verbose_name_plural = _("daily lifecycle")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "cohort", "stage"], name="daily_lifecycle_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.cohort:%Y-%m} {self.stage}: {self.count}"
+
+
 class ReportSchedule(models.Model):
     """A built-in report sent by email to recipients after each week or month."""
 

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Avg, Count, Q, Sum
+from django.db.models.functions import TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +22,7 @@ from collection.models import ImportJob
 from consent.models import DataSubjectRequest, Purpose
 from consent.selectors import contactable_profile_ids
 from profiles.models import DuplicateCandidate, IdentityConflict, Profile
-from reports.models import DailyConsents, DailyEvents, FigureSnapshot
+from reports.models import DailyConsents, DailyEvents, DailyLifecycle, FigureSnapshot
 from segments.models import Segment, SegmentSize
 
 
@@ -333,3 +334,37 @@ def dashboard(
             "consents": _consents_chart(chart_since, today),
         },
     )
+
+
+def lifecycle_count() -> dict[tuple[date, str], int]:
+    """Active people now per sign-up month (its first day) and lifecycle stage."""
+    found: dict[tuple[date, str], int] = {}
+    for row in (
+        Profile.objects.filter(status=Profile.Status.ACTIVE)
+        .annotate(month=TruncMonth("created_at"))
+        .values("month", "lifecycle_stage")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        month = row["month"]
+        month = month.date() if isinstance(month, datetime) else month
+        found[(month, row["lifecycle_stage"])] = row["n"]
+    return found
+
+
+def lifecycle_snapshot(*, day: date) -> tuple[date | None, dict[tuple[date, str], int]]:
+    """The latest lifecycle snapshot taken on or before `day`: its day and counts."""
+    taken = (
+        DailyLifecycle.objects.filter(day__lte=day)
+        .order_by("-day")
+        .values_list("day", flat=True)
+        .first()
+    )
+    if taken is None:
+        return None, {}
+    return taken, {
+        (cohort, stage): n
+        for cohort, stage, n in DailyLifecycle.objects.filter(day=taken).values_list(
+            "cohort", "stage", "count"
+        )
+    }
