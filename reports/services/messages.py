@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -171,9 +172,87 @@ def _event_counts(events: QuerySet[Event], *, erased: bool = False) -> list[dict
     return [{**dict(zip(KEYS, key, strict=True)), "count": n} for key, n in counts.items()]
 
 
+# PostgreSQL: the same counts in one INSERT … SELECT, no row leaving the database. Each
+# event names its message (by Message-ID, or by primary key for opens and clicks); a
+# click counts when it is its message's first (human and machine apart).
+_EVENTS_SQL = """
+WITH ev AS (
+    SELECT e.id, e.name, e.message_id, e.occurred_at, e.properties, e.profile_id, e.source_id,
+           CASE WHEN e.name IN ('Email Opened', 'Email Clicked')
+                 AND split_part(e.message_id, ':', 2) ~ '^[0-9]{{1,18}}$'
+                THEN split_part(e.message_id, ':', 2)::bigint END AS message_pk,
+           CASE WHEN e.name NOT IN ('Email Opened', 'Email Clicked')
+                THEN substr(e.message_id, strpos(e.message_id, ':') + 1) END AS message_key
+    FROM profiles_event e JOIN profiles_source s ON s.id = e.source_id
+    WHERE s.slug = %(slug)s AND e.name = ANY(%(names)s) AND {window}
+), counted AS (
+    SELECT (ev.occurred_at AT TIME ZONE %(tz)s)::date AS day,
+           CASE WHEN m.origin_kind = 'broadcast' THEN 'broadcast' ELSE 'journey' END
+               AS origin_kind,
+           CASE WHEN m.origin_kind = 'broadcast' THEN m.origin_id ELSE l.journey_id END
+               AS origin_id,
+           CASE WHEN m.origin_kind = 'broadcast' THEN '' ELSE l.step END AS step,
+           CASE WHEN m.origin_kind = 'broadcast' THEN '' ELSE en.variant END AS variant,
+           m.channel,
+           CASE ev.name
+               WHEN 'Email Opened' THEN CASE WHEN ev.properties->>'machine' = 'true'
+                                             THEN 'opened_machine' ELSE 'opened' END
+               WHEN 'Email Clicked' THEN CASE WHEN ev.properties->>'machine' = 'true'
+                                              THEN 'clicked_machine' ELSE 'clicked' END
+               WHEN 'Email Bounced' THEN 'bounced'
+               WHEN 'Email Complained' THEN 'complained'
+               ELSE 'sent' END AS metric,
+           CASE WHEN ev.name = 'Email Bounced'
+                THEN CASE WHEN ev.properties->>'hard' = 'true' THEN 'hard' ELSE 'soft' END
+                ELSE '' END AS reason
+    FROM ev
+    JOIN campaigns_message m
+      ON (ev.message_pk IS NOT NULL AND m.id = ev.message_pk)
+      OR (ev.message_key IS NOT NULL AND m.message_id = ev.message_key)
+    LEFT JOIN campaigns_steplog l ON m.origin_kind = 'journey_step' AND l.id = m.origin_id
+    LEFT JOIN campaigns_enrolment en ON en.id = l.enrolment_id
+    WHERE (m.origin_kind = 'broadcast' OR l.id IS NOT NULL)
+      AND (ev.name <> 'Email Clicked' OR ev.id = (
+          SELECT min(c.id) FROM profiles_event c
+          WHERE c.profile_id = ev.profile_id AND c.source_id = ev.source_id
+            AND c.name = 'Email Clicked'
+            AND split_part(c.message_id, ':', 2) = split_part(ev.message_id, ':', 2)
+            AND right(c.message_id, 2) = right(ev.message_id, 2)))
+), grouped AS (
+    SELECT day, origin_kind, origin_id, step, variant, channel, metric, reason, count(*) AS n
+    FROM counted GROUP BY day, origin_kind, origin_id, step, variant, channel, metric, reason
+), added AS (
+    INSERT INTO reports_dailymessages
+        (day, origin_kind, origin_id, step, variant, channel, metric, reason, erased, count)
+    SELECT day, origin_kind, origin_id, step, variant, channel, metric, reason, false, n
+    FROM grouped
+    ON CONFLICT (day, origin_kind, origin_id, step, variant, channel, metric, reason, erased)
+    DO UPDATE SET count = reports_dailymessages.count + excluded.count
+)
+SELECT coalesce(sum(n), 0) FROM grouped
+"""
+
+
+def _events_sql(*, window: str, params: dict[str, Any]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _EVENTS_SQL.format(window=window),
+            {
+                **params,
+                "slug": EVENT_SOURCE,
+                "names": list(EVENT_NAMES),
+                "tz": timezone.get_current_timezone_name(),
+            },
+        )
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+
 def messages_add(event_ids: Iterable[int]) -> int:
     """Count the campaign events among these (just read by the events cursor)."""
     ids = list(event_ids)
+    if connection.vendor == "postgresql":
+        return _events_sql(window="e.id = ANY(%(ids)s)", params={"ids": ids}) if ids else 0
     added = 0
     for start in range(0, len(ids), BATCH):
         rows = _event_counts(campaign_events().filter(id__in=ids[start : start + BATCH]))
@@ -314,6 +393,9 @@ def messages_rebuild(*, top: int) -> int:
     """Recount every live row: the campaign events up to id `top` and the state metrics.
     The `erased` rows stay: their events are gone."""
     DailyMessages.objects.filter(erased=False).delete()
+    if connection.vendor == "postgresql":
+        counted = _events_sql(window="e.id <= %(top)s", params={"top": top})
+        return counted + messages_recount(since=None)
     counted = 0
     last = 0
     events = campaign_events().filter(id__lte=top)
