@@ -17,12 +17,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import BlockedAddress, Message
+from campaigns.models import BlockedAddress
 from collection.models import ImportJob
 from consent.models import DataSubjectRequest, Purpose
 from consent.selectors import contactable_profile_ids
 from profiles.models import DuplicateCandidate, IdentityConflict, Profile
 from reports.models import DailyConsents, DailyEvents, DailyLifecycle, FigureSnapshot
+from reports.performance import message_totals
 from segments.models import Segment, SegmentSize
 
 
@@ -194,17 +195,19 @@ def dashboard(
             "id", filter=Q(status="failed") & _between("created_at", previous_start, start)
         ),
     )
-    mail = Message.objects.aggregate(
-        sent=Count("id", filter=_between("sent_at", start, tomorrow)),
-        sent_before=Count("id", filter=_between("sent_at", previous_start, start)),
-        opened=Count(
-            "id", filter=_between("sent_at", start, tomorrow) & Q(opened_at__isnull=False)
-        ),
-        clicked=Count(
-            "id", filter=_between("sent_at", start, tomorrow) & Q(clicked_at__isnull=False)
-        ),
-        skipped=Count("id", filter=_between("created_at", start, tomorrow) & Q(status="skipped")),
-    )
+    # From the message rollup (by the day each thing happened), never the outbox.
+    mail_now = message_totals(start=start, end=today)
+    mail_before = message_totals(start=previous_start, end=start - timedelta(days=1))
+    mail = {
+        "sent": mail_now.sent,
+        "sent_before": mail_before.sent,
+        "opened": mail_now.opened,
+        "clicked": mail_now.clicked,
+        "skipped": mail_now.skipped,
+        "skipped_before": mail_before.skipped,
+        "converted": mail_now.converted,
+        "converted_before": mail_before.converted,
+    }
     bounced = BlockedAddress.objects.filter(_between("created_at", start, tomorrow)).count()
     figures = [
         Figure(
@@ -262,8 +265,16 @@ def dashboard(
         Figure(
             _("Emails skipped"),
             mail["skipped"],
+            mail["skipped_before"],
             url=_url("campaigns_message_changelist", "status__exact=skipped"),
             hint=_("no consent, suppressed, capped or undeliverable"),
+        ),
+        Figure(
+            _("Journey conversions"),
+            mail["converted"],
+            mail["converted_before"],
+            url=reverse("admin:reports_report_view", args=["journeys"]),
+            hint=_("goals reached, credited to the journey's last step"),
         ),
         Figure(
             _("Addresses blocked"),

@@ -32,7 +32,7 @@ from django.utils import timezone
 from campaigns.models import Enrolment, Message, StepLog
 from campaigns.services.delivery import EVENT_SOURCE
 from core.counts import counts_add
-from profiles.models import Event
+from profiles.models import Event, Source
 from reports.models import DailyMessages
 
 BATCH = 2_000
@@ -183,8 +183,8 @@ WITH ev AS (
                 THEN split_part(e.message_id, ':', 2)::bigint END AS message_pk,
            CASE WHEN e.name NOT IN ('Email Opened', 'Email Clicked')
                 THEN substr(e.message_id, strpos(e.message_id, ':') + 1) END AS message_key
-    FROM profiles_event e JOIN profiles_source s ON s.id = e.source_id
-    WHERE s.slug = %(slug)s AND e.name = ANY(%(names)s) AND {window}
+    FROM profiles_event e
+    WHERE e.source_id = %(source)s AND e.name = ANY(%(names)s) AND {window}
 ), counted AS (
     SELECT (ev.occurred_at AT TIME ZONE %(tz)s)::date AS day,
            CASE WHEN m.origin_kind = 'broadcast' THEN 'broadcast' ELSE 'journey' END
@@ -206,9 +206,13 @@ WITH ev AS (
                 THEN CASE WHEN ev.properties->>'hard' = 'true' THEN 'hard' ELSE 'soft' END
                 ELSE '' END AS reason
     FROM ev
-    JOIN campaigns_message m
-      ON (ev.message_pk IS NOT NULL AND m.id = ev.message_pk)
-      OR (ev.message_key IS NOT NULL AND m.message_id = ev.message_key)
+    LEFT JOIN campaigns_message by_pk ON by_pk.id = ev.message_pk
+    LEFT JOIN campaigns_message by_key ON by_key.message_id = ev.message_key
+    CROSS JOIN LATERAL (
+        SELECT coalesce(by_pk.origin_kind, by_key.origin_kind) AS origin_kind,
+               coalesce(by_pk.origin_id, by_key.origin_id) AS origin_id,
+               coalesce(by_pk.channel, by_key.channel) AS channel
+    ) m
     LEFT JOIN campaigns_steplog l ON m.origin_kind = 'journey_step' AND l.id = m.origin_id
     LEFT JOIN campaigns_enrolment en ON en.id = l.enrolment_id
     WHERE (m.origin_kind = 'broadcast' OR l.id IS NOT NULL)
@@ -234,12 +238,17 @@ SELECT coalesce(sum(n), 0) FROM grouped
 
 
 def _events_sql(*, window: str, params: dict[str, Any]) -> int:
+    # The source by its unique slug first: a join would scan the (small, often updated)
+    # sources table.
+    source = Source.objects.filter(slug=EVENT_SOURCE).values_list("pk", flat=True).first()
+    if source is None:
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(
             _EVENTS_SQL.format(window=window),
             {
                 **params,
-                "slug": EVENT_SOURCE,
+                "source": source,
                 "names": list(EVENT_NAMES),
                 "tz": timezone.get_current_timezone_name(),
             },
