@@ -155,6 +155,8 @@ def generate_messages(count: int) -> int:
     """Four broadcasts' messages to the first `count` people, due over 90 days: 1 in 20
     skipped, 1 in 50 failed, the rest sent with their events (opens, machine opens,
     clicks on one or two links, hard bounces, complaints)."""
+    if count == 0:
+        return 0
     from django.db import connection
     from django.utils import timezone
 
@@ -434,7 +436,7 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument(
-        "--messages", type=int, default=None, help="outbox rows (default: one a person)"
+        "--messages", type=int, default=None, help="outbox rows (default: one a person; 0: none)"
     )
     args = parser.parse_args()
     os.environ["CDP_CONVERSION_EVENTS"] = CONVERSION
