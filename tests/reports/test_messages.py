@@ -36,7 +36,7 @@ from profiles.models import Event, Profile
 from profiles.services import profile_merge
 from profiles.services.events import system_source_get
 from reports.builtin import report_build
-from reports.models import DailyMessages
+from reports.models import DailyMessages, RollupCursor
 from reports.services import rollups_catch_up, rollups_rebuild
 from tests.campaigns.conftest import grant, newsletter, smtp_sink, static_segment, template
 from tests.campaigns.journeys import live_journey
@@ -367,3 +367,27 @@ def test_the_journey_report_is_answered_by_the_api(ab_journey: Any) -> None:
     assert response.status_code == 200
     figures = {f["label"]: f["value"] for f in response.json()["figures"]}
     assert figures["Journey messages sent"] == Message.objects.filter(status="sent").count()
+
+
+def test_a_campaign_event_committing_below_the_cursor_is_counted_once(
+    smtp_sink: Any, template: Any, newsletter: Any
+) -> None:
+    people = _people(2)
+    for person in people:
+        grant(person, newsletter)
+    messages = _broadcast(people, template, newsletter)
+    rollups_catch_up()
+    bounce_record(kind="bounce", hard=True, status="5.1.1", message_pk=messages[0].pk)
+    late = Event.objects.get(name="Email Bounced")
+    rollups_catch_up()
+    # As if the bounce had not been visible yet: its id is a gap below the position.
+    cursor = RollupCursor.objects.get(name="events")
+    cursor.gaps = [[late.pk, late.pk, cursor.updated_at.timestamp() + 10**6]]
+    cursor.save(update_fields=["gaps"])
+    DailyMessages.objects.filter(metric="bounced").update(count=0)
+
+    rollups_catch_up()
+    rollups_catch_up()
+
+    assert DailyMessages.objects.get(metric="bounced").count == 1
+    assert rolled() == +raw()
