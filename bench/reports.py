@@ -6,8 +6,12 @@ process, a viewer logged in) is requested a few times. At the full size:
 - the full rollup rebuild (`rollups_rebuild`) against the reference, hand-written
   aggregate SQL of the same figures (events per day, source, type, name and UTM; consent
   decisions per day, purpose, status and method; each conversion — the generated data's
-  `purchase` events — with its first and last UTM touch, by LATERAL joins) written into
-  scratch tables, in the same run; both must give the same rows;
+  `purchase` events — with its first and last UTM touch, by LATERAL joins; messages per
+  day, broadcast, channel and metric: sent, opened, clicked, bounced, complained from the
+  campaigns' events, skipped and failed from the outbox) written into scratch tables, in
+  the same run; both must give the same rows. The outbox is filled first: one message a
+  person (`--messages`) over four broadcasts and 90 days, with their sent, open, click,
+  bounce and complaint events;
 - the incremental catch-up after 10,000 new events, against the full rebuild and against
   its floor: one hand-written `INSERT … SELECT … ON CONFLICT DO UPDATE` per rollup adding
   the same new rows' counts to the same tables (each side run three times, alternately,
@@ -16,7 +20,7 @@ process, a viewer logged in) is requested a few times. At the full size:
   mail backend.
 Targets: rebuild ≤ 1.5 × the SQL; catch-up ≤ 0.02 × the rebuild; the dashboard at full
 size within 1.5 × its time at the small step.
-Usage: python bench/reports.py [--profiles 1000000] [--events 5000000]
+Usage: python bench/reports.py [--profiles 1000000] [--events 5000000] [--messages N]
 """
 
 from __future__ import annotations
@@ -63,7 +67,63 @@ ATTRIBUTION = """
         ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) l ON true
     WHERE c.type = 'track' AND c.name = 'purchase'"""
 
+# Messages per day, broadcast and metric, by hand: each campaign event joined to its
+# message (by Message-ID, or by id for opens and clicks; a message's first click only),
+# and the outbox's skips and failures on the day they were due.
+MESSAGES_SQL = """
+    WITH ev AS (
+        SELECT e.* FROM profiles_event e
+        WHERE e.source_id = (SELECT id FROM profiles_source WHERE slug = 'cdp-campaigns')
+          AND {window}
+    ), by_key AS (
+        SELECT ev.occurred_at, m.origin_id, m.channel,
+               CASE ev.name WHEN 'Email Sent' THEN 'sent' WHEN 'Email Bounced' THEN 'bounced'
+                    ELSE 'complained' END AS metric,
+               CASE WHEN ev.name = 'Email Bounced' THEN
+                    CASE WHEN ev.properties->>'hard' = 'true' THEN 'hard' ELSE 'soft' END
+                    ELSE '' END AS reason
+        FROM ev JOIN campaigns_message m
+          ON m.message_id = substr(ev.message_id, strpos(ev.message_id, ':') + 1)
+        WHERE ev.name IN ('Email Sent', 'Email Bounced', 'Email Complained')
+    ), opens AS (
+        SELECT ev.occurred_at, m.origin_id, m.channel,
+               CASE WHEN ev.properties->>'machine' = 'true' THEN 'opened_machine'
+                    ELSE 'opened' END AS metric, '' AS reason
+        FROM ev JOIN campaigns_message m ON m.id = split_part(ev.message_id, ':', 2)::bigint
+        WHERE ev.name = 'Email Opened'
+    ), clicks AS (
+        SELECT DISTINCT ON (split_part(c.message_id, ':', 2), right(c.message_id, 1))
+               c.id, c.occurred_at, m.origin_id, m.channel,
+               CASE WHEN c.properties->>'machine' = 'true' THEN 'clicked_machine'
+                    ELSE 'clicked' END AS metric, '' AS reason
+        FROM profiles_event c
+        JOIN campaigns_message m ON m.id = split_part(c.message_id, ':', 2)::bigint
+        WHERE c.source_id = (SELECT id FROM profiles_source WHERE slug = 'cdp-campaigns')
+          AND c.name = 'Email Clicked'
+        ORDER BY split_part(c.message_id, ':', 2), right(c.message_id, 1), c.id
+    ), events AS (
+        SELECT occurred_at, origin_id, channel, metric, reason FROM by_key
+        UNION ALL SELECT occurred_at, origin_id, channel, metric, reason FROM opens
+        UNION ALL SELECT occurred_at, origin_id, channel, metric, reason FROM clicks
+                  WHERE id IN (SELECT id FROM ev)
+    )
+    SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, 'broadcast'::text AS origin_kind,
+           origin_id, ''::text AS step, ''::text AS variant, channel, metric, reason,
+           count(*) AS count
+    FROM events GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"""
+OUTBOX_SQL = """
+    SELECT (due_at AT TIME ZONE 'UTC')::date AS day, 'broadcast'::text AS origin_kind,
+           origin_id, ''::text AS step, ''::text AS variant, channel, status AS metric,
+           skip_reason AS reason, count(*) AS count
+    FROM campaigns_message
+    WHERE (status = 'skipped' OR (status = 'failed' AND sent_at IS NULL)) AND {window}
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"""
+
 REFERENCE_SQL = [
+    "DROP TABLE IF EXISTS bench_daily_messages",
+    f"""CREATE UNLOGGED TABLE bench_daily_messages AS
+        {MESSAGES_SQL.format(window="true")}
+        UNION ALL {OUTBOX_SQL.format(window="true")}""",
     "DROP TABLE IF EXISTS bench_daily_events",
     "DROP TABLE IF EXISTS bench_daily_consents",
     "DROP TABLE IF EXISTS bench_conversions",
@@ -89,6 +149,112 @@ def generate(profiles: int, events: int, seed: int) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+
+
+def generate_messages(count: int) -> int:
+    """Four broadcasts' messages to the first `count` people, due over 90 days: 1 in 20
+    skipped, 1 in 50 failed, the rest sent with their events (opens, machine opens,
+    clicks on one or two links, hard bounces, complaints)."""
+    if count == 0:
+        return 0
+    from django.db import connection
+    from django.utils import timezone
+
+    from campaigns.models import Broadcast
+    from campaigns.services import template_create
+    from campaigns.services.delivery import EVENT_SOURCE, EVENT_SOURCE_NAME
+    from consent.models import Purpose
+    from profiles.services.events import system_source_get
+    from segments.models import Segment
+    from segments.services import segment_create
+
+    purpose, _ = Purpose.objects.get_or_create(
+        code="bench-news", defaults={"name": "Bench news", "channel": "email"}
+    )
+    body = "<mjml><mj-body><mj-section><mj-column><mj-text>Hi</mj-text></mj-column>"
+    template = template_create(
+        name="Bench news",
+        variants={
+            "en": {
+                "subject": "News",
+                "preheader": "",
+                "mjml": body + "</mj-section></mj-body></mjml>",
+                "text": "Hi",
+            }
+        },
+    )
+    version = template.versions.order_by("-version").first()
+    segment = segment_create(name="Bench readers", kind=Segment.Kind.STATIC, rule=None)
+    now = timezone.now()
+    broadcasts = [
+        Broadcast.objects.create(
+            name=f"Bench broadcast {n}",
+            segment=segment,
+            template=template,
+            template_version=version,
+            purpose=purpose,
+            status="scheduled",
+            snapshot_at=now,
+        ).pk
+        for n in range(4)
+    ]
+    source = system_source_get(slug=EVENT_SOURCE, name=EVENT_SOURCE_NAME)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO campaigns_message (origin_kind, origin_id, profile_id, channel,
+                 purpose_id, kind, template_version_id, payload, status, skip_reason,
+                 message_id, due_at, attempts, language, last_error, sent_at, created_at)
+               SELECT 'broadcast', (%(broadcasts)s::bigint[])[1 + p.id %% 4], p.id, 'email',
+                 %(purpose)s, 'marketing', %(version)s, '{}',
+                 p.status, CASE WHEN p.status = 'skipped'
+                   THEN (ARRAY['no_consent', 'withdrawn', 'frequency_cap'])[1 + p.id %% 3]
+                   ELSE '' END,
+                 'bench-' || p.id || '@cdp.bench', p.due_at, 1, '', '',
+                 CASE WHEN p.status = 'sent' THEN p.due_at END, p.due_at
+               FROM (SELECT id, now() - (id %% 90) * interval '1 day' - interval '1 hour'
+                              AS due_at,
+                            CASE WHEN id %% 20 = 0 THEN 'skipped'
+                                 WHEN id %% 50 = 1 THEN 'failed' ELSE 'sent' END AS status
+                     FROM profiles_profile ORDER BY id LIMIT %(count)s) p""",
+            {
+                "broadcasts": broadcasts,
+                "purpose": purpose.pk,
+                "version": version.pk,
+                "count": count,
+            },
+        )
+        created = cursor.rowcount
+        cursor.execute(
+            """INSERT INTO profiles_event (profile_id, source_id, type, name, properties,
+                 context, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
+                 message_id, occurred_at, received_at)
+               SELECT m.profile_id, %(source)s, 'track', x.name, x.properties, '{}',
+                 '', '', '', '', '', x.message_id, m.sent_at + x.delay, m.sent_at + x.delay
+               FROM campaigns_message m CROSS JOIN LATERAL (VALUES
+                 ('Email Sent', '{"channel": "email"}'::jsonb, 'sent:' || m.message_id,
+                  interval '0', true),
+                 ('Email Opened', jsonb_build_object('origin', 'broadcast', 'origin_id',
+                  m.origin_id, 'message', m.id, 'machine', false), 'open:' || m.id || ':h',
+                  interval '2 hours', m.id %% 3 = 0),
+                 ('Email Opened', jsonb_build_object('origin', 'broadcast', 'origin_id',
+                  m.origin_id, 'message', m.id, 'machine', true), 'open:' || m.id || ':m',
+                  interval '5 seconds', m.id %% 4 = 0),
+                 ('Email Clicked', jsonb_build_object('origin', 'broadcast', 'origin_id',
+                  m.origin_id, 'message', m.id, 'machine', false),
+                  'click:' || m.id || ':aaaa:h', interval '3 hours', m.id %% 9 = 0),
+                 ('Email Clicked', jsonb_build_object('origin', 'broadcast', 'origin_id',
+                  m.origin_id, 'message', m.id, 'machine', false),
+                  'click:' || m.id || ':bbbb:h', interval '4 hours', m.id %% 27 = 0),
+                 ('Email Bounced', '{"channel": "email", "hard": true, "status": "5.1.1"}',
+                  'bounce:' || m.message_id, interval '1 minute', m.id %% 100 = 7),
+                 ('Email Complained', '{"channel": "email", "hard": false}',
+                  'complaint:' || m.message_id, interval '1 day', m.id %% 500 = 3)
+               ) AS x(name, properties, message_id, delay, keep)
+               WHERE m.status = 'sent' AND m.message_id LIKE 'bench-%%' AND x.keep""",
+            {"source": source.pk},
+        )
+        cursor.execute("ANALYZE")
+    return created
 
 
 def dashboard_seconds(runs: int = 7) -> float:
@@ -143,6 +309,13 @@ def same_counts() -> None:
             "reports_dailyconsents",
             "bench_daily_consents",
         ),
+        "messages": (
+            "SELECT day, origin_kind, origin_id, step, variant, channel, metric, reason, "
+            "sum(count)::bigint FROM {} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 "
+            "HAVING sum(count) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8",
+            "reports_dailymessages",
+            "bench_daily_messages",
+        ),
         "conversions": (
             "SELECT event_id, day, name, first_source, first_medium, first_campaign, "
             "last_source, last_medium, last_campaign, days_to_convert FROM {} ORDER BY 1",
@@ -178,6 +351,19 @@ FLOOR_SQL = [
          first_campaign, last_source, last_medium, last_campaign, days_to_convert)
        {ATTRIBUTION} AND c.id > %(events)s
        ON CONFLICT (event_id) DO NOTHING""",
+    f"""INSERT INTO reports_dailymessages
+         (day, origin_kind, origin_id, step, variant, channel, metric, reason, erased, count)
+       SELECT day, origin_kind, origin_id, step, variant, channel, metric, reason, false, count
+       FROM ({MESSAGES_SQL.format(window="e.id > %(events)s")}) n
+       ON CONFLICT (day, origin_kind, origin_id, step, variant, channel, metric, reason, erased)
+       DO UPDATE SET count = reports_dailymessages.count + excluded.count""",
+    """DELETE FROM reports_dailymessages
+       WHERE metric IN ('skipped', 'failed', 'assigned', 'converted')
+         AND day >= current_date - 2""",
+    f"""INSERT INTO reports_dailymessages
+         (day, origin_kind, origin_id, step, variant, channel, metric, reason, erased, count)
+       SELECT day, origin_kind, origin_id, step, variant, channel, metric, reason, false, count
+       FROM ({OUTBOX_SQL.format(window="due_at >= current_date - 2")}) n""",
 ]
 
 
@@ -249,6 +435,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument(
+        "--messages", type=int, default=None, help="outbox rows (default: one a person; 0: none)"
+    )
     args = parser.parse_args()
     os.environ["CDP_CONVERSION_EVENTS"] = CONVERSION
     setup_django()
@@ -262,6 +451,7 @@ def main() -> None:
     dash_small = dashboard_seconds()
     with timed() as gen_full:
         generate(args.profiles - small_profiles, args.events - small_events, seed=2)
+    messages = generate_messages(args.profiles if args.messages is None else args.messages)
 
     sql_seconds = min(reference() for _ in range(2))
     rebuild_seconds = float("inf")
@@ -283,6 +473,7 @@ def main() -> None:
     figures = {
         "profiles": args.profiles,
         "events": args.events,
+        "messages": messages,
         "generate_seconds": round(gen_small["seconds"] + gen_full["seconds"], 1),
         "reference_sql_seconds": round(sql_seconds, 3),
         "rebuild_seconds": round(rebuild_seconds, 3),
@@ -303,7 +494,8 @@ def main() -> None:
         },
     }
     print_table(
-        f"Rollups and dashboard, {args.profiles:,} people, {args.events:,} events",
+        f"Rollups and dashboard, {args.profiles:,} people, {args.events:,} events, "
+        f"{messages:,} messages",
         ("measure", "seconds", "ratio", "target"),
         [
             ("hand-written aggregate SQL (reference)", sql_seconds, 1.0, ""),

@@ -117,3 +117,167 @@ def campaigns_demo_load(*, segment: Segment) -> dict[str, int]:
                 user_agent=READER,
             )
     return {"sent": sent.count()}
+
+
+HISTORY_PREFIX = "Weekly tips (demo), week"
+HISTORY_WEEKS = 12
+DEMO_AB_JOURNEY = "Win-back offer, A/B (demo)"
+
+
+def _date_back(message_ids: list[int], delta: timedelta) -> None:
+    """Move messages and their events `delta` into the past."""
+    from django.db.models import F, Q
+
+    from campaigns.services.delivery import EVENT_SOURCE
+    from profiles.models import Event
+
+    messages = Message.objects.filter(pk__in=message_ids)
+    keys = list(messages.values_list("pk", "message_id"))
+    named = Q(
+        message_id__in=[
+            f"{kind}:{mid}" for _pk, mid in keys for kind in ("sent", "bounce", "complaint")
+        ]
+    )
+    for pk, _mid in keys:
+        named |= Q(message_id__startswith=f"open:{pk}:")
+        named |= Q(message_id__startswith=f"click:{pk}:")
+    Event.objects.filter(named, source__slug=EVENT_SOURCE).update(
+        occurred_at=F("occurred_at") - delta, received_at=F("received_at") - delta
+    )
+    for field in ("due_at", "sent_at", "opened_at", "clicked_at", "machine_opened_at"):
+        messages.filter(**{f"{field}__isnull": False}).update(**{field: F(field) - delta})
+
+
+def campaigns_demo_history(*, segment: Segment) -> dict[str, int]:
+    """Twelve weekly newsletters over the last 90 days, sent for real and then dated back,
+    some read and clicked more than others, so the reports show a history; counts."""
+    done = Broadcast.objects.filter(name__startswith=HISTORY_PREFIX)
+    if done.exists():
+        return {"broadcasts": done.count()}
+    template = Template.objects.get(name=DEMO_TEMPLATE)
+    purpose = Purpose.objects.get(code="newsletter")
+    now = timezone.now()
+    for week in range(1, HISTORY_WEEKS + 1):
+        broadcast = broadcast_create(
+            name=f"{HISTORY_PREFIX} {week}",
+            segment_id=segment.pk,
+            template_id=template.pk,
+            purpose_id=purpose.pk,
+        )
+        broadcast_schedule(broadcast_id=broadcast.pk)
+        with override_settings(CDP_QUIET_HOURS="off", CDP_FREQUENCY_CAPS={}):
+            outbox_send_due()
+        sent = Message.objects.filter(
+            origin_kind=Message.Origin.BROADCAST,
+            origin_id=broadcast.pk,
+            status=Message.Status.SENT,
+        )
+        sent.update(sent_at=now - timedelta(minutes=5))
+        # Some issues interest readers more: 1 in 2 to 1 in 5 open, 1 in 4 to 1 in 13 click.
+        opens, clicks = 2 + week % 4, 4 + (week * 5) % 10
+        for number, message in enumerate(sent.order_by("pk")):
+            if number % opens == 0:
+                tracking_open(message_pk=message.pk, user_agent=READER)
+            if number % clicks == 1:
+                tracking_click(
+                    message_pk=message.pk,
+                    url="https://example.org/guide?utm_source=newsletter",
+                    user_agent=READER,
+                )
+        ids = list(
+            Message.objects.filter(
+                origin_kind=Message.Origin.BROADCAST, origin_id=broadcast.pk
+            ).values_list("pk", flat=True)
+        )
+        _date_back(ids, timedelta(days=7 * week - 1))
+    return {"broadcasts": HISTORY_WEEKS}
+
+
+def campaigns_demo_ab_journey(*, segment: Segment) -> dict[str, int]:
+    """A win-back journey splitting the segment between two offers and a holdout, sent,
+    with offers redeemed within its goal's window, dated back three weeks; counts."""
+    import uuid
+
+    from django.db.models import F
+
+    from campaigns.journeys.engine import journeys_advance
+    from campaigns.journeys.services import journey_activate, journey_create, journey_enrol
+    from campaigns.journeys.triggers import journeys_catch_up
+    from campaigns.models import Enrolment, Journey, StepLog
+    from profiles.models import Event
+    from profiles.services.events import system_source_get
+
+    journey = Journey.objects.filter(name=DEMO_AB_JOURNEY).first()
+    if journey is not None:
+        return {"enrolled": journey.enrolments.count()}
+    template = Template.objects.get(name=DEMO_TEMPLATE)
+    definition = {
+        "trigger": {"type": "manual"},
+        "start": "offer",
+        "steps": {
+            "offer": {
+                "type": "split",
+                "label": "Which offer?",
+                "variants": [
+                    {"name": "discount", "weight": 40, "next": "send_discount"},
+                    {"name": "shipping", "weight": 40, "next": "send_shipping"},
+                    {"name": "holdout", "weight": 20, "next": "wait", "holdout": True},
+                ],
+            },
+            "send_discount": {"type": "send", "template": template.pk, "next": "wait"},
+            "send_shipping": {"type": "send", "template": template.pk, "next": "wait"},
+            "wait": {"type": "wait", "duration": {"days": 14}, "next": "done"},
+            "done": {"type": "exit"},
+        },
+    }
+    journey = journey_create(
+        name=DEMO_AB_JOURNEY,
+        purpose_id=Purpose.objects.get(code="newsletter").pk,
+        definition=definition,
+        description="Two offers against a holdout; goal: Offer Redeemed within 14 days.",
+        goal_event="Offer Redeemed",
+        goal_days=14,
+    )
+    journey_activate(journey_id=journey.pk)
+    journeys_catch_up()
+    members = list(
+        segment.memberships.filter(exited_at__isnull=True, profile__status="active")
+        .order_by("profile_id")
+        .values_list("profile_id", flat=True)
+    )
+    journey_enrol(journey_id=journey.pk, profile_ids=members, source="steward")
+    now = timezone.now()
+    with override_settings(CDP_QUIET_HOURS="off", CDP_FREQUENCY_CAPS={}):
+        journeys_advance(now=now)
+        journeys_advance(now=now)
+        outbox_send_due()
+    # The discount is redeemed most, free shipping less, the holdout (no offer) least.
+    every = {"discount": 3, "shipping": 5, "holdout": 9}
+    website = system_source_get(slug="website", name="Website")
+    enrolments = Enrolment.objects.filter(journey=journey).order_by("pk")
+    for number, (profile_id, variant) in enumerate(enrolments.values_list("profile_id", "variant")):
+        if number % every.get(variant, 9) == 0:
+            Event.objects.create(
+                profile_id=profile_id,
+                source=website,
+                type="track",
+                name="Offer Redeemed",
+                properties={"offer": variant},
+                message_id=f"demo-ab-order-{uuid.uuid4()}",
+                occurred_at=now,
+                received_at=now,
+            )
+    journeys_catch_up()
+    delta = timedelta(days=20)
+    sent = Message.objects.filter(
+        origin_kind=Message.Origin.JOURNEY_STEP,
+        origin_id__in=StepLog.objects.filter(journey=journey).values("pk"),
+    )
+    _date_back(list(sent.values_list("pk", flat=True)), delta)
+    StepLog.objects.filter(journey=journey).update(at=F("at") - delta)
+    for field in ("entered_at", "due_at", "finished_at", "converted_at", "event_at"):
+        enrolments.filter(**{f"{field}__isnull": False}).update(**{field: F(field) - delta})
+    Event.objects.filter(message_id__startswith="demo-ab-order-").update(
+        occurred_at=F("occurred_at") - delta, received_at=F("received_at") - delta
+    )
+    return {"enrolled": len(members)}

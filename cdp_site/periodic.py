@@ -142,7 +142,8 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
     PeriodicSpec(
         name="daily rollups (catch up)",
         task="reports.tasks.rollups_catch_up_task",
-        description="Count the events and consent decisions recorded since the last run.",
+        description="Count the events and consent decisions recorded since the last run, "
+        "and recount the last days' message skips, failures and journey conversions.",
         every_seconds=60,
         queue="reports",
     ),
@@ -158,6 +159,14 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         task="reports.tasks.figures_snapshot_task",
         description="Count people and contactable people per purpose for the dashboard.",
         every_seconds=300,
+        queue="reports",
+    ),
+    PeriodicSpec(
+        name="lifecycle snapshot",
+        task="reports.tasks.lifecycle_snapshot_task",
+        description="Count today's people per sign-up month and lifecycle stage "
+        "(the funnel report's cohorts); the day's last count stays.",
+        crontab="*/30 * * * *",
         queue="reports",
     ),
     PeriodicSpec(

@@ -16,7 +16,14 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdmin
 from reports.builtin import DEFINITIONS, last_complete_period, report_build
-from reports.models import DailyConsents, DailyEvents, ReportSchedule, RollupCursor
+from reports.models import (
+    DailyConsents,
+    DailyEvents,
+    DailyLifecycle,
+    DailyMessages,
+    ReportSchedule,
+    RollupCursor,
+)
 from reports.rendering import report_context, report_csv, report_xlsx
 from reports.services import rollups_rebuild
 from reports.services.deliveries import next_run_at, recipients_parse
@@ -48,6 +55,34 @@ class DailyConsentsAdmin(ReadOnlyAdmin):
     list_select_related = ("purpose",)
     date_hierarchy = "day"
     ordering = ("-day", "purpose", "status")
+
+
+@admin.register(DailyMessages)
+class DailyMessagesAdmin(ReadOnlyAdmin):
+    list_display = (
+        "day",
+        "origin_kind",
+        "origin_id",
+        "step",
+        "variant",
+        "channel",
+        "metric",
+        "reason",
+        "erased",
+        "count",
+    )
+    list_filter = ("origin_kind", "metric", "channel", "erased")
+    date_hierarchy = "day"
+    ordering = ("-day", "origin_kind", "origin_id", "step", "variant", "metric")
+    show_full_result_count = False
+
+
+@admin.register(DailyLifecycle)
+class DailyLifecycleAdmin(ReadOnlyAdmin):
+    list_display = ("day", "cohort", "stage", "count")
+    list_filter = ("stage",)
+    date_hierarchy = "day"
+    ordering = ("-day", "-cohort", "stage")
 
 
 @admin.register(RollupCursor)

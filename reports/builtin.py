@@ -15,14 +15,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Avg, Count, F, Q, Sum
-from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
 from consent.models import DataSubjectRequest, Purpose, RetentionRun
 from consent.selectors import contactable_profile_ids
 from profiles.models import DataQualityIssue, Identity, Profile
 from reports.models import Conversion, DailyConsents, DailyEvents
-from reports.selectors import Figure, figures_snapshot
+from reports.performance import (
+    ab_rows,
+    broadcast_rows,
+    journey_step_rows,
+    message_totals,
+    rate,
+)
+from reports.selectors import Figure, figures_snapshot, lifecycle_count, lifecycle_snapshot
 
 
 @dataclass(frozen=True)
@@ -180,6 +186,7 @@ def _marketing(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
         ),
         Table(_("Best campaigns"), columns, campaign_rows[:5]),
         Table(_("Worst campaigns"), columns, list(reversed(campaign_rows[5:]))[:5]),
+        *_broadcast_tables(now),
         Table(
             _("Conversions by first touch"),
             (_("Campaign"), _("Source"), _("Medium"), _("Conversions")),
@@ -420,15 +427,36 @@ def _median(histogram: dict[int, int]) -> float | None:
     return float(ordered[-1][0])
 
 
+def _stages(day: date, *, live: bool) -> tuple[dict[str, int], dict[date, dict[str, int]]]:
+    """People per stage and cohorts by sign-up month from the lifecycle snapshot of `day`
+    (the latest taken by then); with no snapshot yet, counted on the spot when `live`,
+    else nothing."""
+    taken, counts = lifecycle_snapshot(day=day)
+    if taken is None and live:
+        counts = lifecycle_count()
+    stages: dict[str, int] = {}
+    cohorts: dict[date, dict[str, int]] = {}
+    for (cohort, stage), n in counts.items():
+        stages[stage] = stages.get(stage, 0) + n
+        cohorts.setdefault(cohort, {})[stage] = n
+    return stages, cohorts
+
+
 def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
-    active = Profile.objects.filter(status=Profile.Status.ACTIVE)
-    stages = dict(active.values_list("lifecycle_stage").annotate(n=Count("id")).order_by())
+    stages, cohorts = _stages(now.end, live=True)
+    previous, _cohorts = _stages(before.end, live=False)
     total = sum(stages.values())
+    total_before = sum(previous.values()) or None
     customers = stages.get(Profile.Lifecycle.CUSTOMER, 0)
+    customers_before = previous.get(Profile.Lifecycle.CUSTOMER) if previous else None
     figures = [
-        Figure(_("People"), total),
-        Figure(_("Customers"), customers),
-        Figure(_("Customer rate (%)"), round(100 * customers / total, 1) if total else None),
+        Figure(_("People"), total, total_before),
+        Figure(_("Customers"), customers, customers_before),
+        Figure(
+            _("Customer rate (%)"),
+            round(100 * customers / total, 1) if total else None,
+            round(100 * customers_before / total_before, 1) if total_before else None,
+        ),
     ]
     days_now, days_before = _days_to_convert(now), _days_to_convert(before)
     figures.append(Figure(_("Median days to convert"), _median(days_now), _median(days_before)))
@@ -455,16 +483,9 @@ def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
         for stage in STAGES
     ]
     first_month = (now.end.replace(day=1) - timedelta(days=150)).replace(day=1)
-    cohorts: dict[date, dict[str, int]] = {}
-    for row in (
-        active.filter(created_at__date__gte=first_month, created_at__date__lte=now.end)
-        .annotate(month=TruncMonth("created_at"))
-        .values("month", "lifecycle_stage")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
-        month = row["month"].date() if hasattr(row["month"], "date") else row["month"]
-        cohorts.setdefault(month, {})[row["lifecycle_stage"]] = row["n"]
+    cohorts = {
+        month: counts for month, counts in cohorts.items() if first_month <= month <= now.end
+    }
     cohort_rows = [
         (f"{month:%Y-%m}", sum(counts.values()), *(counts.get(stage, 0) for stage in STAGES))
         for month, counts in sorted(cohorts.items())
@@ -472,7 +493,7 @@ def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
     return figures, [
         Table(_("People by lifecycle stage"), (_("Stage"), _("People"), _("Share (%)")), funnel),
         Table(
-            _("Cohorts by sign-up month: where they are now"),
+            _("Cohorts by sign-up month: where they were at the end of the period"),
             (_("Month"), _("People"), *STAGES),
             cohort_rows,
         ),
@@ -480,6 +501,85 @@ def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
             _("Time to convert: days from first seen to a conversion"),
             (_("Days"), _("Conversions"), _("Before")),
             to_convert,
+        ),
+    ]
+
+
+BROADCAST_COLUMNS = (
+    _("Broadcast"),
+    _("Sent"),
+    _("Delivered"),
+    _("Opened"),
+    _("Clicked"),
+    _("Open rate (%)"),
+    _("Click rate (%)"),
+)
+
+
+def _broadcast_tables(now: Period) -> list[Table]:
+    """The broadcasts of the period, best and worst by click rate (then open rate)."""
+    rows = broadcast_rows(start=now.start, end=now.end)
+    return [
+        Table(_("Best broadcasts"), BROADCAST_COLUMNS, rows[:5]),
+        Table(_("Worst broadcasts"), BROADCAST_COLUMNS, list(reversed(rows[5:]))[:5]),
+    ]
+
+
+def _journeys(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
+    totals = message_totals(start=now.start, end=now.end, origin_kind="journey")
+    previous = message_totals(start=before.start, end=before.end, origin_kind="journey")
+    all_now = message_totals(start=now.start, end=now.end)
+    all_before = message_totals(start=before.start, end=before.end)
+    figures = [
+        Figure(_("Journey messages sent"), totals.sent, previous.sent),
+        Figure(_("Journey messages delivered"), totals.delivered, previous.delivered),
+        Figure(_("Opened"), totals.opened, previous.opened),
+        Figure(_("Clicked"), totals.clicked, previous.clicked),
+        Figure(_("Journey conversions"), totals.converted, previous.converted),
+        Figure(
+            _("Click rate (%)"),
+            rate(totals.clicked, totals.delivered),
+            rate(previous.clicked, previous.delivered),
+        ),
+        Figure(_("All messages sent"), all_now.sent, all_before.sent),
+        Figure(_("Messages skipped"), all_now.skipped, all_before.skipped, rise_is_bad=True),
+    ]
+    return figures, [
+        Table(
+            _("Journeys: per step and variant"),
+            (
+                _("Journey"),
+                _("Step"),
+                _("Variant"),
+                _("Sent"),
+                _("Delivered"),
+                _("Opened"),
+                _("Clicked"),
+                _("Converted"),
+                _("Click rate (%)"),
+            ),
+            journey_step_rows(start=now.start, end=now.end),
+        ),
+        Table(
+            _("A/B splits: conversion per variant, lift over the holdout"),
+            (
+                _("Journey"),
+                _("Split"),
+                _("Variant"),
+                _("Holdout"),
+                _("Assigned"),
+                _("Converted"),
+                _("Conversion rate (%)"),
+                _("Lift (%)"),
+                _("p-value"),
+                _("Significant (p < 0.05)"),
+            ),
+            ab_rows(start=now.start, end=now.end),
+        ),
+        Table(
+            _("Broadcasts"),
+            BROADCAST_COLUMNS,
+            broadcast_rows(start=now.start, end=now.end),
         ),
     ]
 
@@ -514,6 +614,13 @@ DEFINITIONS: dict[str, Definition] = {
             _("People by lifecycle stage, and cohorts by sign-up month."),
             "monthly",
             _funnel,
+        ),
+        Definition(
+            "journeys",
+            _("Journey and A/B performance"),
+            _("Messages per journey, step and variant; A/B lift and significance; broadcasts."),
+            "weekly",
+            _journeys,
         ),
     )
 }

@@ -125,6 +125,102 @@ class Conversion(models.Model):
         return f"{self.day} {self.name}"
 
 
+class MessageMetric(models.TextChoices):
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Skipped")
+    FAILED = "failed", _("Failed")
+    OPENED = "opened", _("Opened")
+    OPENED_MACHINE = "opened_machine", _("Opened by a machine")
+    CLICKED = "clicked", _("Clicked")
+    CLICKED_MACHINE = "clicked_machine", _("Clicked by a machine")
+    BOUNCED = "bounced", _("Bounced")
+    COMPLAINED = "complained", _("Complained")
+    ASSIGNED = "assigned", _("Assigned to a variant")
+    CONVERTED = "converted", _("Converted")
+
+
+class DailyMessages(models.Model):
+    """Messages per day, origin (a broadcast, or a journey with its step and A/B variant),
+    channel and metric (sent, skipped by reason, failed, opened, clicked, bounced, ...).
+
+    The engagement metrics count the campaigns' events (read by the events cursor); the
+    outbox's skips and failures, the journeys' variant assignments and conversions are
+    recounted over recent days. `erased` rows hold the counts of erased people's events,
+    which a rebuild can no longer read from the log.
+    """
+
+    Metric = MessageMetric
+
+    class OriginKind(models.TextChoices):
+        BROADCAST = "broadcast", _("Broadcast")
+        JOURNEY = "journey", _("Journey")
+
+    day = models.DateField(verbose_name=_("day"))
+    origin_kind = models.CharField(
+        max_length=16, choices=OriginKind.choices, verbose_name=_("origin kind")
+    )
+    origin_id = models.BigIntegerField(verbose_name=_("origin id"))
+    step = models.CharField(max_length=64, blank=True, verbose_name=_("step"))
+    variant = models.CharField(max_length=64, blank=True, verbose_name=_("variant"))
+    channel = models.CharField(max_length=12, blank=True, verbose_name=_("channel"))
+    metric = models.CharField(
+        max_length=16, choices=MessageMetric.choices, verbose_name=_("metric")
+    )
+    reason = models.CharField(max_length=16, blank=True, verbose_name=_("reason"))
+    erased = models.BooleanField(default=False, verbose_name=_("erased"))
+    count = models.IntegerField(default=0, verbose_name=_("count"))
+
+    class Meta:
+        verbose_name = _("daily messages")
+        verbose_name_plural = _("daily messages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "day",
+                    "origin_kind",
+                    "origin_id",
+                    "step",
+                    "variant",
+                    "channel",
+                    "metric",
+                    "reason",
+                    "erased",
+                ],
+                name="daily_messages_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["day", "origin_kind"], name="daily_messages_day_origin_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.origin_kind} {self.origin_id} {self.metric}: {self.count}"
+
+
+class DailyLifecycle(models.Model):
+    """Active people per lifecycle stage and sign-up month (cohort), as counted on a day:
+    a snapshot kept each day, refreshed by beat through the day."""
+
+    day = models.DateField(verbose_name=_("day"))
+    cohort = models.DateField(
+        help_text=_("First day of the sign-up month."), verbose_name=_("cohort")
+    )
+    stage = models.CharField(max_length=16, verbose_name=_("stage"))
+    count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
+
+    class Meta:
+        verbose_name = _("daily lifecycle")
+        verbose_name_plural = _("daily lifecycle")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "cohort", "stage"], name="daily_lifecycle_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.cohort:%Y-%m} {self.stage}: {self.count}"
+
+
 class ReportSchedule(models.Model):
     """A built-in report sent by email to recipients after each week or month."""
 

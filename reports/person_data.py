@@ -18,6 +18,7 @@ from core.counts import counts_add
 from profiles.models import Event
 from reports.models import RollupCursor
 from reports.services.conversions import conversions_add
+from reports.services.messages import messages_erase
 from reports.services.rollups import LEDGERS, grouped_rows
 
 
@@ -32,6 +33,7 @@ def reports_erase(profile_ids: Sequence[int]) -> int:
     ledger = next(ledger for ledger in LEDGERS if ledger.name == "events")
     cursor = RollupCursor.objects.select_for_update().filter(name=ledger.name).first()
     if cursor is None or cursor.rebuilt_at is None:
+        messages_erase(profile_ids=profile_ids, unread=Q(id__gte=0))
         return 0  # the first catch-up counts the whole ledger, folded counts included
     unread = Q(id__gt=cursor.position)
     for low, high, _ in cursor.gaps:
@@ -39,6 +41,8 @@ def reports_erase(profile_ids: Sequence[int]) -> int:
     rows = Event.objects.filter(unread, profile_id__in=profile_ids)
     # Their conversions too, attributed while their touches still exist.
     conversions_add(rows.values_list("id", flat=True))
+    # Their message counts move to erased rows, which a rebuild keeps.
+    messages_erase(profile_ids=profile_ids, unread=unread)
     return counts_add(
         model=ledger.rollup, keys=("day", *ledger.keys), rows=grouped_rows(ledger, rows)
     )

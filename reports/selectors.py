@@ -12,16 +12,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Avg, Count, Q, Sum
+from django.db.models.functions import TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import BlockedAddress, Message
+from campaigns.models import BlockedAddress
 from collection.models import ImportJob
 from consent.models import DataSubjectRequest, Purpose
 from consent.selectors import contactable_profile_ids
 from profiles.models import DuplicateCandidate, IdentityConflict, Profile
-from reports.models import DailyConsents, DailyEvents, FigureSnapshot
+from reports.models import DailyConsents, DailyEvents, DailyLifecycle, FigureSnapshot
+from reports.performance import message_totals
 from segments.models import Segment, SegmentSize
 
 
@@ -193,17 +195,19 @@ def dashboard(
             "id", filter=Q(status="failed") & _between("created_at", previous_start, start)
         ),
     )
-    mail = Message.objects.aggregate(
-        sent=Count("id", filter=_between("sent_at", start, tomorrow)),
-        sent_before=Count("id", filter=_between("sent_at", previous_start, start)),
-        opened=Count(
-            "id", filter=_between("sent_at", start, tomorrow) & Q(opened_at__isnull=False)
-        ),
-        clicked=Count(
-            "id", filter=_between("sent_at", start, tomorrow) & Q(clicked_at__isnull=False)
-        ),
-        skipped=Count("id", filter=_between("created_at", start, tomorrow) & Q(status="skipped")),
-    )
+    # From the message rollup (by the day each thing happened), never the outbox.
+    mail_now = message_totals(start=start, end=today)
+    mail_before = message_totals(start=previous_start, end=start - timedelta(days=1))
+    mail = {
+        "sent": mail_now.sent,
+        "sent_before": mail_before.sent,
+        "opened": mail_now.opened,
+        "clicked": mail_now.clicked,
+        "skipped": mail_now.skipped,
+        "skipped_before": mail_before.skipped,
+        "converted": mail_now.converted,
+        "converted_before": mail_before.converted,
+    }
     bounced = BlockedAddress.objects.filter(_between("created_at", start, tomorrow)).count()
     figures = [
         Figure(
@@ -261,8 +265,16 @@ def dashboard(
         Figure(
             _("Emails skipped"),
             mail["skipped"],
+            mail["skipped_before"],
             url=_url("campaigns_message_changelist", "status__exact=skipped"),
             hint=_("no consent, suppressed, capped or undeliverable"),
+        ),
+        Figure(
+            _("Journey conversions"),
+            mail["converted"],
+            mail["converted_before"],
+            url=reverse("admin:reports_report_view", args=["journeys"]),
+            hint=_("goals reached, credited to the journey's last step"),
         ),
         Figure(
             _("Addresses blocked"),
@@ -333,3 +345,37 @@ def dashboard(
             "consents": _consents_chart(chart_since, today),
         },
     )
+
+
+def lifecycle_count() -> dict[tuple[date, str], int]:
+    """Active people now per sign-up month (its first day) and lifecycle stage."""
+    found: dict[tuple[date, str], int] = {}
+    for row in (
+        Profile.objects.filter(status=Profile.Status.ACTIVE)
+        .annotate(month=TruncMonth("created_at"))
+        .values("month", "lifecycle_stage")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        month = row["month"]
+        month = month.date() if isinstance(month, datetime) else month
+        found[(month, row["lifecycle_stage"])] = row["n"]
+    return found
+
+
+def lifecycle_snapshot(*, day: date) -> tuple[date | None, dict[tuple[date, str], int]]:
+    """The latest lifecycle snapshot taken on or before `day`: its day and counts."""
+    taken = (
+        DailyLifecycle.objects.filter(day__lte=day)
+        .order_by("-day")
+        .values_list("day", flat=True)
+        .first()
+    )
+    if taken is None:
+        return None, {}
+    return taken, {
+        (cohort, stage): n
+        for cohort, stage, n in DailyLifecycle.objects.filter(day=taken).values_list(
+            "cohort", "stage", "count"
+        )
+    }

@@ -44,3 +44,11 @@ def figures_snapshot_task() -> int:
     from reports.services import figures_snapshot_refresh
 
     return figures_snapshot_refresh()
+
+
+@shared_task(**RETRY)
+def lifecycle_snapshot_task() -> int:
+    """Count today's people per sign-up month and lifecycle stage (the funnel's cohorts)."""
+    from reports.services import lifecycle_snapshot_take
+
+    return lifecycle_snapshot_take()

@@ -105,7 +105,14 @@ def tracking_click(
         )
     else:
         Message.objects.filter(pk=message.pk, clicked_at__isnull=True).update(clicked_at=at)
-        Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=at)
+        if Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=at):
+            # A click implies an open (images blocked): the open event says so too.
+            _event(
+                message=message,
+                event_id=f"open:{message.pk}:h",
+                name="Email Opened",
+                properties=_properties(message, machine),
+            )
     link = hashlib.sha256(url.encode()).hexdigest()[:16]
     message_event(
         message=message,

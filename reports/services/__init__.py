@@ -11,13 +11,14 @@ from reports.services.rollups import (
     rollups_catch_up,
     rollups_rebuild,
 )
-from reports.services.snapshots import figures_snapshot_refresh
+from reports.services.snapshots import figures_snapshot_refresh, lifecycle_snapshot_take
 
 __all__ = [
     "LEDGERS",
     "DeliveryRun",
     "RollupCatchUp",
     "figures_snapshot_refresh",
+    "lifecycle_snapshot_take",
     "report_deliveries_run",
     "report_schedule_create",
     "rollups_catch_up",

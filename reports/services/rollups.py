@@ -25,6 +25,7 @@ from core.cursor import id_gaps_after
 from profiles.models import Event, EventAggregate
 from reports.models import DailyConsents, DailyEvents, RollupCursor
 from reports.services.conversions import conversions_add, conversions_rebuild
+from reports.services.messages import messages_add, messages_rebuild, messages_recent_recount
 
 OVERLAP_SECONDS = 600
 RECENT_IDS = 10_000
@@ -150,6 +151,8 @@ def _catch_up(ledger: Ledger, *, overlap_seconds: int, max_rows: int) -> RollupC
     )
     if ledger.rollup is DailyEvents:
         conversions_add(seen)
+        messages_add(seen)
+        messages_recent_recount()
     cursor.save(update_fields=["position", "gaps", "updated_at"])
     return RollupCatchUp(ledger.name, len(seen), cursor.position, len(cursor.gaps))
 
@@ -163,6 +166,7 @@ def _rebuild(ledger: Ledger, cursor: RollupCursor) -> RollupCatchUp:
     counted = _insert_grouped(ledger, rows)
     if ledger.rollup is DailyEvents:
         conversions_rebuild(top=top)
+        messages_rebuild(top=top)
         no_utm = {"utm_source": "", "utm_medium": "", "utm_campaign": ""}
         counts_add(
             model=ledger.rollup,

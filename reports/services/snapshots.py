@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.db import transaction
 from django.utils import timezone
 
-from reports.models import FigureSnapshot
-from reports.selectors import figures_count
+from reports.models import DailyLifecycle, FigureSnapshot
+from reports.selectors import figures_count, lifecycle_count
 
 
 def figures_snapshot_refresh(*, today: date | None = None) -> int:
@@ -29,3 +30,17 @@ def figures_snapshot_refresh(*, today: date | None = None) -> int:
     )
     FigureSnapshot.objects.exclude(name__in=list(figures)).delete()
     return len(figures)
+
+
+@transaction.atomic
+def lifecycle_snapshot_take(*, today: date | None = None) -> int:
+    """Count active people per sign-up month and lifecycle stage into today's snapshot
+    (replacing an earlier count of the same day); how many rows."""
+    today = today or timezone.localdate()
+    rows = [
+        DailyLifecycle(day=today, cohort=cohort, stage=stage, count=n)
+        for (cohort, stage), n in lifecycle_count().items()
+    ]
+    DailyLifecycle.objects.filter(day=today).delete()
+    DailyLifecycle.objects.bulk_create(rows)
+    return len(rows)

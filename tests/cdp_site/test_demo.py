@@ -71,7 +71,7 @@ def test_cdp_demo_loads_overlapping_people_once(capsys: pytest.CaptureFixture[st
 def test_cdp_demo_sends_its_broadcast_once_with_opens_and_clicks_on_profiles(
     mailoutbox: list[Any],
 ) -> None:
-    from campaigns.models import Message
+    from campaigns.models import Broadcast, Message
 
     call_command("cdp_demo")
     call_command("cdp_demo")
@@ -81,8 +81,12 @@ def test_cdp_demo_sends_its_broadcast_once_with_opens_and_clicks_on_profiles(
     assert {m.extra_headers["Message-ID"] for m in mailoutbox} == set(
         sent.values_list("message_id", flat=True)
     )
-    assert Event.objects.filter(name="Email Opened", source__slug="cdp-campaigns").count() == 3
-    assert Event.objects.filter(name="Email Clicked", source__slug="cdp-campaigns").count() == 1
+    issue = Broadcast.objects.get(name="Monthly news, demo issue")
+    of_issue = Event.objects.filter(
+        source__slug="cdp-campaigns", properties__origin="broadcast", properties__origin_id=issue.pk
+    )
+    assert of_issue.filter(name="Email Opened").count() == 3
+    assert of_issue.filter(name="Email Clicked").count() == 1
     broadcast = set(sent.filter(origin_kind="broadcast").values_list("message_id", flat=True))
     endings = {
         m.subject.rpartition(", ")[2]
@@ -143,3 +147,28 @@ def test_the_front_door_leads_to_the_admin(client: Any) -> None:
     assert response.redirect_chain[0] == ("/admin/", 302)
     assert response.redirect_chain[-1][0].startswith("/admin/login/")
     assert response.status_code == 200
+
+
+def test_cdp_demo_gives_the_journey_and_marketing_reports_a_history() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reports.builtin import last_complete_period, report_build
+
+    call_command("cdp_demo")
+    today = timezone.localdate()
+
+    journeys = report_build(code="journeys", start=today - timedelta(days=89), end=today)
+    week = last_complete_period(cadence="weekly", today=today)
+    marketing = report_build(code="marketing", start=week.start, end=week.end)
+
+    steps, splits, broadcasts = journeys.tables
+    assert [row[2] for row in splits.rows] == ["discount", "shipping", "holdout"]
+    assert all(row[4] > 0 for row in splits.rows)
+    assert sum(row[5] for row in splits.rows) > 0
+    assert {row[1] for row in steps.rows} >= {"send_discount", "send_shipping", "welcome"}
+    assert len(broadcasts.rows) == 13
+    best = next(t for t in marketing.tables if str(t.title) == "Best broadcasts")
+    assert len(best.rows) == 1
+    assert best.rows[0][1] > 0

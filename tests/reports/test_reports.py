@@ -203,7 +203,13 @@ def test_the_api_answers_the_same_numbers_and_refuses_bad_periods(history: Any) 
     assert backwards.status_code == 400
     assert backwards.json()["error"]["fields"] == {"end": ["The period ends before it starts."]}
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
-    assert [d["code"] for d in listed.json()] == ["marketing", "consent", "quality", "funnel"]
+    assert [d["code"] for d in listed.json()] == [
+        "marketing",
+        "consent",
+        "quality",
+        "funnel",
+        "journeys",
+    ]
 
 
 def test_the_api_refuses_a_staff_account_in_no_group(history: Any) -> None:

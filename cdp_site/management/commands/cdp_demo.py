@@ -12,14 +12,14 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from campaigns.demo import campaigns_demo_load
+from campaigns.demo import campaigns_demo_ab_journey, campaigns_demo_history, campaigns_demo_load
 from campaigns.journeys.demo import journeys_demo_load
 from cdp_site.roles import ADMIN
 from cdp_site.services import roles_sync, schedule_sync
 from collection.demo import collection_demo_load
 from consent.demo import consent_demo_load
 from profiles.demo import profiles_demo_load, profiles_demo_scan
-from reports.services import figures_snapshot_refresh, rollups_rebuild
+from reports.services import figures_snapshot_refresh, lifecycle_snapshot_take, rollups_rebuild
 from segments.demo import segments_demo_load
 
 DEMO_USER = "steward"
@@ -66,6 +66,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo broadcast: {mail['sent']} emails sent (files under var/mail).")
         journey = journeys_demo_load()
         self.stdout.write(f"Demo welcome journey: {journey['enrolled']} people enrolled.")
+        history = campaigns_demo_history(segment=segment)
+        self.stdout.write(f"Demo newsletter history: {history['broadcasts']} weekly issues.")
+        ab = campaigns_demo_ab_journey(segment=segment)
+        self.stdout.write(f"Demo A/B journey: {ab['enrolled']} people enrolled.")
         rollups_rebuild()  # the dashboard's charts show the demo's history at once
         figures_snapshot_refresh()
+        lifecycle_snapshot_take()
         self.stdout.write(f"Steward login: user {DEMO_USER!r}, password {password!r}")

@@ -1,4 +1,5 @@
-"""Recount (backfill) the daily rollups from the event log and the consent ledger."""
+"""Recount (backfill) the daily rollups from the event log, the consent ledger, the outbox
+and the journeys, and take today's lifecycle snapshot."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from reports.services import rollups_catch_up, rollups_rebuild
+from reports.services import lifecycle_snapshot_take, rollups_catch_up, rollups_rebuild
 
 
 class Command(BaseCommand):
@@ -24,3 +25,5 @@ class Command(BaseCommand):
                 f"{result.ledger}: {result.rows} rows counted, position {result.position}, "
                 f"{result.gaps} gaps"
             )
+        if not options["catch_up"]:
+            self.stdout.write(f"lifecycle: {lifecycle_snapshot_take()} rows counted")

@@ -1,0 +1,68 @@
+"""The funnel's stages and cohorts come from the daily lifecycle snapshot."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from profiles.models import Profile
+from reports.builtin import report_build
+from reports.models import DailyLifecycle
+from reports.services import lifecycle_snapshot_take
+
+pytestmark = pytest.mark.django_db
+
+
+def _people() -> list[Profile]:
+    return [
+        Profile.objects.create(email=f"p{n}@example.org", lifecycle_stage=stage)
+        for n, stage in enumerate(["lead", "lead", "customer", "prospect"])
+    ]
+
+
+def test_the_snapshot_equals_the_profiles_grouped_by_month_and_stage() -> None:
+    _people()
+    Profile.objects.create(email="gone@example.org", status=Profile.Status.ERASED)
+    today = timezone.localdate()
+
+    taken = lifecycle_snapshot_take(today=today)
+    again = lifecycle_snapshot_take(today=today)
+
+    month = today.replace(day=1)
+    assert (taken, again) == (3, 3)
+    assert set(DailyLifecycle.objects.values_list("day", "cohort", "stage", "count")) == {
+        (today, month, "lead", 2),
+        (today, month, "customer", 1),
+        (today, month, "prospect", 1),
+    }
+
+
+def test_the_funnel_reads_the_snapshot_of_each_period_end() -> None:
+    people = _people()
+    today = timezone.localdate()
+    lifecycle_snapshot_take(today=today - timedelta(days=10))
+    Profile.objects.filter(pk=people[0].pk).update(lifecycle_stage="customer")
+    lifecycle_snapshot_take(today=today)
+    # A change after the last snapshot is not seen until the next one.
+    Profile.objects.filter(pk=people[1].pk).update(lifecycle_stage="customer")
+
+    report = report_build(code="funnel", start=today - timedelta(days=6), end=today)
+
+    figures = {str(f.label): (f.value, f.previous) for f in report.figures}
+    assert figures["People"] == (4, 4)
+    assert figures["Customers"] == (2, 1)
+    cohorts = next(t for t in report.tables if "Cohorts" in str(t.title))
+    stages = [stage for stage, _label in Profile.Lifecycle.choices]
+    expected = {"lead": 1, "customer": 2, "prospect": 1}
+    assert cohorts.rows == [(f"{today:%Y-%m}", 4, *(expected.get(stage, 0) for stage in stages))]
+
+
+def test_the_backfill_command_takes_the_day_s_snapshot() -> None:
+    _people()
+
+    call_command("cdp_rollups")
+
+    assert DailyLifecycle.objects.filter(day=timezone.localdate()).count() == 3
