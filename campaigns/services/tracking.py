@@ -107,7 +107,7 @@ def tracking_click(
         Message.objects.filter(pk=message.pk, clicked_at__isnull=True).update(clicked_at=at)
         if Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=at):
             # A click implies an open (images blocked): the open event says so too.
-            _event(
+            message_event(
                 message=message,
                 event_id=f"open:{message.pk}:h",
                 name="Email Opened",

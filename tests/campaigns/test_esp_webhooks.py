@@ -274,6 +274,7 @@ def test_every_service_reports_through_the_same_code_path(
         (p[2], "Email Bounced", False),
         (p[3], "Email Complained", True),
         (p[4], "Email Opened", None),
+        (p[5], "Email Opened", None),  # a person's click implies the open
         (p[5], "Email Clicked", None),
         (p[6], "Email Unsubscribed", None),
     }
