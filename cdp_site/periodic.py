@@ -74,7 +74,7 @@ PERIODIC_TASKS: tuple[PeriodicSpec, ...] = (
         task="collection.tasks.import_leases_requeue_task",
         description="Queue again the imports whose lease expired (CDP_IMPORT_LEASE_SECONDS "
         "without a batch: their worker died); a resumed job imports no row twice.",
-        every_seconds=60,
+        every_seconds=30,
     ),
     PeriodicSpec(
         name="long jobs: resume stalled ones",

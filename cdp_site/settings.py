@@ -468,7 +468,7 @@ CDP_INTAKE_MODE = get_from_env("CDP_INTAKE_MODE", "buffered")
 CDP_IMPORT_MAX_BYTES = env_int("CDP_IMPORT_MAX_BYTES", 100 * 1024 * 1024)
 CDP_IMPORT_TASK_ROWS = env_int("CDP_IMPORT_TASK_ROWS", 5_000)
 # How long a queued or running import may go without a batch before beat queues it again.
-CDP_IMPORT_LEASE_SECONDS = env_int("CDP_IMPORT_LEASE_SECONDS", 180)
+CDP_IMPORT_LEASE_SECONDS = env_int("CDP_IMPORT_LEASE_SECONDS", 90)
 # Duplicate scans, maintenance and retention runs, segment refreshes: a runner renews its
 # lease every third of this; a lease left this long unrenewed is queued again by beat.
 CDP_JOB_LEASE_SECONDS = env_int("CDP_JOB_LEASE_SECONDS", 90)
