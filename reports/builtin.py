@@ -511,6 +511,7 @@ BROADCAST_COLUMNS = (
     _("Delivered"),
     _("Opened"),
     _("Clicked"),
+    _("Unsubscribed"),
     _("Open rate (%)"),
     _("Click rate (%)"),
 )
@@ -537,6 +538,12 @@ def _journeys(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
         Figure(_("Clicked"), totals.clicked, previous.clicked),
         Figure(_("Journey conversions"), totals.converted, previous.converted),
         Figure(
+            _("Unsubscribed from a journey's email"),
+            totals.unsubscribed,
+            previous.unsubscribed,
+            rise_is_bad=True,
+        ),
+        Figure(
             _("Click rate (%)"),
             rate(totals.clicked, totals.delivered),
             rate(previous.clicked, previous.delivered),
@@ -555,6 +562,7 @@ def _journeys(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
                 _("Delivered"),
                 _("Opened"),
                 _("Clicked"),
+                _("Unsubscribed"),
                 _("Converted"),
                 _("Click rate (%)"),
             ),

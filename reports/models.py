@@ -135,6 +135,7 @@ class MessageMetric(models.TextChoices):
     CLICKED_MACHINE = "clicked_machine", _("Clicked by a machine")
     BOUNCED = "bounced", _("Bounced")
     COMPLAINED = "complained", _("Complained")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
     ASSIGNED = "assigned", _("Assigned to a variant")
     CONVERTED = "converted", _("Converted")
 
