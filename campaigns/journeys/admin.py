@@ -74,7 +74,7 @@ def trigger_describe(trigger: dict[str, Any]) -> str:
 
 class JourneyForm(forms.ModelForm):
     definition = forms.CharField(
-        label=_("definition"),
+        label=_("Definition"),
         widget=forms.Textarea(attrs={"rows": 24, "cols": 100, "class": "vLargeTextField"}),
         help_text=_("JSON: trigger, start and steps (see the journeys guide)."),
     )

@@ -73,8 +73,20 @@ def retention_run(
             )
             % {"review_days": review_days()}
         )
-    run = RetentionRun.objects.create(policy=policy, dry_run=dry_run, cutoff=cutoff)
-    candidates = retention_candidates(policy=policy, cutoff=cutoff)
+    # A real run goes on, under the same record and cutoff, until no profile is left: the
+    # next batch of a long run, or the run of a worker that died (the job lease lets one
+    # runner at a time), continues the unfinished one instead of starting another.
+    run = None
+    if not dry_run:
+        run = (
+            RetentionRun.objects.filter(policy=policy, dry_run=False, finished_at__isnull=True)
+            .order_by("-pk")
+            .first()
+        )
+    if run is None:
+        run = RetentionRun.objects.create(policy=policy, dry_run=dry_run, cutoff=cutoff)
+    candidates = retention_candidates(policy=policy, cutoff=run.cutoff)
+    done = dry_run
     if dry_run:
         run.matched = candidates.count()
         policy.dry_run_at = now
@@ -86,6 +98,7 @@ def retention_run(
             with transaction.atomic():
                 ids = list(candidates[:size])
                 if not ids:
+                    done = True
                     break
                 person_erase(profile_ids=ids)
                 run.matched += len(ids)
@@ -93,7 +106,8 @@ def retention_run(
                 run.save(update_fields=["matched", "anonymised"])  # progress
             batches += 1
             logger.info("retention %s: %s anonymised so far", policy.pk, run.anonymised)
-    run.finished_at = timezone.now()
+    if done:
+        run.finished_at = timezone.now()
     run.save(update_fields=["matched", "anonymised", "finished_at"])
     return run
 
@@ -112,8 +126,14 @@ def retention_apply(*, max_batches: int = 20) -> dict[str, int]:
             continue
         if policy.dry_run_at > timezone.now() - timedelta(days=review_days()):
             continue
+        before = (
+            RetentionRun.objects.filter(policy=policy, dry_run=False, finished_at__isnull=True)
+            .values_list("anonymised", flat=True)
+            .first()
+            or 0
+        )
         run = retention_run(policy=policy, dry_run=False, max_batches=max_batches)
-        totals["anonymised"] += run.anonymised
-        if run.anonymised >= max_batches * settings.CDP_RETENTION_BATCH:
+        totals["anonymised"] += run.anonymised - before
+        if run.finished_at is None:
             totals["more"] += 1
     return totals

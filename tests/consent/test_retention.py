@@ -92,9 +92,11 @@ def test_a_real_run_anonymises_in_bounded_batches_and_logs_it(
     policy = reviewed(policy)
 
     first = retention_run(policy=policy, dry_run=False, max_batches=2)
-    assert (first.matched, first.anonymised) == (4, 4)
+    assert (first.matched, first.anonymised, first.finished_at) == (4, 4, None)
+    # The next call (the task queued again, or beat's after a worker died) continues it.
     second = retention_run(policy=policy, dry_run=False, max_batches=2)
-    assert second.anonymised == 1
+    assert (second.pk, second.anonymised, second.cutoff) == (first.pk, 5, first.cutoff)
+    assert second.finished_at is not None
 
     assert set(
         Profile.objects.filter(pk__in=[p.pk for p in old]).values_list("status", "email")
@@ -103,10 +105,23 @@ def test_a_real_run_anonymises_in_bounded_batches_and_logs_it(
     assert Event.objects.count() == 0
     assert list(
         RetentionRun.objects.filter(dry_run=False).values_list("anonymised", flat=True)
-    ) == [
-        1,
-        4,
-    ]
+    ) == [5]
+
+
+def test_beat_continues_a_long_run_under_one_record_until_none_is_left(
+    policy: Any, settings: Any
+) -> None:
+    settings.CDP_RETENTION_BATCH = 2
+    for i in range(5):
+        prospect(f"old{i}@example.org", idle=FOUR_YEARS)
+    reviewed(policy)
+
+    assert retention_apply(max_batches=1) == {"dry_runs": 0, "anonymised": 2, "more": 1}
+    assert retention_apply(max_batches=1) == {"dry_runs": 0, "anonymised": 2, "more": 1}
+    assert retention_apply(max_batches=1) == {"dry_runs": 0, "anonymised": 1, "more": 1}
+    assert retention_apply(max_batches=1) == {"dry_runs": 0, "anonymised": 0, "more": 0}
+    runs = RetentionRun.objects.filter(dry_run=False)
+    assert [(run.anonymised, run.finished_at is not None) for run in runs] == [(5, True)]
 
 
 def test_beat_dry_runs_a_new_policy_first_then_applies_it(policy: Any) -> None:
