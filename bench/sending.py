@@ -137,6 +137,7 @@ def _claims(count: int) -> tuple[list[Any], dict[int, Any]]:
         profiles=list(profiles.values()),
         purpose_id=rows[0]["purpose_id"],
         uses=loaded.uses,
+        messages={row["profile_id"]: row["pk"] for row in rows},
     )
     return claims, contexts
 

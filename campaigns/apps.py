@@ -18,6 +18,12 @@ class CampaignsConfig(AppConfig):
 
         events_appended_register(app="campaigns", listener=_journeys_soon)
 
+        # An unsubscribe link names the email it came in: that message counts it.
+        from campaigns.services.delivery_events import unsubscribe_link_followed
+        from consent.hooks import unsubscribed_register
+
+        unsubscribed_register(app="campaigns", listener=unsubscribe_link_followed)
+
 
 def _journeys_soon(*, kind: str) -> None:
     """New events (tracked, or segment entries): enrol and wake people now, not at the tick."""

@@ -8,6 +8,7 @@ of token can never be replayed as another.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -62,17 +63,39 @@ def confirm_token_read(*, token: str) -> int:
     return _int_field(payload, "r")
 
 
-def unsubscribe_token_make(*, profile_id: int, purpose_id: int) -> str:
-    return token_sign_object(obj={"p": profile_id, "u": purpose_id}, salt=UNSUBSCRIBE_SALT)
+def unsubscribe_token_make(
+    *, profile_id: int, purpose_id: int, message_id: int | None = None
+) -> str:
+    """`message_id`: the outbox message the link was sent in (campaigns' emails), so the
+    withdrawal is counted for that message; links without it work the same."""
+    obj: dict[str, int] = {"p": profile_id, "u": purpose_id}
+    if message_id is not None:
+        obj["m"] = message_id
+    return token_sign_object(obj=obj, salt=UNSUBSCRIBE_SALT)
 
 
-def unsubscribe_token_read(*, token: str) -> tuple[int, int]:
-    """(profile id, purpose id) of an unsubscribe link; such links never expire."""
+@dataclass(frozen=True)
+class UnsubscribeLink:
+    profile_id: int
+    purpose_id: int
+    message_id: int | None  # None for links made before messages were named, or by hand
+
+
+def unsubscribe_link_read(*, token: str) -> UnsubscribeLink:
+    """What an unsubscribe link names; such links never expire."""
     try:
         payload = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
     except (signing.BadSignature, ValueError) as error:
         raise InvalidLink(gettext("This link is not valid.")) from error
-    return _int_field(payload, "p"), _int_field(payload, "u")
+    profile_id, purpose_id = _int_field(payload, "p"), _int_field(payload, "u")
+    message_id = _int_field(payload, "m") if "m" in payload else None
+    return UnsubscribeLink(profile_id, purpose_id, message_id)
+
+
+def unsubscribe_token_read(*, token: str) -> tuple[int, int]:
+    """(profile id, purpose id) of an unsubscribe link; such links never expire."""
+    link = unsubscribe_link_read(token=token)
+    return link.profile_id, link.purpose_id
 
 
 def preferences_token_make(*, profile_id: int) -> str:
@@ -93,8 +116,10 @@ def confirm_url(*, record_id: int) -> str:
     return public_url(reverse("consent:confirm", kwargs={"token": token}))
 
 
-def unsubscribe_url(*, profile_id: int, purpose_id: int) -> str:
-    token = unsubscribe_token_make(profile_id=profile_id, purpose_id=purpose_id)
+def unsubscribe_url(*, profile_id: int, purpose_id: int, message_id: int | None = None) -> str:
+    token = unsubscribe_token_make(
+        profile_id=profile_id, purpose_id=purpose_id, message_id=message_id
+    )
     return public_url(token_path(name="consent:unsubscribe", token=token))
 
 
@@ -103,9 +128,11 @@ def preferences_url(*, profile_id: int) -> str:
     return public_url(token_path(name="consent:preferences", token=token))
 
 
-def consent_unsubscribe_headers(*, profile_id: int, purpose_id: int) -> dict[str, str]:
+def consent_unsubscribe_headers(
+    *, profile_id: int, purpose_id: int, message_id: int | None = None
+) -> dict[str, str]:
     """The List-Unsubscribe and List-Unsubscribe-Post (RFC 8058 one-click) headers of an email."""
-    url = unsubscribe_url(profile_id=profile_id, purpose_id=purpose_id)
+    url = unsubscribe_url(profile_id=profile_id, purpose_id=purpose_id, message_id=message_id)
     return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Avg, Count, F, Q, Sum
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from consent.models import DataSubjectRequest, Purpose, RetentionRun
 from consent.selectors import contactable_profile_ids
@@ -511,6 +512,7 @@ BROADCAST_COLUMNS = (
     _("Delivered"),
     _("Opened"),
     _("Clicked"),
+    pgettext_lazy("messages", "Unsubscribed"),
     _("Open rate (%)"),
     _("Click rate (%)"),
 )
@@ -537,6 +539,12 @@ def _journeys(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
         Figure(_("Clicked"), totals.clicked, previous.clicked),
         Figure(_("Journey conversions"), totals.converted, previous.converted),
         Figure(
+            _("Unsubscribed from a journey's email"),
+            totals.unsubscribed,
+            previous.unsubscribed,
+            rise_is_bad=True,
+        ),
+        Figure(
             _("Click rate (%)"),
             rate(totals.clicked, totals.delivered),
             rate(previous.clicked, previous.delivered),
@@ -555,6 +563,7 @@ def _journeys(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
                 _("Delivered"),
                 _("Opened"),
                 _("Clicked"),
+                pgettext_lazy("messages", "Unsubscribed"),
                 _("Converted"),
                 _("Click rate (%)"),
             ),

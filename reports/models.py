@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from consent.models import Purpose
 from profiles.models import Source
@@ -135,6 +136,7 @@ class MessageMetric(models.TextChoices):
     CLICKED_MACHINE = "clicked_machine", _("Clicked by a machine")
     BOUNCED = "bounced", _("Bounced")
     COMPLAINED = "complained", _("Complained")
+    UNSUBSCRIBED = "unsubscribed", pgettext_lazy("messages", "Unsubscribed")
     ASSIGNED = "assigned", _("Assigned to a variant")
     CONVERTED = "converted", _("Converted")
 

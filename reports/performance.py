@@ -29,6 +29,7 @@ class Counts:
     hard_bounced: int = 0
     opened: int = 0
     clicked: int = 0
+    unsubscribed: int = 0
     converted: int = 0
     skipped: int = 0
     assigned: int = 0
@@ -48,6 +49,8 @@ class Counts:
             self.opened += n
         elif metric == Metric.CLICKED:
             self.clicked += n
+        elif metric == Metric.UNSUBSCRIBED:
+            self.unsubscribed += n
         elif metric == Metric.CONVERTED:
             self.converted += n
         elif metric == Metric.SKIPPED:
@@ -78,7 +81,8 @@ def rate(part: int, whole: int) -> float | None:
 
 
 def journey_step_rows(*, start: date, end: date) -> list[tuple[Any, ...]]:
-    """Per journey, step and variant: sent, delivered, opened, clicked, converted."""
+    """Per journey, step and variant: sent, delivered, opened, clicked, unsubscribed,
+    converted."""
     counts = message_counts(
         start=start, end=end, keys=("origin_id", "step", "variant"), origin_kind="journey"
     )
@@ -98,6 +102,7 @@ def journey_step_rows(*, start: date, end: date) -> list[tuple[Any, ...]]:
                 item.delivered,
                 item.opened,
                 item.clicked,
+                item.unsubscribed,
                 item.converted,
                 rate(item.clicked, item.delivered),
             )
@@ -186,13 +191,14 @@ def broadcast_rows(*, start: date, end: date) -> list[tuple[Any, ...]]:
             item.delivered,
             item.opened,
             item.clicked,
+            item.unsubscribed,
             rate(item.opened, item.delivered),
             rate(item.clicked, item.delivered),
         )
         for (broadcast_id,), item in counts.items()
         if item.sent
     ]
-    return sorted(rows, key=lambda row: (-(row[6] or 0), -(row[5] or 0), row[0]))
+    return sorted(rows, key=lambda row: (-(row[7] or 0), -(row[6] or 0), row[0]))
 
 
 def message_totals(*, start: date, end: date, origin_kind: str | None = None) -> Counts:
@@ -205,6 +211,7 @@ def message_totals(*, start: date, end: date, origin_kind: str | None = None) ->
         total.hard_bounced += item.hard_bounced
         total.opened += item.opened
         total.clicked += item.clicked
+        total.unsubscribed += item.unsubscribed
         total.converted += item.converted
         total.skipped += item.skipped
         total.assigned += item.assigned

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -23,9 +23,17 @@ def organisation() -> dict[str, str]:
 
 
 def contexts_build(
-    *, profiles: Sequence[Profile], purpose_id: int, uses: frozenset[str] = frozenset({"*"})
+    *,
+    profiles: Sequence[Profile],
+    purpose_id: int,
+    uses: frozenset[str] = frozenset({"*"}),
+    messages: Mapping[int, int] | None = None,
 ) -> dict[int, dict[str, Any]]:
-    """The Liquid context of each profile; segments, personas and consents only if used."""
+    """The Liquid context of each profile; segments, personas and consents only if used.
+
+    `messages`: {profile id: the outbox message being rendered for them}; its unsubscribe
+    link then names the message, which counts the unsubscribe."""
+    messages = messages or {}
     ids = [p.pk for p in profiles]
     everything = "*" in uses
     segments: dict[int, list[str]] = defaultdict(list)
@@ -64,7 +72,11 @@ def contexts_build(
             "segments": segments[profile.pk],
             "personas": personas[profile.pk],
             "links": {
-                "unsubscribe": unsubscribe_url(profile_id=profile.pk, purpose_id=purpose_id),
+                "unsubscribe": unsubscribe_url(
+                    profile_id=profile.pk,
+                    purpose_id=purpose_id,
+                    message_id=messages.get(profile.pk),
+                ),
                 "preferences": preferences_url(profile_id=profile.pk),
             },
             "organisation": org,

@@ -12,6 +12,10 @@ service's own tracking webhook (through django-anymail, `campaigns/esp.py`) all 
 | complained | the address blocked for email, `Email Complained` |
 | opened / clicked | as the pixel and the signed redirect (machine ones flagged) |
 | unsubscribed | the purpose withdrawn (proof: the report), `Email Unsubscribed` |
+
+The unsubscribe link of our own emails names its message too: when it withdraws the
+purpose (consent's ledger, with the click's proof), `unsubscribe_link_followed` hears it
+through consent's hook and records it here as an `unsubscribed` report of that message.
 """
 
 from __future__ import annotations
@@ -166,4 +170,33 @@ def _unsubscribed(message: Message, event: DeliveryEvent) -> bool:
     return True
 
 
-__all__ = ["TYPES", "DeliveryEvent", "delivery_event_record", "status_of"]
+def unsubscribe_link_followed(
+    *, profile_ids: frozenset[int], purpose_id: int, message_id: int, source: str
+) -> bool:
+    """Consent's hook: a link sent in this message withdrew its purpose. Recorded only for
+    a sent email of that purpose to that person (a forged or foreign id records nothing);
+    the event is once per message, however many clicks."""
+    message = (
+        Message.objects.filter(
+            pk=message_id,
+            profile_id__in=profile_ids,
+            purpose_id=purpose_id,
+            channel=Message.Channel.EMAIL,
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if message is None:
+        return False
+    return delivery_event_record(
+        DeliveryEvent(type="unsubscribed", message_pk=message, source=source)
+    )
+
+
+__all__ = [
+    "TYPES",
+    "DeliveryEvent",
+    "delivery_event_record",
+    "status_of",
+    "unsubscribe_link_followed",
+]

@@ -413,7 +413,9 @@ def content_build(*, claimed: Claimed, context: dict[str, Any], track: bool = Tr
             {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
             if link
             else consent_unsubscribe_headers(
-                profile_id=claimed.profile.pk, purpose_id=claimed.purpose_id
+                profile_id=claimed.profile.pk,
+                purpose_id=claimed.purpose_id,
+                message_id=claimed.pk or None,
             )
         )
     return Content(subject=rendered.subject, text=rendered.text, html=html, headers=headers)
@@ -540,6 +542,22 @@ def _retry_later(claimed: Claimed, error: str, now: datetime) -> None:
     )
 
 
+def _one_per_profile(items: Sequence[Claimed]) -> list[list[Claimed]]:
+    """The items in groups where each person appears once (almost always one group)."""
+    groups: list[list[Claimed]] = []
+    seen: list[set[int]] = []
+    for item in items:
+        for group, people in zip(groups, seen, strict=True):
+            if item.profile.pk not in people:
+                group.append(item)
+                people.add(item.profile.pk)
+                break
+        else:
+            groups.append([item])
+            seen.append({item.profile.pk})
+    return groups
+
+
 def outbox_send_claimed(
     *, claimed: Sequence[Claimed], result: SendResult, mailer: Any = None
 ) -> SendResult:
@@ -561,10 +579,16 @@ def outbox_send_claimed(
             for item in items:
                 item.version = loaded
             uses = loaded.uses
-        built = contexts_build(
-            profiles=[i.profile for i in items], purpose_id=purpose_id, uses=uses
-        )
-        contexts.update({i.pk: built[i.profile.pk] for i in items})
+        # A context per person, whose unsubscribe link names the message: a person with
+        # two messages in the batch (two origins) gets one context for each.
+        for group in _one_per_profile(items):
+            built = contexts_build(
+                profiles=[i.profile for i in group],
+                purpose_id=purpose_id,
+                uses=uses,
+                messages={i.profile.pk: i.pk for i in group},
+            )
+            contexts.update({i.pk: built[i.profile.pk] for i in group})
     system_source_get(slug=EVENT_SOURCE, name=EVENT_SOURCE_NAME)
     calls = [i for i in claimed if i.channel == Message.Channel.WEBHOOK]
     if calls:

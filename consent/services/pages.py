@@ -8,7 +8,8 @@ from django.db import transaction
 from django.utils.translation import gettext
 
 from consent.errors import InvalidLink
-from consent.links import preferences_token_read, unsubscribe_token_read
+from consent.hooks import unsubscribed_notify
+from consent.links import preferences_token_read, unsubscribe_link_read
 from consent.models import ConsentRecord, Purpose, PurposeVersion
 from consent.proof import click_proof
 from consent.selectors import consent_state_for_profile
@@ -23,17 +24,26 @@ def consent_unsubscribe(
     *, token: str, ip: str, user_agent: str, one_click: bool
 ) -> tuple[ConsentRecord, bool]:
     """Withdraw the purpose a signed unsubscribe link names: as easy as giving it was."""
-    profile_id, purpose_id = unsubscribe_token_read(token=token)
-    purpose = Purpose.objects.filter(pk=purpose_id).first()
+    link = unsubscribe_link_read(token=token)
+    purpose = Purpose.objects.filter(pk=link.purpose_id).first()
     if purpose is None:
         raise InvalidLink(gettext("This link is not valid."))
-    return consent_record(
-        profile_id=profile_id,
+    record, created = consent_record(
+        profile_id=link.profile_id,
         purpose=purpose,
         status=Status.WITHDRAWN,
         method=Method.UNSUBSCRIBE_LINK,
         proof=click_proof(ip=ip, user_agent=user_agent, one_click=one_click),
     )
+    if link.message_id is not None and record.status == Status.WITHDRAWN:
+        # The email the link came from counts this unsubscribe (once, however many clicks).
+        unsubscribed_notify(
+            profile_ids=frozenset({link.profile_id, record.profile_id}),
+            purpose_id=purpose.pk,
+            message_id=link.message_id,
+            source="one-click" if one_click else "link",
+        )
+    return record, created
 
 
 @transaction.atomic

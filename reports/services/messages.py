@@ -3,10 +3,12 @@
 Two sources, each exact over its raw table:
 
 - The campaigns' events (`Email Sent`, `Webhook Called`, `Email Opened`, `Email Clicked`,
-  `Email Bounced`, `Email Complained`): the events catch-up hands over the ids it read and
-  each campaign event among them adds one to its message's origin on the event's day. An
-  open counts once per message (human and machine apart: the event ids say so); a click
-  counts once per message too, on the day of its first click event (lowest id).
+  `Email Bounced`, `Email Complained`, `Email Unsubscribed`): the events catch-up hands
+  over the ids it read and each campaign event among them adds one to its message's
+  origin on the event's day. An open counts once per message (human and machine apart:
+  the event ids say so); a click counts once per message too, on the day of its first
+  click event (lowest id); an unsubscribe is one event per message (an email service's
+  report, or the unsubscribe link the message carried).
 - The outbox and the journeys' tables, whose rows change state: skips (by reason) and
   failures on the day the message was due, variant assignments (the split step's log) and
   conversions (the enrolment's `converted_at`, attributed to its last step and variant,
@@ -56,6 +58,7 @@ EVENT_NAMES = (
     "Email Clicked",
     "Email Bounced",
     "Email Complained",
+    "Email Unsubscribed",
 )
 STATE_METRICS = (Metric.SKIPPED, Metric.FAILED, Metric.ASSIGNED, Metric.CONVERTED)
 EVENT_METRICS = tuple(metric for metric in Metric.values if metric not in STATE_METRICS)
@@ -149,6 +152,8 @@ def _metric(event: dict[str, Any]) -> tuple[str, str]:
         return (Metric.CLICKED_MACHINE if properties.get("machine") else Metric.CLICKED), ""
     if name == "Email Bounced":
         return Metric.BOUNCED, "hard" if properties.get("hard") else "soft"
+    if name == "Email Unsubscribed":
+        return Metric.UNSUBSCRIBED, ""
     return Metric.COMPLAINED, ""
 
 
@@ -201,6 +206,7 @@ WITH ev AS (
                                               THEN 'clicked_machine' ELSE 'clicked' END
                WHEN 'Email Bounced' THEN 'bounced'
                WHEN 'Email Complained' THEN 'complained'
+               WHEN 'Email Unsubscribed' THEN 'unsubscribed'
                ELSE 'sent' END AS metric,
            CASE WHEN ev.name = 'Email Bounced'
                 THEN CASE WHEN ev.properties->>'hard' = 'true' THEN 'hard' ELSE 'soft' END

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Sum
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given
@@ -24,13 +25,16 @@ from campaigns.journeys.services import journey_enrol
 from campaigns.journeys.triggers import journeys_catch_up
 from campaigns.models import Enrolment, Message, StepLog
 from campaigns.services import (
+    DeliveryEvent,
     bounce_record,
     broadcast_create,
     broadcast_schedule,
+    delivery_event_record,
     outbox_send_due,
     tracking_click,
     tracking_open,
 )
+from consent.links import unsubscribe_token_make
 from consent.services import person_erase
 from profiles.models import Event, Profile
 from profiles.services import profile_merge
@@ -89,6 +93,8 @@ def raw(*, profile_id: int | None = None, events_only: bool = False) -> Counter:
             found[(_day(event.occurred_at), *origin, "bounced", reason)] += 1
         for event in events.filter(message_id=f"complaint:{message.message_id}"):
             found[(_day(event.occurred_at), *origin, "complained", "")] += 1
+        for event in events.filter(message_id=f"unsubscribed:{message.message_id}"):
+            found[(_day(event.occurred_at), *origin, "unsubscribed", "")] += 1
         if events_only:
             continue
         if message.status == "skipped":
@@ -126,11 +132,26 @@ def _broadcast(people: list[Profile], template: Any, purpose: Any) -> list[Messa
     return list(Message.objects.filter(origin_id=broadcast.pk).order_by("id"))
 
 
+def _unsubscribe(message: Message, *, by_link: bool) -> None:
+    """By the one-click link the email carried (it names its message), else by an email
+    service's report."""
+    if by_link:
+        token = unsubscribe_token_make(
+            profile_id=message.profile_id, purpose_id=message.purpose_id, message_id=message.pk
+        )
+        Client().post(f"/consent/unsubscribe/{token}/", {"List-Unsubscribe": "One-Click"})
+    else:
+        delivery_event_record(
+            DeliveryEvent(type="unsubscribed", message_pk=message.pk, source="mailgun")
+        )
+
+
 STEP = st.one_of(
     st.tuples(st.just("open"), st.integers(0, 3), st.booleans()),
     st.tuples(st.just("click"), st.integers(0, 3), st.integers(0, 2), st.booleans()),
     st.tuples(st.just("bounce"), st.integers(0, 3), st.booleans()),
     st.tuples(st.just("complaint"), st.integers(0, 3)),
+    st.tuples(st.just("unsubscribe"), st.integers(0, 3), st.booleans()),
     st.tuples(st.just("catch_up")),
     st.tuples(st.just("erase"), st.integers(0, 3)),
     st.tuples(st.just("merge"), st.integers(0, 3), st.integers(0, 3)),
@@ -176,6 +197,8 @@ def test_message_rollups_equal_the_raw_tables_after_any_history(
             bounce_record(kind="bounce", hard=step[2], status="5.1.1", message_pk=message.pk)
         elif step[0] == "complaint" and message is not None:
             bounce_record(kind="complaint", hard=False, status="abuse", message_pk=message.pk)
+        elif step[0] == "unsubscribe" and message is not None:
+            _unsubscribe(message, by_link=step[2])
         elif step[0] == "catch_up":
             rollups_catch_up()
         elif step[0] == "erase":
@@ -217,6 +240,10 @@ def test_a_journey_counts_sends_assignments_and_conversions_per_step_and_variant
 ) -> None:
     journey = ab_journey
     today = timezone.localdate()
+    messages = Message.objects.filter(origin_kind="journey_step", status="sent").order_by("pk")
+    for message in messages[:2]:
+        _unsubscribe(message, by_link=True)
+        _unsubscribe(message, by_link=True)  # a second click counts nothing more
 
     rollups_catch_up()
 
@@ -234,6 +261,7 @@ def test_a_journey_counts_sends_assignments_and_conversions_per_step_and_variant
         converted
     )
     assert rows[(today, "journey", journey.pk, "send", "a", "email", "sent", "")] == sent
+    assert rows[(today, "journey", journey.pk, "send", "a", "email", "unsubscribed", "")] == 2
     assert sent == variants["a"] == StepLog.objects.filter(step="send").count()
     assert sum(converted.values()) == 10
 
@@ -278,6 +306,7 @@ def ab_journey(smtp_sink: Any, template: Any, newsletter: Any) -> Any:
 def test_the_journey_report_shows_each_variant_its_lift_and_significance(
     ab_journey: Any,
 ) -> None:
+    _unsubscribe(Message.objects.filter(status="sent").earliest("pk"), by_link=True)
     rollups_catch_up()
     today = timezone.localdate()
     variants = Counter(Enrolment.objects.values_list("variant", flat=True))
@@ -295,6 +324,9 @@ def test_the_journey_report_shows_each_variant_its_lift_and_significance(
     assert [row[:5] for row in steps.rows if row[1] == "send"] == [
         ("Welcome", "send", "a", sent, sent)
     ]
+    assert steps.columns[7] == "Unsubscribed"
+    assert [row[7] for row in steps.rows if row[1] == "send"] == [1]
+    assert figures["Unsubscribed from a journey's email"] == (1, 0)
     base_rate = converted["control"] / variants["control"]
     rate_a = converted["a"] / variants["a"]
     p_value, _ = ab_compare(
@@ -342,13 +374,15 @@ def test_the_marketing_report_ranks_broadcasts_by_click_rate(
     for message in loved[:2]:
         tracking_click(message_pk=message.pk, url="https://example.org/", user_agent=BROWSER)
     tracking_open(message_pk=quiet[0].pk, user_agent=BROWSER)
+    _unsubscribe(quiet[1], by_link=True)
     rollups_catch_up()
     today = timezone.localdate()
 
     report = report_build(code="marketing", start=today, end=today)
 
     best = next(table for table in report.tables if str(table.title) == "Best broadcasts")
-    assert best.rows == [("B", 3, 3, 2, 2, 66.7, 66.7), ("B", 3, 3, 1, 0, 33.3, 0.0)]
+    assert best.columns[5] == "Unsubscribed"
+    assert best.rows == [("B", 3, 3, 2, 2, 0, 66.7, 66.7), ("B", 3, 3, 1, 0, 1, 33.3, 0.0)]
 
 
 def test_the_journey_report_is_answered_by_the_api(ab_journey: Any) -> None:
