@@ -153,17 +153,22 @@ def test_a_steward_switches_to_french_and_every_main_page_speaks_it(
     live_server: Any, browser: Any, steward: Any, pages: dict[str, str]
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.get(f"{live_server.url}/admin/login/")
     browser.find_element(By.ID, "id_username").send_keys("amelie")
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    # Each click is a page load: wait for it before the next step (a get would race it).
+    WebDriverWait(browser, 30).until(lambda d: "/admin/login/" not in d.current_url)
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
 
     Select(browser.find_element(By.ID, "language-select")).select_by_value("fr")
-    browser.find_element(By.CSS_SELECTOR, "#language-switch button").click()
+    switch = browser.find_element(By.CSS_SELECTOR, "#language-switch button")
+    switch.click()
+    WebDriverWait(browser, 30).until(staleness_of(switch))
 
     seen = {}
     for name, path in pages.items():

@@ -41,7 +41,8 @@ def test_a_steward_adds_a_field_and_an_origin_with_the_add_buttons(
     live_server: Any, browser: Any, web_form: Any, purposes: Any, lang: str
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     form = form_save(
         form=Form(
@@ -72,6 +73,7 @@ def test_a_steward_adds_a_field_and_an_origin_with_the_add_buttons(
     browser.find_element(By.NAME, "fields-3-required").click()
     browser.find_element(By.CSS_SELECTOR, "input[value=newsletter]").click()
     browser.find_element(By.NAME, "_continue").click()
+    WebDriverWait(browser, 30).until(staleness_of(editor))
     errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".errorlist")]
     saved = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li").text
 
@@ -81,10 +83,14 @@ def test_a_steward_adds_a_field_and_an_origin_with_the_add_buttons(
     inputs = origins.find_elements(By.CSS_SELECTOR, "input[name=allowed_origins]")
     inputs[-1].send_keys("https://www.example.fr/")
     browser.find_element(By.NAME, "_continue").click()
+    # The save is a page load: read the database once the next page says it saved.
+    WebDriverWait(browser, 30).until(staleness_of(origins))
+    source_saved = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li").text
 
     assert add_label == words["add"]
     assert errors == []
     assert words["saved"] in saved
+    assert words["saved"] in source_saved
     form.refresh_from_db()
     assert form.fields == [
         {"name": "email", "label": "Email", "target": "email", "type": "email", "required": False},
