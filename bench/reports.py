@@ -12,9 +12,10 @@ process, a viewer logged in) is requested a few times. At the full size:
   the same run; both must give the same rows. The outbox is filled first: one message a
   person (`--messages`) over four broadcasts and 90 days, with their sent, open, click,
   bounce and complaint events;
-- the incremental catch-up after 10,000 new events, against the full rebuild and against
-  its floor: one hand-written `INSERT … SELECT … ON CONFLICT DO UPDATE` per rollup adding
-  the same new rows' counts to the same tables (each side run three times, alternately,
+- the incremental catch-up after 10,000 new events and 1,000 outbox rows changing state
+  (a held broadcast, due over the last 90 days, cancelled), against the full rebuild and
+  against its floor: one hand-written `INSERT … SELECT … ON CONFLICT DO UPDATE` per
+  rollup adding the same new rows' and changed rows' counts to the same tables (each side run three times, alternately,
   in a transaction rolled back; the best of each kept);
 - one scheduled report (the weekly marketing report) rendered to PDF and handed to the
   mail backend.
@@ -40,6 +41,7 @@ TARGET_REBUILD_RATIO = 1.5
 TARGET_CATCH_UP_RATIO = 0.02
 TARGET_DASHBOARD_RATIO = 1.5
 NEW_EVENTS = 10_000
+STATE_CHANGES = 1_000
 
 # The generated data's conversion event (the bench sets CDP_CONVERSION_EVENTS to it).
 CONVERSION = "purchase"
@@ -357,14 +359,61 @@ FLOOR_SQL = [
        FROM ({MESSAGES_SQL.format(window="e.id > %(events)s")}) n
        ON CONFLICT (day, origin_kind, origin_id, step, variant, channel, metric, reason, erased)
        DO UPDATE SET count = reports_dailymessages.count + excluded.count""",
-    """DELETE FROM reports_dailymessages
-       WHERE metric IN ('skipped', 'failed', 'assigned', 'converted')
-         AND day >= current_date - 2""",
-    f"""INSERT INTO reports_dailymessages
+    # The outbox rows whose state changed since the last catch-up (a held broadcast
+    # cancelled): their skips added on the days they were due.
+    """INSERT INTO reports_dailymessages
          (day, origin_kind, origin_id, step, variant, channel, metric, reason, erased, count)
-       SELECT day, origin_kind, origin_id, step, variant, channel, metric, reason, false, count
-       FROM ({OUTBOX_SQL.format(window="due_at >= current_date - 2")}) n""",
+       SELECT (due_at AT TIME ZONE 'UTC')::date, 'broadcast', origin_id, '', '', channel,
+              status, skip_reason, false, count(*)
+       FROM campaigns_message WHERE id = ANY(%(changed)s)
+       GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+       ON CONFLICT (day, origin_kind, origin_id, step, variant, channel, metric, reason, erased)
+       DO UPDATE SET count = reports_dailymessages.count + excluded.count""",
 ]
+
+
+def hold_and_cancel(count: int) -> list[int]:
+    """A fifth broadcast whose `count` messages, due over the last 90 days, were held and
+    are now cancelled: state changes of old days the next catch-up must count."""
+    from django.db import connection
+
+    from campaigns.models import Broadcast, Message
+    from campaigns.services import broadcast_cancel
+
+    model = Broadcast.objects.filter(name__startswith="Bench broadcast").first()
+    if model is None:
+        return []
+    broadcast = Broadcast.objects.create(
+        name="Bench held broadcast",
+        segment=model.segment,
+        template=model.template,
+        template_version=model.template_version,
+        purpose=model.purpose,
+        status="paused",
+        snapshot_at=model.snapshot_at,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO campaigns_message (origin_kind, origin_id, profile_id, channel,
+                 purpose_id, kind, template_version_id, payload, status, skip_reason,
+                 message_id, due_at, attempts, language, last_error, created_at)
+               SELECT 'broadcast', %(broadcast)s, p.id, 'email', %(purpose)s, 'marketing',
+                 %(version)s, '{}', 'held', '', 'bench-held-' || p.id || '@cdp.bench',
+                 now() - (p.id %% 90) * interval '1 day', 0, '', '', now()
+               FROM (SELECT id FROM profiles_profile ORDER BY id LIMIT %(count)s) p""",
+            {
+                "broadcast": broadcast.pk,
+                "purpose": model.purpose_id,
+                "version": model.template_version_id,
+                "count": count,
+            },
+        )
+    broadcast_cancel(broadcast_id=broadcast.pk)
+    return list(
+        Message.objects.filter(origin_kind="broadcast", origin_id=broadcast.pk).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 class _RolledBack(Exception):
@@ -386,7 +435,7 @@ def _rolled_back(work: Callable[[], object]) -> float:
     return seconds
 
 
-def catch_up_and_floor(runs: int = 3) -> tuple[float, float]:
+def catch_up_and_floor(changed: list[int], runs: int = 3) -> tuple[float, float]:
     """Best seconds of the catch-up and of its floor (the same counts added to the same
     rollups by hand-written SQL), alternately, each rolled back."""
     from django.db import connection
@@ -394,10 +443,11 @@ def catch_up_and_floor(runs: int = 3) -> tuple[float, float]:
     from reports.models import RollupCursor
     from reports.services import rollups_catch_up
 
-    positions = {
+    positions: dict[str, object] = {
         cursor.name: cursor.position
         for cursor in RollupCursor.objects.filter(name__in=("events", "consents"))
     }
+    positions["changed"] = changed
 
     def floor() -> None:
         with connection.cursor() as cursor:
@@ -443,6 +493,9 @@ def main() -> None:
     setup_django()
     small_profiles, small_events = max(args.profiles // 50, 1_000), max(args.events // 50, 5_000)
 
+    from django.db.models import Sum
+
+    from reports.models import DailyMessages
     from reports.services import rollups_catch_up, rollups_rebuild
 
     with timed() as gen_small:
@@ -463,17 +516,22 @@ def main() -> None:
     dash_full = dashboard_seconds()
 
     generate(NEW_EVENTS // 5, NEW_EVENTS, seed=3)
-    catch_up_seconds, floor_seconds = catch_up_and_floor()
+    changed = hold_and_cancel(STATE_CHANGES if messages else 0)
+    catch_up_seconds, floor_seconds = catch_up_and_floor(changed)
     caught = rollups_catch_up()
     counted = sum(result.rows for result in caught if result.ledger == "events")
     if counted != NEW_EVENTS:
         sys.exit(f"the catch-up counted {counted} new events, not {NEW_EVENTS}")
+    cancelled = DailyMessages.objects.filter(metric="skipped", reason="cancelled")
+    if (cancelled.aggregate(n=Sum("count"))["n"] or 0) != len(changed):
+        sys.exit(f"the catch-up did not count the {len(changed)} cancelled messages")
     pdf = pdf_seconds()
 
     figures = {
         "profiles": args.profiles,
         "events": args.events,
         "messages": messages,
+        "state_changes": len(changed),
         "generate_seconds": round(gen_small["seconds"] + gen_full["seconds"], 1),
         "reference_sql_seconds": round(sql_seconds, 3),
         "rebuild_seconds": round(rebuild_seconds, 3),
@@ -506,13 +564,13 @@ def main() -> None:
                 f"≤ {TARGET_REBUILD_RATIO}",
             ),
             (
-                f"catch-up after {NEW_EVENTS:,} events",
+                f"catch-up after {NEW_EVENTS:,} events, {len(changed):,} state changes",
                 catch_up_seconds,
                 figures["catch_up_vs_rebuild"],
                 f"≤ {TARGET_CATCH_UP_RATIO} × rebuild",
             ),
             (
-                f"floor: hand-written upsert of the same {NEW_EVENTS:,} events",
+                "floor: hand-written upserts of the same events and changes",
                 floor_seconds,
                 figures["floor_vs_rebuild"],
                 f"ours {figures['catch_up_vs_floor']} × floor",

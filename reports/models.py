@@ -147,8 +147,9 @@ class DailyMessages(models.Model):
 
     The engagement metrics count the campaigns' events (read by the events cursor); the
     outbox's skips and failures, the journeys' variant assignments and conversions are
-    recounted over recent days. `erased` rows hold the counts of erased people's events,
-    which a rebuild can no longer read from the log.
+    added from the changes database triggers log (`MessageStateChange`). `erased` rows
+    hold the counts of erased people's events, which a rebuild can no longer read from the
+    log.
     """
 
     Metric = MessageMetric
@@ -197,6 +198,40 @@ class DailyMessages(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.origin_kind} {self.origin_id} {self.metric}: {self.count}"
+
+
+class MessageStateChange(models.Model):
+    """A change the message rollup owes: one state count to add (+1) or take back (-1).
+
+    Written by database triggers (migration 0010) when an outbox row becomes skipped or
+    failed, an enrolment converts, or a split step assigns a variant — whatever code or
+    SQL made the change — and consumed (deleted) by the catch-up that adds it, in the same
+    transaction. `journey_pk` empty: the row is an outbox message whose origin is read at
+    catch-up; otherwise the journey, step and variant as they were when counted.
+    """
+
+    at = models.DateTimeField(verbose_name=_("at"))
+    delta = models.SmallIntegerField(verbose_name=_("delta"))
+    metric = models.CharField(
+        max_length=16, choices=MessageMetric.choices, verbose_name=_("metric")
+    )
+    reason = models.CharField(max_length=16, blank=True, verbose_name=_("reason"))
+    message_pk = models.BigIntegerField(null=True, blank=True, verbose_name=_("message"))
+    journey_pk = models.BigIntegerField(null=True, blank=True, verbose_name=_("journey"))
+    step = models.CharField(max_length=64, blank=True, verbose_name=_("step"))
+    variant = models.CharField(max_length=64, blank=True, verbose_name=_("variant"))
+
+    class Meta:
+        verbose_name = _("message state change")
+        verbose_name_plural = _("message state changes")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(delta__in=(-1, 1)), name="message_state_change_delta"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.delta:+d} @ {self.at:%Y-%m-%d}"
 
 
 class DailyLifecycle(models.Model):

@@ -12,8 +12,9 @@ Two sources, each exact over its raw table:
 - The outbox and the journeys' tables, whose rows change state: skips (by reason) and
   failures on the day the message was due, variant assignments (the split step's log) and
   conversions (the enrolment's `converted_at`, attributed to its last step and variant,
-  and the channel of its last message). These are recounted for the last days at every
-  catch-up and in full by the rebuild.
+  and the channel of its last message). Database triggers log each change as -1/+1
+  (`MessageStateChange`, migration 0011, ADR 0029); the catch-up takes the log whole and
+  adds it, the rebuild recounts the tables and empties the log in one snapshot.
 
 An erased person's events are deleted after their counts move to `erased` rows, which the
 rebuild keeps (the outbox and the enrolments keep their rows, anonymous).
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
 from typing import Any
 
 from django.db import connection
@@ -35,10 +35,9 @@ from campaigns.models import Enrolment, Message, StepLog
 from campaigns.services.delivery import EVENT_SOURCE
 from core.counts import counts_add
 from profiles.models import Event, Source
-from reports.models import DailyMessages
+from reports.models import DailyMessages, MessageStateChange
 
 BATCH = 2_000
-RECENT_DAYS = 3
 KEYS = (
     "day",
     "origin_kind",
@@ -295,7 +294,7 @@ def _journey_step(field: str) -> dict[str, Any]:
     }
 
 
-def _state_rows(since: date | None) -> list[dict[str, Any]]:
+def _state_rows() -> list[dict[str, Any]]:
     """Skips and failures (outbox), assignments and conversions (journeys) per day."""
     rows: list[dict[str, Any]] = []
 
@@ -305,8 +304,6 @@ def _state_rows(since: date | None) -> list[dict[str, Any]]:
     messages = Message.objects.filter(
         Q(status=Message.Status.SKIPPED) | Q(status=Message.Status.FAILED, sent_at__isnull=True)
     )
-    if since is not None:
-        messages = messages.filter(due_at__date__gte=since)
     for row in (
         messages.annotate(day=TruncDate("due_at"), **_journey_step("origin_id"))
         .values(
@@ -343,11 +340,9 @@ def _state_rows(since: date | None) -> list[dict[str, Any]]:
             count=row["n"],
             **origin,
         )
-    splits = StepLog.objects.exclude(variant="")
-    if since is not None:
-        splits = splits.filter(at__date__gte=since)
     for row in (
-        splits.annotate(day=TruncDate("at"))
+        StepLog.objects.exclude(variant="")
+        .annotate(day=TruncDate("at"))
         .values("day", "journey_id", "step", "variant")
         .annotate(n=Count("id"))
         .order_by()
@@ -363,8 +358,6 @@ def _state_rows(since: date | None) -> list[dict[str, Any]]:
             count=row["n"],
         )
     converted = Enrolment.objects.filter(converted_at__isnull=False)
-    if since is not None:
-        converted = converted.filter(converted_at__date__gte=since)
     channel = Message.objects.filter(pk=OuterRef("converted_message_id")).values("channel")[:1]
     for row in (
         converted.annotate(
@@ -388,20 +381,145 @@ def _state_rows(since: date | None) -> list[dict[str, Any]]:
     return rows
 
 
-def messages_recount(*, since: date | None) -> int:
-    """Recount the state metrics (skips, failures, assignments, conversions) from `since`
-    (every day when None): their rows change state, so they are counted again, not added."""
-    stale = DailyMessages.objects.filter(metric__in=STATE_METRICS)
-    if since is not None:
-        stale = stale.filter(day__gte=since)
-    stale.delete()
-    return counts_add(model=DailyMessages, keys=KEYS, rows=_state_rows(since))
+# PostgreSQL: the state counts in one statement that also empties the change log, so the
+# two agree: a change committed before the statement is in the count and its log row
+# goes; one committed after keeps its log row for the next catch-up.
+_STATES_SQL = """
+WITH cleared AS (
+    DELETE FROM reports_messagestatechange RETURNING 1
+), states AS (
+    SELECT m.due_at AS at,
+           CASE WHEN m.status = 'skipped' THEN 'skipped' ELSE 'failed' END AS metric,
+           m.skip_reason AS reason,
+           CASE WHEN m.origin_kind = 'broadcast' THEN 'broadcast' ELSE 'journey' END
+               AS origin_kind,
+           CASE WHEN m.origin_kind = 'broadcast' THEN m.origin_id ELSE l.journey_id END
+               AS origin_id,
+           CASE WHEN m.origin_kind = 'broadcast' THEN '' ELSE l.step END AS step,
+           CASE WHEN m.origin_kind = 'broadcast' THEN '' ELSE en.variant END AS variant,
+           m.channel
+    FROM campaigns_message m
+    LEFT JOIN campaigns_steplog l ON m.origin_kind = 'journey_step' AND l.id = m.origin_id
+    LEFT JOIN campaigns_enrolment en ON en.id = l.enrolment_id
+    WHERE (m.status = 'skipped' OR (m.status = 'failed' AND m.sent_at IS NULL))
+      AND (m.origin_kind = 'broadcast' OR l.id IS NOT NULL)
+    UNION ALL
+    SELECT l.at, 'assigned', '', 'journey', l.journey_id, l.step, l.variant, ''
+    FROM campaigns_steplog l WHERE l.variant <> ''
+    UNION ALL
+    SELECT e.converted_at, 'converted', '', 'journey', e.journey_id, e.converted_step,
+           e.variant, coalesce(cm.channel, '')
+    FROM campaigns_enrolment e
+    LEFT JOIN campaigns_message cm ON cm.id = e.converted_message_id
+    WHERE e.converted_at IS NOT NULL
+), grouped AS (
+    SELECT (at AT TIME ZONE %(tz)s)::date AS day, origin_kind, origin_id, step, variant,
+           channel, metric, reason, count(*) AS n
+    FROM states GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+), added AS (
+    INSERT INTO reports_dailymessages
+        (day, origin_kind, origin_id, step, variant, channel, metric, reason, erased, count)
+    SELECT day, origin_kind, origin_id, step, variant, channel, metric, reason, false, n
+    FROM grouped
+    ON CONFLICT (day, origin_kind, origin_id, step, variant, channel, metric, reason, erased)
+    DO UPDATE SET count = reports_dailymessages.count + excluded.count
+)
+SELECT coalesce(sum(n), 0) FROM grouped
+"""
+
+# PostgreSQL: take the logged changes and add them, in one statement. An outbox row's
+# origin is read now (it never changes); a journey's change carries its own.
+_CHANGES_SQL = """
+WITH taken AS (
+    DELETE FROM reports_messagestatechange
+    RETURNING at, delta, metric, reason, message_pk, journey_pk, step, variant
+), resolved AS (
+    SELECT t.at, t.delta, t.metric, t.reason,
+           CASE WHEN t.journey_pk IS NULL AND m.origin_kind = 'broadcast' THEN 'broadcast'
+                ELSE 'journey' END AS origin_kind,
+           CASE WHEN t.journey_pk IS NOT NULL THEN t.journey_pk
+                WHEN m.origin_kind = 'broadcast' THEN m.origin_id ELSE l.journey_id END
+               AS origin_id,
+           CASE WHEN t.journey_pk IS NOT NULL THEN t.step
+                WHEN m.origin_kind = 'broadcast' THEN '' ELSE l.step END AS step,
+           CASE WHEN t.journey_pk IS NOT NULL THEN t.variant
+                WHEN m.origin_kind = 'broadcast' THEN '' ELSE en.variant END AS variant,
+           coalesce(m.channel, '') AS channel,
+           (t.journey_pk IS NOT NULL OR m.origin_kind = 'broadcast' OR l.id IS NOT NULL)
+               AS known
+    FROM taken t
+    LEFT JOIN campaigns_message m ON m.id = t.message_pk
+    LEFT JOIN campaigns_steplog l
+        ON t.journey_pk IS NULL AND m.origin_kind = 'journey_step' AND l.id = m.origin_id
+    LEFT JOIN campaigns_enrolment en ON en.id = l.enrolment_id
+), grouped AS (
+    SELECT (at AT TIME ZONE %(tz)s)::date AS day, origin_kind, origin_id, step, variant,
+           channel, metric, reason, sum(delta) AS n
+    FROM resolved WHERE known
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING sum(delta) <> 0
+), added AS (
+    INSERT INTO reports_dailymessages
+        (day, origin_kind, origin_id, step, variant, channel, metric, reason, erased, count)
+    SELECT day, origin_kind, origin_id, step, variant, channel, metric, reason, false, n
+    FROM grouped
+    ON CONFLICT (day, origin_kind, origin_id, step, variant, channel, metric, reason, erased)
+    DO UPDATE SET count = reports_dailymessages.count + excluded.count
+)
+SELECT count(*) FROM taken
+"""
 
 
-def messages_recent_recount(*, today: date | None = None) -> int:
-    """The catch-up's share: the state metrics of the last `RECENT_DAYS` days."""
-    today = today or timezone.localdate()
-    return messages_recount(since=today - timedelta(days=RECENT_DAYS - 1))
+def _sql(statement: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, {"tz": timezone.get_current_timezone_name()})
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+
+def _change_rows(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SQLite: the logged changes as rollup rows (an outbox row's origin read now)."""
+    origins = _origins(
+        {("pk", str(change["message_pk"])) for change in changes if change["message_pk"]}
+    )
+    rows = []
+    for change in changes:
+        message = origins.get(("pk", str(change["message_pk"])))
+        origin: Origin | None = message
+        if change["journey_pk"] is not None:
+            channel = message[4] if message else ""
+            origin = ("journey", change["journey_pk"], change["step"], change["variant"], channel)
+        if origin is None:
+            continue  # a message the outbox no longer holds
+        day = timezone.localtime(change["at"]).date()
+        values = (day, *origin, change["metric"], change["reason"], False)
+        rows.append({**dict(zip(KEYS, values, strict=True)), "count": change["delta"]})
+    return rows
+
+
+def messages_states_add() -> int:
+    """The catch-up's share of the state metrics: add the changes the triggers logged since
+    the last run (and take them from the log). Returns how many changes were read."""
+    if connection.vendor == "postgresql":
+        return _sql(_CHANGES_SQL)
+    # SQLite has one writer: what is read here is what is deleted.
+    changes = list(
+        MessageStateChange.objects.values(
+            "id", "at", "delta", "metric", "reason", "message_pk", "journey_pk", "step", "variant"
+        )
+    )
+    counts_add(model=DailyMessages, keys=KEYS, rows=_change_rows(changes))
+    MessageStateChange.objects.filter(pk__in=[change["id"] for change in changes]).delete()
+    return len(changes)
+
+
+def messages_states_recount() -> int:
+    """Recount every state metric from the outbox and the journeys' tables, and empty the
+    change log those counts include."""
+    DailyMessages.objects.filter(metric__in=STATE_METRICS).delete()
+    if connection.vendor == "postgresql":
+        return _sql(_STATES_SQL)
+    MessageStateChange.objects.all().delete()
+    return counts_add(model=DailyMessages, keys=KEYS, rows=_state_rows())
 
 
 def messages_rebuild(*, top: int) -> int:
@@ -410,7 +528,7 @@ def messages_rebuild(*, top: int) -> int:
     DailyMessages.objects.filter(erased=False).delete()
     if connection.vendor == "postgresql":
         counted = _events_sql(window="e.id <= %(top)s", params={"top": top})
-        return counted + messages_recount(since=None)
+        return counted + messages_states_recount()
     counted = 0
     last = 0
     events = campaign_events().filter(id__lte=top)
@@ -424,4 +542,4 @@ def messages_rebuild(*, top: int) -> int:
             rows=_event_counts(campaign_events().filter(id__in=ids)),
         )
         last = ids[-1]
-    return counted + messages_recount(since=None)
+    return counted + messages_states_recount()

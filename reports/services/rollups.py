@@ -25,7 +25,7 @@ from core.cursor import id_gaps_after
 from profiles.models import Event, EventAggregate
 from reports.models import DailyConsents, DailyEvents, RollupCursor
 from reports.services.conversions import conversions_add, conversions_rebuild
-from reports.services.messages import messages_add, messages_rebuild, messages_recent_recount
+from reports.services.messages import messages_add, messages_rebuild, messages_states_add
 
 OVERLAP_SECONDS = 600
 RECENT_IDS = 10_000
@@ -152,7 +152,7 @@ def _catch_up(ledger: Ledger, *, overlap_seconds: int, max_rows: int) -> RollupC
     if ledger.rollup is DailyEvents:
         conversions_add(seen)
         messages_add(seen)
-        messages_recent_recount()
+        messages_states_add()
     cursor.save(update_fields=["position", "gaps", "updated_at"])
     return RollupCatchUp(ledger.name, len(seen), cursor.position, len(cursor.gaps))
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import F, Sum
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +28,9 @@ from campaigns.models import Enrolment, Message, StepLog
 from campaigns.services import (
     DeliveryEvent,
     bounce_record,
+    broadcast_cancel,
     broadcast_create,
+    broadcast_pause,
     broadcast_schedule,
     delivery_event_record,
     outbox_send_due,
@@ -40,7 +43,7 @@ from profiles.models import Event, Profile
 from profiles.services import profile_merge
 from profiles.services.events import system_source_get
 from reports.builtin import report_build
-from reports.models import DailyMessages, RollupCursor
+from reports.models import DailyMessages, MessageStateChange, RollupCursor
 from reports.services import rollups_catch_up, rollups_rebuild
 from tests.campaigns.conftest import grant, newsletter, smtp_sink, static_segment, template
 from tests.campaigns.journeys import live_journey
@@ -264,6 +267,82 @@ def test_a_journey_counts_sends_assignments_and_conversions_per_step_and_variant
     assert rows[(today, "journey", journey.pk, "send", "a", "email", "unsubscribed", "")] == 2
     assert sent == variants["a"] == StepLog.objects.filter(step="send").count()
     assert sum(converted.values()) == 10
+
+    rollups_rebuild()
+
+    assert rolled() == rows
+
+
+STATE_TRIGGERS = {
+    f"reports_{table}_state_{event}"
+    for table in ("message", "enrolment", "steplog")
+    for event in ("insert", "update")
+}
+
+
+def test_the_state_triggers_are_in_place(db: None) -> None:
+    """A migration that rebuilds an outbox or journey table (SQLite copies a table to alter
+    it) must put the triggers back: without them the catch-up misses state changes."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        names = {row[0] for row in cursor.fetchall()}
+    assert names >= STATE_TRIGGERS
+
+
+def test_state_changes_of_any_age_reach_the_rollup_at_the_next_catch_up(
+    ab_journey: Any, template: Any, newsletter: Any
+) -> None:
+    """A broadcast held for weeks then cancelled, a conversion dated back, a failure written
+    by plain SQL: the next catch-up counts each on its own day, as a rebuild would."""
+    rollups_catch_up()
+    today = timezone.localdate()
+    people = _people(3)
+    for person in people:
+        grant(person, newsletter)
+    broadcast = broadcast_create(
+        name="Held",
+        segment_id=static_segment(people, name=uuid.uuid4().hex).pk,
+        template_id=template.pk,
+        purpose_id=newsletter.pk,
+    )
+    broadcast_schedule(broadcast_id=broadcast.pk)
+    broadcast_pause(broadcast_id=broadcast.pk)
+    Message.objects.filter(origin_id=broadcast.pk, origin_kind="broadcast").update(
+        due_at=F("due_at") - timedelta(days=20)
+    )
+    broadcast_cancel(broadcast_id=broadcast.pk)
+    converted = Enrolment.objects.filter(converted_at__isnull=False).order_by("pk")
+    moved = converted[0]
+    Enrolment.objects.filter(pk=moved.pk).update(
+        converted_at=F("converted_at") - timedelta(days=10)
+    )
+    failed = Message.objects.filter(origin_kind="journey_step", status="sent").order_by("pk")[0]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE campaigns_message SET status = 'failed', sent_at = NULL WHERE id = %s",
+            [failed.pk],
+        )
+
+    assert MessageStateChange.objects.exists()
+    rollups_catch_up()
+
+    assert not MessageStateChange.objects.exists()
+    rows = rolled()
+    twenty = today - timedelta(days=20)
+    assert rows[(twenty, "broadcast", broadcast.pk, "", "", "email", "skipped", "cancelled")] == 3
+    journey = ab_journey.pk
+    ten = today - timedelta(days=10)
+    assert (
+        rows[
+            (ten, "journey", journey, moved.converted_step, moved.variant, "email", "converted", "")
+        ]
+        == 1
+    )
+    assert rows[(today, "journey", journey, "send", "a", "email", "failed", "")] == 1
+    assert sum(n for key, n in rows.items() if key[6] == "converted") == 10
 
     rollups_rebuild()
 
