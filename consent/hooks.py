@@ -1,8 +1,10 @@
 """What higher apps hear from consent, without consent importing them.
 
-An unsubscribe link in a campaign's email names the message it was sent in. When such a
-link withdraws a purpose, consent tells the registered listeners (campaigns records an
-`Email Unsubscribed` event for that message, as it does for an email service's report).
+The unsubscribe and preference links in a campaign's email name the message they were
+sent in. When such a link withdraws a purpose (the unsubscribe button, or a box unticked
+on the preference page), consent tells the registered listeners (campaigns records an
+`Email Unsubscribed` event for that message when it was sent for that purpose, as it does
+for an email service's report).
 Each app registers its listener in its `AppConfig.ready()`:
 
     from consent.hooks import unsubscribed_register
@@ -11,7 +13,8 @@ Each app registers its listener in its `AppConfig.ready()`:
 `listener(profile_ids=, purpose_id=, message_id=, source=)` runs inside the withdrawal's
 transaction; `profile_ids` are the profile the link names and the one the decision was
 recorded for (the survivor after a merge). The listener checks that the message belongs
-to one of them and is idempotent: a second click records nothing more.
+to one of them and was sent for that purpose (the preference page tells of every purpose
+withdrawn there), and is idempotent: a second click records nothing more.
 """
 
 from __future__ import annotations

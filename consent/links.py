@@ -1,5 +1,8 @@
 """Signed links: confirm a double opt-in (expiring), unsubscribe, preferences (per person).
 
+The unsubscribe and preference links of a campaign's email also name the outbox message
+they were sent in, so an unsubscribe through them is counted for that message.
+
 Tokens carry ids only and are signed with SECRET_KEY (rotations through
 SECRET_KEY_FALLBACKS keep old links working); each kind has its own salt, so one kind
 of token can never be replayed as another.
@@ -98,17 +101,36 @@ def unsubscribe_token_read(*, token: str) -> tuple[int, int]:
     return link.profile_id, link.purpose_id
 
 
-def preferences_token_make(*, profile_id: int) -> str:
-    return token_sign_object(obj={"p": profile_id}, salt=PREFERENCES_SALT)
+def preferences_token_make(*, profile_id: int, message_id: int | None = None) -> str:
+    """`message_id`: the outbox message the link was sent in (campaigns' emails), so
+    withdrawing that email's purpose on the page is counted for it; links without it
+    open the same page."""
+    obj: dict[str, int] = {"p": profile_id}
+    if message_id is not None:
+        obj["m"] = message_id
+    return token_sign_object(obj=obj, salt=PREFERENCES_SALT)
 
 
-def preferences_token_read(*, token: str) -> int:
-    """The profile a preference link is about; such links never expire."""
+@dataclass(frozen=True)
+class PreferencesLink:
+    profile_id: int
+    message_id: int | None  # None for links made before messages were named, or by hand
+
+
+def preferences_link_read(*, token: str) -> PreferencesLink:
+    """What a preference link names; such links never expire."""
     try:
         payload = signing.Signer(salt=PREFERENCES_SALT).unsign_object(token)
     except (signing.BadSignature, ValueError) as error:
         raise InvalidLink(gettext("This link is not valid.")) from error
-    return _int_field(payload, "p")
+    profile_id = _int_field(payload, "p")
+    message_id = _int_field(payload, "m") if "m" in payload else None
+    return PreferencesLink(profile_id, message_id)
+
+
+def preferences_token_read(*, token: str) -> int:
+    """The profile a preference link is about; such links never expire."""
+    return preferences_link_read(token=token).profile_id
 
 
 def confirm_url(*, record_id: int) -> str:
@@ -123,8 +145,8 @@ def unsubscribe_url(*, profile_id: int, purpose_id: int, message_id: int | None 
     return public_url(token_path(name="consent:unsubscribe", token=token))
 
 
-def preferences_url(*, profile_id: int) -> str:
-    token = preferences_token_make(profile_id=profile_id)
+def preferences_url(*, profile_id: int, message_id: int | None = None) -> str:
+    token = preferences_token_make(profile_id=profile_id, message_id=message_id)
     return public_url(token_path(name="consent:preferences", token=token))
 
 

@@ -32,7 +32,7 @@ def contexts_build(
     """The Liquid context of each profile; segments, personas and consents only if used.
 
     `messages`: {profile id: the outbox message being rendered for them}; its unsubscribe
-    link then names the message, which counts the unsubscribe."""
+    and preference links then name the message, which counts the unsubscribe."""
     messages = messages or {}
     ids = [p.pk for p in profiles]
     everything = "*" in uses
@@ -77,7 +77,9 @@ def contexts_build(
                     purpose_id=purpose_id,
                     message_id=messages.get(profile.pk),
                 ),
-                "preferences": preferences_url(profile_id=profile.pk),
+                "preferences": preferences_url(
+                    profile_id=profile.pk, message_id=messages.get(profile.pk)
+                ),
             },
             "organisation": org,
         }

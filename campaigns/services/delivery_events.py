@@ -13,9 +13,10 @@ service's own tracking webhook (through django-anymail, `campaigns/esp.py`) all 
 | opened / clicked | as the pixel and the signed redirect (machine ones flagged) |
 | unsubscribed | the purpose withdrawn (proof: the report), `Email Unsubscribed` |
 
-The unsubscribe link of our own emails names its message too: when it withdraws the
-purpose (consent's ledger, with the click's proof), `unsubscribe_link_followed` hears it
-through consent's hook and records it here as an `unsubscribed` report of that message.
+The unsubscribe and preference links of our own emails name their message too: when one
+withdraws the message's purpose (consent's ledger, with the click's proof),
+`unsubscribe_link_followed` hears it through consent's hook and records it here as an
+`unsubscribed` report of that message.
 """
 
 from __future__ import annotations
@@ -173,9 +174,10 @@ def _unsubscribed(message: Message, event: DeliveryEvent) -> bool:
 def unsubscribe_link_followed(
     *, profile_ids: frozenset[int], purpose_id: int, message_id: int, source: str
 ) -> bool:
-    """Consent's hook: a link sent in this message withdrew its purpose. Recorded only for
-    a sent email of that purpose to that person (a forged or foreign id records nothing);
-    the event is once per message, however many clicks."""
+    """Consent's hook: a link sent in this message (unsubscribe or preference page)
+    withdrew a purpose. Recorded only for a sent email of that purpose to that person (a
+    forged or foreign id, or another purpose, records nothing); the event is once per
+    message, however many clicks."""
     message = (
         Message.objects.filter(
             pk=message_id,

@@ -9,7 +9,7 @@ from django.utils.translation import gettext
 
 from consent.errors import InvalidLink
 from consent.hooks import unsubscribed_notify
-from consent.links import preferences_token_read, unsubscribe_link_read
+from consent.links import preferences_link_read, unsubscribe_link_read
 from consent.models import ConsentRecord, Purpose, PurposeVersion
 from consent.proof import click_proof
 from consent.selectors import consent_state_for_profile
@@ -59,9 +59,11 @@ def consent_preferences_update(
 
     `choices` maps purpose codes shown on the page to ticked or not, `shown_versions` the
     wording version each box showed (the proof names the text the person read). Inactive
-    purposes can only be withdrawn.
+    purposes can only be withdrawn. A link sent in a campaign's email names its message:
+    withdrawing that email's purpose here counts the unsubscribe for it.
     """
-    profile_id = lock_profile(profile_id=preferences_token_read(token=token))
+    link = preferences_link_read(token=token)
+    profile_id = lock_profile(profile_id=link.profile_id)
     proof = click_proof(ip=ip, user_agent=user_agent)
     versions = {
         (version.purpose_id, version.version): version
@@ -92,4 +94,13 @@ def consent_preferences_update(
         )
         if created:
             recorded.append(record)
+        if created and status == Status.WITHDRAWN and link.message_id is not None:
+            # The email the link came from counts this unsubscribe if it was sent for this
+            # purpose (campaigns checks); other purposes withdrawn here count for no message.
+            unsubscribed_notify(
+                profile_ids=frozenset({link.profile_id, profile_id}),
+                purpose_id=state.purpose.pk,
+                message_id=link.message_id,
+                source="preferences",
+            )
     return recorded
