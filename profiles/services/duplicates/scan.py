@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.leases import job_lease_owe
+from core.planner import no_jit
 from profiles.errors import ProfilesError
 from profiles.models import (
     DuplicateCandidate,
@@ -35,7 +36,6 @@ from profiles.services.duplicates.store import (
     Scored,
     absorbed_read,
     block_pairs,
-    bounded_queries,
     candidates_read,
     candidates_write,
     chunks,
@@ -129,7 +129,7 @@ def _scan_ids(
     ids = sorted(set(ids))
     if not ids:
         return ScanCounts()
-    with bounded_queries():
+    with no_jit():
         return _scan_sorted(ids, settings=settings, lower_only=lower_only)
 
 

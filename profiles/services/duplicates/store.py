@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -75,27 +74,6 @@ def _in(column: str, ids: Sequence[int]) -> tuple[str, list[int | list[int]]]:
     if _postgres():
         return f"{column} = ANY(%s)", [list(ids)]
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
-
-
-@contextmanager
-def bounded_queries() -> Iterator[None]:
-    """No JIT compilation for the scan's statements, inside the current transaction.
-
-    Their cost estimates grow with the tables (and are pessimistic without statistics), so
-    past ~100k profiles PostgreSQL starts compiling each batch's probes, which costs 10-20 ms
-    a statement and saves nothing on a few thousand index look-ups.
-    """
-    if not _postgres():
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
-        (previous, _) = cursor.fetchone()
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('jit', %s, true)", [previous])
 
 
 def records_read(ids: Iterable[int]) -> dict[int, Record]:
