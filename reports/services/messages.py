@@ -77,6 +77,18 @@ def _message_key(name: str, message_id: str) -> tuple[str, str]:
     return "message_id", rest
 
 
+def _variant_before() -> Subquery:
+    """A step log's A/B variant: the one its enrolment's latest split before it assigned
+    (none before any split). Step logs never change, so a message's variant does not
+    either, whenever it is counted."""
+    return Subquery(
+        StepLog.objects.filter(enrolment_id=OuterRef("enrolment_id"), visit__lt=OuterRef("visit"))
+        .exclude(variant="")
+        .order_by("-visit")
+        .values("variant")[:1]
+    )
+
+
 def _origins(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Origin]:
     """Each message's origin: a broadcast, or the journey, step and variant of its step log."""
     pks = [int(value) for kind, value in keys if kind == "pk" and value.isdigit()]
@@ -96,10 +108,12 @@ def _origins(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Origin]:
     ]
     logs: dict[int, tuple[int, str, str]] = {}
     for start in range(0, len(log_ids), BATCH):
-        for pk, journey_id, step, variant in StepLog.objects.filter(
-            pk__in=log_ids[start : start + BATCH]
-        ).values_list("pk", "journey_id", "step", "enrolment__variant"):
-            logs[pk] = (journey_id, step, variant)
+        for pk, journey_id, step, variant in (
+            StepLog.objects.filter(pk__in=log_ids[start : start + BATCH])
+            .annotate(split_variant=_variant_before())
+            .values_list("pk", "journey_id", "step", "split_variant")
+        ):
+            logs[pk] = (journey_id, step, variant or "")
     found: dict[tuple[str, str], Origin] = {}
     for row in rows:
         if row["origin_kind"] == Message.Origin.BROADCAST:
@@ -176,6 +190,12 @@ def _event_counts(events: QuerySet[Event], *, erased: bool = False) -> list[dict
     return [{**dict(zip(KEYS, key, strict=True)), "count": n} for key, n in counts.items()]
 
 
+# A journey message's variant: the one its enrolment's latest split before its step
+# assigned (see `_variant_before`).
+_LOG_VARIANT = """coalesce((SELECT s.variant FROM campaigns_steplog s
+        WHERE s.enrolment_id = l.enrolment_id AND s.visit < l.visit AND s.variant <> ''
+        ORDER BY s.visit DESC LIMIT 1), '')"""
+
 # PostgreSQL: the same counts in one INSERT … SELECT, no row leaving the database. Each
 # event names its message (by Message-ID, or by primary key for opens and clicks); a
 # click counts when it is its message's first (human and machine apart).
@@ -196,7 +216,7 @@ WITH {picked} ev AS (
            CASE WHEN m.origin_kind = 'broadcast' THEN m.origin_id ELSE l.journey_id END
                AS origin_id,
            CASE WHEN m.origin_kind = 'broadcast' THEN '' ELSE l.step END AS step,
-           CASE WHEN m.origin_kind = 'broadcast' THEN '' ELSE en.variant END AS variant,
+           CASE WHEN m.origin_kind = 'broadcast' THEN '' ELSE LOG_VARIANT END AS variant,
            m.channel,
            CASE ev.name
                WHEN 'Email Opened' THEN CASE WHEN ev.properties->>'machine' = 'true'
@@ -219,7 +239,6 @@ WITH {picked} ev AS (
                coalesce(by_pk.channel, by_key.channel) AS channel
     ) m
     LEFT JOIN campaigns_steplog l ON m.origin_kind = 'journey_step' AND l.id = m.origin_id
-    LEFT JOIN campaigns_enrolment en ON en.id = l.enrolment_id
     WHERE (m.origin_kind = 'broadcast' OR l.id IS NOT NULL)
       AND (ev.name <> 'Email Clicked' OR ev.id = (
           SELECT min(c.id) FROM profiles_event c
@@ -239,7 +258,7 @@ WITH {picked} ev AS (
     DO UPDATE SET count = reports_dailymessages.count + excluded.count
 )
 SELECT coalesce(sum(n), 0) FROM grouped
-"""
+""".replace("LOG_VARIANT", _LOG_VARIANT)
 
 
 # The catch-up's events, read by id before any other filter: given the source and names
@@ -300,7 +319,9 @@ def _journey_step(field: str) -> dict[str, Any]:
     return {
         "journey_id": Subquery(logs.values("journey_id")[:1]),
         "log_step": Subquery(logs.values("step")[:1]),
-        "log_variant": Subquery(logs.values("enrolment__variant")[:1]),
+        "log_variant": Subquery(
+            logs.annotate(split_variant=_variant_before()).values("split_variant")[:1]
+        ),
     }
 
 
@@ -406,11 +427,10 @@ WITH cleared AS (
            CASE WHEN m.origin_kind = 'broadcast' THEN m.origin_id ELSE l.journey_id END
                AS origin_id,
            CASE WHEN m.origin_kind = 'broadcast' THEN '' ELSE l.step END AS step,
-           CASE WHEN m.origin_kind = 'broadcast' THEN '' ELSE en.variant END AS variant,
+           CASE WHEN m.origin_kind = 'broadcast' THEN '' ELSE LOG_VARIANT END AS variant,
            m.channel
     FROM campaigns_message m
     LEFT JOIN campaigns_steplog l ON m.origin_kind = 'journey_step' AND l.id = m.origin_id
-    LEFT JOIN campaigns_enrolment en ON en.id = l.enrolment_id
     WHERE (m.status = 'skipped' OR (m.status = 'failed' AND m.sent_at IS NULL))
       AND (m.origin_kind = 'broadcast' OR l.id IS NOT NULL)
     UNION ALL
@@ -435,7 +455,7 @@ WITH cleared AS (
     DO UPDATE SET count = reports_dailymessages.count + excluded.count
 )
 SELECT coalesce(sum(n), 0) FROM grouped
-"""
+""".replace("LOG_VARIANT", _LOG_VARIANT)
 
 # PostgreSQL: take the logged changes and add them, in one statement. An outbox row's
 # origin is read now (it never changes); a journey's change carries its own.
@@ -453,7 +473,7 @@ WITH taken AS (
            CASE WHEN t.journey_pk IS NOT NULL THEN t.step
                 WHEN m.origin_kind = 'broadcast' THEN '' ELSE l.step END AS step,
            CASE WHEN t.journey_pk IS NOT NULL THEN t.variant
-                WHEN m.origin_kind = 'broadcast' THEN '' ELSE en.variant END AS variant,
+                WHEN m.origin_kind = 'broadcast' THEN '' ELSE LOG_VARIANT END AS variant,
            coalesce(m.channel, '') AS channel,
            (t.journey_pk IS NOT NULL OR m.origin_kind = 'broadcast' OR l.id IS NOT NULL)
                AS known
@@ -461,7 +481,6 @@ WITH taken AS (
     LEFT JOIN campaigns_message m ON m.id = t.message_pk
     LEFT JOIN campaigns_steplog l
         ON t.journey_pk IS NULL AND m.origin_kind = 'journey_step' AND l.id = m.origin_id
-    LEFT JOIN campaigns_enrolment en ON en.id = l.enrolment_id
 ), grouped AS (
     SELECT (at AT TIME ZONE %(tz)s)::date AS day, origin_kind, origin_id, step, variant,
            channel, metric, reason, sum(delta) AS n
@@ -476,7 +495,7 @@ WITH taken AS (
     DO UPDATE SET count = reports_dailymessages.count + excluded.count
 )
 SELECT count(*) FROM taken
-"""
+""".replace("LOG_VARIANT", _LOG_VARIANT)
 
 
 def _sql(statement: str) -> int:

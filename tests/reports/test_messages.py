@@ -346,6 +346,72 @@ def test_state_changes_of_any_age_reach_the_rollup_at_the_next_catch_up(
     assert rolled() == rows
 
 
+def test_a_message_sent_before_the_split_belongs_to_no_variant(
+    smtp_sink: Any, template: Any, newsletter: Any
+) -> None:
+    """A welcome email, then an A/B split: the welcome's sends and opens count under no
+    variant, at the catch-up (after the split) as in the rebuild."""
+    definition = {
+        "trigger": {"type": "manual"},
+        "start": "welcome",
+        "steps": {
+            "welcome": {"type": "send", "template": template.pk, "next": "ab"},
+            "ab": {
+                "type": "split",
+                "variants": [
+                    {"name": "a", "weight": 50, "next": "follow"},
+                    {"name": "b", "weight": 50, "next": "follow"},
+                ],
+            },
+            "follow": {"type": "send", "template": template.pk, "next": "done"},
+            "done": {"type": "exit"},
+        },
+    }
+    journey = live_journey(definition, newsletter)
+    people = _people(8)
+    for person in people:
+        grant(person, newsletter)
+    journey_enrol(journey_id=journey.pk, profile_ids=[p.pk for p in people])
+    for _ in range(4):
+        journeys_advance()
+        outbox_send_due()
+    welcome = Message.objects.filter(
+        origin_kind="journey_step",
+        origin_id__in=StepLog.objects.filter(journey=journey, step="welcome").values("pk"),
+    )
+    assert welcome.count() == 8
+    assert set(Enrolment.objects.filter(journey=journey).values_list("variant", flat=True)) <= {
+        "a",
+        "b",
+    }
+    welcome.update(sent_at=timezone.now() - timedelta(minutes=5))  # not a scanner's instant open
+    for message in welcome:
+        tracking_open(message_pk=message.pk, user_agent=BROWSER)
+
+    rollups_catch_up()
+
+    rows = rolled()
+    today = timezone.localdate()
+    by_step = Counter()
+    for key, n in rows.items():
+        if key[1] == "journey" and key[2] == journey.pk:
+            by_step[(key[3], key[4], key[6])] += n
+    assert by_step[("welcome", "", "sent")] == 8
+    assert by_step[("welcome", "", "opened")] == 8
+    assert not [key for key in by_step if key[0] == "welcome" and key[1]]
+    assert sum(n for (step, variant, metric), n in by_step.items() if step == "follow") > 0
+    assert not [key for key in by_step if key[0] == "follow" and not key[1]]
+    assert (
+        rows[(today, "journey", journey.pk, "ab", "a", "", "assigned", "")]
+        + rows[(today, "journey", journey.pk, "ab", "b", "", "assigned", "")]
+        == 8
+    )
+
+    rollups_rebuild()
+
+    assert rolled() == rows
+
+
 @pytest.fixture
 def ab_journey(smtp_sink: Any, template: Any, newsletter: Any) -> Any:
     """30 people split 50/50 into a send and a holdout; the first 10 buy within the goal."""
