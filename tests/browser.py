@@ -187,3 +187,27 @@ def admin_log_in(
     driver.find_element(By.ID, "id_password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     WebDriverWait(driver, 30).until(lambda d: "/admin/login/" not in d.current_url)
+
+
+def wait_page_left(browser: Any, element: Any, timeout: float = 30) -> None:
+    """Wait until the page `element` is on has been replaced (the next page loaded).
+
+    While a page is being replaced Chromium may answer a question about one of its
+    elements with "does not belong to the document" instead of a stale element: both
+    mean the page went.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def gone(_: Any) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+        return False
+
+    WebDriverWait(browser, timeout).until(gone)

@@ -22,7 +22,7 @@ from consent.models import ConsentRecord, Purpose
 from consent.services import consent_record, dsar_create, dsar_verify, purpose_wording_add
 from profiles.models import Event, Profile, Source
 from segments.services import segment_create
-from tests.browser import chromium, needs_chromium
+from tests.browser import chromium, needs_chromium, wait_page_left
 from tests.campaigns.conftest import variants as template_variants
 from tests.campaigns.journeys import welcome_definition
 
@@ -153,7 +153,6 @@ def test_a_steward_switches_to_french_and_every_main_page_speaks_it(
     live_server: Any, browser: Any, steward: Any, pages: dict[str, str]
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -168,7 +167,7 @@ def test_a_steward_switches_to_french_and_every_main_page_speaks_it(
     Select(browser.find_element(By.ID, "language-select")).select_by_value("fr")
     switch = browser.find_element(By.CSS_SELECTOR, "#language-switch button")
     switch.click()
-    WebDriverWait(browser, 30).until(staleness_of(switch))
+    wait_page_left(browser, switch)
 
     seen = {}
     for name, path in pages.items():

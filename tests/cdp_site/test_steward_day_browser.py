@@ -20,7 +20,7 @@ from consent.models import DataSubjectRequest, PurposeVersion
 from consent.services import consent_record, dsar_create, dsar_verify
 from profiles.models import DataQualityIssue, Profile, ProfileMerge
 from profiles.services import Message, ingest_messages
-from tests.browser import admin_log_in, chromium, needs_chromium
+from tests.browser import admin_log_in, chromium, needs_chromium, wait_page_left
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -76,11 +76,8 @@ def page_language(browser: Any) -> str:
 
 def click_and_wait(browser: Any, element: Any) -> None:
     """Click what submits or leaves the page, and wait for the next page to load."""
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
     element.click()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(element))
+    wait_page_left(browser, element)
 
 
 def person(source: Any, message_id: str, **traits: Any) -> Profile:

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from collection.models import Form
 from collection.services.forms import form_save
 from profiles.models import Source
-from tests.browser import admin_log_in, chromium, needs_chromium
+from tests.browser import admin_log_in, chromium, needs_chromium, wait_page_left
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -41,8 +41,7 @@ def test_a_steward_adds_a_field_and_an_origin_with_the_add_buttons(
     live_server: Any, browser: Any, web_form: Any, purposes: Any, lang: str
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     form = form_save(
         form=Form(
@@ -73,7 +72,7 @@ def test_a_steward_adds_a_field_and_an_origin_with_the_add_buttons(
     browser.find_element(By.NAME, "fields-3-required").click()
     browser.find_element(By.CSS_SELECTOR, "input[value=newsletter]").click()
     browser.find_element(By.NAME, "_continue").click()
-    WebDriverWait(browser, 30).until(staleness_of(editor))
+    wait_page_left(browser, editor)
     errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".errorlist")]
     saved = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li").text
 
@@ -84,7 +83,7 @@ def test_a_steward_adds_a_field_and_an_origin_with_the_add_buttons(
     inputs[-1].send_keys("https://www.example.fr/")
     browser.find_element(By.NAME, "_continue").click()
     # The save is a page load: read the database once the next page says it saved.
-    WebDriverWait(browser, 30).until(staleness_of(origins))
+    wait_page_left(browser, origins)
     source_saved = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li").text
 
     assert add_label == words["add"]
