@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -27,6 +25,7 @@ from campaigns.journeys.engine import version_definition
 from campaigns.journeys.services import enrol_from
 from campaigns.models import Enrolment, Journey, JourneyVersion, Message, StepLog
 from core.cursor import id_gaps_after
+from core.planner import no_jit
 from profiles.models import Event
 from segments.compiler import event_filter
 from segments.models import EventCursor
@@ -85,25 +84,8 @@ def journeys_catch_up(
 
 def _dates(now: datetime) -> int:
     """Date triggers: one INSERT ... SELECT per journey whose firing time came somewhere."""
-    with _no_jit():
+    with no_jit():  # on a large profile table compiling costs more (~0.5 s) than running
         return _dates_enrol(now)
-
-
-@contextmanager
-def _no_jit() -> Iterator[None]:
-    """Without JIT for these statements: on a large profile table PostgreSQL costs them
-    past jit_above_cost and spends longer compiling (about 0.5 s) than running them."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
-        previous = cursor.fetchone()[0]
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('jit', %s, true)", [previous])
 
 
 def _dates_enrol(now: datetime) -> int:

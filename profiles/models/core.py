@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import ExtractDay, ExtractMonth
 from django.utils.translation import gettext_lazy as _
 
 from profiles.folding import Folded
@@ -163,6 +164,13 @@ class Profile(models.Model):
             models.Index(fields=["phone"], name="profile_phone_idx"),
             models.Index(fields=["last_name_key", "first_name_key"], name="profile_name_key_idx"),
             models.Index(fields=["first_name_key"], name="profile_first_name_key_idx"),
+            # A yearly date journey's tick looks people up by the month and day of birth.
+            models.Index(
+                ExtractMonth("date_of_birth"),
+                ExtractDay("date_of_birth"),
+                condition=Q(date_of_birth__isnull=False),
+                name="profile_birthday_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 
+from campaigns.journeys.dates import due_people
 from campaigns.journeys.engine import journeys_advance
 from campaigns.journeys.simulate import journey_simulate
 from campaigns.journeys.triggers import journeys_catch_up
@@ -16,6 +18,7 @@ from campaigns.models import Enrolment, StepLog
 from profiles.models import Event, Profile
 from profiles.services.events import system_source_get
 from tests.campaigns.journeys import live_journey
+from tests.helpers import postgres_only
 
 DONE = {"done": {"type": "exit"}}
 
@@ -267,3 +270,20 @@ def test_the_admin_editor_names_a_bad_date_trigger_and_the_graph_states_a_good_o
     assert "Déclencheur :" in page
     assert "à 09:00 dans le fuseau horaire de la personne, chaque année" in page
     assert "la date arrive" in page  # the simulation starts with the person's birthday
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_a_birthday_tick_can_find_its_people_by_the_birthday_index() -> None:
+    """The tick's month-and-day look-up matches `profile_birthday_idx` (a change to either
+    side that broke the match would send every tick back to reading the whole table)."""
+    trigger = {"type": "date", "field": "date_of_birth", "yearly": True, "time": "09:00"}
+    now = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    due = due_people(trigger, journey_id=1, now=now, since=None)
+    assert due is not None
+    sql, params = Profile.objects.filter(due[0]).values("pk").query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "profile_birthday_idx" in plan
