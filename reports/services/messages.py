@@ -530,15 +530,28 @@ def messages_states_add() -> int:
     the last run (and take them from the log). Returns how many changes were read."""
     if connection.vendor == "postgresql":
         return _sql(_CHANGES_SQL)
-    # SQLite has one writer: what is read here is what is deleted.
-    changes = list(
-        MessageStateChange.objects.values(
-            "id", "at", "delta", "metric", "reason", "message_pk", "journey_pk", "step", "variant"
+    # SQLite has one writer: what is read here is what is deleted, a batch at a time (a
+    # cancelled broadcast logs a change per message).
+    taken = 0
+    while True:
+        changes = list(
+            MessageStateChange.objects.order_by("id").values(
+                "id",
+                "at",
+                "delta",
+                "metric",
+                "reason",
+                "message_pk",
+                "journey_pk",
+                "step",
+                "variant",
+            )[:BATCH]
         )
-    )
-    counts_add(model=DailyMessages, keys=KEYS, rows=_change_rows(changes))
-    MessageStateChange.objects.filter(pk__in=[change["id"] for change in changes]).delete()
-    return len(changes)
+        if not changes:
+            return taken
+        counts_add(model=DailyMessages, keys=KEYS, rows=_change_rows(changes))
+        MessageStateChange.objects.filter(pk__lte=changes[-1]["id"]).delete()
+        taken += len(changes)
 
 
 def messages_states_recount() -> int:

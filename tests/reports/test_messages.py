@@ -567,3 +567,29 @@ def test_a_campaign_event_committing_below_the_cursor_is_counted_once(
 
     assert DailyMessages.objects.get(metric="bounced").count == 1
     assert rolled() == +raw()
+
+
+@pytest.mark.django_db
+def test_a_catch_up_takes_every_logged_change_however_many() -> None:
+    """More changes than one batch (a cancelled broadcast logs one per message): all are
+    counted once and the log is left empty."""
+    rollups_catch_up()
+    at = timezone.now() - timedelta(days=40)
+    MessageStateChange.objects.bulk_create(
+        MessageStateChange(
+            at=at, delta=1, metric="assigned", journey_pk=999, step="ab", variant="a"
+        )
+        for _ in range(4_500)
+    )
+    MessageStateChange.objects.bulk_create(
+        MessageStateChange(
+            at=at, delta=-1, metric="assigned", journey_pk=999, step="ab", variant="a"
+        )
+        for _ in range(500)
+    )
+
+    rollups_catch_up()
+
+    key = (timezone.localtime(at).date(), "journey", 999, "ab", "a", "", "assigned", "")
+    assert rolled()[key] == 4_000
+    assert not MessageStateChange.objects.exists()
