@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection, transaction
 
-from core.planner import no_jit
+from core.planner import no_jit, work_mem
 from tests.helpers import postgres_only
 
 
@@ -26,3 +26,19 @@ def test_jit_is_off_inside_and_as_it_was_after() -> None:
             assert _jit() == "off"
         assert _jit() == "on"
     assert _jit() == before
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_work_mem_is_raised_inside_and_as_it_was_after() -> None:
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('work_mem')")
+            return str(cursor.fetchone()[0])
+
+    before = setting()
+    with transaction.atomic():
+        with work_mem(96):
+            assert setting() == "96MB"
+        assert setting() == before
+    assert setting() == before
