@@ -9,9 +9,11 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from profiles.models import Source
+from profiles.models import Event, Identity, Profile, Source
 from profiles.services import Message, ingest_messages, source_create
 from profiles.services.duplicates import duplicates_scan
 
@@ -287,6 +289,24 @@ def profiles_demo_load(*, people: int = 200, log: Callable[[str], None] = print)
             totals["accepted"] += sum(1 for r in result.results if r.status == "ok")
             totals["rejected"] += result.rejected
     return totals
+
+
+def profiles_demo_backdate() -> int:
+    """Date each demo person's arrival, and each of their identities, to their first event
+    (up to 120 days ago), as if the CDP had been collecting all along: new people per week,
+    per source and sign-up month then show real curves. Touches only people with an
+    identity from a demo source; how many people moved."""
+    demo = Identity.objects.filter(source__slug__in=[slug for _n, slug, *_r in SOURCES])
+    people = Profile.objects.filter(
+        pk__in=demo.values("profile_id"), first_seen_at__lt=F("created_at")
+    ).update(created_at=F("first_seen_at"))
+    first_event = (
+        Event.objects.filter(profile_id=OuterRef("profile_id"), source_id=OuterRef("source_id"))
+        .order_by("occurred_at")
+        .values("occurred_at")[:1]
+    )
+    demo.update(created_at=Least(F("created_at"), Coalesce(Subquery(first_event), F("created_at"))))
+    return people
 
 
 def profiles_demo_scan() -> int:

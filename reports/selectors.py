@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Avg, Count, Max, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import TruncDate, TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,8 +21,14 @@ from campaigns.models import BlockedAddress
 from collection.models import ImportJob
 from consent.models import DataSubjectRequest, Purpose
 from consent.selectors import contactable_profile_ids
-from profiles.models import DuplicateCandidate, IdentityConflict, Profile
-from reports.models import DailyConsents, DailyEvents, DailyLifecycle, FigureSnapshot
+from profiles.models import DuplicateCandidate, Identity, IdentityConflict, Profile, Source
+from reports.models import (
+    DailyConsents,
+    DailyEvents,
+    DailyLifecycle,
+    DailyMessages,
+    FigureSnapshot,
+)
 from reports.performance import message_totals
 from segments.models import Segment, SegmentSize
 
@@ -67,6 +73,7 @@ class Dashboard:
     figures: list[Figure]
     purposes: list[dict[str, Any]]
     segments: list[dict[str, Any]]
+    acquisition: list[dict[str, Any]] = field(default_factory=list)
     charts: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,8 +82,9 @@ def _int(value: float | None) -> int | None:
 
 
 def figures_count(*, today: date | None = None, period_days: int = 7) -> dict[str, float | None]:
-    """People, new people (this period and the one before), the average quality score and
-    the people contactable per active purpose (`contactable:<purpose id>`)."""
+    """People, new people (this period and the one before; by source as
+    `new:<source id>` and `new_before:<source id>`), the average quality score and the
+    people contactable per active purpose (`contactable:<purpose id>`)."""
     today = today or timezone.localdate()
     start = today - timedelta(days=period_days - 1)
     previous_start = start - timedelta(days=period_days)
@@ -93,9 +101,42 @@ def figures_count(*, today: date | None = None, period_days: int = 7) -> dict[st
         "people_new_before": people["new_before"],
         "quality": people["quality"],
     }
+    for (source_id, recent), n in new_people_by_source(
+        start=previous_start, middle=start, end=tomorrow
+    ).items():
+        figures[f"{'new' if recent else 'new_before'}:{source_id}"] = n
     for purpose in Purpose.objects.filter(is_active=True):
         figures[f"contactable:{purpose.pk}"] = contactable_profile_ids(purpose=purpose).count()
     return figures
+
+
+def new_people_by_source(*, start: date, middle: date, end: date) -> dict[tuple[int, bool], int]:
+    """Active people created in [start, end), by the source of their first identity (the
+    one they arrived through; 0 when none names a source) and whether they came in
+    [middle, end) (True) or before it (False)."""
+    first_source = (
+        Identity.objects.filter(profile=OuterRef("pk"))
+        .exclude(source=None)
+        .order_by("id")
+        .values("source_id")[:1]
+    )
+    rows = (
+        Profile.objects.filter(status=Profile.Status.ACTIVE)
+        .filter(_between("created_at", start, end))
+        .annotate(source_id=Subquery(first_source))
+        .values("source_id")
+        .annotate(
+            recent=Count("id", filter=_between("created_at", middle, end)),
+            before=Count("id", filter=_between("created_at", start, middle)),
+        )
+        .order_by()
+    )
+    found: dict[tuple[int, bool], int] = {}
+    for row in rows:
+        for recent, n in ((True, row["recent"]), (False, row["before"])):
+            if n:
+                found[(row["source_id"] or 0, recent)] = n
+    return found
 
 
 def figures_snapshot() -> dict[str, Any]:
@@ -160,6 +201,104 @@ def _consents_chart(since: date, today: date) -> dict[str, Any]:
     }
 
 
+def _messages_chart(since: date, today: date) -> dict[str, Any]:
+    """Messages per day: sent, delivered, opened and clicked by people, bounced,
+    unsubscribed; from the message rollup."""
+    rows = (
+        DailyMessages.objects.filter(day__gte=since, day__lte=today)
+        .values("day", "metric", "reason")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    Metric = DailyMessages.Metric
+    shown = (Metric.SENT, Metric.OPENED, Metric.CLICKED, Metric.BOUNCED, Metric.UNSUBSCRIBED)
+    found: dict[tuple[str, date], int] = {}
+    for row in rows:
+        if row["metric"] in shown:
+            key = (row["metric"], row["day"])
+            found[key] = found.get(key, 0) + row["n"]
+        if row["metric"] == Metric.BOUNCED and row["reason"] == "hard":
+            key = ("hard", row["day"])
+            found[key] = found.get(key, 0) + row["n"]
+    days = _days(since, today)
+    series = [
+        (Metric.SENT.label, [found.get((Metric.SENT, day), 0) for day in days]),
+        (
+            _("Delivered"),
+            [
+                max(found.get((Metric.SENT, day), 0) - found.get(("hard", day), 0), 0)
+                for day in days
+            ],
+        ),
+    ] + [(metric.label, [found.get((metric, day), 0) for day in days]) for metric in shown[1:]]
+    return {
+        "labels": [day.isoformat() for day in days],
+        "datasets": [{"label": str(label), "data": data} for label, data in series],
+    }
+
+
+def _segments_chart(since: date, today: date, segments: list[Segment]) -> dict[str, Any]:
+    """Each segment's size at the end of each day (its last refresh by then), from the
+    segments' size history."""
+    days = _days(since, today)
+    ids = [segment.pk for segment in segments]
+    last = (
+        SegmentSize.objects.filter(segment_id__in=ids, at__date__gte=since, at__date__lte=today)
+        .annotate(day=TruncDate("at"))
+        .values("segment_id", "day")
+        .annotate(at=Max("at"))
+        .order_by()
+    )
+    stamps = {(row["segment_id"], row["at"]) for row in last}
+    sized: dict[int, dict[date, int]] = {pk: {} for pk in ids}
+    for segment_id, at, size in SegmentSize.objects.filter(
+        segment_id__in=ids, at__in={stamp for _pk, stamp in stamps}
+    ).values_list("segment_id", "at", "size"):
+        if (segment_id, at) in stamps:
+            sized[segment_id][timezone.localdate(at)] = size
+    before = {
+        segment.pk: SegmentSize.objects.filter(segment=segment, at__date__lt=since)
+        .order_by("-at")
+        .values_list("size", flat=True)
+        .first()
+        for segment in segments
+    }
+    datasets = []
+    for segment in segments:
+        value = before[segment.pk]
+        data = []
+        for day in days:
+            value = sized[segment.pk].get(day, value)
+            data.append(value)
+        datasets.append({"label": segment.name, "data": data})
+    return {"labels": [day.isoformat() for day in days], "datasets": datasets}
+
+
+def _acquisition(costly: dict[str, Any]) -> list[dict[str, Any]]:
+    """New people by channel (a source's kind) and source, this period and the one before,
+    from the counted figures."""
+    counts: dict[int, dict[str, int]] = {}
+    for name, value in costly.items():
+        kind, _sep, pk = name.partition(":")
+        if kind in ("new", "new_before") and pk.isdigit():
+            counts.setdefault(int(pk), {})[kind] = int(value or 0)
+    sources = Source.objects.in_bulk([pk for pk in counts if pk])
+    rows = []
+    for pk, found in counts.items():
+        source = sources.get(pk)
+        rows.append(
+            {
+                "source": source,
+                "channel": source.get_kind_display() if source else "—",
+                "name": source.name if source else _("No source"),
+                "url": reverse("admin:profiles_source_change", args=[pk]) if source else "",
+                "new": found.get("new", 0),
+                "before": found.get("new_before", 0),
+            }
+        )
+    return sorted(rows, key=lambda row: (str(row["channel"]), -row["new"], str(row["name"])))
+
+
 def _between(model_field: str, start: date, end: date) -> Q:
     return Q(**{f"{model_field}__date__gte": start, f"{model_field}__date__lt": end})
 
@@ -208,6 +347,10 @@ def dashboard(
         "converted": mail_now.converted,
         "converted_before": mail_before.converted,
     }
+    bounced_mail = (
+        mail_now.by_metric.get(DailyMessages.Metric.BOUNCED, 0),
+        mail_before.by_metric.get(DailyMessages.Metric.BOUNCED, 0),
+    )
     bounced = BlockedAddress.objects.filter(_between("created_at", start, tomorrow)).count()
     figures = [
         Figure(
@@ -259,8 +402,31 @@ def dashboard(
             mail["sent"],
             mail["sent_before"],
             url=_url("campaigns_message_changelist"),
-            hint=_("%(opened)s opened, %(clicked)s clicked by people (machines apart)")
-            % {"opened": mail["opened"], "clicked": mail["clicked"]},
+            hint=_(
+                "%(delivered)s delivered, %(opened)s opened, %(clicked)s clicked by people "
+                "(machines apart)"
+            )
+            % {
+                "delivered": mail_now.delivered,
+                "opened": mail["opened"],
+                "clicked": mail["clicked"],
+            },
+        ),
+        Figure(
+            _("Bounces"),
+            bounced_mail[0],
+            bounced_mail[1],
+            url=_url("campaigns_message_changelist"),
+            hint=_("hard and soft, as the mail servers reported them"),
+            rise_is_bad=True,
+        ),
+        Figure(
+            _("Unsubscribes"),
+            mail_now.unsubscribed,
+            mail_before.unsubscribed,
+            url=reverse("admin:reports_report_view", args=["marketing"]),
+            hint=_("from a message's link or an email service's report"),
+            rise_is_bad=True,
         ),
         Figure(
             _("Emails skipped"),
@@ -333,6 +499,7 @@ def dashboard(
         )
         segments.append({"segment": segment, "size": segment.member_count, "before": before})
     chart_since = today - timedelta(days=chart_days - 1)
+    growing = [row["segment"] for row in segments[:5]]
     return Dashboard(
         period_days=period_days,
         since=start,
@@ -340,9 +507,12 @@ def dashboard(
         figures=figures,
         purposes=purposes,
         segments=segments,
+        acquisition=_acquisition(costly),
         charts={
             "events": _events_chart(chart_since, today),
             "consents": _consents_chart(chart_since, today),
+            "messages": _messages_chart(chart_since, today),
+            "segments": _segments_chart(chart_since, today, growing),
         },
     )
 

@@ -31,4 +31,9 @@ def test_the_dashboard_counts_emails_sent_and_skipped(
 
     assert len(smtp_sink.messages) == 2
     assert (figures["Emails sent"].value, figures["Emails skipped"].value) == (2, 1)
-    assert str(figures["Emails sent"].hint) == "0 opened, 0 clicked by people (machines apart)"
+    assert (
+        str(figures["Emails sent"].hint)
+        == "2 delivered, 0 opened, 0 clicked by people (machines apart)"
+    )
+    sent = next(d for d in dashboard().charts["messages"]["datasets"] if d["label"] == "Sent")
+    assert sent["data"][-1] == 2

@@ -172,3 +172,29 @@ def test_cdp_demo_gives_the_journey_and_marketing_reports_a_history() -> None:
     best = next(t for t in marketing.tables if str(t.title) == "Best broadcasts")
     assert len(best.rows) == 1
     assert best.rows[0][1] > 0
+
+
+def test_cdp_demo_people_arrive_over_months_so_acquisition_and_cohorts_have_curves() -> None:
+    from reports.builtin import report_build
+    from reports.selectors import dashboard
+
+    call_command("cdp_demo")
+    months = {(at.year, at.month) for at in Profile.objects.values_list("created_at", flat=True)}
+    assert len(months) >= 3
+
+    board = dashboard()
+    figures = {str(figure.label): figure for figure in board.figures}
+    assert 0 < figures["New people"].value < figures["People in the base"].value
+    assert sum(row["new"] for row in board.acquisition) == figures["New people"].value
+    assert sum(row["before"] for row in board.acquisition) == figures["New people"].previous
+
+    today = timezone_today()
+    funnel = report_build(code="funnel", start=today.replace(day=1), end=today)
+    cohorts = next(t for t in funnel.tables if "cohort" in str(t.title).lower())
+    assert len(cohorts.rows) >= 3
+
+
+def timezone_today() -> Any:
+    from django.utils import timezone
+
+    return timezone.localdate()

@@ -206,3 +206,136 @@ def test_the_consent_report_reads_contactable_people_from_a_fresh_snapshot(
     FigureSnapshot.objects.update(computed_at=timezone.now() - timedelta(hours=1))
     # A stale snapshot (beat stopped) is not trusted: counted live.
     assert contactable() == 2
+
+
+def test_new_people_are_shown_by_channel_and_source_on_the_spot_and_from_the_snapshot(
+    people: list[int], crm: Any
+) -> None:
+    from datetime import timedelta
+
+    from profiles.models import Profile
+    from reports.selectors import dashboard
+    from reports.services import figures_snapshot_refresh
+
+    # One person from the CRM ten days ago (the period before), one with no identity today.
+    earlier = ingest_messages(
+        source=crm,
+        messages=[
+            Message(
+                type="identify",
+                message_id="c1",
+                user_id="crm-1",
+                traits={"email": "c1@example.org"},
+                timestamp=timezone.now().isoformat(),
+            )
+        ],
+    ).results[0]
+    Profile.objects.filter(pk=earlier.profile_id).update(
+        created_at=timezone.now() - timedelta(days=10)
+    )
+    Profile.objects.create(email="typed-in@example.org")
+    expected = [
+        ("CRM", "CRM export", 0, 1),
+        ("Web form", "Website sign-up", 2, 0),
+        ("—", "No source", 1, 0),
+    ]
+
+    def shown() -> list[tuple[str, str, int, int]]:
+        return sorted(
+            (str(row["channel"]), str(row["name"]), row["new"], row["before"])
+            for row in dashboard().acquisition
+        )
+
+    assert shown() == sorted(expected)  # counted on the spot
+    figures_snapshot_refresh()
+    Profile.objects.create(email="after-the-count@example.org")
+    assert shown() == sorted(expected)  # beat's count, not the live one
+    response = staff("viewer").get(reverse("admin:index"))
+    assert "New people by channel and source" in response.content.decode()
+    assert reverse("admin:profiles_source_change", args=[crm.pk]) in response.content.decode()
+
+
+def test_the_message_chart_and_figures_read_the_message_rollup(db: None) -> None:
+    from datetime import timedelta
+
+    from reports.models import DailyMessages
+    from reports.selectors import dashboard
+
+    today = timezone.localdate()
+    counts = [
+        (today, "sent", "", 10),
+        (today, "bounced", "hard", 2),
+        (today, "bounced", "soft", 1),
+        (today, "opened", "", 4),
+        (today, "clicked", "", 3),
+        (today, "opened_machine", "", 5),
+        (today, "unsubscribed", "", 1),
+        (today - timedelta(days=8), "sent", "", 6),
+        (today - timedelta(days=8), "unsubscribed", "", 2),
+    ]
+    DailyMessages.objects.bulk_create(
+        DailyMessages(
+            day=day,
+            origin_kind="broadcast",
+            origin_id=1,
+            channel="email",
+            metric=metric,
+            reason=reason,
+            count=n,
+        )
+        for day, metric, reason, n in counts
+    )
+
+    board = dashboard()
+
+    chart = board.charts["messages"]
+    assert chart["labels"][-1] == today.isoformat()
+    series = {d["label"]: d["data"] for d in chart["datasets"]}
+    assert {label: data[-1] for label, data in series.items()} == {
+        "Sent": 10,
+        "Delivered": 8,
+        "Opened": 4,
+        "Clicked": 3,
+        "Bounced": 3,
+        "Unsubscribed": 1,
+    }
+    assert series["Sent"][-9] == 6
+    figures = {str(figure.label): figure for figure in board.figures}
+    assert (figures["Bounces"].value, figures["Bounces"].previous) == (3, 0)
+    assert (figures["Unsubscribes"].value, figures["Unsubscribes"].previous) == (1, 2)
+    assert figures["Unsubscribes"].tone == "good"
+    assert str(figures["Emails sent"].hint).startswith("8 delivered, 4 opened, 3 clicked")
+
+
+def test_the_segment_chart_shows_each_day_s_last_size_carried_over_quiet_days(db: None) -> None:
+    from datetime import datetime, time, timedelta
+
+    from reports.selectors import dashboard
+    from segments.models import Segment, SegmentSize
+    from segments.services import segment_create
+
+    segment = segment_create(name="Readers", kind=Segment.Kind.STATIC, rule=None)
+    Segment.objects.filter(pk=segment.pk).update(member_count=12)
+    today = timezone.localdate()
+
+    def at(days_ago: int, hour: int) -> datetime:
+        moment = datetime.combine(today - timedelta(days=days_ago), time(hour))
+        return timezone.make_aware(moment)
+
+    SegmentSize.objects.bulk_create(
+        [
+            SegmentSize(segment=segment, at=at(40, 12), size=3),  # before the chart
+            SegmentSize(segment=segment, at=at(20, 9), size=5),
+            SegmentSize(segment=segment, at=at(20, 18), size=7),  # the day's last
+            SegmentSize(segment=segment, at=at(2, 10), size=12),
+        ]
+    )
+
+    chart = dashboard().charts["segments"]
+
+    (line,) = chart["datasets"]
+    assert line["label"] == "Readers"
+    data = line["data"]
+    assert data[0] == 3  # carried from before the chart's first day
+    assert data[-22:-19] == [3, 7, 7]  # the last of the day's two refreshes, then carried
+    assert data[-3:] == [12, 12, 12]

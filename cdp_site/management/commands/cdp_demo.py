@@ -18,7 +18,7 @@ from cdp_site.roles import ADMIN
 from cdp_site.services import roles_sync, schedule_sync
 from collection.demo import collection_demo_load
 from consent.demo import consent_demo_load
-from profiles.demo import profiles_demo_load, profiles_demo_scan
+from profiles.demo import profiles_demo_backdate, profiles_demo_load, profiles_demo_scan
 from reports.services import figures_snapshot_refresh, lifecycle_snapshot_take, rollups_rebuild
 from segments.demo import segments_demo_load
 
@@ -70,6 +70,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo newsletter history: {history['broadcasts']} weekly issues.")
         ab = campaigns_demo_ab_journey(segment=segment)
         self.stdout.write(f"Demo A/B journey: {ab['enrolled']} people enrolled.")
+        profiles_demo_backdate()  # people arrived with their first event, not today
         rollups_rebuild()  # the dashboard's charts show the demo's history at once
         figures_snapshot_refresh()
         lifecycle_snapshot_take()
