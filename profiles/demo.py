@@ -260,6 +260,17 @@ def profiles_demo_load(*, people: int = 200, log: Callable[[str], None] = print)
                     timestamp=_stamp(start, rng, 120),
                 )
             )
+        if n % 5 in (0, 1) and n % 3 != 2:  # signed-up customers ordered on the website
+            batches["website"].append(
+                Message(
+                    type="track",
+                    message_id=f"demo-order-{n}",
+                    anonymous_id=anonymous_id,
+                    name="Order Completed",
+                    properties={"order_id": f"D-{5000 + n}", "revenue": rng.choice([49, 99, 249])},
+                    timestamp=_stamp(start + timedelta(days=90), rng, 30),
+                )
+            )
         if n % 3 != 2:  # the newsletter platform reports opens and clicks
             for k in range(rng.randint(0, 4)):
                 batches["newsletter"].append(
@@ -294,8 +305,8 @@ def profiles_demo_load(*, people: int = 200, log: Callable[[str], None] = print)
 def profiles_demo_backdate() -> int:
     """Date each demo person's arrival, and each of their identities, to their first event
     (up to 120 days ago), as if the CDP had been collecting all along: new people per week,
-    per source and sign-up month then show real curves. Touches only people with an
-    identity from a demo source; how many people moved."""
+    per source and sign-up month then show real curves; and give them lifecycle stages.
+    Touches only people with an identity from a demo source; how many people moved."""
     demo = Identity.objects.filter(source__slug__in=[slug for _n, slug, *_r in SOURCES])
     people = Profile.objects.filter(
         pk__in=demo.values("profile_id"), first_seen_at__lt=F("created_at")
@@ -306,6 +317,14 @@ def profiles_demo_backdate() -> int:
         .values("occurred_at")[:1]
     )
     demo.update(created_at=Least(F("created_at"), Coalesce(Subquery(first_event), F("created_at"))))
+    # Where the demo's people stand: those who ordered are customers, the CRM's other
+    # contacts prospects (a steward or a journey's step moves them in real life).
+    ordered = Event.objects.filter(name="Order Completed", source__slug="website")
+    known = Profile.objects.filter(pk__in=demo.values("profile_id"), status="active")
+    known.filter(pk__in=ordered.values("profile_id")).update(lifecycle_stage="customer")
+    known.filter(
+        pk__in=demo.filter(source__slug="crm").values("profile_id"), lifecycle_stage="lead"
+    ).update(lifecycle_stage="prospect")
     return people
 
 

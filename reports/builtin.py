@@ -392,6 +392,7 @@ def _quality(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
 
 
 STAGES = [stage for stage, _label in Profile.Lifecycle.choices]
+STAGE_LABELS = dict(Profile.Lifecycle.choices)  # what a steward reads: translated
 
 
 # Days from first seen to a conversion, grouped for the funnel report.
@@ -477,7 +478,7 @@ def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
     ]
     funnel = [
         (
-            stage,
+            str(STAGE_LABELS[stage]),
             stages.get(stage, 0),
             round(100 * stages.get(stage, 0) / total, 1) if total else None,
         )
@@ -495,7 +496,7 @@ def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
         Table(_("People by lifecycle stage"), (_("Stage"), _("People"), _("Share (%)")), funnel),
         Table(
             _("Cohorts by sign-up month: where they were at the end of the period"),
-            (_("Month"), _("People"), *STAGES),
+            (_("Month"), _("People"), *(STAGE_LABELS[stage] for stage in STAGES)),
             cohort_rows,
         ),
         Table(

@@ -175,6 +175,8 @@ def test_cdp_demo_gives_the_journey_and_marketing_reports_a_history() -> None:
 
 
 def test_cdp_demo_people_arrive_over_months_so_acquisition_and_cohorts_have_curves() -> None:
+    from datetime import timedelta
+
     from reports.builtin import report_build
     from reports.selectors import dashboard
 
@@ -192,6 +194,16 @@ def test_cdp_demo_people_arrive_over_months_so_acquisition_and_cohorts_have_curv
     funnel = report_build(code="funnel", start=today.replace(day=1), end=today)
     cohorts = next(t for t in funnel.tables if "cohort" in str(t.title).lower())
     assert len(cohorts.rows) >= 3
+    stages = {str(row[0]): row[1] for row in funnel.tables[0].rows}
+    assert all(stages[stage] > 0 for stage in ("Anonymous", "Lead", "Prospect", "Customer"))
+    # The website's orders are conversions, attributed to the campaign that brought them.
+    month = report_build(code="funnel", start=today - timedelta(days=29), end=today)
+    converted = {str(f.label): f.value for f in month.figures}
+    assert converted["Median days to convert"] is not None
+    marketing = report_build(code="marketing", start=today - timedelta(days=29), end=today)
+    first_touch = next(t for t in marketing.tables if "first touch" in str(t.title).lower())
+    assert sum(row[-1] for row in first_touch.rows) > 0
+    assert any(str(row[0]) != "(no campaign)" for row in first_touch.rows)
 
 
 def timezone_today() -> Any:

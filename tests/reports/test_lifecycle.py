@@ -66,3 +66,17 @@ def test_the_backfill_command_takes_the_day_s_snapshot() -> None:
     call_command("cdp_rollups")
 
     assert DailyLifecycle.objects.filter(day=timezone.localdate()).count() == 3
+
+
+def test_the_funnel_names_the_stages_in_the_reader_s_language() -> None:
+    from django.utils import translation
+
+    _people()
+    today = timezone.localdate()
+    with translation.override("fr"):
+        report = report_build(code="funnel", start=today - timedelta(days=6), end=today)
+        funnel, cohorts, _days = report.tables
+        stages = [str(row[0]) for row in funnel.rows]
+        headers = [str(header) for header in cohorts.columns]
+    assert stages == ["Anonyme", "Lead", "Prospect", "Client", "Perdu"]
+    assert headers[2:] == stages
