@@ -13,6 +13,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
+from consent.demo import consent_demo_requests_recorded
 from profiles.models import Event, Identity, Profile, Source
 from profiles.services import Message, ingest_messages, source_create
 from profiles.services.duplicates import duplicates_scan
@@ -201,7 +202,7 @@ def profiles_demo_load(*, people: int = 200, log: Callable[[str], None] = print)
                     context={
                         "consent": {"newsletter": {"granted": True, "form": "newsletter-signup"}}
                     },
-                    timestamp=_stamp(start + timedelta(days=60), rng, 30),
+                    timestamp=_stamp(start + timedelta(days=60), rng, 59),  # the last two months,
                 )
             )
         if n % 4 == 0:  # a quarter met us at the trade show; badges shout in capitals
@@ -326,6 +327,35 @@ def profiles_demo_backdate() -> int:
         pk__in=demo.filter(source__slug="crm").values("profile_id"), lifecycle_stage="lead"
     ).update(lifecycle_stage="prospect")
     return people
+
+
+def profiles_demo_request_subjects() -> list[str]:
+    """Email addresses for the demo's data-subject requests (consent.demo): demo people,
+    and at the fourth place someone only the CRM knew, created here, whose erasure the
+    demo carries out. Empty once the demo recorded its requests."""
+    if consent_demo_requests_recorded():
+        return []
+    people = list(
+        Profile.objects.filter(status="active", identities__source__slug="crm")
+        .exclude(email="")
+        .order_by("pk")
+        .values_list("email", flat=True)
+        .distinct()[:6]
+    )
+    erased = "camille.effacement@example.org"
+    ingest_messages(
+        source=Source.objects.get(slug="crm"),
+        messages=[
+            Message(
+                type="identify",
+                message_id="demo-erasure-subject",
+                external_id="CRM-0999",
+                traits={"email": erased, "firstName": "Camille", "lastName": "Effacement"},
+                timestamp=(timezone.now() - timedelta(days=70)).isoformat(),
+            )
+        ],
+    )
+    return [*people[:3], erased, *people[3:]]
 
 
 def profiles_demo_scan() -> int:

@@ -204,6 +204,15 @@ def test_cdp_demo_people_arrive_over_months_so_acquisition_and_cohorts_have_curv
     first_touch = next(t for t in marketing.tables if "first touch" in str(t.title).lower())
     assert sum(row[-1] for row in first_touch.rows) > 0
     assert any(str(row[0]) != "(no campaign)" for row in first_touch.rows)
+    # Consent and GDPR: decisions dated when the forms were filled, withdrawals over two
+    # months, requests over three, one erasure carried out and one request overdue.
+    gdpr = report_build(code="consent", start=today - timedelta(days=89), end=today)
+    counted = {str(f.label): f.value for f in gdpr.figures}
+    assert counted["Consents granted"] > 0
+    assert counted["Consents withdrawn"] > 0
+    assert counted["Requests received"] == 7
+    assert counted["Erasures carried out"] == 1
+    assert figures["Requests overdue"].value == 1
 
 
 def timezone_today() -> Any:

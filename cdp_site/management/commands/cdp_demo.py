@@ -17,8 +17,13 @@ from campaigns.journeys.demo import journeys_demo_load
 from cdp_site.roles import ADMIN
 from cdp_site.services import roles_sync, schedule_sync
 from collection.demo import collection_demo_load
-from consent.demo import consent_demo_load
-from profiles.demo import profiles_demo_backdate, profiles_demo_load, profiles_demo_scan
+from consent.demo import consent_demo_history, consent_demo_load
+from profiles.demo import (
+    profiles_demo_backdate,
+    profiles_demo_load,
+    profiles_demo_request_subjects,
+    profiles_demo_scan,
+)
 from reports.services import figures_snapshot_refresh, lifecycle_snapshot_take, rollups_rebuild
 from segments.demo import segments_demo_load
 
@@ -59,6 +64,12 @@ class Command(BaseCommand):
         profiles_demo_scan()
         self.stdout.write(
             f"Demo messages: {totals['accepted']} stored, {totals['duplicates']} already there."
+        )
+        # Before the segments and mailings, which then see the withdrawals.
+        gdpr = consent_demo_history(subjects=profiles_demo_request_subjects())
+        self.stdout.write(
+            f"Demo consent history: {gdpr['withdrawn']} withdrawals, "
+            f"{gdpr['requests']} data-subject requests."
         )
         segment = segments_demo_load()
         self.stdout.write(f"Demo segment {segment.name!r}: {segment.member_count} members.")
