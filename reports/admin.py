@@ -79,8 +79,9 @@ class DailyMessagesAdmin(ReadOnlyAdmin):
 
 @admin.register(DailyLifecycle)
 class DailyLifecycleAdmin(ReadOnlyAdmin):
-    list_display = ("day", "cohort", "stage", "count")
-    list_filter = ("stage",)
+    list_display = ("day", "cohort", "stage", "source", "count")
+    list_filter = ("stage", "source")
+    list_select_related = ("source",)
     date_hierarchy = "day"
     ordering = ("-day", "-cohort", "stage")
 

@@ -9,7 +9,7 @@ scheduled email (HTML, PDF, CSV) and the API all render the same way.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from django.utils.translation import pgettext_lazy
 
 from consent.models import DataSubjectRequest, Purpose, RetentionRun
 from consent.selectors import contactable_profile_ids
-from profiles.models import DataQualityIssue, Identity, Profile
+from profiles.models import DataQualityIssue, Identity, Profile, Source
 from reports.models import Conversion, DailyConsents, DailyEvents
 from reports.performance import (
     ab_rows,
@@ -429,24 +429,57 @@ def _median(histogram: dict[int, int]) -> float | None:
     return float(ordered[-1][0])
 
 
-def _stages(day: date, *, live: bool) -> tuple[dict[str, int], dict[date, dict[str, int]]]:
-    """People per stage and cohorts by sign-up month from the lifecycle snapshot of `day`
-    (the latest taken by then); with no snapshot yet, counted on the spot when `live`,
-    else nothing."""
+@dataclass
+class Stages:
+    """People per stage, per sign-up month and stage, per source and stage."""
+
+    total: dict[str, int] = field(default_factory=dict)
+    cohorts: dict[date, dict[str, int]] = field(default_factory=dict)
+    sources: dict[int | None, dict[str, int]] = field(default_factory=dict)
+
+
+def _stages(day: date, *, live: bool) -> Stages:
+    """People per stage, cohorts by sign-up month and sources from the lifecycle snapshot
+    of `day` (the latest taken by then); with no snapshot yet, counted on the spot when
+    `live`, else nothing."""
     taken, counts = lifecycle_snapshot(day=day)
     if taken is None and live:
         counts = lifecycle_count()
-    stages: dict[str, int] = {}
-    cohorts: dict[date, dict[str, int]] = {}
-    for (cohort, stage), n in counts.items():
-        stages[stage] = stages.get(stage, 0) + n
-        cohorts.setdefault(cohort, {})[stage] = n
-    return stages, cohorts
+    found = Stages()
+    for (cohort, stage, source_id), n in counts.items():
+        found.total[stage] = found.total.get(stage, 0) + n
+        month = found.cohorts.setdefault(cohort, {})
+        month[stage] = month.get(stage, 0) + n
+        by_source = found.sources.setdefault(source_id, {})
+        by_source[stage] = by_source.get(stage, 0) + n
+    return found
+
+
+def _by_source(found: Stages) -> list[tuple[Any, ...]]:
+    """Where the people each source brought stand now: per channel (the source's kind)
+    and source, people per stage and the share who became customers."""
+    sources = Source.objects.in_bulk([pk for pk in found.sources if pk])
+    rows = []
+    for pk, counts in found.sources.items():
+        source = sources.get(pk) if pk else None
+        people = sum(counts.values())
+        customers = counts.get(Profile.Lifecycle.CUSTOMER, 0)
+        rows.append(
+            (
+                str(source.get_kind_display()) if source else "—",
+                source.name if source else str(_("No source")),
+                people,
+                *(counts.get(stage, 0) for stage in STAGES),
+                round(100 * customers / people, 1) if people else None,
+            )
+        )
+    return sorted(rows, key=lambda row: (row[0], -row[2], row[1]))
 
 
 def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
-    stages, cohorts = _stages(now.end, live=True)
-    previous, _cohorts = _stages(before.end, live=False)
+    found = _stages(now.end, live=True)
+    stages, cohorts = found.total, found.cohorts
+    previous = _stages(before.end, live=False).total
     total = sum(stages.values())
     total_before = sum(previous.values()) or None
     customers = stages.get(Profile.Lifecycle.CUSTOMER, 0)
@@ -498,6 +531,17 @@ def _funnel(now: Period, before: Period) -> tuple[list[Figure], list[Table]]:
             _("Cohorts by sign-up month: where they were at the end of the period"),
             (_("Month"), _("People"), *(STAGE_LABELS[stage] for stage in STAGES)),
             cohort_rows,
+        ),
+        Table(
+            _("By channel and source: where the people each source brought stand"),
+            (
+                _("Channel"),
+                _("Source"),
+                _("People"),
+                *(STAGE_LABELS[stage] for stage in STAGES),
+                _("Customer rate (%)"),
+            ),
+            _by_source(found),
         ),
         Table(
             _("Time to convert: days from first seen to a conversion"),

@@ -8,6 +8,8 @@ construction: no profile, no property, so an erased person leaves only counts.
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -235,22 +237,37 @@ class MessageStateChange(models.Model):
 
 
 class DailyLifecycle(models.Model):
-    """Active people per lifecycle stage and sign-up month (cohort), as counted on a day:
-    a snapshot kept each day, refreshed by beat through the day."""
+    """Active people per lifecycle stage, sign-up month (cohort) and the source they
+    arrived through (its kind is the channel), as counted on a day: a snapshot kept each
+    day, refreshed by beat through the day."""
 
     day = models.DateField(verbose_name=_("day"))
     cohort = models.DateField(
         help_text=_("First day of the sign-up month."), verbose_name=_("cohort")
     )
     stage = models.CharField(max_length=16, verbose_name=_("stage"))
+    source = models.ForeignKey(
+        Source,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The source of the first identity the person arrived with."),
+        verbose_name=_("source"),
+    )
     count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
 
     class Meta:
         verbose_name = _("daily lifecycle")
         verbose_name_plural = _("daily lifecycle")
         constraints = [
+            # One row per day, cohort, stage and source, "no source" included.
             models.UniqueConstraint(
-                fields=["day", "cohort", "stage"], name="daily_lifecycle_unique"
+                "day",
+                "cohort",
+                "stage",
+                Coalesce("source", Value(0)),
+                name="daily_lifecycle_unique",
             )
         ]
 

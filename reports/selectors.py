@@ -110,20 +110,25 @@ def figures_count(*, today: date | None = None, period_days: int = 7) -> dict[st
     return figures
 
 
-def new_people_by_source(*, start: date, middle: date, end: date) -> dict[tuple[int, bool], int]:
-    """Active people created in [start, end), by the source of their first identity (the
-    one they arrived through; 0 when none names a source) and whether they came in
-    [middle, end) (True) or before it (False)."""
-    first_source = (
+def _first_source() -> Subquery:
+    """The source of a profile's first identity that names one: where the person came
+    from (a merge brings the absorbed profile's identities, so the earliest one wins)."""
+    return Subquery(
         Identity.objects.filter(profile=OuterRef("pk"))
         .exclude(source=None)
         .order_by("id")
         .values("source_id")[:1]
     )
+
+
+def new_people_by_source(*, start: date, middle: date, end: date) -> dict[tuple[int, bool], int]:
+    """Active people created in [start, end), by the source of their first identity (the
+    one they arrived through; 0 when none names a source) and whether they came in
+    [middle, end) (True) or before it (False)."""
     rows = (
         Profile.objects.filter(status=Profile.Status.ACTIVE)
         .filter(_between("created_at", start, end))
-        .annotate(source_id=Subquery(first_source))
+        .annotate(source_id=_first_source())
         .values("source_id")
         .annotate(
             recent=Count("id", filter=_between("created_at", middle, end)),
@@ -517,23 +522,24 @@ def dashboard(
     )
 
 
-def lifecycle_count() -> dict[tuple[date, str], int]:
-    """Active people now per sign-up month (its first day) and lifecycle stage."""
-    found: dict[tuple[date, str], int] = {}
+def lifecycle_count() -> dict[tuple[date, str, int | None], int]:
+    """Active people now per sign-up month (its first day), lifecycle stage and the source
+    they arrived through (None when no identity names one)."""
+    found: dict[tuple[date, str, int | None], int] = {}
     for row in (
         Profile.objects.filter(status=Profile.Status.ACTIVE)
-        .annotate(month=TruncMonth("created_at"))
-        .values("month", "lifecycle_stage")
+        .annotate(month=TruncMonth("created_at"), source_id=_first_source())
+        .values("month", "lifecycle_stage", "source_id")
         .annotate(n=Count("id"))
         .order_by()
     ):
         month = row["month"]
         month = month.date() if isinstance(month, datetime) else month
-        found[(month, row["lifecycle_stage"])] = row["n"]
+        found[(month, row["lifecycle_stage"], row["source_id"])] = row["n"]
     return found
 
 
-def lifecycle_snapshot(*, day: date) -> tuple[date | None, dict[tuple[date, str], int]]:
+def lifecycle_snapshot(*, day: date) -> tuple[date | None, dict[tuple[date, str, int | None], int]]:
     """The latest lifecycle snapshot taken on or before `day`: its day and counts."""
     taken = (
         DailyLifecycle.objects.filter(day__lte=day)
@@ -544,8 +550,8 @@ def lifecycle_snapshot(*, day: date) -> tuple[date | None, dict[tuple[date, str]
     if taken is None:
         return None, {}
     return taken, {
-        (cohort, stage): n
-        for cohort, stage, n in DailyLifecycle.objects.filter(day=taken).values_list(
-            "cohort", "stage", "count"
+        (cohort, stage, source_id): n
+        for cohort, stage, source_id, n in DailyLifecycle.objects.filter(day=taken).values_list(
+            "cohort", "stage", "source_id", "count"
         )
     }

@@ -34,12 +34,12 @@ def figures_snapshot_refresh(*, today: date | None = None) -> int:
 
 @transaction.atomic
 def lifecycle_snapshot_take(*, today: date | None = None) -> int:
-    """Count active people per sign-up month and lifecycle stage into today's snapshot
-    (replacing an earlier count of the same day); how many rows."""
+    """Count active people per sign-up month, lifecycle stage and source into today's
+    snapshot (replacing an earlier count of the same day); how many rows."""
     today = today or timezone.localdate()
     rows = [
-        DailyLifecycle(day=today, cohort=cohort, stage=stage, count=n)
-        for (cohort, stage), n in lifecycle_count().items()
+        DailyLifecycle(day=today, cohort=cohort, stage=stage, source_id=source_id, count=n)
+        for (cohort, stage, source_id), n in lifecycle_count().items()
     ]
     DailyLifecycle.objects.filter(day=today).delete()
     DailyLifecycle.objects.bulk_create(rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -33,10 +34,10 @@ def test_the_snapshot_equals_the_profiles_grouped_by_month_and_stage() -> None:
 
     month = today.replace(day=1)
     assert (taken, again) == (3, 3)
-    assert set(DailyLifecycle.objects.values_list("day", "cohort", "stage", "count")) == {
-        (today, month, "lead", 2),
-        (today, month, "customer", 1),
-        (today, month, "prospect", 1),
+    assert set(DailyLifecycle.objects.values_list("day", "cohort", "stage", "source", "count")) == {
+        (today, month, "lead", None, 2),
+        (today, month, "customer", None, 1),
+        (today, month, "prospect", None, 1),
     }
 
 
@@ -75,8 +76,61 @@ def test_the_funnel_names_the_stages_in_the_reader_s_language() -> None:
     today = timezone.localdate()
     with translation.override("fr"):
         report = report_build(code="funnel", start=today - timedelta(days=6), end=today)
-        funnel, cohorts, _days = report.tables
+        funnel, cohorts, _sources, _days = report.tables
         stages = [str(row[0]) for row in funnel.rows]
         headers = [str(header) for header in cohorts.columns]
     assert stages == ["Anonyme", "Lead", "Prospect", "Client", "Perdu"]
     assert headers[2:] == stages
+
+
+def test_the_funnel_shows_where_the_people_each_source_brought_stand(
+    web_form: Any, crm: Any
+) -> None:
+    """Each person counts under the source of their first identity naming one, whatever
+    came later (here the CRM knows a web sign-up too); the table equals that count done
+    by hand over the identities."""
+    from profiles.models import Identity
+    from profiles.services import ingest_messages
+    from profiles.services.messages import Message
+
+    def identify(source: Any, n: int, email: str) -> int:
+        result = ingest_messages(
+            source=source,
+            messages=[
+                Message(
+                    type="identify",
+                    message_id=f"{source.slug}-{n}",
+                    traits={"email": email},
+                    timestamp=timezone.now().isoformat(),
+                )
+            ],
+        )
+        return result.results[0].profile_id
+
+    signed_up = [identify(web_form, n, f"w{n}@example.org") for n in range(3)]
+    from_crm = [identify(crm, n, f"c{n}@example.org") for n in range(2)]
+    identify(crm, 9, "w0@example.org")  # the CRM knows a web sign-up: still the web's
+    Profile.objects.filter(pk__in=[signed_up[0], from_crm[0]]).update(lifecycle_stage="customer")
+    Profile.objects.create(email="typed@example.org")  # no identity: no source
+    today = timezone.localdate()
+    lifecycle_snapshot_take(today=today)
+
+    report = report_build(code="funnel", start=today - timedelta(days=6), end=today)
+
+    table = next(t for t in report.tables if "channel and source" in str(t.title))
+    stages = [stage for stage, _label in Profile.Lifecycle.choices]
+    by_hand: dict[str, dict[str, int]] = {}
+    for profile in Profile.objects.filter(status="active"):
+        first = Identity.objects.filter(profile=profile).exclude(source=None).order_by("id").first()
+        name = first.source.name if first else "No source"
+        counts = by_hand.setdefault(name, {})
+        counts[profile.lifecycle_stage] = counts.get(profile.lifecycle_stage, 0) + 1
+    assert {row[1]: dict(zip(stages, row[3:-1], strict=True)) for row in table.rows} == {
+        name: {stage: counts.get(stage, 0) for stage in stages} for name, counts in by_hand.items()
+    }
+    rows = {row[1]: row for row in table.rows}
+    assert rows["Website sign-up"][0] == "Web form"
+    assert rows["Website sign-up"][2] == 3
+    assert rows["Website sign-up"][-1] == 33.3
+    assert rows["CRM export"][-1] == 50.0
+    assert rows["No source"][2] == 1
