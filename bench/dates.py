@@ -49,9 +49,7 @@ def _journey() -> Any:
     journey = journey_create(name="Birthday", purpose_id=purpose.pk, definition=definition)
     journey_activate(journey_id=journey.pk)
     # Activated a day ago, so that every zone whose 09:00 came today is due now.
-    Journey.objects.filter(pk=journey.pk).update(
-        activated_at=timezone.now() - timedelta(days=1)
-    )
+    Journey.objects.filter(pk=journey.pk).update(activated_at=timezone.now() - timedelta(days=1))
     return journey
 
 
