@@ -57,8 +57,18 @@ ATTRIBUTION = """
            coalesce(l.utm_campaign, '') AS last_campaign,
            CASE WHEN p.first_seen_at IS NOT NULL
                 THEN greatest(extract(day FROM c.occurred_at - p.first_seen_at), 0)::int
-           END AS days_to_convert
+           END AS days_to_convert,
+           coalesce(k.kind, '') AS message_kind, k.origin AS message_origin
     FROM profiles_event c JOIN profiles_profile p ON p.id = c.profile_id
+    LEFT JOIN LATERAL (
+        SELECT 'broadcast' AS kind, m.origin_id AS origin
+        FROM profiles_event e JOIN profiles_source s ON s.id = e.source_id
+        JOIN campaigns_message m ON m.id::text = split_part(e.message_id, ':', 2)
+        WHERE e.profile_id = c.profile_id AND s.slug = 'cdp-campaigns'
+          AND e.name = 'Email Clicked' AND e.occurred_at <= c.occurred_at
+          AND e.occurred_at > c.occurred_at - interval '7 days'
+          AND (e.properties ->> 'machine') IS DISTINCT FROM 'true'
+        ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) k ON true
     LEFT JOIN LATERAL (
         SELECT utm_source, utm_medium, utm_campaign FROM profiles_event e
         WHERE e.profile_id = c.profile_id AND e.occurred_at <= c.occurred_at
@@ -329,7 +339,8 @@ def same_counts() -> None:
         ),
         "conversions": (
             "SELECT event_id, day, name, first_source, first_medium, first_campaign, "
-            "last_source, last_medium, last_campaign, days_to_convert FROM {} ORDER BY 1",
+            "last_source, last_medium, last_campaign, days_to_convert, message_kind, "
+            "message_origin FROM {} ORDER BY 1",
             "reports_conversion",
             "bench_conversions",
         ),
@@ -359,7 +370,8 @@ FLOOR_SQL = [
        ON CONFLICT (day, purpose_id, status, method)
        DO UPDATE SET count = reports_dailyconsents.count + excluded.count""",
     f"""INSERT INTO reports_conversion (event_id, day, name, first_source, first_medium,
-         first_campaign, last_source, last_medium, last_campaign, days_to_convert)
+         first_campaign, last_source, last_medium, last_campaign, days_to_convert,
+         message_kind, message_origin)
        {ATTRIBUTION} AND c.id > %(events)s
        ON CONFLICT (event_id) DO NOTHING""",
     f"""INSERT INTO reports_dailymessages

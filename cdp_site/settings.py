@@ -271,6 +271,8 @@ DEFAULT_FROM_EMAIL = get_from_env("DEFAULT_FROM_EMAIL", "cdp@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Event names the reports count as conversions.
 CDP_CONVERSION_EVENTS = env_list("CDP_CONVERSION_EVENTS", ["Order Completed"])
+# A conversion is credited to the last email the person clicked within this many days.
+CDP_ATTRIBUTION_DAYS = env_int("CDP_ATTRIBUTION_DAYS", 7)
 
 # --- Logging: ids and counts only; personal data never reaches a log line ---------
 LOG_LEVEL = get_from_env("LOG_LEVEL", "INFO")

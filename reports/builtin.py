@@ -560,6 +560,7 @@ BROADCAST_COLUMNS = (
     pgettext_lazy("messages", "Unsubscribed"),
     _("Open rate (%)"),
     _("Click rate (%)"),
+    _("Conversions"),
 )
 
 

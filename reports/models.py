@@ -102,8 +102,9 @@ class DailyConsents(models.Model):
 
 class Conversion(models.Model):
     """One conversion event (a name in `CDP_CONVERSION_EVENTS`), attributed to the UTM
-    campaign of the person's first and last touch before it, with the days since the
-    person was first seen. It names no one: the event's id alone, which points nowhere
+    campaign of the person's first and last touch before it and to the broadcast or
+    journey of the last email they clicked within `CDP_ATTRIBUTION_DAYS`, with the days
+    since the person was first seen. It names no one: the event's id alone, which points nowhere
     once the person is erased (the row stays, an anonymous count)."""
 
     event_id = models.BigIntegerField(unique=True, verbose_name=_("event id"))
@@ -117,6 +118,17 @@ class Conversion(models.Model):
     last_campaign = models.CharField(max_length=200, blank=True, verbose_name=_("last campaign"))
     days_to_convert = models.PositiveIntegerField(
         null=True, blank=True, verbose_name=_("days to convert")
+    )
+    # The last email the person clicked (people's clicks, not machines') within
+    # CDP_ATTRIBUTION_DAYS before the conversion: its broadcast, or its journey.
+    message_kind = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text=_("broadcast or journey of the last email clicked before the conversion"),
+        verbose_name=_("credited to"),
+    )
+    message_origin = models.BigIntegerField(
+        null=True, blank=True, verbose_name=_("broadcast or journey id")
     )
 
     class Meta:

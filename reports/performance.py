@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 
 from campaigns.journeys.selectors import ab_compare
 from campaigns.models import Broadcast, Journey
-from reports.models import DailyMessages
+from reports.models import Conversion, DailyMessages
 
 Metric = DailyMessages.Metric
 ALPHA = 0.05
@@ -180,10 +180,23 @@ def ab_rows(*, start: date, end: date) -> list[tuple[Any, ...]]:
     return rows
 
 
+def broadcast_conversions(*, start: date, end: date) -> dict[int, int]:
+    """Conversions in the period credited to each broadcast: the last email the person
+    clicked within CDP_ATTRIBUTION_DAYS before converting came from it."""
+    return dict(
+        Conversion.objects.filter(day__gte=start, day__lte=end, message_kind="broadcast")
+        .values_list("message_origin")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+
+
 def broadcast_rows(*, start: date, end: date) -> list[tuple[Any, ...]]:
-    """Broadcasts with messages sent in the period, best click rate first."""
+    """Broadcasts with messages sent in the period, best click rate first, with the
+    conversions their clicks brought."""
     counts = message_counts(start=start, end=end, keys=("origin_id",), origin_kind="broadcast")
     names = dict(Broadcast.objects.filter(pk__in={k[0] for k in counts}).values_list("pk", "name"))
+    converted = broadcast_conversions(start=start, end=end)
     rows = [
         (
             names.get(broadcast_id, f"#{broadcast_id}"),
@@ -194,6 +207,7 @@ def broadcast_rows(*, start: date, end: date) -> list[tuple[Any, ...]]:
             item.unsubscribed,
             rate(item.opened, item.delivered),
             rate(item.clicked, item.delivered),
+            converted.get(broadcast_id, 0),
         )
         for (broadcast_id,), item in counts.items()
         if item.sent

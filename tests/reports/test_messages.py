@@ -524,7 +524,7 @@ def test_the_marketing_report_ranks_broadcasts_by_click_rate(
 
     best = next(table for table in report.tables if str(table.title) == "Best broadcasts")
     assert best.columns[5] == "Unsubscribed"
-    assert best.rows == [("B", 3, 3, 2, 2, 0, 66.7, 66.7), ("B", 3, 3, 1, 0, 1, 33.3, 0.0)]
+    assert best.rows == [("B", 3, 3, 2, 2, 0, 66.7, 66.7, 0), ("B", 3, 3, 1, 0, 1, 33.3, 0.0, 0)]
 
 
 def test_the_journey_report_is_answered_by_the_api(ab_journey: Any) -> None:
@@ -593,3 +593,81 @@ def test_a_catch_up_takes_every_logged_change_however_many() -> None:
     key = (timezone.localtime(at).date(), "journey", 999, "ab", "a", "", "assigned", "")
     assert rolled()[key] == 4_000
     assert not MessageStateChange.objects.exists()
+
+
+def test_a_conversion_is_credited_to_the_broadcast_whose_email_was_last_clicked_in_the_window(
+    smtp_sink: Any, template: Any, newsletter: Any
+) -> None:
+    from reports.models import Conversion
+
+    people = _people(4)
+    for person in people:
+        grant(person, newsletter)
+    first = _broadcast(people, template, newsletter)
+    second = _broadcast(people, template, newsletter)
+    now = timezone.now()
+
+    def click(message: Message, *, days_ago: float, agent: str = BROWSER) -> None:
+        tracking_click(message_pk=message.pk, url="https://example.org/", user_agent=agent)
+        Event.objects.filter(message_id__startswith=f"click:{message.pk}:").update(
+            occurred_at=now - timedelta(days=days_ago)
+        )
+
+    click(first[0], days_ago=3)
+    click(second[0], days_ago=1)  # the later click wins
+    click(first[1], days_ago=1, agent=SCANNER)  # a link scanner's click credits nothing
+    click(first[2], days_ago=8)  # outside CDP_ATTRIBUTION_DAYS (7)
+    click(first[3], days_ago=2)
+    for person in people:
+        _order(person)
+
+    def credited() -> dict[int, tuple[str, int | None]]:
+        by_event = {
+            row.event_id: (row.message_kind, row.message_origin) for row in Conversion.objects.all()
+        }
+        return {
+            n: by_event[event.pk]
+            for n, person in enumerate(people)
+            for event in Event.objects.filter(profile=person, name="Order Completed")
+        }
+
+    broadcast_first, broadcast_second = first[0].origin_id, second[0].origin_id
+    expected = {
+        0: ("broadcast", broadcast_second),
+        1: ("", None),
+        2: ("", None),
+        3: ("broadcast", broadcast_first),
+    }
+    rollups_catch_up()
+    assert credited() == expected
+    rollups_rebuild()
+    assert credited() == expected
+
+    today = timezone.localdate()
+    report = report_build(code="marketing", start=today, end=today)
+    best = next(table for table in report.tables if str(table.title) == "Best broadcasts")
+    assert best.columns[-1] == "Conversions"
+    assert sorted(row[-1] for row in best.rows) == [1, 1]
+
+
+def test_a_conversion_after_a_journey_email_s_click_is_credited_to_the_journey(
+    ab_journey: Any,
+) -> None:
+    from reports.models import Conversion
+
+    message = Message.objects.filter(origin_kind="journey_step", status="sent").first()
+    assert message is not None
+    # Sent five minutes ago: a click within seconds of the send is taken for a scanner's.
+    Message.objects.filter(pk=message.pk).update(sent_at=timezone.now() - timedelta(minutes=5))
+    tracking_click(message_pk=message.pk, url="https://example.org/", user_agent=BROWSER)
+    _order(message.profile)
+
+    rollups_catch_up()
+
+    order = Event.objects.filter(profile=message.profile, name="Order Completed").latest("pk")
+    clicks = Event.objects.filter(profile=message.profile, name="Email Clicked")
+    assert [(c.message_id.split(":")[1], c.occurred_at <= order.occurred_at) for c in clicks] == [
+        (str(message.pk), True)
+    ]
+    row = Conversion.objects.get(event_id=order.pk)
+    assert (row.message_kind, row.message_origin) == ("journey", ab_journey.pk)
