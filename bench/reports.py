@@ -58,17 +58,18 @@ ATTRIBUTION = """
            CASE WHEN p.first_seen_at IS NOT NULL
                 THEN greatest(extract(day FROM c.occurred_at - p.first_seen_at), 0)::int
            END AS days_to_convert,
-           coalesce(k.kind, '') AS message_kind, k.origin AS message_origin
+           CASE WHEN m.id IS NULL THEN '' ELSE 'broadcast' END AS message_kind,
+           m.origin_id AS message_origin
     FROM profiles_event c JOIN profiles_profile p ON p.id = c.profile_id
     LEFT JOIN LATERAL (
-        SELECT 'broadcast' AS kind, m.origin_id AS origin
-        FROM profiles_event e JOIN profiles_source s ON s.id = e.source_id
-        JOIN campaigns_message m ON m.id::text = split_part(e.message_id, ':', 2)
-        WHERE e.profile_id = c.profile_id AND s.slug = 'cdp-campaigns'
+        SELECT e.message_id FROM profiles_event e
+        WHERE e.profile_id = c.profile_id
+          AND e.source_id = (SELECT id FROM profiles_source WHERE slug = 'cdp-campaigns')
           AND e.name = 'Email Clicked' AND e.occurred_at <= c.occurred_at
           AND e.occurred_at > c.occurred_at - interval '7 days'
           AND (e.properties ->> 'machine') IS DISTINCT FROM 'true'
         ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) k ON true
+    LEFT JOIN campaigns_message m ON m.id = split_part(k.message_id, ':', 2)::bigint
     LEFT JOIN LATERAL (
         SELECT utm_source, utm_medium, utm_campaign FROM profiles_event e
         WHERE e.profile_id = c.profile_id AND e.occurred_at <= c.occurred_at
