@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Avg, Count, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate, TruncMonth
@@ -24,6 +25,7 @@ from consent.models import DataSubjectRequest, Purpose
 from consent.selectors import contactable_profile_ids
 from profiles.models import DuplicateCandidate, Identity, IdentityConflict, Profile, Source
 from reports.models import (
+    Conversion,
     DailyConsents,
     DailyEvents,
     DailyLifecycle,
@@ -358,6 +360,10 @@ def dashboard(
         mail_before.by_metric.get(DailyMessages.Metric.BOUNCED, 0),
     )
     bounced = BlockedAddress.objects.filter(_between("created_at", start, tomorrow)).count()
+    clicked_conversions = Conversion.objects.exclude(message_kind="").aggregate(
+        now=Count("id", filter=Q(day__gte=start, day__lte=today)),
+        before=Count("id", filter=Q(day__gte=previous_start, day__lt=start)),
+    )
     figures = [
         Figure(
             _("People in the base"), _int(costly["people"]), url=_url("profiles_profile_changelist")
@@ -447,6 +453,14 @@ def dashboard(
             mail["converted_before"],
             url=reverse("admin:reports_report_view", args=["journeys"]),
             hint=_("goals reached, credited to the journey's last step"),
+        ),
+        Figure(
+            _("Conversions after an email click"),
+            clicked_conversions["now"] or 0,
+            clicked_conversions["before"] or 0,
+            url=reverse("admin:reports_report_view", args=["marketing"]),
+            hint=_("the last email clicked within %(days)s days: a broadcast's or a journey's")
+            % {"days": settings.CDP_ATTRIBUTION_DAYS},
         ),
         Figure(
             _("Addresses blocked"),

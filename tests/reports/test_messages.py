@@ -648,6 +648,10 @@ def test_a_conversion_is_credited_to_the_broadcast_whose_email_was_last_clicked_
     best = next(table for table in report.tables if str(table.title) == "Best broadcasts")
     assert best.columns[-1] == "Conversions"
     assert sorted(row[-1] for row in best.rows) == [1, 1]
+    from reports.selectors import dashboard
+
+    figures = {str(figure.label): figure for figure in dashboard().figures}
+    assert figures["Conversions after an email click"].value == 2
 
 
 def test_a_conversion_after_a_journey_email_s_click_is_credited_to_the_journey(
