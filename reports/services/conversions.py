@@ -22,12 +22,11 @@ from django.db import connection
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from campaigns.models import Message, StepLog
-from campaigns.models.messages import Origin
 from campaigns.services.delivery import EVENT_SOURCE
 from core.planner import work_mem
 from profiles.models import Event, Source
 from reports.models import Conversion
+from reports.services.messages import _message_key, _origins
 
 BATCH = 2_000
 _TOUCH = ("utm_source", "utm_medium", "utm_campaign")
@@ -83,31 +82,10 @@ def _touches(events: QuerySet[Event]) -> QuerySet[Event]:
 
 
 def _clicked_origins(message_ids: set[str]) -> dict[str, tuple[str, int]]:
-    """The broadcast or journey of each click's message (its id after the first colon)."""
-    pks = {
-        message_id: int(part)
-        for message_id in message_ids
-        if (part := message_id.split(":")[1] if message_id.count(":") else "").isdigit()
-    }
-    messages = dict(
-        (pk, (kind, origin))
-        for pk, kind, origin in Message.objects.filter(pk__in=set(pks.values())).values_list(
-            "pk", "origin_kind", "origin_id"
-        )
-    )
-    journeys = dict(
-        StepLog.objects.filter(
-            pk__in={origin for kind, origin in messages.values() if kind != Origin.BROADCAST}
-        ).values_list("pk", "journey_id")
-    )
-    found: dict[str, tuple[str, int]] = {}
-    for message_id, pk in pks.items():
-        kind, origin = messages.get(pk, ("", 0))
-        if kind == Origin.BROADCAST:
-            found[message_id] = ("broadcast", origin)
-        elif kind == Origin.JOURNEY_STEP and origin in journeys:
-            found[message_id] = ("journey", journeys[origin])
-    return found
+    """The broadcast or journey of each clicked message, as the message rollup finds it."""
+    keys = {message_id: _message_key("Email Clicked", message_id) for message_id in message_ids}
+    origins = _origins(set(keys.values()))
+    return {message_id: origins[key][:2] for message_id, key in keys.items() if key in origins}
 
 
 def _rows(events: QuerySet[Event]) -> list[Conversion]:
